@@ -1,0 +1,3 @@
+module github.com/lifeline-mqtt/lifeline
+
+go 1.26

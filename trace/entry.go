@@ -1,0 +1,71 @@
+// Package trace defines the trace entry: one arrow of Lifeline's sequence
+// diagram. The same schema is produced by the proxy (DNS, TCP, TLS, WebSocket
+// and the broker leg's MQTT packets), by the client state machine (the packets
+// it sends and receives), by capture import, and is written by `lifeline trace
+// -json` and the page's JSON export.
+//
+// The package holds data and constants only; it does not draw, store or send
+// anything.
+package trace
+
+// Legs: which two parties an entry travels between.
+const (
+	LegBrowserProxy  = "browser-proxy"  // the page's WebSocket to lifeline serve
+	LegProxyDNS      = "proxy-dns"      // lifeline serve's resolver to a DNS server
+	LegProxyBroker   = "proxy-broker"   // lifeline serve's TCP/TLS connection to the broker
+	LegBrowserBroker = "browser-broker" // the page's WebSocket straight to a broker
+	LegClientBroker  = "client-broker"  // the CLI's TCP connection to a broker
+)
+
+// Observed says how an entry was learned.
+const (
+	ObservedWire   = "wire"   // the bytes were seen
+	ObservedKernel = "kernel" // inferred from a socket call, e.g. the handshake behind connect()
+)
+
+// Kinds that are not MQTT packets. MQTT packets use "mqtt." + the packet
+// type's name in capitals (KindMQTT builds it).
+const (
+	KindDNSQuery    = "dns.query"
+	KindDNSResponse = "dns.response"
+	KindTCPSyn      = "tcp.syn"
+	KindTCPSynAck   = "tcp.synack"
+	KindTCPAck      = "tcp.ack"
+	KindTCPFin      = "tcp.fin"
+	KindTCPRst      = "tcp.rst"
+	KindTLS         = "tls.handshake"
+	KindWSUpgrade   = "ws.upgrade"
+	KindWSAccept    = "ws.accept"
+	KindWSClose     = "ws.close"
+)
+
+// KindMQTT returns the kind of an MQTT packet given its type name in
+// capitals, e.g. KindMQTT("CONNECT") == "mqtt.CONNECT".
+func KindMQTT(typeName string) string { return "mqtt." + typeName }
+
+// Entry is one arrow of the diagram. The JSON names are a contract (see
+// DESIGN.md, "Trace entries"); Bytes is encoded as base64 by encoding/json.
+type Entry struct {
+	Seq      int     `json:"seq"`
+	T        float64 `json:"t"` // milliseconds since the session started
+	Leg      string  `json:"leg"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	Kind     string  `json:"kind"`
+	Summary  string  `json:"summary"`
+	Bytes    []byte  `json:"bytes,omitempty"`
+	Observed string  `json:"observed"`
+	Note     string  `json:"note,omitempty"`
+
+	// Optional fields beyond the minimum schema.
+
+	// Conn names the connection an entry belongs to (e.g. "c1" or
+	// "127.0.0.1:53422->127.0.0.1:1883"), so entries can be grouped.
+	Conn string `json:"conn,omitempty"`
+	// Version is the MQTT protocol level (4 or 5) needed to dissect Bytes
+	// of an mqtt.* entry; 0 when not known or not MQTT.
+	Version int `json:"version,omitempty"`
+	// Error is set when the entry reports a failure (NXDOMAIN, refused
+	// dial, malformed packet); it is plain text.
+	Error string `json:"error,omitempty"`
+}
