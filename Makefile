@@ -1,0 +1,59 @@
+# Lifeline. `make run` and `make test` are the two commands a newcomer needs;
+# the rest are their parts.
+GO       ?= go
+WASM_DIR := static/wasm
+TOOLS    := $(CURDIR)/bin/tools
+# Packages that are built for the browser (GOOS=js GOARCH=wasm).
+WASM_PKGS := ./wasm/... ./codec/... ./trace/...
+# Fuzz targets run briefly by `make test`: package:target.
+FUZZ_TARGETS :=
+FUZZ_TIME    ?= 10s
+
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
+
+all: build
+
+## wasm: the browser client, Go's wasm_exec.js, and precompressed copies
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WASM_DIR)/main.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_DIR)/wasm_exec.js
+	$(GO) run ./tools/compress $(WASM_DIR)/main.wasm
+
+## build: bin/lifeline with the page and the wasm embedded
+build: wasm
+	$(GO) build -trimpath -o bin/lifeline ./server
+
+## run: serve the page, the proxy, the embedded broker and DNS on 127.0.0.1:8080
+run: build
+	./bin/lifeline serve
+
+## deps: install what the tests need (Debian packages as root, wasmbrowsertest)
+deps:
+	bash scripts/deps.sh
+
+## test: every test — vet, native, fuzz, js/wasm in Chromium, end-to-end in Chromium
+test: deps wasm vet test-native test-fuzz test-wasm test-e2e
+
+vet:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
+	$(GO) vet -tags e2e ./e2e/
+
+test-native:
+	$(GO) test ./...
+
+test-fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZ_TIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+	done
+
+test-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_PKGS)
+
+test-e2e:
+	$(GO) test -tags e2e -count=1 ./e2e/
+
+clean:
+	rm -rf bin artifacts $(WASM_DIR)/main.wasm* $(WASM_DIR)/wasm_exec.js

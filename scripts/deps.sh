@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what Lifeline's tests need, when it is missing:
+#   - Debian packages: chromium (browser tests), mosquitto and
+#     mosquitto-clients (a second real broker and real clients), tshark (the
+#     dissector oracle);
+#   - wasmbrowsertest, built from the Go module proxy into bin/tools as
+#     go_js_wasm_exec, which runs GOOS=js tests in headless Chromium.
+# Quick and silent when everything is there. Run by `make deps` and `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A need=(
+  [chromium]=chromium
+  [mosquitto]=mosquitto
+  [mosquitto_pub]=mosquitto-clients
+  [tshark]=tshark
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1; then
+    missing+=("${need[$cmd]}")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing Debian packages: ${missing[*]}" >&2
+    echo "deps: install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# wasmbrowsertest pins its own chromedp, so it is installed with its own
+# go.mod rather than as a tool of ours.
+WBT_VERSION=v0.11.0
+tools="$PWD/bin/tools"
+stamp="$tools/.go_js_wasm_exec.$WBT_VERSION"
+if [ ! -x "$tools/go_js_wasm_exec" ] || [ ! -f "$stamp" ]; then
+  echo "deps: building wasmbrowsertest $WBT_VERSION into bin/tools/go_js_wasm_exec"
+  mkdir -p "$tools"
+  GOBIN="$tools" go install "github.com/agnivade/wasmbrowsertest@$WBT_VERSION"
+  mv -f "$tools/wasmbrowsertest" "$tools/go_js_wasm_exec"
+  rm -f "$tools"/.go_js_wasm_exec.*
+  touch "$stamp"
+fi
