@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 )
@@ -33,10 +34,12 @@ func main() {
 	}
 }
 
-// commands maps a subcommand's name to its entry point.
-var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
-	"serve": runServe,
-}
+// command is a subcommand's entry point.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// commands maps a subcommand's name to its entry point; each subcommand's
+// file registers itself in an init function.
+var commands = map[string]command{}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	name := "serve"
@@ -45,7 +48,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, ok := commands[name]
 	if !ok {
-		return fmt.Errorf("unknown command %q (commands: serve)", name)
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("unknown command %q (commands: %s)", name, strings.Join(names, ", "))
 	}
 	return cmd(ctx, args, stdout, stderr)
 }

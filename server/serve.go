@@ -15,6 +15,8 @@ import (
 	"github.com/lifeline-mqtt/lifeline/static"
 )
 
+func init() { commands["serve"] = runServe }
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fset.SetOutput(stderr)
