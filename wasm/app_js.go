@@ -1,0 +1,242 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strconv"
+	"strings"
+	"syscall/js"
+
+	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+)
+
+// app is the whole state of the client in the page, made once in main.
+type app struct {
+	api   js.Value // window.lifeline
+	funcs funcs
+	done  chan struct{}
+
+	origin  float64 // performance.now() at start: the page clock's zero
+	model   *diagram.Model
+	version int // bumped on every change the page should draw
+	w       jsonw.Writer
+
+	listeners map[string][]js.Value
+	tc        traceChannel
+}
+
+func newApp(api js.Value) *app {
+	a := &app{
+		api:       api,
+		done:      make(chan struct{}),
+		origin:    now(),
+		model:     diagram.New(diagram.Options{}),
+		listeners: map[string][]js.Value{},
+	}
+	a.tc.a = a
+	return a
+}
+
+// now is the page clock: ms since the client started.
+func (a *app) now() float64 { return now() - a.origin }
+
+// changed tells the page to redraw on its next frame.
+func (a *app) changed() { a.version++ }
+
+// add places an entry in the diagram and tells listeners.
+func (a *app) add(e trace.Entry, src diagram.Source) {
+	seq := a.model.Add(e, src)
+	a.changed()
+	if len(a.listeners["entry"]) > 0 {
+		e, _ := a.model.Entry(seq)
+		a.w.Reset()
+		writeEntry(&a.w, &e)
+		a.emit("entry", parseJSON(a.w.B))
+	}
+}
+
+// emit calls the listeners of type t registered with on(t, fn).
+func (a *app) emit(t string, v js.Value) {
+	for _, fn := range a.listeners[t] {
+		fn.Invoke(v)
+	}
+}
+
+// method registers a function on window.lifeline. Panics inside become
+// rejected promises or thrown errors at the caller, not a dead client.
+func (a *app) method(name string, fn func(args []js.Value) any) {
+	a.api.Set(name, a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				out = rejected(name + ": " + jsErrorText(r))
+			}
+		}()
+		return fn(args)
+	}))
+}
+
+func arg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// install puts the API on window.lifeline.
+func (a *app) install() {
+	a.method("trace", func([]js.Value) any {
+		a.w.Reset()
+		writeEntries(&a.w, a.model.Entries())
+		return parseJSON(a.w.B)
+	})
+	a.method("on", func(args []js.Value) any {
+		t, fn := arg(args, 0), arg(args, 1)
+		if t.Type() != js.TypeString || fn.Type() != js.TypeFunction {
+			panic(errString("on(type, fn): type is a string, fn a function"))
+		}
+		a.listeners[t.String()] = append(a.listeners[t.String()], fn)
+		return nil
+	})
+	a.method("off", func(args []js.Value) any {
+		t, fn := arg(args, 0).String(), arg(args, 1)
+		ls := a.listeners[t]
+		for i, l := range ls {
+			if l.Equal(fn) {
+				a.listeners[t] = append(ls[:i:i], ls[i+1:]...)
+				break
+			}
+		}
+		return nil
+	})
+	a.method("exportJSON", func([]js.Value) any {
+		a.w.Reset()
+		a.w.Open('{')
+		a.w.KString("format", "lifeline-trace")
+		a.w.Key("clock")
+		writeClock(&a.w, a.model.Clock())
+		p := a.model.PagedOut()
+		a.w.KInt("pagedOut", p.Count)
+		a.w.Key("entries")
+		writeEntries(&a.w, a.model.Entries())
+		a.w.Close('}')
+		return bytesToJS(a.w.B)
+	})
+
+	// For the page's own scripts.
+	a.method("_version", func([]js.Value) any { return a.version })
+	a.method("_view", func(args []js.Value) any {
+		v := a.model.View(arg(args, 0).Int(), arg(args, 1).Int())
+		a.w.Reset()
+		writeView(&a.w, &v)
+		return parseJSON(a.w.B)
+	})
+	a.method("_total", func([]js.Value) any { return a.model.Len() })
+	a.method("_rowOf", func(args []js.Value) any { return a.model.RowOf(arg(args, 0).Int()) })
+	a.method("_setHidden", func(args []js.Value) any {
+		var cs []string
+		v := arg(args, 0)
+		for i := 0; i < v.Length(); i++ {
+			cs = append(cs, v.Index(i).String())
+		}
+		a.model.SetHidden(cs...)
+		a.changed()
+		return nil
+	})
+	a.method("_detail", func(args []js.Value) any { return a.detail(arg(args, 0).Int()) })
+	a.method("_load", func(args []js.Value) any {
+		v := arg(args, 0)
+		if v.Type() == js.TypeString {
+			v = parseJSONText(v.String())
+		}
+		if v.Type() == js.TypeObject && !jsGlobal.Get("Array").Call("isArray", v).Bool() {
+			v = v.Get("entries")
+		}
+		if v.Type() != js.TypeObject || v.Length() == 0 && !jsGlobal.Get("Array").Call("isArray", v).Bool() {
+			panic(errString("not a Lifeline trace: expected {\"entries\": [...]} or an array of entries"))
+		}
+		a.model = diagram.New(diagram.Options{})
+		for i := 0; i < v.Length(); i++ {
+			a.model.Add(entryFromJS(obj{v.Index(i)}), diagram.Imported)
+		}
+		a.changed()
+		return a.model.Len()
+	})
+	a.method("_status", func([]js.Value) any {
+		a.w.Reset()
+		a.w.Open('{')
+		a.w.KString("traceError", a.tc.err)
+		a.w.KBool("traceReady", a.tc.state == traceReady)
+		a.w.Close('}')
+		return parseJSON(a.w.B)
+	})
+}
+
+// detail is what the page shows for one arrow: the entry, its exchange
+// with the times of the other arrows in it.
+func (a *app) detail(seq int) js.Value {
+	e, ok := a.model.Entry(seq)
+	if !ok {
+		return js.Null()
+	}
+	w := &a.w
+	w.Reset()
+	w.Open('{')
+	w.Key("entry")
+	writeEntry(w, &e)
+	if x, ok := a.model.ExchangeOf(seq); ok {
+		w.Key("exchange")
+		w.Open('{')
+		w.KInt("id", x.ID)
+		w.KString("name", x.Name)
+		w.KBool("done", x.Done)
+		w.Key("arrows")
+		w.Open('[')
+		for _, s := range x.Seqs {
+			o, ok := a.model.Entry(s)
+			if !ok {
+				continue
+			}
+			w.Open('{')
+			w.KInt("seq", s)
+			w.KString("kind", o.Kind)
+			w.KString("from", o.From)
+			w.KString("to", o.To)
+			w.KFloat("t", o.T)
+			w.Close('}')
+		}
+		w.Close(']')
+		w.Close('}')
+	}
+	a.writeDissection(w, &e)
+	w.Close('}')
+	return parseJSON(w.B)
+}
+
+// closeText says in words why a WebSocket closed.
+func closeText(code int, reason string) string {
+	s := "code " + strconv.Itoa(code)
+	if m := closeMeaning[code]; m != "" {
+		s += ", " + m
+	}
+	if reason = strings.TrimSpace(reason); reason != "" {
+		s += ": " + reason
+	}
+	return s
+}
+
+var closeMeaning = map[int]string{
+	1000: "normal close",
+	1001: "going away",
+	1002: "protocol error",
+	1003: "unsupported data",
+	1006: "connection lost without a close frame",
+	1008: "refused by policy",
+	1009: "message too big",
+	1011: "server error",
+	1014: "bad gateway (the broker could not be reached)",
+	1015: "TLS handshake failed",
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
