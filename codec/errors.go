@@ -88,7 +88,7 @@ func newErr(t PacketType, field string, off int, clause string, err error) *Deco
 }
 
 // ReasonForError maps an error from this package to the MQTT 5 reason code a
-// receiver sends in response: 0x95 Packet too large, 0x82 Protocol Error,
+// receiver sends in response: 0x95 Packet too large, 0x84 Unsupported Protocol Version, 0x82 Protocol Error,
 // 0x81 Malformed Packet; 0x80 Unspecified error for other non-nil errors and
 // 0x00 for nil.
 func ReasonForError(err error) ReasonCode {
@@ -97,6 +97,8 @@ func ReasonForError(err error) ReasonCode {
 		return 0
 	case errors.Is(err, ErrPacketTooLarge):
 		return 0x95
+	case errors.Is(err, ErrUnsupportedVer):
+		return 0x84
 	case errors.Is(err, ErrProtocol):
 		return 0x82
 	case errors.Is(err, ErrMalformed):

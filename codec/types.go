@@ -81,3 +81,5 @@ func (q QoS) String() string {
 	}
 	return "Reserved QoS " + strconv.Itoa(int(q))
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,6 +1,10 @@
 package codec
 
-import "errors"
+import (
+	"errors"
+	"unicode/utf8"
+	"unsafe"
+)
 
 // Cursor helpers in the style of dnsmessage: each readX takes the packet and
 // an offset and returns the value, the next offset and an error; each
@@ -55,4 +59,217 @@ func varintLen(v int) int {
 		return 3
 	}
 	return 4
+}
+
+// cursor walks one packet. rec is nil when only decoding; when dissecting it
+// receives every field with its offset and length, so the decoder and the
+// dissector are the same code and cannot drift apart.
+type cursor struct {
+	b   []byte
+	off int
+	end int // end of the packet
+	t   PacketType
+	v   Version
+	rec *recorder
+}
+
+// fail returns a *DecodeError at the cursor's offset (or at off if >= 0) and
+// notes it in the dissection.
+func (c *cursor) failAt(off int, field, clause string, err error) error {
+	if c.rec != nil {
+		c.rec.expert(off, clause, field, err)
+	}
+	return &DecodeError{Type: c.t, Field: field, Offset: off, Clause: clause, Err: err}
+}
+
+func (c *cursor) fail(field, clause string, err error) error {
+	return c.failAt(c.off, field, clause, err)
+}
+
+// need checks that n more bytes are available before the end of the packet.
+func (c *cursor) need(n int, field string) error {
+	if c.end-c.off < n {
+		return c.fail(field, "MQTT-1.5", ErrShort)
+	}
+	return nil
+}
+
+func (c *cursor) u8(name, label string) (byte, error) {
+	if err := c.need(1, name); err != nil {
+		return 0, err
+	}
+	v := c.b[c.off]
+	if c.rec != nil && name != "" {
+		c.rec.num(name, label, c.off, 1, int(v))
+	}
+	c.off++
+	return v, nil
+}
+
+func (c *cursor) u16(name, label string) (uint16, error) {
+	if err := c.need(2, name); err != nil {
+		return 0, err
+	}
+	v := uint16(c.b[c.off])<<8 | uint16(c.b[c.off+1])
+	if c.rec != nil && name != "" {
+		c.rec.num(name, label, c.off, 2, int(v))
+	}
+	c.off += 2
+	return v, nil
+}
+
+func (c *cursor) u32(name, label string) (uint32, error) {
+	if err := c.need(4, name); err != nil {
+		return 0, err
+	}
+	b := c.b[c.off:]
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	if c.rec != nil && name != "" {
+		c.rec.num(name, label, c.off, 4, int(v))
+	}
+	c.off += 4
+	return v, nil
+}
+
+func (c *cursor) varint(name, label string) (int, error) {
+	v, w, err := readVarint(c.b[:c.end], c.off)
+	if err == errNeedMore {
+		return 0, c.fail(name, "MQTT-1.5", ErrShort)
+	}
+	if err != nil {
+		return 0, c.fail(name, "MQTT-1.5.5-1", err)
+	}
+	if c.rec != nil && name != "" {
+		c.rec.num(name, label, c.off, w, v)
+	}
+	c.off += w
+	return v, nil
+}
+
+// packetID reads a Packet Identifier, which must not be 0 [MQTT-2.3.1-1]
+// (MQTT 5.0: [MQTT-2.2.1-3]).
+func (c *cursor) packetID() (uint16, error) {
+	at := c.off
+	id, err := c.u16("mqtt.msgid", "Message Identifier")
+	if err == nil && id == 0 {
+		err = c.failAt(at, "mqtt.msgid", clause(c.v, "MQTT-2.3.1-1", "MQTT-2.2.1-3"), ErrZeroPacketID)
+	}
+	return id, err
+}
+
+// bin reads Binary Data [1.5.6]: a 2-byte length then that many bytes,
+// returned as a view into the packet. text makes the dissection show it as
+// a string (Wireshark's mqtt.passwd is a string).
+func (c *cursor) bin(lenName, name, label string, text bool) ([]byte, error) {
+	at := c.off
+	n, err := c.u16(lenName, label+" Length")
+	if err != nil {
+		return nil, err
+	}
+	if c.end-c.off < int(n) {
+		return nil, c.failAt(at, name, "MQTT-1.5.6", ErrShort)
+	}
+	v := c.b[c.off : c.off+int(n) : c.off+int(n)]
+	if c.rec != nil {
+		if text {
+			c.rec.text(name, label, c.off, int(n), string(v))
+		} else {
+			c.rec.bytes(name, label, c.off, v)
+		}
+	}
+	c.off += int(n)
+	return v, nil
+}
+
+// str reads a UTF-8 Encoded String [1.5.4] as a view into the packet: it
+// must be valid UTF-8 without surrogates [MQTT-1.5.4-1] and without U+0000
+// [MQTT-1.5.4-2]; a leading BOM is kept, not stripped [MQTT-1.5.4-3].
+func (c *cursor) str(lenName, name, label string) (string, error) {
+	at := c.off
+	n, err := c.u16(lenName, label+" Length")
+	if err != nil {
+		return "", err
+	}
+	if c.end-c.off < int(n) {
+		return "", c.failAt(at, name, "MQTT-1.5.4", ErrShort)
+	}
+	v := c.b[c.off : c.off+int(n)]
+	if clause := checkUTF8(v); clause != "" {
+		if c.rec != nil {
+			c.rec.bytes(name, label, c.off, v)
+		}
+		return "", c.fail(name, clause, ErrInvalidUTF8)
+	}
+	s := view(v)
+	if c.rec != nil && name != "" {
+		c.rec.text(name, label, c.off, int(n), s)
+	}
+	c.off += int(n)
+	return s, nil
+}
+
+// done checks that the packet has no bytes after its last field.
+func (c *cursor) done() error {
+	if c.off != c.end {
+		if c.rec != nil {
+			c.rec.bytes("_ws.malformed.trailing", "Trailing bytes", c.off, c.b[c.off:c.end])
+		}
+		return c.fail("", "MQTT-2.1.4", ErrTrailing)
+	}
+	return nil
+}
+
+func clause(v Version, v311, v5 string) string {
+	if v == V5 {
+		return v5
+	}
+	return v311
+}
+
+// checkUTF8 returns "" if b is a well-formed MQTT UTF-8 string, else the
+// clause it breaks.
+func checkUTF8(b []byte) string {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == 0 {
+			return "MQTT-1.5.4-2"
+		}
+		if c >= 0x80 {
+			if !utf8.Valid(b[i:]) { // rejects surrogates and overlong forms
+				return "MQTT-1.5.4-1"
+			}
+			for _, c := range b[i:] {
+				if c == 0 {
+					return "MQTT-1.5.4-2"
+				}
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// view returns b as a string without copying. The string aliases the
+// packet's bytes: see the package doc on zero-copy views.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func appendU16(dst []byte, v uint16) []byte { return append(dst, byte(v>>8), byte(v)) }
+
+func appendU32(dst []byte, v uint32) []byte {
+	return append(dst, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = appendU16(dst, uint16(len(s)))
+	return append(dst, s...)
+}
+
+func appendBinary(dst []byte, b []byte) []byte {
+	dst = appendU16(dst, uint16(len(b)))
+	return append(dst, b...)
 }
