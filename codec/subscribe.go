@@ -71,7 +71,7 @@ func (p *Subscribe) decode(b []byte, v Version, rec *recorder) error {
 			s.NoLocal, s.RetainAsPublished, s.RetainHandling = o&4 != 0, o&8 != 0, o>>4&3
 			if rec != nil {
 				rec.open("mqtt.subscription_options", hex8(o), "Subscription Options: "+hex8(o), c.off, 1)
-				rec.num("mqtt.subscription_options_reserved", "Reserved", c.off, 1, int(o>>6))
+				rec.add(Field{Name: "mqtt.subscription_options_reserved", Value: hex8(o >> 6), Label: "Reserved: " + hex8(o>>6), Offset: c.off, Length: 1})
 				rec.num("mqtt.subscription_options_retain", "Retain Handling", c.off, 1, int(s.RetainHandling))
 				rec.flag("mqtt.subscription_options_rap", "Retain As Published", c.off, s.RetainAsPublished)
 				rec.flag("mqtt.subscription_options_nl", "No Local", c.off, s.NoLocal)
