@@ -47,6 +47,10 @@ func PeekVersion(b []byte) (Version, error) {
 }
 
 func (c *cursor) protocol() (Version, error) {
+	if b := c.b[c.off:c.end]; c.rec == nil && len(b) >= 7 && b[0] == 0 && b[1] == 4 && b[2] == 'M' && b[3] == 'Q' && b[4] == 'T' && b[5] == 'T' && (b[6] == 4 || b[6] == 5) {
+		c.off += 7
+		return Version(b[6]), nil // the common case, without the generic string path
+	}
 	name, err := c.str("mqtt.proto_len", "mqtt.protoname", "Protocol Name")
 	if err != nil {
 		return 0, err
@@ -132,11 +136,11 @@ func (p *Connect) decode(b []byte, _ Version, rec *recorder) error {
 		if p.WillTopic, err = c.str("mqtt.willtopic_len", "mqtt.willtopic", "Will Topic"); err != nil {
 			return err
 		}
-		if cl := checkTopicName(p.WillTopic); cl != "" || p.WillTopic == "" {
-			if cl == "" {
-				cl = "MQTT-4.7.3-1"
-			}
-			return c.failAt(at, "mqtt.willtopic", cl, ErrTopicName)
+		if c.scanned&scanWildcard != 0 {
+			return c.failAt(at+2, "mqtt.willtopic", "MQTT-3.3.2-2", ErrTopicName)
+		}
+		if p.WillTopic == "" {
+			return c.failAt(at, "mqtt.willtopic", "MQTT-4.7.3-1", ErrTopicName)
 		}
 		if p.WillPayload, err = c.bin("mqtt.willmsg_len", "mqtt.willmsg", "Will Message", false); err != nil {
 			return err
@@ -155,15 +159,18 @@ func (p *Connect) decode(b []byte, _ Version, rec *recorder) error {
 	return c.done()
 }
 
+// reset zeroes p field by field, keeping the properties' slices; it avoids
+// copying the two large Properties structs.
 func (p *Connect) reset() {
-	props, will := p.Properties, p.WillProperties
-	if !props.empty() {
-		props.reset()
+	if !p.Properties.empty() {
+		p.Properties.reset()
 	}
-	if !will.empty() {
-		will.reset()
+	if !p.WillProperties.empty() {
+		p.WillProperties.reset()
 	}
-	*p = Connect{Properties: props, WillProperties: will}
+	p.Version, p.CleanStart, p.KeepAlive, p.ClientID = 0, false, 0, ""
+	p.WillFlag, p.WillQoS, p.WillRetain, p.WillTopic, p.WillPayload = false, 0, false, "", nil
+	p.UsernameFlag, p.Username, p.PasswordFlag, p.Password = false, "", false, nil
 }
 
 // Append appends the encoding of p to dst, as version v (or p.Version if v

@@ -1,5 +1,7 @@
 package codec
 
+import "unsafe"
+
 // Publish is a PUBLISH packet [3.3]. Topic and Payload are views into the
 // decoded bytes.
 type Publish struct {
@@ -41,8 +43,8 @@ func (p *Publish) decode(b []byte, v Version, rec *recorder) error {
 	if p.Topic, err = c.str("mqtt.topic_len", "mqtt.topic", "Topic"); err != nil {
 		return err
 	}
-	if cl := checkTopicName(p.Topic); cl != "" {
-		return c.failAt(topicAt+2, "mqtt.topic", cl, ErrTopicName)
+	if c.scanned&scanWildcard != 0 {
+		return c.failAt(topicAt+2, "mqtt.topic", "MQTT-3.3.2-2", ErrTopicName)
 	}
 	if p.QoS > 0 {
 		if p.PacketID, err = c.packetID(); err != nil {
@@ -117,10 +119,8 @@ func (p *Publish) Append(dst []byte, v Version) ([]byte, error) {
 // checkTopicName returns "" if s may be a Topic Name, else the clause it
 // breaks: Topic Names carry no wildcards [MQTT-3.3.2-2] [MQTT-4.7.1-1].
 func checkTopicName(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '+' || s[i] == '#' {
-			return "MQTT-3.3.2-2"
-		}
+	if scan(unsafe.Slice(unsafe.StringData(s), len(s)))&scanWildcard != 0 {
+		return "MQTT-3.3.2-2"
 	}
 	return ""
 }

@@ -71,6 +71,8 @@ type cursor struct {
 	t   PacketType
 	v   Version
 	rec *recorder
+
+	scanned int // scan flags of the last string read
 }
 
 // fail returns a *DecodeError at the cursor's offset (or at off if >= 0) and
@@ -89,14 +91,19 @@ func (c *cursor) fail(field, clause string, err error) error {
 // need checks that n more bytes are available before the end of the packet.
 func (c *cursor) need(n int, field string) error {
 	if c.end-c.off < n {
-		return c.fail(field, "MQTT-1.5", ErrShort)
+		return c.short(field)
 	}
 	return nil
 }
 
+//go:noinline
+func (c *cursor) short(field string) error {
+	return c.fail(field, "MQTT-1.5", ErrShort)
+}
+
 func (c *cursor) u8(name, label string) (byte, error) {
-	if err := c.need(1, name); err != nil {
-		return 0, err
+	if c.end-c.off < 1 {
+		return 0, c.short(name)
 	}
 	v := c.b[c.off]
 	if c.rec != nil && name != "" {
@@ -107,10 +114,11 @@ func (c *cursor) u8(name, label string) (byte, error) {
 }
 
 func (c *cursor) u16(name, label string) (uint16, error) {
-	if err := c.need(2, name); err != nil {
-		return 0, err
+	b := c.b[c.off:c.end]
+	if len(b) < 2 {
+		return 0, c.short(name)
 	}
-	v := uint16(c.b[c.off])<<8 | uint16(c.b[c.off+1])
+	v := uint16(b[0])<<8 | uint16(b[1])
 	if c.rec != nil && name != "" {
 		c.rec.num(name, label, c.off, 2, int(v))
 	}
@@ -162,9 +170,12 @@ func (c *cursor) packetID() (uint16, error) {
 // a string (Wireshark's mqtt.passwd is a string).
 func (c *cursor) bin(lenName, name, label string, text bool) ([]byte, error) {
 	at := c.off
-	n, err := c.u16(lenName, label+" Length")
+	n, err := c.u16("", "")
 	if err != nil {
 		return nil, err
+	}
+	if c.rec != nil && lenName != "" {
+		c.rec.num(lenName, label+" Length", at, 2, int(n))
 	}
 	if c.end-c.off < int(n) {
 		return nil, c.failAt(at, name, "MQTT-1.5.6", ErrShort)
@@ -183,28 +194,47 @@ func (c *cursor) bin(lenName, name, label string, text bool) ([]byte, error) {
 
 // str reads a UTF-8 Encoded String [1.5.4] as a view into the packet: it
 // must be valid UTF-8 without surrogates [MQTT-1.5.4-1] and without U+0000
-// [MQTT-1.5.4-2]; a leading BOM is kept, not stripped [MQTT-1.5.4-3].
+// [MQTT-1.5.4-2]; a leading BOM is kept, not stripped [MQTT-1.5.4-3]. It
+// leaves the scan flags of the string in c.scanned.
 func (c *cursor) str(lenName, name, label string) (string, error) {
 	at := c.off
-	n, err := c.u16(lenName, label+" Length")
-	if err != nil {
-		return "", err
+	b := c.b[at:c.end]
+	if len(b) < 2 {
+		return "", c.short(lenName)
 	}
-	if c.end-c.off < int(n) {
+	n := int(b[0])<<8 | int(b[1])
+	if c.rec != nil && lenName != "" {
+		c.rec.num(lenName, label+" Length", at, 2, n)
+	}
+	if len(b)-2 < n {
 		return "", c.failAt(at, name, "MQTT-1.5.4", ErrShort)
 	}
-	v := c.b[c.off : c.off+int(n)]
-	if clause := checkUTF8(v); clause != "" {
-		if c.rec != nil {
-			c.rec.bytes(name, label, c.off, v)
+	v := b[2 : 2+n]
+	c.off += 2
+	f := 0
+	if n > 0 {
+		f = scan(v)
+	}
+	c.scanned = f
+	if f&(scanZero|scanHigh) != 0 {
+		clause := ""
+		if f&scanZero != 0 {
+			clause = "MQTT-1.5.4-2"
+		} else if !utf8.Valid(v) { // rejects surrogates and overlong forms
+			clause = "MQTT-1.5.4-1"
 		}
-		return "", c.fail(name, clause, ErrInvalidUTF8)
+		if clause != "" {
+			if c.rec != nil {
+				c.rec.bytes(name, label, c.off, v)
+			}
+			return "", c.fail(name, clause, ErrInvalidUTF8)
+		}
 	}
 	s := view(v)
 	if c.rec != nil && name != "" {
-		c.rec.text(name, label, c.off, int(n), s)
+		c.rec.text(name, label, c.off, n, s)
 	}
-	c.off += int(n)
+	c.off += n
 	return s, nil
 }
 
@@ -229,24 +259,67 @@ func clause(v Version, v311, v5 string) string {
 // checkUTF8 returns "" if b is a well-formed MQTT UTF-8 string, else the
 // clause it breaks.
 func checkUTF8(b []byte) string {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c == 0 {
-			return "MQTT-1.5.4-2"
-		}
-		if c >= 0x80 {
-			if !utf8.Valid(b[i:]) { // rejects surrogates and overlong forms
-				return "MQTT-1.5.4-1"
-			}
-			for _, c := range b[i:] {
-				if c == 0 {
-					return "MQTT-1.5.4-2"
-				}
-			}
-			return ""
-		}
+	f := scan(b)
+	if f&scanZero != 0 {
+		return "MQTT-1.5.4-2"
+	}
+	if f&scanHigh != 0 && !utf8.Valid(b) { // rejects surrogates and overlong forms
+		return "MQTT-1.5.4-1"
 	}
 	return ""
+}
+
+// Flags reported by scan.
+const (
+	scanZero     = 1 << iota // a 0x00 byte (U+0000)
+	scanHigh                 // a byte >= 0x80 (non-ASCII)
+	scanWildcard             // a '+' or '#'
+)
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// hasZero reports (in the high bit of each byte) which bytes of w are 0;
+// exact for the lowest such byte, which is all scan needs.
+func hasZero(w uint64) uint64 { return (w - lo8) &^ w & hi8 }
+
+// scan classifies the bytes of b eight at a time.
+func scan(b []byte) (f int) {
+	var acc, zero, wild uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
+			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+		acc |= w
+		zero |= hasZero(w)
+		wild |= hasZero(w^(lo8*'+')) | hasZero(w^(lo8*'#'))
+	}
+	if acc&hi8 != 0 {
+		f |= scanHigh
+		// hasZero can report false positives above a byte >= 0x80; the
+		// byte loop below decides exactly.
+		zero, wild = 0, 0
+		i = 0
+	}
+	if zero != 0 {
+		f |= scanZero
+	}
+	if wild != 0 {
+		f |= scanWildcard
+	}
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == 0:
+			f |= scanZero
+		case c >= 0x80:
+			f |= scanHigh
+		case c == '+' || c == '#':
+			f |= scanWildcard
+		}
+	}
+	return f
 }
 
 // view returns b as a string without copying. The string aliases the
