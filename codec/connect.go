@@ -71,7 +71,12 @@ func (c *cursor) protocol() (Version, error) {
 
 // Decode decodes the whole CONNECT packet b into p. The version argument is
 // ignored: the packet says which it is.
-func (p *Connect) Decode(b []byte, v Version) error { return p.decode(b, v, nil) }
+func (p *Connect) Decode(b []byte, v Version) error {
+	if p.decodeFast(b) {
+		return nil
+	}
+	return p.decode(b, v, nil)
+}
 
 func (p *Connect) decode(b []byte, _ Version, rec *recorder) error {
 	c := cursor{b: b, t: TypeConnect, v: V311, rec: rec}

@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -38,6 +39,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		if len(tree.Expert) != 0 {
 			t.Fatalf("Decode ok but Dissect notes %+v", tree.Expert)
+		}
+		// The general decoder (used when dissecting) agrees with the fast paths.
+		slow := New(p.Type()).(codecPacket)
+		if err := slow.decode(b, v, nil); err != nil || !reflect.DeepEqual(normalize(slow), normalize(p)) {
+			t.Fatalf("fast and general decoders differ on %x: %+v vs %+v (%v)", b, p, slow, err)
 		}
 		if c, ok := p.(*Connect); ok {
 			v = c.Version

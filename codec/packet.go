@@ -11,6 +11,7 @@ type Packet interface {
 type codecPacket interface {
 	Packet
 	decode(b []byte, v Version, rec *recorder) error
+	Decode(b []byte, v Version) error
 	Append(dst []byte, v Version) ([]byte, error)
 }
 
@@ -63,6 +64,12 @@ func decode(b []byte, v Version, rec *recorder) (Packet, error) {
 		return nil, err
 	}
 	p := factory[t]()
+	if rec == nil {
+		if err := p.Decode(b, v); err != nil {
+			return p, err
+		}
+		return p, nil
+	}
 	if err := p.decode(b, v, rec); err != nil {
 		return p, err
 	}

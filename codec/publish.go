@@ -20,7 +20,12 @@ func (*Publish) Type() PacketType { return TypePublish }
 // Decode decodes the whole PUBLISH packet b into p without allocating
 // (except for User Properties or Subscription Identifiers beyond the
 // capacity p already has).
-func (p *Publish) Decode(b []byte, v Version) error { return p.decode(b, v, nil) }
+func (p *Publish) Decode(b []byte, v Version) error {
+	if p.decodeFast(b, v) {
+		return nil
+	}
+	return p.decode(b, v, nil)
+}
 
 func (p *Publish) decode(b []byte, v Version, rec *recorder) error {
 	c := cursor{b: b, t: TypePublish, v: v, rec: rec}
