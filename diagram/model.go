@@ -523,13 +523,13 @@ func partyRank(p string) int {
 func LaneLabel(p string) string {
 	switch p {
 	case "browser":
-		return "Browser (this page)"
+		return "Browser (page)"
 	case "proxy":
 		return "Lifeline proxy"
 	case "dns":
 		return "DNS server"
 	case "broker":
-		return "MQTT broker"
+		return "Broker"
 	case "client":
 		return "CLI client"
 	}

@@ -141,6 +141,7 @@ export class Diagram {
     const n = Math.max(v.lanes.length, 1);
     const lanesW = W - TIME_W - GUTTER_W;
     const laneX = (i) => TIME_W + (lanesW * (i + 0.5)) / n;
+    this.laneW = lanesW / n;
     const key = `${W}|${H}|${v.lanes.map((l) => l.party).join(',')}`;
     if (key !== this.layoutKey) {
       this.layoutKey = key;
@@ -148,7 +149,7 @@ export class Diagram {
       clear(this.arrowsG);
       clear(this.heads);
       for (const [i, l] of v.lanes.entries()) {
-        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px`, title: l.party, text: l.label }));
+        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${Math.floor(lanesW / n) - 6}px`, title: l.party, text: l.label }));
       }
     }
     this.svg.setAttribute('width', W);
@@ -234,8 +235,9 @@ export class Diagram {
     const head = 7;
     g.append(s('line', { class: 'shaft', x1: x1, x2: x2 - dir * head, y1: y, y2: y }));
     g.append(s('path', { class: 'head', d: `M${x2},${y} l${-dir * head * 1.4},${-head * 0.7} v${head * 1.4} z` }));
-    const span = Math.abs(x2 - x1);
-    const maxChars = Math.max(6, Math.floor(span / 6.6));
+    // A label may reach a little past its arrow's ends, over the lifelines.
+    const span = Math.abs(x2 - x1) + this.laneW * 0.7;
+    const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
     const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
     g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
     if (a.observed === 'kernel') {

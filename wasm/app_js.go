@@ -110,6 +110,7 @@ func (a *app) install() {
 		}
 		return nil
 	})
+	a.method("dissect", a.dissect)
 	a.method("exportJSON", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
