@@ -61,7 +61,7 @@ export class Panels {
       const r = await fetch('api/config');
       if (!r.ok) return;
       const c = await r.json();
-      if (c.defaultBroker) this.cf.elements.broker.value = c.defaultBroker;
+      if (c.defaultBroker) { this.cf.elements.broker.value = c.defaultBroker; this.api._setDefaultBroker(c.defaultBroker); }
     } catch { /* an older server: keep the defaults */ }
   }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall/js"
 
+	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
@@ -25,15 +26,22 @@ type app struct {
 
 	listeners map[string][]js.Value
 	tc        traceChannel
+
+	sess          *session // the client's session, nil before the first connect
+	msgs          messages
+	defaultBroker string // from /api/config, set by the page
+	directConns   int
+	untracedConns int
 }
 
 func newApp(api js.Value) *app {
 	a := &app{
-		api:       api,
-		done:      make(chan struct{}),
-		origin:    now(),
-		model:     diagram.New(diagram.Options{}),
-		listeners: map[string][]js.Value{},
+		api:           api,
+		done:          make(chan struct{}),
+		origin:        now(),
+		model:         diagram.New(diagram.Options{}),
+		listeners:     map[string][]js.Value{},
+		defaultBroker: "broker.lifeline.test:1883",
 	}
 	a.tc.a = a
 	return a
@@ -110,6 +118,11 @@ func (a *app) install() {
 		}
 		return nil
 	})
+	a.method("connect", a.connect)
+	a.method("subscribe", a.subscribe)
+	a.method("unsubscribe", a.unsubscribe)
+	a.method("publish", a.publish)
+	a.method("disconnect", a.disconnect)
 	a.method("dissect", a.dissect)
 	a.method("exportJSON", func([]js.Value) any {
 		a.w.Reset()
@@ -164,6 +177,35 @@ func (a *app) install() {
 		a.changed()
 		return a.model.Len()
 	})
+	a.method("_setDefaultBroker", func(args []js.Value) any {
+		if v := arg(args, 0); v.Type() == js.TypeString && v.String() != "" {
+			a.defaultBroker = v.String()
+		}
+		return nil
+	})
+	a.method("_client", func([]js.Value) any { return parseJSON(a.clientJSON()) })
+	a.method("_messages", func(args []js.Value) any {
+		a.w.Reset()
+		a.w.Open('{')
+		a.w.KInt("total", a.msgs.total)
+		a.w.Key("messages")
+		a.w.Open('[')
+		for _, m := range a.msgs.since(arg(args, 0).Int()) {
+			a.w.Open('{')
+			a.w.KInt("n", m.n)
+			a.w.KFloat("t", m.t)
+			a.w.KString("topic", m.topic)
+			a.w.Key("payload")
+			a.w.Base64(m.payload)
+			a.w.KInt("qos", int(m.qos))
+			a.w.KBool("retain", m.retain)
+			a.w.KBool("dup", m.dup)
+			a.w.Close('}')
+		}
+		a.w.Close(']')
+		a.w.Close('}')
+		return parseJSON(a.w.B)
+	})
 	a.method("_status", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
@@ -172,6 +214,82 @@ func (a *app) install() {
 		a.w.Close('}')
 		return parseJSON(a.w.B)
 	})
+}
+
+// wsURL is a ws:// or wss:// URL of this page's server.
+func (a *app) wsURL(path string) string {
+	loc := jsGlobal.Get("location")
+	scheme := "ws://"
+	if loc.Get("protocol").String() == "https:" {
+		scheme = "wss://"
+	}
+	return scheme + loc.Get("host").String() + path
+}
+
+// clientState is the connection's state for the page: idle, connecting,
+// connected, waiting (to reconnect), closing or error.
+func (a *app) clientState() (state, text string) {
+	s := a.sess
+	if s == nil {
+		return "idle", "Not connected"
+	}
+	how := " through the proxy"
+	if s.mode == "direct" {
+		how = " directly"
+	}
+	v := " (MQTT " + s.cl.Version().String() + ")"
+	switch st := s.cl.State(); {
+	case s.closing != nil:
+		return "closing", "Disconnecting from " + s.where
+	case st == client.StateDialing:
+		return "connecting", "Opening the WebSocket to " + s.where + how
+	case st == client.StateConnecting:
+		return "connecting", "CONNECT sent to " + s.where + how + ", waiting for CONNACK"
+	case st == client.StateConnected:
+		return "connected", "Connected to " + s.where + how + " as " + s.cl.ClientID() + v
+	case st == client.StateWaiting:
+		return "waiting", "Connection lost; reconnecting to " + s.where
+	case s.lastErr != "":
+		return "error", "Not connected: " + s.lastErr
+	}
+	return "idle", "Disconnected from " + s.where
+}
+
+func (a *app) clientJSON() []byte {
+	w := &a.w
+	w.Reset()
+	state, text := a.clientState()
+	w.Open('{')
+	w.KString("state", state)
+	w.KString("text", text)
+	if s := a.sess; s != nil {
+		if state == "error" || state == "waiting" {
+			w.KString("error", s.lastErr)
+		}
+		w.KString("mode", s.mode)
+		w.KString("broker", s.where)
+		w.KString("clientId", s.cl.ClientID())
+		w.KInt("version", int(s.cl.Version()))
+		w.Key("subscriptions")
+		w.Open('[')
+		for _, sub := range s.subscriptions {
+			w.Open('{')
+			w.KString("filter", sub.filter)
+			w.KInt("qos", int(sub.qos))
+			w.KInt("granted", sub.granted)
+			w.Close('}')
+		}
+		w.Close(']')
+	}
+	w.Close('}')
+	return w.B
+}
+
+// emitState tells "state" listeners.
+func (a *app) emitState(s *session) {
+	if len(a.listeners["state"]) > 0 {
+		a.emit("state", parseJSON(a.clientJSON()))
+	}
 }
 
 // detail is what the page shows for one arrow: the entry, its exchange

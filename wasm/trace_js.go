@@ -24,6 +24,7 @@ type traceChannel struct {
 	deadline *timer
 	pinger   *timer
 	pings    int
+	conns    int    // /mqtt connections opened with this token
 	err      string // why the channel is not there, for the page
 }
 
@@ -100,6 +101,7 @@ func (tc *traceChannel) message(_ []byte, text string, isText bool) {
 	case "hello":
 		tc.token = msg.str("token", "")
 		tc.state = traceReady
+		tc.conns = 0
 		tc.err = ""
 		// The server stamped its hello between our opening and now.
 		tc.a.model.AddClockSample(diagram.Sample{Sent: tc.openedAt, Received: received, Server: msg.num("serverTime", 0)})
