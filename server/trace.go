@@ -1,8 +1,3 @@
-//go:build netrec
-
-// The build tag is temporary: this file uses package netrec (branch server);
-// remove the tag when netrec is on main.
-
 package main
 
 import (
