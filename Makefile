@@ -4,9 +4,9 @@ GO       ?= go
 WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
 # Packages that are built for the browser (GOOS=js GOARCH=wasm).
-WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./diagram/...
+WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
+FUZZ_TARGETS := ./client/:FuzzReceive ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
