@@ -152,7 +152,22 @@ type Model struct {
 	counts map[string]int
 	paged  PagedOut
 	clock  Clock
+
+	// Packets seen on one leg and waiting for their copy on the other
+	// (see relay).
+	relays     map[string][]relayEnd
+	relayOrder []string
 }
+
+// relayEnd is one side of a packet the proxy relayed.
+type relayEnd struct {
+	t      float64 // raw time
+	remote bool
+}
+
+// maxRelays bounds the packets waiting for their other half (the server
+// may drop trace entries under load).
+const maxRelays = 4096
 
 // New returns an empty Model.
 func New(opts Options) *Model {
@@ -172,6 +187,7 @@ func New(opts Options) *Model {
 		byChan:    map[string]*channel{},
 		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
+		relays:    map[string][]relayEnd{},
 		nextSeq:   1,
 		nextEx:    1,
 	}
@@ -208,6 +224,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.insert(it)
 	m.link(it)
 	m.follow(it)
+	m.relay(it)
 	if len(m.items) > m.max {
 		m.pageOut(max(1, m.max/10))
 	}
@@ -384,9 +401,73 @@ func (m *Model) raw(t float64, src Source) float64 {
 // AddClockSample records a ping/pong sample. When it improves the offset,
 // the server's entries are moved to the new estimate and re-sorted.
 func (m *Model) AddClockSample(s Sample) {
-	if !m.clock.Add(s) {
+	if m.clock.Add(s) {
+		m.realign()
+	}
+}
+
+// relay pairs an MQTT packet the page sent or received with the proxy's
+// record of relaying it on the broker leg (same connection, same bytes):
+// the page's send precedes the proxy's, and the proxy's read from the
+// broker precedes the page's receive. Each pair bounds the clock offset.
+func (m *Model) relay(it *item) {
+	e := &it.e
+	if len(e.Bytes) == 0 || len(e.Kind) < 5 || e.Kind[:5] != "mqtt." || it.src == Imported {
 		return
 	}
+	var dir string
+	switch {
+	case it.src == Local && e.Leg == trace.LegBrowserProxy && e.To == "proxy":
+		dir = "up"
+	case it.src == Local && e.Leg == trace.LegBrowserProxy && e.From == "proxy":
+		dir = "down"
+	case it.src == Remote && e.Leg == trace.LegProxyBroker && e.From == "proxy":
+		dir = "up"
+	case it.src == Remote && e.Leg == trace.LegProxyBroker && e.To == "proxy":
+		dir = "down"
+	default:
+		return
+	}
+	key := dir + "|" + e.Conn + "|" + string(e.Bytes)
+	remote := it.src == Remote
+	q := m.relays[key]
+	if len(q) == 0 || q[0].remote == remote {
+		m.relays[key] = append(q, relayEnd{it.rawT, remote})
+		m.relayOrder = append(m.relayOrder, key)
+		if len(m.relayOrder) > maxRelays {
+			old := m.relayOrder[0]
+			m.relayOrder = m.relayOrder[1:]
+			if oq := m.relays[old]; len(oq) > 1 {
+				m.relays[old] = oq[1:]
+			} else {
+				delete(m.relays, old)
+			}
+		}
+		return
+	}
+	other := q[0]
+	if len(q) > 1 {
+		m.relays[key] = q[1:]
+	} else {
+		delete(m.relays, key)
+	}
+	page, server := it.rawT, other.t
+	if remote {
+		page, server = other.t, it.rawT
+	}
+	var changed bool
+	if dir == "up" {
+		changed = m.clock.Before(page, server)
+	} else {
+		changed = m.clock.After(page, server)
+	}
+	if changed {
+		m.realign()
+	}
+}
+
+// realign moves the server's entries to the current offset and re-sorts.
+func (m *Model) realign() {
 	for _, it := range m.items {
 		if it.src == Remote {
 			it.e.T = m.clock.ToPage(it.rawT)

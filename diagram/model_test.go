@@ -1,6 +1,7 @@
 package diagram
 
 import (
+	"math"
 	"reflect"
 	"strconv"
 	"testing"
@@ -101,7 +102,9 @@ func TestMergeOrdersBothLegsOnThePageClock(t *testing.T) {
 					t.Fatalf("row %d delta %v", i, a.Delta)
 				}
 			}
-			if c := m.Clock(); !c.Aligned || c.Offset != 1000 || c.Uncertainty != 1 {
+			// The relayed packets narrow the ping's ±1 ms: each hop takes
+			// 0.5 ms, so the offset is known to ±0.5.
+			if c := m.Clock(); !c.Aligned || c.Offset != 1000 || math.Abs(c.Uncertainty-0.499) > 1e-9 || c.Pairs != 9 {
 				t.Fatalf("clock %+v", c)
 			}
 		})
@@ -357,6 +360,37 @@ func TestClockSampleRealignsRemoteEntries(t *testing.T) {
 	}
 	if c := m.Clock(); c.Offset != 1000 || c.Uncertainty != 5 || c.Samples != 2 {
 		t.Fatalf("clock %+v", c)
+	}
+}
+
+func TestCausalityCorrectsACoarseClock(t *testing.T) {
+	// The server runs 1000 ms ahead; a slow ping put the estimate at
+	// 1003 ± 5, which would draw the proxy's forward before the page's send.
+	m := New(Options{})
+	m.AddClockSample(Sample{Sent: 0, Received: 10, Server: 1008})
+	m.Add(mq(100, bp, "browser", "proxy", pktConnect(30)), Local)
+	m.Add(mq(1100.2, pb, "proxy", "broker", pktConnect(30)), Remote)
+	m.Add(mq(1101, pb, "broker", "proxy", pktConnack()), Remote)
+	m.Add(mq(101.3, bp, "proxy", "browser", pktConnack()), Local)
+	var got []string
+	for _, e := range m.Entries() {
+		got = append(got, e.Leg+" "+e.Kind)
+	}
+	want := []string{bp + " mqtt.CONNECT", pb + " mqtt.CONNECT", pb + " mqtt.CONNACK", bp + " mqtt.CONNACK"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	c := m.Clock()
+	if c.Offset < 999.7 || c.Offset >= 1000.2 || c.Pairs != 2 || c.Uncertainty > 0.5 {
+		t.Fatalf("clock %+v: want the offset within the causal bounds [999.7, 1000.2]", c)
+	}
+	// Bounds that contradict each other (a coarse page timer) meet halfway.
+	var k Clock
+	k.Add(Sample{Sent: 0, Received: 10, Server: 1005})
+	k.Before(100, 1100)  // offset <= 1000
+	k.After(100, 1100.4) // offset >= 1000.4
+	if i := k.Info(); math.Abs(i.Offset-1000.2) > 1e-9 {
+		t.Fatalf("contradicting bounds: %+v", i)
 	}
 }
 

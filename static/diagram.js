@@ -258,7 +258,7 @@ export class Diagram {
     const parts = [];
     parts.push(`${fmtInt(v.total)} arrow${v.total === 1 ? '' : 's'}${this.hidden.size ? ' shown' : ''}`);
     if (v.clock.aligned) {
-      parts.push(`server clock aligned to the page's: offset ${fmtMs(v.clock.offset)} ± ${fmtMs(v.clock.uncertainty)} (best of ${v.clock.samples} ping${v.clock.samples === 1 ? '' : 's'})`);
+      parts.push(`proxy's clock aligned to the page's within ± ${fmtMs(v.clock.uncertainty)} (best of ${v.clock.samples} ping${v.clock.samples === 1 ? '' : 's'}${v.clock.pairs ? `, narrowed by ${fmtInt(v.clock.pairs)} relayed packets: none is drawn before its cause` : ''})`);
     }
     if (v.pagedOut.count > 0) {
       const top = Object.entries(v.pagedOut.byKind).sort((a, b) => b[1] - a[1]).slice(0, 3)

@@ -31,6 +31,7 @@ type session struct {
 	ourClose bool   // we closed the socket (EventClose)
 	traced   bool   // the proxy reports ws.* and the broker leg on the trace channel
 	timer    *timer
+	at       float64 // page time of the event being handled: entries are stamped with it
 
 	connecting *promise
 	closing    *promise
@@ -113,6 +114,7 @@ func (a *app) connect(args []js.Value) any {
 	}
 	a.sess = s
 	s.connecting = newPromise()
+	s.at = a.now()
 	if err := s.cl.Connect(time.Now()); err != nil {
 		s.connecting.fail(err.Error())
 		return s.connecting.p
@@ -128,6 +130,7 @@ func (s *session) dial() {
 		s.ourClose = false
 		sock, err := dial(url, []string{"mqtt"}, socketHandlers{
 			open: func() {
+				s.at = s.a.now()
 				s.a.changed()
 				if !s.traced {
 					s.record(trace.KindWSAccept, s.peer, "browser", "101 Switching Protocols, subprotocol "+s.sock.protocol(), nil, trace.ObservedKernel)
@@ -136,6 +139,7 @@ func (s *session) dial() {
 				s.drain()
 			},
 			message: func(b []byte, text string, isText bool) {
+				s.at = s.a.now()
 				if isText {
 					b = []byte(text) // MQTT is binary; the client will call it malformed
 				}
@@ -143,6 +147,7 @@ func (s *session) dial() {
 				s.drain()
 			},
 			close: func(code int, reason string, clean bool) {
+				s.at = s.a.now()
 				s.sock = nil
 				if !s.traced {
 					s.record(trace.KindWSClose, s.peer, "browser", "close "+closeText(code, reason), nil, trace.ObservedKernel)
@@ -178,6 +183,7 @@ func (s *session) dial() {
 		return
 	}
 	s.a.tc.withToken(s.a.wsURL("/trace"), func(token string) {
+		s.at = s.a.now()
 		q := "/mqtt?broker=" + js.Global().Call("encodeURIComponent", s.where).String()
 		if s.tls {
 			q += "&tls=1"
@@ -217,7 +223,7 @@ func (s *session) closeWords(code int, reason string) string {
 
 // record adds one of our leg's entries.
 func (s *session) record(kind, from, to, summary string, b []byte, observed string) {
-	e := trace.Entry{T: s.a.now(), Leg: s.leg, From: from, To: to, Kind: kind, Summary: summary,
+	e := trace.Entry{T: s.at, Leg: s.leg, From: from, To: to, Kind: kind, Summary: summary,
 		Bytes: b, Observed: observed, Conn: s.conn}
 	if b != nil {
 		e.Version = int(s.cl.Version())
@@ -236,6 +242,7 @@ func (s *session) drain() {
 		ms := float64(time.Until(d)) / float64(time.Millisecond)
 		s.timer = afterFunc(max(ms, 0), func() {
 			s.timer = nil
+			s.at = s.a.now()
 			s.cl.Tick(time.Now())
 			s.drain()
 		})
@@ -394,6 +401,7 @@ func (a *app) subscribe(args []js.Value) any {
 		r.qos = append(r.qos, qos)
 	}
 	props, _ := o.sub("properties")
+	s.at = a.now()
 	id, err := s.cl.Subscribe(time.Now(), subs, propsFrom(props))
 	if err != nil {
 		s.drain()
@@ -412,6 +420,7 @@ func (a *app) unsubscribe(args []js.Value) any {
 	}
 	filters := stringsOf(arg(args, 0))
 	props, _ := obj{arg(args, 1)}.sub("properties")
+	s.at = a.now()
 	id, err := s.cl.Unsubscribe(time.Now(), filters, propsFrom(props))
 	if err != nil {
 		s.drain()
@@ -443,6 +452,7 @@ func (a *app) publish(args []js.Value) any {
 	o := obj{arg(args, 2)}
 	props, _ := o.sub("properties")
 	m := client.Message{Topic: topic.String(), Payload: payload, QoS: codec.QoS(o.int("qos", 0)), Retain: o.boolean("retain", false), Properties: propsFrom(props)}
+	s.at = a.now()
 	id, err := s.cl.Publish(time.Now(), m)
 	if err != nil {
 		s.drain()
@@ -469,6 +479,7 @@ func (a *app) disconnect(args []js.Value) any {
 	props, _ := o.sub("properties")
 	s.closing = newPromise()
 	p := s.closing.p
+	s.at = a.now()
 	if err := s.cl.Disconnect(time.Now(), codec.ReasonCode(o.int("reasonCode", 0)), propsFrom(props)); err != nil {
 		s.closing = nil
 		return rejected(commandError(err))

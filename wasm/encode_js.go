@@ -113,6 +113,7 @@ func writeClock(w *jsonw.Writer, c diagram.ClockInfo) {
 	w.KFloat("offset", c.Offset)
 	w.KFloat("uncertainty", c.Uncertainty)
 	w.KInt("samples", c.Samples)
+	w.KInt("pairs", c.Pairs)
 	w.Close('}')
 }
 
