@@ -310,7 +310,7 @@ func (m *Model) openExchange(key string) (int, bool) {
 // follow keeps the keepalive bookkeeping of clients.
 func (m *Model) follow(it *item) {
 	e := &it.e
-	if e.Kind == "mqtt.CONNECT" {
+	if e.Kind == "mqtt.CONNECT" && e.From != "proxy" { // the proxy's copy has the same deadlines
 		ka, ok := keepAlive(e.Bytes)
 		if !ok {
 			return

@@ -5,9 +5,9 @@
 import { h, s, clear, fmtMs, fmtInt } from './dom.js';
 
 const BASE_ROW = 34;       // px per arrow at zoom 1
-const TIME_W = 104;        // the time column on the left
-const COL_W = 12;          // one exchange column in the link gutter
-const GUTTER_W = 4 * COL_W + 14;
+const TIME_W = 88;         // the time column on the left
+const COL_W = 10;          // one exchange column in the link gutter
+const GUTTER_W = 4 * COL_W + 12;
 const OVERSCAN = 40;       // rows drawn above and below what is visible
 const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
 
@@ -81,7 +81,7 @@ export class Diagram {
   setFollowing(on) {
     this.following = on;
     this.followBtn.setAttribute('aria-pressed', String(!on));
-    this.followBtn.textContent = on ? '⏸ Pause' : '▶ Follow live';
+    this.followBtn.textContent = on ? 'Pause' : 'Follow live';
     this.followBtn.title = on ? 'Stop following new messages (the diagram keeps recording)' : 'Jump to the newest message and follow';
     this.userScrolled = false;
     this.lastWindow = '';
@@ -200,17 +200,20 @@ export class Diagram {
       this.spansG.append(g);
     }
 
-    // Keepalive deadlines.
+    // Keepalive deadlines: a dotted line across the lanes at the time the
+    // client's next packet is due, a ring on its lifeline, the words at the
+    // right end.
     clear(this.deadlinesG);
+    const right = W - GUTTER_W - 6;
     for (const d of v.deadlines || []) {
       const y = d.row * H + H * 0.62;
       const x = laneX(d.lane);
       const cls = d.pending ? 'pending' : d.met ? 'met' : 'missed';
-      this.deadlinesG.append(s('g', { class: `deadline ${cls}` },
+      this.deadlinesG.append(s('g', { class: `deadline ${cls}`, role: 'note', 'aria-label': d.label },
         s('title', { text: `${d.label} (at ${fmtMs(d.t)})` }),
-        s('line', { x1: x - 30, x2: x + lanesW / n * 0.45, y1: y, y2: y }),
+        s('line', { x1: x, x2: right, y1: y, y2: y }),
         s('circle', { cx: x, cy: y, r: 4 }),
-        s('text', { x: x + 8, y: y - 4, text: `⏱ ${d.label}` })));
+        s('text', { x: right, y: y - 3, 'text-anchor': 'end', text: d.label })));
     }
 
     this.updateInfo(v);

@@ -4,8 +4,10 @@ package main
 
 import (
 	"encoding/base64"
+	"strings"
 	"syscall/js"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -117,7 +119,18 @@ func (tc *traceChannel) message(_ []byte, text string, isText bool) {
 		if !ok {
 			return
 		}
-		tc.a.add(entryFromJS(e), diagram.Remote)
+		en := entryFromJS(e)
+		if strings.HasPrefix(en.Kind, "mqtt.") && len(en.Bytes) > 0 {
+			// The proxy labels packets by type and size; the codec says more.
+			v := codec.Version(en.Version)
+			if v == 0 {
+				v = codec.V311
+			}
+			if p, err := codec.Decode(en.Bytes, v); err == nil {
+				en.Summary = codec.Summary(p)
+			}
+		}
+		tc.a.add(en, diagram.Remote)
 	}
 }
 
