@@ -72,8 +72,8 @@ func (a *app) emit(t string, v js.Value) {
 	}
 }
 
-// method registers a function on window.lifeline. Panics inside become
-// rejected promises or thrown errors at the caller, not a dead client.
+// method registers an asynchronous function on window.lifeline: a panic
+// inside becomes a rejected promise for the caller, not a dead client.
 func (a *app) method(name string, fn func(args []js.Value) any) {
 	a.api.Set(name, a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
 		defer func() {
@@ -85,6 +85,23 @@ func (a *app) method(name string, fn func(args []js.Value) any) {
 	}))
 }
 
+// throwing wraps a function so that an Error it returns is thrown instead.
+var throwing = jsGlobal.Get("Function").New("f", "return function (...args) { const r = f.apply(this, args); if (r instanceof Error) throw r; return r; }")
+
+// syncMethod registers a synchronous function: a panic inside is thrown at
+// the caller as an Error.
+func (a *app) syncMethod(name string, fn func(args []js.Value) any) {
+	f := a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				out = jsErr(name + ": " + jsErrorText(r))
+			}
+		}()
+		return fn(args)
+	})
+	a.api.Set(name, throwing.Invoke(f))
+}
+
 func arg(args []js.Value, i int) js.Value {
 	if i < len(args) {
 		return args[i]
@@ -94,12 +111,12 @@ func arg(args []js.Value, i int) js.Value {
 
 // install puts the API on window.lifeline.
 func (a *app) install() {
-	a.method("trace", func([]js.Value) any {
+	a.syncMethod("trace", func([]js.Value) any {
 		a.w.Reset()
 		writeEntries(&a.w, a.model.Entries())
 		return parseJSON(a.w.B)
 	})
-	a.method("on", func(args []js.Value) any {
+	a.syncMethod("on", func(args []js.Value) any {
 		t, fn := arg(args, 0), arg(args, 1)
 		if t.Type() != js.TypeString || fn.Type() != js.TypeFunction {
 			panic(errString("on(type, fn): type is a string, fn a function"))
@@ -107,7 +124,7 @@ func (a *app) install() {
 		a.listeners[t.String()] = append(a.listeners[t.String()], fn)
 		return nil
 	})
-	a.method("off", func(args []js.Value) any {
+	a.syncMethod("off", func(args []js.Value) any {
 		t, fn := arg(args, 0).String(), arg(args, 1)
 		ls := a.listeners[t]
 		for i, l := range ls {
@@ -123,8 +140,8 @@ func (a *app) install() {
 	a.method("unsubscribe", a.unsubscribe)
 	a.method("publish", a.publish)
 	a.method("disconnect", a.disconnect)
-	a.method("dissect", a.dissect)
-	a.method("exportJSON", func([]js.Value) any {
+	a.syncMethod("dissect", a.dissect)
+	a.syncMethod("exportJSON", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
 		a.w.KString("format", "lifeline-trace")
@@ -139,16 +156,16 @@ func (a *app) install() {
 	})
 
 	// For the page's own scripts.
-	a.method("_version", func([]js.Value) any { return a.version })
-	a.method("_view", func(args []js.Value) any {
+	a.syncMethod("_version", func([]js.Value) any { return a.version })
+	a.syncMethod("_view", func(args []js.Value) any {
 		v := a.model.View(arg(args, 0).Int(), arg(args, 1).Int())
 		a.w.Reset()
 		writeView(&a.w, &v)
 		return parseJSON(a.w.B)
 	})
-	a.method("_total", func([]js.Value) any { return a.model.Len() })
-	a.method("_rowOf", func(args []js.Value) any { return a.model.RowOf(arg(args, 0).Int()) })
-	a.method("_setHidden", func(args []js.Value) any {
+	a.syncMethod("_total", func([]js.Value) any { return a.model.Len() })
+	a.syncMethod("_rowOf", func(args []js.Value) any { return a.model.RowOf(arg(args, 0).Int()) })
+	a.syncMethod("_setHidden", func(args []js.Value) any {
 		var cs []string
 		v := arg(args, 0)
 		for i := 0; i < v.Length(); i++ {
@@ -158,8 +175,8 @@ func (a *app) install() {
 		a.changed()
 		return nil
 	})
-	a.method("_detail", func(args []js.Value) any { return a.detail(arg(args, 0).Int()) })
-	a.method("_load", func(args []js.Value) any {
+	a.syncMethod("_detail", func(args []js.Value) any { return a.detail(arg(args, 0).Int()) })
+	a.syncMethod("_load", func(args []js.Value) any {
 		v := arg(args, 0)
 		if v.Type() == js.TypeString {
 			v = parseJSONText(v.String())
@@ -177,14 +194,14 @@ func (a *app) install() {
 		a.changed()
 		return a.model.Len()
 	})
-	a.method("_setDefaultBroker", func(args []js.Value) any {
+	a.syncMethod("_setDefaultBroker", func(args []js.Value) any {
 		if v := arg(args, 0); v.Type() == js.TypeString && v.String() != "" {
 			a.defaultBroker = v.String()
 		}
 		return nil
 	})
-	a.method("_client", func([]js.Value) any { return parseJSON(a.clientJSON()) })
-	a.method("_messages", func(args []js.Value) any {
+	a.syncMethod("_client", func([]js.Value) any { return parseJSON(a.clientJSON()) })
+	a.syncMethod("_messages", func(args []js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
 		a.w.KInt("total", a.msgs.total)
@@ -206,7 +223,7 @@ func (a *app) install() {
 		a.w.Close('}')
 		return parseJSON(a.w.B)
 	})
-	a.method("_status", func([]js.Value) any {
+	a.syncMethod("_status", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
 		a.w.KString("traceError", a.tc.err)
