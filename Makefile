@@ -6,10 +6,10 @@ TOOLS    := $(CURDIR)/bin/tools
 # Packages that are built for the browser (GOOS=js GOARCH=wasm).
 WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./client/:FuzzReceive ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
+FUZZ_TARGETS := ./client/:FuzzReceive ./diagram:FuzzPeek ./wasm/jsonw:FuzzString ./wasm/jsonw:FuzzReader
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-page
 
 all: build
 
@@ -57,3 +57,8 @@ test-e2e:
 
 clean:
 	rm -rf bin artifacts $(WASM_DIR)/main.wasm* $(WASM_DIR)/wasm_exec.js
+
+## bench-page: the page's benchmarks in headless Chromium: time to interactive,
+## and 2,000 incoming PUBLISH/s for 30 s (frame intervals, memory, message count)
+bench-page: wasm
+	$(GO) test -tags e2e -run '^$$' -bench 'BenchmarkPage' -benchtime 1x -timeout 10m ./e2e/

@@ -41,6 +41,14 @@ type step struct {
 // two parties and, for MQTT and DNS identifiers, the side that made the
 // request (identifiers are chosen per side [MQTT-2.2.1]).
 func stepOf(e *trace.Entry) step {
+	switch e.Kind {
+	case "mqtt.PUBLISH":
+		if q, ok := publishQoS(e.Bytes); !ok || q == 0 {
+			return step{} // QoS 0 stands alone: the common case, decided without allocating
+		}
+	case "mqtt.DISCONNECT", trace.KindTCPRst, trace.KindTLS:
+		return step{}
+	}
 	a, b := e.From, e.To
 	if b < a {
 		a, b = b, a

@@ -115,6 +115,9 @@ type item struct {
 	exchange int
 }
 
+// chanKey names a client's keepalive channel.
+type chanKey struct{ leg, conn, client string }
+
 // channel follows one client's keepalive on one leg and connection.
 type channel struct {
 	leg, conn, client string
@@ -147,7 +150,7 @@ type Model struct {
 	nextEx    int
 
 	channels []*channel
-	byChan   map[string]*channel
+	byChan   map[chanKey]*channel
 
 	counts map[string]int
 	paged  PagedOut
@@ -155,8 +158,27 @@ type Model struct {
 
 	// Packets seen on one leg and waiting for their copy on the other
 	// (see relay).
-	relays     map[string][]relayEnd
-	relayOrder []string
+	stale      bool // the offset moved; remote entries await realign
+	relays     map[relayKey][]relayEnd
+	relayOrder []relayKey
+}
+
+// relayKey names a relayed packet: its direction, connection and bytes
+// (by length and FNV-1a hash, so that no key is allocated per packet).
+type relayKey struct {
+	up   bool
+	conn string
+	n    int
+	h    uint64
+}
+
+func fnv(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
 }
 
 // relayEnd is one side of a packet the proxy relayed.
@@ -184,10 +206,10 @@ func New(opts Options) *Model {
 		open:      map[string]int{},
 		openKey:   map[int]string{},
 		live:      map[int]int{},
-		byChan:    map[string]*channel{},
+		byChan:    map[chanKey]*channel{},
 		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
-		relays:    map[string][]relayEnd{},
+		relays:    map[relayKey][]relayEnd{},
 		nextSeq:   1,
 		nextEx:    1,
 	}
@@ -195,6 +217,7 @@ func New(opts Options) *Model {
 
 // Len is the number of rows shown (kept arrows that pass the filter).
 func (m *Model) Len() int {
+	m.fresh()
 	if m.rows != nil {
 		return len(m.rows)
 	}
@@ -316,7 +339,7 @@ func (m *Model) follow(it *item) {
 			return
 		}
 		c := &channel{leg: e.Leg, conn: e.Conn, client: e.From, keepAlive: ka, src: it.src, sends: []float64{it.rawT}}
-		key := e.Leg + "|" + e.Conn + "|" + e.From
+		key := chanKey{e.Leg, e.Conn, e.From}
 		if old := m.byChan[key]; old != nil && !old.closed {
 			old.closed, old.closedAt = true, it.rawT
 		}
@@ -325,7 +348,7 @@ func (m *Model) follow(it *item) {
 		return
 	}
 	// A packet from the client, or the end of its connection.
-	for _, key := range [2]string{e.Leg + "|" + e.Conn + "|" + e.From, e.Leg + "|" + e.Conn + "|" + e.To} {
+	for _, key := range [2]chanKey{{e.Leg, e.Conn, e.From}, {e.Leg, e.Conn, e.To}} {
 		c := m.byChan[key]
 		if c == nil || c.closed {
 			continue
@@ -402,7 +425,7 @@ func (m *Model) raw(t float64, src Source) float64 {
 // the server's entries are moved to the new estimate and re-sorted.
 func (m *Model) AddClockSample(s Sample) {
 	if m.clock.Add(s) {
-		m.realign()
+		m.moved()
 	}
 }
 
@@ -415,20 +438,18 @@ func (m *Model) relay(it *item) {
 	if len(e.Bytes) == 0 || len(e.Kind) < 5 || e.Kind[:5] != "mqtt." || it.src == Imported {
 		return
 	}
-	var dir string
+	var up bool
 	switch {
 	case it.src == Local && e.Leg == trace.LegBrowserProxy && e.To == "proxy":
-		dir = "up"
+		up = true
 	case it.src == Local && e.Leg == trace.LegBrowserProxy && e.From == "proxy":
-		dir = "down"
 	case it.src == Remote && e.Leg == trace.LegProxyBroker && e.From == "proxy":
-		dir = "up"
+		up = true
 	case it.src == Remote && e.Leg == trace.LegProxyBroker && e.To == "proxy":
-		dir = "down"
 	default:
 		return
 	}
-	key := dir + "|" + e.Conn + "|" + string(e.Bytes)
+	key := relayKey{up, e.Conn, len(e.Bytes), fnv(e.Bytes)}
 	remote := it.src == Remote
 	q := m.relays[key]
 	if len(q) == 0 || q[0].remote == remote {
@@ -456,18 +477,36 @@ func (m *Model) relay(it *item) {
 		page, server = other.t, it.rawT
 	}
 	var changed bool
-	if dir == "up" {
+	if up {
 		changed = m.clock.Before(page, server)
 	} else {
 		changed = m.clock.After(page, server)
 	}
 	if changed {
+		m.moved()
+	}
+}
+
+// moved reacts to a new offset: at once for a small diagram, else on the
+// next read (at most once a frame, not once a packet).
+func (m *Model) moved() {
+	if len(m.items) <= 2000 {
+		m.realign()
+		return
+	}
+	m.stale = true
+}
+
+// fresh realigns if the offset moved since.
+func (m *Model) fresh() {
+	if m.stale {
 		m.realign()
 	}
 }
 
 // realign moves the server's entries to the current offset and re-sorts.
 func (m *Model) realign() {
+	m.stale = false
 	for _, it := range m.items {
 		if it.src == Remote {
 			it.e.T = m.clock.ToPage(it.rawT)
@@ -533,6 +572,7 @@ func (m *Model) rowOf(it *item) int {
 // RowOf returns the row of the arrow seq, or -1 when it is paged out or
 // filtered out.
 func (m *Model) RowOf(seq int) int {
+	m.fresh()
 	it := m.bySeq[seq]
 	if it == nil {
 		return -1
@@ -623,6 +663,7 @@ func (m *Model) Lanes() []Lane { return append([]Lane(nil), m.lanes...) }
 // Entry returns the entry of an arrow, on the page's clock, with the
 // model's seq.
 func (m *Model) Entry(seq int) (trace.Entry, bool) {
+	m.fresh()
 	it := m.bySeq[seq]
 	if it == nil {
 		return trace.Entry{}, false
@@ -642,6 +683,7 @@ func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
 
 // Entries returns the kept entries in diagram order, on the page's clock.
 func (m *Model) Entries() []trace.Entry {
+	m.fresh()
 	out := make([]trace.Entry, len(m.items))
 	for i, it := range m.items {
 		out[i] = it.e
@@ -654,6 +696,7 @@ func (m *Model) PagedOut() PagedOut { return m.paged }
 
 // View returns rows [first, first+n) of the diagram and what touches them.
 func (m *Model) View(first, n int) View {
+	m.fresh()
 	total := m.Len()
 	first = min(max(first, 0), total)
 	end := min(first+max(n, 0), total)

@@ -481,3 +481,21 @@ func TestImportedEntriesKeepTheirSeq(t *testing.T) {
 		t.Fatalf("seqs %d %d %d", a, b, c)
 	}
 }
+
+func TestRealignOfALargeDiagramWaitsForTheNextRead(t *testing.T) {
+	m := New(Options{})
+	for i := 0; i < 2500; i++ {
+		m.Add(mq(float64(i), bb, "broker", "browser", pktPublish(0, 0, "a", "")), Local)
+	}
+	m.Add(mq(1100.5, pb, "proxy", "broker", pktPingreq()), Remote) // no offset yet: at 1100.5
+	m.AddClockSample(Sample{Sent: 0, Received: 0, Server: 1000})   // now at 100.5
+	if !m.stale {
+		t.Fatal("a large diagram realigned at once")
+	}
+	if row := m.RowOf(2501); row != 101 {
+		t.Fatalf("row of the remote entry after the offset = %d, want 101", row)
+	}
+	if m.stale {
+		t.Fatal("still stale after a read")
+	}
+}

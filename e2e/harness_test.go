@@ -51,7 +51,7 @@ type server struct {
 
 // startServer runs `lifeline serve` on a free loopback port with the extra
 // arguments and stops it when the test ends.
-func startServer(t *testing.T, args ...string) *server {
+func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, binary, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...)...)
@@ -94,7 +94,7 @@ func startServer(t *testing.T, args ...string) *server {
 
 // testLog forwards a process's stderr to t.Log until the test ends.
 type testLog struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	done bool
 }
@@ -117,7 +117,7 @@ func (l *testLog) stop() {
 // newBrowser starts a headless Chromium with a fresh profile and returns a
 // chromedp context for one tab. Console messages and uncaught exceptions of
 // the page are written to the test log.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -168,7 +168,7 @@ func newBrowser(t *testing.T) context.Context {
 }
 
 // openPage navigates to the server's page and waits for window.lifeline.ready.
-func openPage(t *testing.T, ctx context.Context, s *server) {
+func openPage(t testing.TB, ctx context.Context, s *server) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL+"/")); err != nil {
 		t.Fatalf("navigate: %v", err)
@@ -181,7 +181,7 @@ func openPage(t *testing.T, ctx context.Context, s *server) {
 }
 
 // screenshot saves a full-page PNG into the artifact folder.
-func screenshot(t *testing.T, ctx context.Context, name string) string {
+func screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
 	dir := os.Getenv("LIFELINE_ARTIFACTS")
 	if dir == "" {

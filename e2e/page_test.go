@@ -12,7 +12,7 @@ import (
 // TestPageLoadsWasm opens the page and checks that the WebAssembly client
 // started and said so on the page.
 func TestPageLoadsWasm(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, "-embedded-broker", "off")
 	ctx := newBrowser(t)
 	openPage(t, ctx, s)
 	screenshot(t, ctx, "page-loaded")

@@ -47,10 +47,11 @@ lifeline.importCapture = async (bytes) => {
 // Called by the wasm module (wasm/main.go) once its functions are in place.
 lifeline._boot = (info) => {
   delete lifeline._boot;
+  lifeline.readyAt = performance.now(); // ms since navigation started
   lifeline.info = info;
   setStatus('ready', `WebAssembly client ready (${info.goVersion}).`);
-  start();
-  resolveReady(lifeline);
+  // Ready once the server's defaults (the embedded broker's name) are in.
+  start().then(() => resolveReady(lifeline));
 };
 
 function start() {
@@ -60,7 +61,6 @@ function start() {
   });
   const diagram = new Diagram(document.getElementById('diagram-panel'), lifeline, (seq) => detail.show(seq));
   const panels = new Panels(lifeline);
-  panels.config();
   lifeline._ui = { diagram, detail, panels };
 
   // One frame: the diagram and the panels draw what changed.
@@ -96,6 +96,7 @@ function start() {
     } catch (e) { setStatus('error', `Could not open ${f.name}: ${e.message}`); }
     ev.target.value = '';
   });
+  return panels.config();
 }
 
 // Light and dark: the system's choice unless the person picks one.
@@ -114,8 +115,17 @@ themeBtn.addEventListener('click', () => {
   applyTheme(t);
 });
 
+let go;
+// _memory reports what the page holds: the WebAssembly memory and, where
+// the browser tells, the JavaScript heap (for the benchmark).
+lifeline._memory = () => ({
+  wasm: go && go.mem ? go.mem.buffer.byteLength : 0,
+  js: performance.memory ? performance.memory.usedJSHeapSize : 0,
+  nodes: document.getElementsByTagName('*').length,
+});
+
 async function load() {
-  const go = new Go();
+  go = new Go();
   const resp = fetch('wasm/main.wasm');
   const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
   go.run(instance).then(() => {

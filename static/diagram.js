@@ -9,6 +9,7 @@ const TIME_W = 88;         // the time column on the left
 const COL_W = 10;          // one exchange column in the link gutter
 const GUTTER_W = 4 * COL_W + 12;
 const OVERSCAN = 40;       // rows drawn above and below what is visible
+const OVERSCAN_LIVE = 3;   // … while following live traffic, when rows scroll by fast
 const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
 
 export const CLASS_NAMES = {
@@ -64,6 +65,12 @@ export class Diagram {
       if (g) this.select(Number(g.dataset.seq), true);
     });
     this.scroller.addEventListener('keydown', (ev) => this.key(ev));
+    // Tooltips are made when the pointer first rests on an arrow, not for
+    // every arrow drawn.
+    this.scroller.addEventListener('pointerover', (ev) => {
+      const g = ev.target.closest('[data-seq]');
+      if (g && g.__tip && !g.querySelector('title')) g.prepend(s('title', { text: g.__tip() }));
+    });
     this.buildChips();
     this.setFollowing(true);
   }
@@ -124,8 +131,9 @@ export class Diagram {
       }
     }
     const top = this.scroller.scrollTop;
-    const first = Math.max(0, Math.floor(top / H) - OVERSCAN);
-    const count = Math.ceil(viewH / H) + 2 * OVERSCAN;
+    const over = this.following ? OVERSCAN_LIVE : OVERSCAN;
+    const first = Math.max(0, Math.floor(top / H) - over);
+    const count = Math.ceil(viewH / H) + 2 * over;
     const win = `${version}|${first}|${count}|${H}|${this.scroller.clientWidth}`;
     if (win === this.lastWindow) return;
     this.lastWindow = win;
@@ -231,7 +239,7 @@ export class Diagram {
       'aria-label': `${fmtMs(a.t)}, ${where}: ${label}${a.error ? `, error: ${a.error}` : ''}`,
       dataset: { kind: a.kind, leg: a.leg, seq: String(a.seq), from: a.from, to: a.to },
     });
-    g.append(s('title', { text: `${label}\n${where} (${a.leg}) at ${fmtMs(a.t)}${a.observed === 'kernel' ? '\nobserved by the kernel (a socket call), not on the wire' : ''}${a.note ? '\n' + a.note : ''}${a.error ? '\nerror: ' + a.error : ''}` }));
+    g.__tip = () => `${label}\n${where} (${a.leg}) at ${fmtMs(a.t)}${a.observed === 'kernel' ? '\nobserved by the kernel (a socket call), not on the wire' : ''}${a.note ? '\n' + a.note : ''}${a.error ? '\nerror: ' + a.error : ''}`;
     g.append(s('rect', { class: 'hit', x: 0, y: 0, width: '100%', height: H }));
     g.append(s('text', { class: 'delta', x: 8, y: H * 0.45, text: `+${fmtMs(a.delta)}` }));
     g.append(s('text', { class: 'abs', x: 8, y: H * 0.85, text: `${fmtMs(a.t)}` }));

@@ -4,7 +4,8 @@
 import { h, clear, fmtMs, fmtInt } from './dom.js';
 import * as payload from './payload.js';
 
-const MAX_SHOWN = 500;        // messages kept in the list
+const MAX_SHOWN = 200;        // messages kept in the list
+const MAX_PER_FRAME = 12;     // messages added to it per frame (the rest are counted)
 const MAX_CHARS = 4000;       // payload characters shown before "show all"
 
 function showError(el, err) {
@@ -185,7 +186,7 @@ export class Panels {
     if (skipped > 0) this.unshown += skipped;
     this.lastMsg = m.total;
     const frag = document.createDocumentFragment();
-    const fresh = m.messages.slice(-MAX_SHOWN);
+    const fresh = m.messages.slice(-MAX_PER_FRAME);
     this.unshown += m.messages.length - fresh.length;
     for (const msg of fresh) frag.prepend(this.message(msg));
     this.list.prepend(frag);
@@ -193,7 +194,7 @@ export class Panels {
     this.count.textContent = `${fmtInt(m.total)} received`;
     this.count.dataset.total = String(m.total);
     this.note.hidden = this.unshown === 0;
-    this.note.textContent = `The list keeps the newest ${fmtInt(MAX_SHOWN)}; ${fmtInt(this.unshown)} older messages are counted but not listed (the diagram and the JSON export have them while they are kept).`;
+    this.note.textContent = `The list shows the newest ${fmtInt(MAX_SHOWN)} and at most ${MAX_PER_FRAME} new ones a frame; ${fmtInt(this.unshown)} messages are counted but not listed (the diagram and the JSON export have them while they are kept).`;
   }
 
   message(msg) {

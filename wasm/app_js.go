@@ -178,18 +178,19 @@ func (a *app) install() {
 	a.syncMethod("_detail", func(args []js.Value) any { return a.detail(arg(args, 0).Int()) })
 	a.syncMethod("_load", func(args []js.Value) any {
 		v := arg(args, 0)
+		text := ""
 		if v.Type() == js.TypeString {
-			v = parseJSONText(v.String())
+			text = v.String()
+		} else {
+			text = stringify(v)
 		}
-		if v.Type() == js.TypeObject && !jsGlobal.Get("Array").Call("isArray", v).Bool() {
-			v = v.Get("entries")
-		}
-		if v.Type() != js.TypeObject || v.Length() == 0 && !jsGlobal.Get("Array").Call("isArray", v).Bool() {
+		entries, ok := readTrace([]byte(text))
+		if !ok {
 			panic(errString("not a Lifeline trace: expected {\"entries\": [...]} or an array of entries"))
 		}
 		a.model = diagram.New(diagram.Options{})
-		for i := 0; i < v.Length(); i++ {
-			a.model.Add(entryFromJS(obj{v.Index(i)}), diagram.Imported)
+		for _, e := range entries {
+			a.model.Add(e, diagram.Imported)
 		}
 		a.changed()
 		return a.model.Len()
@@ -231,6 +232,31 @@ func (a *app) install() {
 		a.w.Close('}')
 		return parseJSON(a.w.B)
 	})
+}
+
+// readTrace reads a JSON trace: {"entries": [...]} (as exportJSON writes
+// it, and /api/import answers) or a bare array of entries.
+func readTrace(b []byte) ([]trace.Entry, bool) {
+	var out []trace.Entry
+	found := false
+	r := jsonw.NewReader(b)
+	entries := func() {
+		found = true
+		r.Array(func() { out = append(out, readEntry(r)) })
+	}
+	r.Object(func(k string) {
+		if k == "entries" {
+			entries()
+		} else {
+			r.Skip()
+		}
+	})
+	if r.Err() {
+		r = jsonw.NewReader(b)
+		found = false
+		entries()
+	}
+	return out, found && r.End()
 }
 
 // wsURL is a ws:// or wss:// URL of this page's server.

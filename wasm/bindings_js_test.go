@@ -20,6 +20,10 @@ import (
 // functions the client puts on window.lifeline, as the page and people at
 // the console do, and check what JavaScript gets back.
 
+func init() {
+	jsonw.SlowFloat = func(s string) float64 { return js.Global().Call("Number", s).Float() }
+}
+
 func newTestApp(t *testing.T) (*app, js.Value) {
 	t.Helper()
 	api := js.Global().Get("Object").New()

@@ -84,6 +84,9 @@ func (m *messages) add(msg message) {
 // since returns the kept messages numbered above n, oldest first.
 func (m *messages) since(n int) []message {
 	first := max(n+1, m.total-keepMessages+1, 1)
+	if first > m.total {
+		return nil
+	}
 	out := make([]message, 0, m.total-first+1)
 	for i := first; i <= m.total; i++ {
 		out = append(out, m.ring[(i-1)%keepMessages])

@@ -100,7 +100,17 @@ func (a *app) dissect(args []js.Value) any {
 // parseHex reads hex text, allowing spaces, colons and 0x prefixes
 // (encoding/hex would bring fmt into the wasm).
 func parseHex(s string) ([]byte, bool) {
-	s = strings.NewReplacer(" ", "", ":", "", "\n", "", "\t", "", "0x", "", "0X", "").Replace(s)
+	clean := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' || c == ':' || c == '\n' || c == '\t' || c == '\r':
+		case c == '0' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X'):
+			i++
+		default:
+			clean = append(clean, c)
+		}
+	}
+	s = string(clean)
 	if len(s)%2 != 0 {
 		return nil, false
 	}

@@ -10,9 +10,14 @@ package main
 import (
 	"runtime"
 	"syscall/js"
+
+	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
 
 func main() {
+	// JavaScript's Number rounds long decimals correctly, with no tables
+	// in the wasm.
+	jsonw.SlowFloat = func(s string) float64 { return js.Global().Call("Number", s).Float() }
 	a := newApp(js.Global().Get("lifeline"))
 	a.install()
 	a.api.Call("_boot", map[string]any{"goVersion": runtime.Version()})
