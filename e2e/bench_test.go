@@ -163,6 +163,8 @@ func BenchmarkPageIncoming(b *testing.B) {
 			p, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__prof)`))
 			b.Log(err)
 			b.Logf("profile: %s", p)
+			g, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(lifeline._gc())`))
+			b.Logf("go: %s", g)
 		}
 	}
 }

@@ -180,6 +180,12 @@ export class Panels {
           h('button', { type: 'button', class: 'x', 'aria-label': `Unsubscribe from ${s.filter}`, title: 'Unsubscribe', text: '×', onclick: () => this.api.unsubscribe(s.filter).catch((e) => showError(document.getElementById('subscribe-error'), e)) })));
       }
     }
+    // The list is redrawn at most ten times a second: at thousands of
+    // messages a second nobody reads them as they pass, and each redraw
+    // costs the browser a layout.
+    const t = performance.now();
+    if (t - (this.listAt || 0) < 100) return;
+    this.listAt = t;
     const m = this.api._messages(this.lastMsg);
     if (!m.messages.length && m.total === this.lastMsg) return;
     const skipped = m.messages.length ? m.messages[0].n - this.lastMsg - 1 : 0;

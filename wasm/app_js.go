@@ -3,11 +3,13 @@
 package main
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/client"
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
@@ -27,7 +29,8 @@ type app struct {
 	listeners map[string][]js.Value
 	tc        traceChannel
 
-	sess          *session // the client's session, nil before the first connect
+	names         map[string]string // interned names from the trace channel
+	sess          *session          // the client's session, nil before the first connect
 	msgs          messages
 	defaultBroker string // from /api/config, set by the page
 	directConns   int
@@ -42,6 +45,7 @@ func newApp(api js.Value) *app {
 		model:         diagram.New(diagram.Options{}),
 		listeners:     map[string][]js.Value{},
 		defaultBroker: "broker.lifeline.test:1883",
+		names:         map[string]string{},
 	}
 	a.tc.a = a
 	return a
@@ -59,6 +63,7 @@ func (a *app) add(e trace.Entry, src diagram.Source) {
 	a.changed()
 	if len(a.listeners["entry"]) > 0 {
 		e, _ := a.model.Entry(seq)
+		fill(&e)
 		a.w.Reset()
 		writeEntry(&a.w, &e)
 		a.emit("entry", parseJSON(a.w.B))
@@ -113,7 +118,7 @@ func arg(args []js.Value, i int) js.Value {
 func (a *app) install() {
 	a.syncMethod("trace", func([]js.Value) any {
 		a.w.Reset()
-		writeEntries(&a.w, a.model.Entries())
+		writeEntries(&a.w, a.entries())
 		return parseJSON(a.w.B)
 	})
 	a.syncMethod("on", func(args []js.Value) any {
@@ -150,7 +155,7 @@ func (a *app) install() {
 		p := a.model.PagedOut()
 		a.w.KInt("pagedOut", p.Count)
 		a.w.Key("entries")
-		writeEntries(&a.w, a.model.Entries())
+		writeEntries(&a.w, a.entries())
 		a.w.Close('}')
 		return bytesToJS(a.w.B)
 	})
@@ -159,6 +164,14 @@ func (a *app) install() {
 	a.syncMethod("_version", func([]js.Value) any { return a.version })
 	a.syncMethod("_view", func(args []js.Value) any {
 		v := a.model.View(arg(args, 0).Int(), arg(args, 1).Int())
+		for i := range v.Arrows {
+			if ar := &v.Arrows[i]; ar.Summary == "" {
+				if e, ok := a.model.Entry(ar.Seq); ok {
+					fill(&e)
+					ar.Summary = e.Summary
+				}
+			}
+		}
 		a.w.Reset()
 		writeView(&a.w, &v)
 		return parseJSON(a.w.B)
@@ -224,6 +237,11 @@ func (a *app) install() {
 		a.w.Close('}')
 		return parseJSON(a.w.B)
 	})
+	a.syncMethod("_gc", func([]js.Value) any {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return js.ValueOf(map[string]any{"numGC": int(ms.NumGC), "pauseMs": float64(ms.PauseTotalNs) / 1e6, "heapMB": float64(ms.HeapAlloc) / 1e6, "totalAllocMB": float64(ms.TotalAlloc) / 1e6})
+	})
 	a.syncMethod("_status", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
@@ -234,6 +252,33 @@ func (a *app) install() {
 	})
 }
 
+// entries returns the kept entries, labelled.
+func (a *app) entries() []trace.Entry {
+	es := a.model.Entries()
+	for i := range es {
+		fill(&es[i])
+	}
+	return es
+}
+
+// fill labels an MQTT entry that has no summary yet from its bytes: packets
+// are labelled when they are drawn or exported, not as thousands arrive.
+func fill(e *trace.Entry) {
+	if e.Summary != "" || !strings.HasPrefix(e.Kind, "mqtt.") || len(e.Bytes) == 0 {
+		return
+	}
+	v := codec.Version(e.Version)
+	if v == 0 {
+		v = codec.V311
+	}
+	p, err := codec.Decode(e.Bytes, v)
+	if err != nil {
+		e.Summary = strings.TrimPrefix(e.Kind, "mqtt.") + " (malformed: " + err.Error() + ")"
+		return
+	}
+	e.Summary = codec.Summary(p)
+}
+
 // readTrace reads a JSON trace: {"entries": [...]} (as exportJSON writes
 // it, and /api/import answers) or a bare array of entries.
 func readTrace(b []byte) ([]trace.Entry, bool) {
@@ -242,7 +287,7 @@ func readTrace(b []byte) ([]trace.Entry, bool) {
 	r := jsonw.NewReader(b)
 	entries := func() {
 		found = true
-		r.Array(func() { out = append(out, readEntry(r)) })
+		r.Array(func() { out = append(out, readEntry(r, nil)) })
 	}
 	r.Object(func(k string) {
 		if k == "entries" {
@@ -342,6 +387,7 @@ func (a *app) detail(seq int) js.Value {
 	if !ok {
 		return js.Null()
 	}
+	fill(&e)
 	w := &a.w
 	w.Reset()
 	w.Open('{')

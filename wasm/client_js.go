@@ -132,8 +132,8 @@ func (s *session) dial() {
 	open := func(url string) {
 		s.ourClose = false
 		sock, err := dial(url, []string{"mqtt"}, socketHandlers{
-			open: func() {
-				s.at = s.a.now()
+			open: func(at float64) {
+				s.at = at - s.a.origin
 				s.a.changed()
 				if !s.traced {
 					s.record(trace.KindWSAccept, s.peer, "browser", "101 Switching Protocols, subprotocol "+s.sock.protocol(), nil, trace.ObservedKernel)
@@ -141,16 +141,16 @@ func (s *session) dial() {
 				s.cl.Dialed(time.Now())
 				s.drain()
 			},
-			message: func(b []byte, text string, isText bool) {
-				s.at = s.a.now()
+			message: func(at float64, b []byte, text string, isText bool) {
+				s.at = at - s.a.origin
 				if isText {
 					b = []byte(text) // MQTT is binary; the client will call it malformed
 				}
 				s.cl.Receive(time.Now(), b)
 				s.drain()
 			},
-			close: func(code int, reason string, clean bool) {
-				s.at = s.a.now()
+			close: func(at float64, code int, reason string) {
+				s.at = at - s.a.origin
 				s.sock = nil
 				if !s.traced {
 					s.record(trace.KindWSClose, s.peer, "browser", "close "+closeText(code, reason), nil, trace.ObservedKernel)
@@ -262,9 +262,9 @@ func (s *session) event(ev client.Event) {
 		if s.sock != nil {
 			s.sock.send(ev.Bytes)
 		}
-		s.record("mqtt."+typeName(ev.Bytes), "browser", s.peer, summary(ev.Packet, ev.Bytes), ev.Bytes, trace.ObservedWire)
+		s.record(mqttKind(ev.Bytes), "browser", s.peer, "", ev.Bytes, trace.ObservedWire) // labelled when drawn
 	case client.EventReceive:
-		s.record("mqtt."+typeName(ev.Bytes), s.peer, "browser", summary(ev.Packet, ev.Bytes), ev.Bytes, trace.ObservedWire)
+		s.record(mqttKind(ev.Bytes), s.peer, "browser", "", ev.Bytes, trace.ObservedWire)
 	case client.EventClose:
 		s.ourClose = true
 		if s.sock != nil {
@@ -608,19 +608,20 @@ func stringsOf(v js.Value) []string {
 	return out
 }
 
-// typeName is the packet type's name from its first byte.
-func typeName(b []byte) string {
-	if len(b) == 0 {
-		return "Reserved"
+// mqttKinds are the trace kinds of the packet types, made once.
+var mqttKinds = func() (k [16]string) {
+	for i := range k {
+		k[i] = "mqtt." + codec.PacketType(i).String()
 	}
-	return codec.PacketType(b[0] >> 4).String()
-}
+	return k
+}()
 
-func summary(p codec.Packet, b []byte) string {
-	if p == nil {
-		return typeName(b) + " (malformed)"
+// mqttKind is the trace kind of a packet, from its first byte.
+func mqttKind(b []byte) string {
+	if len(b) == 0 {
+		return mqttKinds[0]
 	}
-	return codec.Summary(p)
+	return mqttKinds[b[0]>>4]
 }
 
 func hex2(b byte) string {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall/js"
 
-	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
@@ -54,7 +53,7 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.openedAt = tc.a.now()
 	s, err := dial(url, nil, socketHandlers{
 		message: tc.message,
-		close: func(code int, reason string, clean bool) {
+		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
 			tc.pinger.stop()
 			was := tc.state
@@ -94,11 +93,11 @@ func (tc *traceChannel) settle() {
 	}
 }
 
-func (tc *traceChannel) message(_ []byte, text string, isText bool) {
+func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) {
 	if !isText {
 		return
 	}
-	received := tc.a.now()
+	received := at - tc.a.origin
 	// Read in Go from the one string: far cheaper than JSON.parse and a
 	// property read across the boundary per field, thousands of times a
 	// second.
@@ -106,7 +105,7 @@ func (tc *traceChannel) message(_ []byte, text string, isText bool) {
 	var t, serverTime float64
 	var en trace.Entry
 	hasEntry := false
-	r := jsonw.NewReader([]byte(text))
+	r := jsonw.NewStringReader(text)
 	r.Object(func(k string) {
 		switch k {
 		case "type":
@@ -118,7 +117,7 @@ func (tc *traceChannel) message(_ []byte, text string, isText bool) {
 		case "serverTime":
 			serverTime = r.Float()
 		case "entry":
-			en, hasEntry = readEntry(r), true
+			en, hasEntry = readEntry(r, tc.a.names), true
 		default:
 			r.Skip()
 		}
@@ -146,21 +145,23 @@ func (tc *traceChannel) message(_ []byte, text string, isText bool) {
 			return
 		}
 		if strings.HasPrefix(en.Kind, "mqtt.") && len(en.Bytes) > 0 {
-			// The proxy labels packets by type and size; the codec says more.
-			v := codec.Version(en.Version)
-			if v == 0 {
-				v = codec.V311
-			}
-			if p, err := codec.Decode(en.Bytes, v); err == nil {
-				en.Summary = codec.Summary(p)
-			}
+			// The proxy labels packets by type and size; the codec says
+			// more, when the arrow is drawn (see app.fill).
+			en.Summary = ""
 		}
 		tc.a.add(en, diagram.Remote)
 	}
 }
 
-// readEntry reads a trace entry (the schema of DESIGN.md) at the reader.
-func readEntry(r *jsonw.Reader) trace.Entry {
+// readEntry reads a trace entry (the schema of DESIGN.md) at the reader;
+// names interns the strings that repeat (nil: none).
+func readEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
+	name := func() string {
+		if names == nil {
+			return r.String()
+		}
+		return r.Intern(names, 512)
+	}
 	var e trace.Entry
 	r.Object(func(k string) {
 		switch k {
@@ -169,13 +170,13 @@ func readEntry(r *jsonw.Reader) trace.Entry {
 		case "t":
 			e.T = r.Float()
 		case "leg":
-			e.Leg = r.String()
+			e.Leg = name()
 		case "from":
-			e.From = r.String()
+			e.From = name()
 		case "to":
-			e.To = r.String()
+			e.To = name()
 		case "kind":
-			e.Kind = r.String()
+			e.Kind = name()
 		case "summary":
 			e.Summary = r.String()
 		case "bytes":
@@ -183,11 +184,11 @@ func readEntry(r *jsonw.Reader) trace.Entry {
 				e.Bytes = b
 			}
 		case "observed":
-			e.Observed = r.String()
+			e.Observed = name()
 		case "note":
 			e.Note = r.String()
 		case "conn":
-			e.Conn = r.String()
+			e.Conn = name()
 		case "version":
 			e.Version = r.Int()
 		case "error":

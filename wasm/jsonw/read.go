@@ -4,6 +4,7 @@ import (
 	"math"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Reader walks one JSON text without reflection. It is made for the small,
@@ -18,6 +19,38 @@ type Reader struct {
 
 // NewReader returns a Reader over b.
 func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// NewStringReader returns a Reader over s without copying it (a Reader
+// never writes to its bytes).
+func NewStringReader(s string) *Reader {
+	return &Reader{b: unsafe.Slice(unsafe.StringData(s), len(s))}
+}
+
+// Intern returns a string equal to the next string value, from t when t
+// holds it, so that the values that repeat (names of legs, parties, kinds)
+// are not allocated again for every message. t grows up to max entries.
+func (r *Reader) Intern(t map[string]string, max int) string {
+	if r.peek() != '"' {
+		return r.String()
+	}
+	// Look ahead for a plain string (no escapes) and look it up without
+	// allocating.
+	end := r.off + 1
+	for end < len(r.b) && r.b[end] != '"' && r.b[end] != '\\' && r.b[end] >= 0x20 {
+		end++
+	}
+	if end < len(r.b) && r.b[end] == '"' {
+		if s, ok := t[string(r.b[r.off+1:end])]; ok {
+			r.off = end + 1
+			return s
+		}
+	}
+	s := r.String()
+	if len(t) < max {
+		t[s] = s
+	}
+	return s
+}
 
 // Err reports whether the text was malformed.
 func (r *Reader) Err() bool { return r.err }

@@ -90,3 +90,24 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestIntern(t *testing.T) {
+	tab := map[string]string{}
+	in := `["proxy-broker","proxy-broker","a\nb","a\nb","x"]`
+	r := NewStringReader(in)
+	var got []string
+	r.Array(func() { got = append(got, r.Intern(tab, 2)) })
+	if !r.End() || !reflect.DeepEqual(got, []string{"proxy-broker", "proxy-broker", "a\nb", "a\nb", "x"}) {
+		t.Fatalf("got %q (err %v)", got, r.Err())
+	}
+	if len(tab) != 2 {
+		t.Fatalf("table %v: want it capped at 2", tab)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		r := NewStringReader(`"proxy-broker"`)
+		r.Intern(tab, 2)
+	})
+	if allocs > 1 { // the Reader itself
+		t.Fatalf("interned read allocates %v times", allocs)
+	}
+}
