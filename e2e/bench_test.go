@@ -159,6 +159,13 @@ func BenchmarkPageIncoming(b *testing.B) {
 		b.ReportMetric(last["wasm"]/1e6, "MB-wasm-mem")
 		b.ReportMetric(last["js"]/1e6, "MB-js-heap")
 		b.Logf("listed %s of %d sent; %d frames", res.Listed, sent, len(res.Frames))
+		var long []string
+		for j, g := range gaps {
+			if g > 50 {
+				long = append(long, strconv.FormatFloat(res.Frames[j]-res.Frames[0], 'f', 0, 64)+"ms:"+strconv.FormatFloat(g, 'f', 0, 64))
+			}
+		}
+		b.Logf("%d frames over 50 ms (at:gap): %v", len(long), long)
 		if os.Getenv("LIFELINE_BENCH_PROFILE") != "" {
 			p, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__prof)`))
 			b.Log(err)

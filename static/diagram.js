@@ -117,7 +117,17 @@ export class Diagram {
     const H = this.rowH();
     const viewH = this.scroller.clientHeight;
     const changed = version !== this.lastVersion;
+    const now = performance.now();
+    // Following a flood (hundreds of arrows a second), rows fly past faster
+    // than anyone reads them: redraw at most 20 times a second then, and
+    // leave the frames to the browser.
+    if (changed && this.following && this.lastTotal !== undefined && now - this.lastDraw < 50) {
+      const total = this.api._total();
+      if (total - this.lastTotal > (now - this.lastDraw) / 10) return;
+    }
     if (changed) {
+      this.lastDraw = now;
+      this.lastTotal = this.api._total();
       this.lastVersion = version;
       // A cheap look at the total first, to size the spacer and follow.
       const total = this.api._total();
