@@ -115,6 +115,9 @@ type item struct {
 	exchange int
 }
 
+// connKey names a connection on a leg.
+type connKey struct{ leg, conn string }
+
 // chanKey names a client's keepalive channel.
 type chanKey struct{ leg, conn, client string }
 
@@ -151,6 +154,7 @@ type Model struct {
 
 	channels []*channel
 	byChan   map[chanKey]*channel
+	ended    map[connKey]float64 // connections seen closing (raw time), for CONNECTs that arrive after
 
 	counts map[string]int
 	paged  PagedOut
@@ -207,6 +211,7 @@ func New(opts Options) *Model {
 		openKey:   map[int]string{},
 		live:      map[int]int{},
 		byChan:    map[chanKey]*channel{},
+		ended:     map[connKey]float64{},
 		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
 		relays:    map[relayKey][]relayEnd{},
@@ -343,9 +348,17 @@ func (m *Model) follow(it *item) {
 		if old := m.byChan[key]; old != nil && !old.closed {
 			old.closed, old.closedAt = true, it.rawT
 		}
+		if at, ok := m.ended[connKey{e.Leg, e.Conn}]; ok && e.Conn != "" {
+			// The close was reported (by the other clock) before this
+			// CONNECT arrived.
+			c.closed, c.closedAt = true, at
+		}
 		m.byChan[key] = c
 		m.channels = append(m.channels, c)
 		return
+	}
+	if closing(e) && e.Conn != "" && len(m.ended) < 4096 {
+		m.ended[connKey{e.Leg, e.Conn}] = m.raw(it.e.T, Local)
 	}
 	// A packet from the client, or the end of its connection.
 	for _, key := range [2]chanKey{{e.Leg, e.Conn, e.From}, {e.Leg, e.Conn, e.To}} {
@@ -355,7 +368,7 @@ func (m *Model) follow(it *item) {
 		}
 		fromClient := e.From == c.client
 		switch {
-		case e.Kind == "mqtt.DISCONNECT" || e.Kind == trace.KindWSClose || e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst || e.Error != "":
+		case closing(e):
 			c.closed, c.closedAt = true, it.rawT
 		case fromClient && len(e.Kind) > 5 && e.Kind[:5] == "mqtt.":
 			i := len(c.sends)
@@ -367,6 +380,11 @@ func (m *Model) follow(it *item) {
 			c.sends[i] = it.rawT
 		}
 	}
+}
+
+// closing reports whether an entry ends its connection.
+func closing(e *trace.Entry) bool {
+	return e.Kind == "mqtt.DISCONNECT" || e.Kind == trace.KindWSClose || e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst || e.Error != ""
 }
 
 // pageOut forgets the n oldest arrows.

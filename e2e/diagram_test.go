@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -194,6 +195,29 @@ func TestDiagramOfAnOpenedTrace(t *testing.T) {
 	}
 	if !reflect.DeepEqual(doc.Entries, es) {
 		t.Fatalf("export differs from what was opened:\n got %+v\nwant %+v", doc.Entries, es)
+	}
+
+	// By keyboard: the diagram takes focus, ↓ walks the arrows, the field
+	// tree walks with ↓ too and follows in the hex.
+	key := func(sel, k string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(k)); err != nil {
+			t.Fatalf("key %q on %s: %v", k, sel, err)
+		}
+	}
+	key(`#diagram-scroll`, kb.Home)
+	key(`#diagram-scroll`, kb.ArrowDown)
+	if got := eval[string](t, ctx, `document.getElementById('detail-panel').dataset.kind + ' ' + document.activeElement.dataset.kind`); got != "dns.query dns.query" {
+		t.Fatalf("after Home, ↓: detail and focus on %q, want the second arrow (dns.query)", got)
+	}
+	key(`#diagram-scroll`, kb.End)
+	if got := eval[string](t, ctx, `document.getElementById('detail-panel').dataset.kind`); got != "ws.close" {
+		t.Fatalf("after End: %q", got)
+	}
+	eval[bool](t, ctx, `(lifeline._ui.diagram.select(8, true), true)`) // the CONNECT
+	key(`#tree .field-row[data-field="mqtt.hdrflags"]`, kb.ArrowDown)
+	if got := eval[string](t, ctx, `document.activeElement.dataset.field + ' ' + [...document.querySelectorAll('#hex .byte.on')].map(b => b.dataset.off).join(',')`); got != "mqtt.msgtype 0" {
+		t.Fatalf("after ↓ in the tree: %q", got)
 	}
 
 	// Dark theme.
