@@ -95,3 +95,33 @@ func TestRefusedTargetInWords(t *testing.T) {
 	waitFor(t, ctx, "the refusal in the diagram", `lifeline.trace().some(e => e.error)`, 5*time.Second)
 	screenshot(t, ctx, "refused")
 }
+
+// TestTwoClientsFanOut runs two named clients in one page through the
+// proxy, a "device" that publishes and an "app" subscribed to it: each has
+// its own lifeline, and the broker's fan-out to the app is visible.
+func TestTwoClientsFanOut(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	eval[bool](t, ctx, `lifeline.connect({client: 'device', clientId: 'dev-1'}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.connect({client: 'app', clientId: 'app-1'}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.subscribe('plant/#', {client: 'app', qos: 1}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.publish('plant/t1', '21.5', {client: 'device', qos: 1}).then(() => true)`)
+	waitFor(t, ctx, "the app's message", `lifeline._messages(0).messages.some(m => m.client === 'app' && m.topic === 'plant/t1')`, 5*time.Second)
+	waitFor(t, ctx, "the broker's copy on the proxy leg", `lifeline.trace().filter(e => e.kind === 'mqtt.PUBLISH' && e.leg === 'proxy-broker').length >= 2`, 5*time.Second)
+	lanes := eval[string](t, ctx, `lifeline._view(0, 0).lanes.map(l => l.party).join(',')`)
+	if lanes != "device,app,proxy,dns,broker" {
+		t.Fatalf("lanes %s", lanes)
+	}
+	inOrder(t, drawnArrows(t, ctx), []step{
+		{"mqtt.PUBLISH", "browser-proxy", "device"},
+		{"mqtt.PUBLISH", "proxy-broker", "proxy"},
+		{"mqtt.PUBLISH", "proxy-broker", "broker"},
+		{"mqtt.PUBLISH", "browser-proxy", "proxy"},
+		{"mqtt.PUBACK", "browser-proxy", "app"},
+	})
+	if to := eval[string](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.PUBLISH' && e.leg === 'browser-proxy' && e.from === 'proxy').map(e => e.to).join(',')`); to != "app" {
+		t.Fatalf("PUBLISH delivered to %q, want app", to)
+	}
+	screenshot(t, ctx, "two-clients")
+}

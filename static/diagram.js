@@ -166,8 +166,11 @@ export class Diagram {
       this.arrows.clear();
       clear(this.arrowsG);
       clear(this.heads);
+      const room = Math.floor(lanesW / n) - 6;
       for (const [i, l] of v.lanes.entries()) {
-        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${Math.floor(lanesW / n) - 6}px`, title: l.party, text: l.label }));
+        // Narrow lanes get the party's short name; the title has both.
+        const text = l.label.length * 7.6 + 18 > room ? l.party : l.label;
+        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${room}px`, title: `${l.label} (${l.party})`, text }));
       }
     }
     this.svg.setAttribute('width', W);

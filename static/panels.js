@@ -208,7 +208,7 @@ export class Panels {
     li.dataset.n = String(msg.n);
     li.querySelector('.msg-topic').textContent = msg.topic;
     const bytes = payload.fromBase64(msg.payload);
-    li.querySelector('.msg-meta').textContent = `#${fmtInt(msg.n)} · ${fmtMs(msg.t)} · QoS ${msg.qos}${msg.retain ? ' · retained' : ''}${msg.dup ? ' · dup' : ''} · ${fmtInt(bytes.length)} B`;
+    li.querySelector('.msg-meta').textContent = `${msg.client && msg.client !== 'browser' ? `to ${msg.client} · ` : ''}#${fmtInt(msg.n)} · ${fmtMs(msg.t)} · QoS ${msg.qos}${msg.retain ? ' · retained' : ''}${msg.dup ? ' · dup' : ''} · ${fmtInt(bytes.length)} B`;
     const pre = li.querySelector('.msg-payload');
     const forms = li.querySelector('.msg-forms');
     const render = (fmt, all) => {

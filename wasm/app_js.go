@@ -29,8 +29,9 @@ type app struct {
 	listeners map[string][]js.Value
 	tc        traceChannel
 
-	names         map[string]string // interned names from the trace channel
-	sess          *session          // the client's session, nil before the first connect
+	names         map[string]string   // interned names from the trace channel
+	sessions      map[string]*session // the page's clients by lifeline name ("browser" unless named)
+	order         []string            // their names in order of first connect
 	msgs          messages
 	defaultBroker string // from /api/config, set by the page
 	directConns   int
@@ -46,6 +47,7 @@ func newApp(api js.Value) *app {
 		listeners:     map[string][]js.Value{},
 		defaultBroker: "broker.lifeline.test:1883",
 		names:         map[string]string{},
+		sessions:      map[string]*session{},
 	}
 	a.tc.a = a
 	return a
@@ -214,7 +216,13 @@ func (a *app) install() {
 		}
 		return nil
 	})
-	a.syncMethod("_client", func([]js.Value) any { return parseJSON(a.clientJSON()) })
+	a.syncMethod("_client", func(args []js.Value) any {
+		name := "browser"
+		if v := arg(args, 0); v.Type() == js.TypeString {
+			name = v.String()
+		}
+		return parseJSON(a.clientJSON(a.sessions[name]))
+	})
 	a.syncMethod("_messages", func(args []js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
@@ -223,6 +231,7 @@ func (a *app) install() {
 		a.w.Open('[')
 		for _, m := range a.msgs.since(arg(args, 0).Int()) {
 			a.w.Open('{')
+			a.w.KString("client", m.client)
 			a.w.KInt("n", m.n)
 			a.w.KFloat("t", m.t)
 			a.w.KString("topic", m.topic)
@@ -316,8 +325,7 @@ func (a *app) wsURL(path string) string {
 
 // clientState is the connection's state for the page: idle, connecting,
 // connected, waiting (to reconnect), closing or error.
-func (a *app) clientState() (state, text string) {
-	s := a.sess
+func (a *app) clientState(s *session) (state, text string) {
 	if s == nil {
 		return "idle", "Not connected"
 	}
@@ -326,6 +334,9 @@ func (a *app) clientState() (state, text string) {
 		how = " directly"
 	}
 	v := " (MQTT " + s.cl.Version().String() + ")"
+	if s.party != "browser" {
+		v = ", lifeline " + s.party + v
+	}
 	switch st := s.cl.State(); {
 	case s.closing != nil:
 		return "closing", "Disconnecting from " + s.where
@@ -343,14 +354,21 @@ func (a *app) clientState() (state, text string) {
 	return "idle", "Disconnected from " + s.where
 }
 
-func (a *app) clientJSON() []byte {
+func (a *app) clientJSON(s *session) []byte {
 	w := &a.w
 	w.Reset()
-	state, text := a.clientState()
+	state, text := a.clientState(s)
 	w.Open('{')
 	w.KString("state", state)
 	w.KString("text", text)
-	if s := a.sess; s != nil {
+	w.Key("clients")
+	w.Open('[')
+	for _, n := range a.order {
+		w.String(n)
+	}
+	w.Close(']')
+	if s != nil {
+		w.KString("client", s.party)
 		if state == "error" || state == "waiting" {
 			w.KString("error", s.lastErr)
 		}
@@ -376,7 +394,7 @@ func (a *app) clientJSON() []byte {
 // emitState tells "state" listeners.
 func (a *app) emitState(s *session) {
 	if len(a.listeners["state"]) > 0 {
-		a.emit("state", parseJSON(a.clientJSON()))
+		a.emit("state", parseJSON(a.clientJSON(s)))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 // page's leg, and settles the promises of the API calls.
 type session struct {
 	a     *app
+	party string // its lifeline in the diagram: "browser", or a name given in connect (e.g. "device", "app")
 	cl    *client.Client
 	mode  string // "proxy" or "direct"
 	peer  string // the party at the other end of our leg: "proxy" or "broker"
@@ -57,6 +58,7 @@ type subscription struct {
 
 // message is one received application message, for the message list.
 type message struct {
+	client  string // the session that received it
 	n       int
 	t       float64
 	topic   string
@@ -94,17 +96,49 @@ func (m *messages) since(n int) []message {
 	return out
 }
 
+// clientName reads options.client: which of the page's clients (one
+// lifeline each) a call is for; "browser" when not given.
+func clientName(o obj) (string, error) {
+	name := o.str("client", "browser")
+	if name == "" || len(name) > 32 || name == "proxy" || name == "dns" || name == "broker" {
+		return "", errString("options.client names one of the page's clients (1 to 32 letters, digits or -), not " + name)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return "", errString("options.client: letters, digits and - only")
+		}
+	}
+	return name, nil
+}
+
+// session returns the named client's session, or an error in words.
+func (a *app) session(o obj) (*session, error) {
+	name, err := clientName(o)
+	if err != nil {
+		return nil, err
+	}
+	s := a.sessions[name]
+	if s == nil {
+		return nil, errString("not connected: connect first (no client named " + name + ")")
+	}
+	return s, nil
+}
+
 // connect is lifeline.connect(options).
 func (a *app) connect(args []js.Value) any {
 	o := obj{arg(args, 0)}
-	if s := a.sess; s != nil && s.cl.State() != client.StateDisconnected {
-		return rejected("already connected or connecting: disconnect first")
+	name, err := clientName(o)
+	if err != nil {
+		return rejected(err.Error())
+	}
+	if s := a.sessions[name]; s != nil && s.cl.State() != client.StateDisconnected {
+		return rejected(name + " is already connected or connecting: disconnect first")
 	}
 	cfg, err := configFrom(o)
 	if err != nil {
 		return rejected(err.Error())
 	}
-	s := &session{a: a, cl: client.New(cfg), pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
+	s := &session{a: a, party: name, cl: client.New(cfg), pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
 	if u := o.str("url", ""); u != "" {
 		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
 			return rejected("a direct broker URL starts with ws:// or wss://, e.g. ws://127.0.0.1:9001/mqtt")
@@ -115,7 +149,10 @@ func (a *app) connect(args []js.Value) any {
 		s.where = strings.TrimSpace(o.str("broker", a.defaultBroker))
 		s.tls = o.boolean("tls", false)
 	}
-	a.sess = s
+	if a.sessions[name] == nil {
+		a.order = append(a.order, name)
+	}
+	a.sessions[name] = s
 	s.connecting = newPromise()
 	s.at = a.now()
 	if err := s.cl.Connect(time.Now()); err != nil {
@@ -136,7 +173,7 @@ func (s *session) dial() {
 				s.at = at - s.a.origin
 				s.a.changed()
 				if !s.traced {
-					s.record(trace.KindWSAccept, s.peer, "browser", "101 Switching Protocols, subprotocol "+s.sock.protocol(), nil, trace.ObservedKernel)
+					s.record(trace.KindWSAccept, s.peer, s.party, "101 Switching Protocols, subprotocol "+s.sock.protocol(), nil, trace.ObservedKernel)
 				}
 				s.cl.Dialed(time.Now())
 				s.drain()
@@ -153,7 +190,7 @@ func (s *session) dial() {
 				s.at = at - s.a.origin
 				s.sock = nil
 				if !s.traced {
-					s.record(trace.KindWSClose, s.peer, "browser", "close "+closeText(code, reason), nil, trace.ObservedKernel)
+					s.record(trace.KindWSClose, s.peer, s.party, "close "+closeText(code, reason), nil, trace.ObservedKernel)
 				}
 				if s.ourClose {
 					s.settleClosing()
@@ -175,7 +212,7 @@ func (s *session) dial() {
 		}
 		s.sock = sock
 		if !s.traced {
-			s.record(trace.KindWSUpgrade, "browser", s.peer, "GET "+url+" Upgrade: websocket, subprotocol mqtt", nil, trace.ObservedKernel)
+			s.record(trace.KindWSUpgrade, s.party, s.peer, "GET "+url+" Upgrade: websocket, subprotocol mqtt", nil, trace.ObservedKernel)
 		}
 	}
 	if s.mode == "direct" {
@@ -197,6 +234,7 @@ func (s *session) dial() {
 			// The proxy numbers the connections of a token c1, c2 …
 			s.a.tc.conns++
 			s.conn = "c" + strconv.Itoa(s.a.tc.conns)
+			s.a.tc.parties[s.conn] = s.party
 		} else {
 			s.a.untracedConns++
 			s.conn = "u" + strconv.Itoa(s.a.untracedConns)
@@ -262,9 +300,9 @@ func (s *session) event(ev client.Event) {
 		if s.sock != nil {
 			s.sock.send(ev.Bytes)
 		}
-		s.record(mqttKind(ev.Bytes), "browser", s.peer, "", ev.Bytes, trace.ObservedWire) // labelled when drawn
+		s.record(mqttKind(ev.Bytes), s.party, s.peer, "", ev.Bytes, trace.ObservedWire) // labelled when drawn
 	case client.EventReceive:
-		s.record(mqttKind(ev.Bytes), s.peer, "browser", "", ev.Bytes, trace.ObservedWire)
+		s.record(mqttKind(ev.Bytes), s.peer, s.party, "", ev.Bytes, trace.ObservedWire)
 	case client.EventClose:
 		s.ourClose = true
 		if s.sock != nil {
@@ -311,9 +349,9 @@ func (s *session) event(ev client.Event) {
 		}
 	case client.EventMessage:
 		m := ev.Message
-		a.msgs.add(message{t: a.now(), topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: m.Retain, dup: m.Dup})
+		a.msgs.add(message{client: s.party, t: s.at, topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: m.Retain, dup: m.Dup})
 		if len(a.listeners["message"]) > 0 {
-			a.emit("message", js.ValueOf(map[string]any{"topic": m.Topic, "payload": bytesToJS(m.Payload), "qos": int(m.QoS), "retain": m.Retain, "dup": m.Dup}))
+			a.emit("message", js.ValueOf(map[string]any{"client": s.party, "topic": m.Topic, "payload": bytesToJS(m.Payload), "qos": int(m.QoS), "retain": m.Retain, "dup": m.Dup}))
 		}
 	case client.EventPublished:
 		if p := s.pubs[ev.ID]; p != nil {
@@ -386,11 +424,11 @@ func (s *session) applySubs(r *subRequest, codes []codec.ReasonCode) {
 
 // subscribe is lifeline.subscribe(filter, options).
 func (a *app) subscribe(args []js.Value) any {
-	s := a.sess
-	if s == nil {
-		return rejected("not connected: connect first")
-	}
 	o := obj{arg(args, 1)}
+	s, err := a.session(o)
+	if err != nil {
+		return rejected(err.Error())
+	}
 	filters := stringsOf(arg(args, 0))
 	if len(filters) == 0 {
 		return rejected("subscribe(filter, options): give a topic filter")
@@ -417,9 +455,9 @@ func (a *app) subscribe(args []js.Value) any {
 
 // unsubscribe is lifeline.unsubscribe(filter).
 func (a *app) unsubscribe(args []js.Value) any {
-	s := a.sess
-	if s == nil {
-		return rejected("not connected: connect first")
+	s, err := a.session(obj{arg(args, 1)})
+	if err != nil {
+		return rejected(err.Error())
 	}
 	filters := stringsOf(arg(args, 0))
 	props, _ := obj{arg(args, 1)}.sub("properties")
@@ -437,9 +475,9 @@ func (a *app) unsubscribe(args []js.Value) any {
 
 // publish is lifeline.publish(topic, payload, options).
 func (a *app) publish(args []js.Value) any {
-	s := a.sess
-	if s == nil {
-		return rejected("not connected: connect first")
+	s, err := a.session(obj{arg(args, 2)})
+	if err != nil {
+		return rejected(err.Error())
 	}
 	topic := arg(args, 0)
 	if topic.Type() != js.TypeString {
@@ -474,11 +512,11 @@ func (a *app) publish(args []js.Value) any {
 // disconnect is lifeline.disconnect(options): DISCONNECT (in 5.0 with
 // options.reasonCode and options.properties), then the close.
 func (a *app) disconnect(args []js.Value) any {
-	s := a.sess
-	if s == nil || s.cl.State() == client.StateDisconnected {
+	o := obj{arg(args, 0)}
+	s, err := a.session(o)
+	if err != nil || s.cl.State() == client.StateDisconnected {
 		return resolved(js.Undefined())
 	}
-	o := obj{arg(args, 0)}
 	props, _ := o.sub("properties")
 	s.closing = newPromise()
 	p := s.closing.p

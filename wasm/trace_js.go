@@ -26,8 +26,9 @@ type traceChannel struct {
 	deadline *timer
 	pinger   *timer
 	pings    int
-	conns    int    // /mqtt connections opened with this token
-	err      string // why the channel is not there, for the page
+	conns    int               // /mqtt connections opened with this token
+	parties  map[string]string // their conn ids ("c1" …) -> the page client's lifeline
+	err      string            // why the channel is not there, for the page
 }
 
 const (
@@ -130,6 +131,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 		tc.token = token
 		tc.state = traceReady
 		tc.conns = 0
+		tc.parties = map[string]string{}
 		tc.err = ""
 		// The server stamped its hello between our opening and now.
 		tc.a.model.AddClockSample(diagram.Sample{Sent: tc.openedAt, Received: received, Server: serverTime})
@@ -148,6 +150,16 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 			// The proxy labels packets by type and size; the codec says
 			// more, when the arrow is drawn (see app.fill).
 			en.Summary = ""
+		}
+		// The proxy calls every page "browser"; the page knows which of
+		// its clients opened each connection.
+		if p, ok := tc.parties[en.Conn]; ok && en.Leg == trace.LegBrowserProxy {
+			if en.From == "browser" {
+				en.From = p
+			}
+			if en.To == "browser" {
+				en.To = p
+			}
 		}
 		tc.a.add(en, diagram.Remote)
 	}
