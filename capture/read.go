@@ -181,15 +181,15 @@ type scanner struct {
 	problems []Problem
 
 	// Link and network decoding, reused for every frame.
-	eth   layers.Ethernet
-	sll   layers.LinuxSLL
-	sll2  layers.LinuxSLL2
-	loop  layers.Loopback
-	dot1q layers.Dot1Q
-	ip4   layers.IPv4
-	ip6   layers.IPv6
-	tcp   layers.TCP
-	udp   layers.UDP
+	eth     layers.Ethernet
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	loop    layers.Loopback
+	dot1q   layers.Dot1Q
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	udp     layers.UDP
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
 

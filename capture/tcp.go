@@ -48,18 +48,18 @@ type conn struct {
 
 // direction is one byte stream of a connection.
 type direction struct {
-	started  bool
-	isn      uint32
-	next     uint32 // sequence number of the next byte to deliver
-	pending  []segment
-	pendBytes int
-	desync   bool // bytes were lost: skip until a segment starts on a packet boundary
+	started            bool
+	isn                uint32
+	next               uint32 // sequence number of the next byte to deliver
+	pending            []segment
+	pendBytes          int
+	desync             bool // bytes were lost: skip until a segment starts on a packet boundary
 	syn, fin, finAcked bool
-	finSeq   uint32
+	finSeq             uint32
 
-	raw    []byte // stream bytes not yet consumed (HTTP head, WebSocket frames, or MQTT)
-	mq     []byte // MQTT bytes taken out of WebSocket frames, not yet a whole packet
-	headDone bool // the HTTP head of a WebSocket connection was read
+	raw      []byte // stream bytes not yet consumed (HTTP head, WebSocket frames, or MQTT)
+	mq       []byte // MQTT bytes taken out of WebSocket frames, not yet a whole packet
+	headDone bool   // the HTTP head of a WebSocket connection was read
 }
 
 type segment struct {
@@ -177,7 +177,9 @@ func (s *scanner) tcpPayloadLen() int {
 	return len(s.tcp.Payload)
 }
 
-func (s *scanner) rel(d *direction, seq uint32) string { return strconv.FormatUint(uint64(seq-d.isn), 10) }
+func (s *scanner) rel(d *direction, seq uint32) string {
+	return strconv.FormatUint(uint64(seq-d.isn), 10)
+}
 
 func (s *scanner) newConn(src, dst netip.AddrPort, syn bool) *conn {
 	c := &conn{client: src, server: dst, clientKnown: syn}
