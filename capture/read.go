@@ -152,13 +152,23 @@ func Scan(r io.Reader, opts Options, fn func(Item) error) (*Summary, error) {
 
 // packetSource is the part of pcapgo's two readers Scan uses.
 type packetSource interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	next() ([]byte, gopacket.CaptureInfo, []string, error)
 	linkType(ci gopacket.CaptureInfo) layers.LinkType
 }
 
 type pcapSource struct{ *pcapgo.Reader }
 
 func (p pcapSource) linkType(gopacket.CaptureInfo) layers.LinkType { return p.LinkType() }
+
+func (p pcapSource) next() ([]byte, gopacket.CaptureInfo, []string, error) {
+	b, ci, err := p.ZeroCopyReadPacketData()
+	return b, ci, nil, err
+}
+
+func (p ngSource) next() ([]byte, gopacket.CaptureInfo, []string, error) {
+	b, ci, o, err := p.ZeroCopyReadPacketDataWithOptions()
+	return b, ci, o.Comments, err
+}
 
 type ngSource struct{ *pcapgo.NgReader }
 
@@ -197,7 +207,42 @@ type scanner struct {
 	order   []*conn // connections that carried MQTT, in order of id
 	nextID  int
 	dnsName map[netip.Addr]dnsAnswer
-	dnsPort map[uint16]bool
+
+	// The current frame's comments, when written by Exporter.
+	metas []entryMeta
+	used  []bool
+	synth bool
+}
+
+// readComments takes in the trace fields an exported file's frame carries.
+func (s *scanner) readComments(comments []string) {
+	s.metas, s.used, s.synth = s.metas[:0], s.used[:0], false
+	for _, c := range comments {
+		if c == commentSynth {
+			s.synth = true
+		} else if m, ok := parseComment(c); ok {
+			s.metas = append(s.metas, m)
+			s.used = append(s.used, false)
+		}
+	}
+}
+
+// annotate restores e's trace fields from the frame's comment. drop is
+// true for an entry from a frame the exporter made up.
+func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
+	if s.synth {
+		return false, true
+	}
+	for i, m := range s.metas {
+		if s.used[i] || m.Kind != e.Kind {
+			continue
+		}
+		s.used[i] = true
+		e.Leg, e.From, e.To, e.Summary, e.Observed = m.Leg, m.From, m.To, m.Summary, m.Observed
+		e.Note, e.Conn, e.Version, e.Error = m.Note, m.Conn, m.Version, m.Error
+		return true, false
+	}
+	return false, false
 }
 
 type dnsAnswer struct {
@@ -238,13 +283,16 @@ func (s *scanner) emit(frame int, at time.Time, e trace.Entry) {
 	if s.err != nil {
 		return
 	}
+	if _, drop := s.annotate(&e); drop {
+		return
+	}
 	e.T = float64(at.Sub(s.start).Nanoseconds()) / 1e6
 	s.err = s.emitFn(Item{Entry: e, Frame: frame, Time: at})
 }
 
 func (s *scanner) run(src packetSource) error {
 	for s.err == nil {
-		data, ci, err := src.ZeroCopyReadPacketData()
+		data, ci, comments, err := src.next()
 		if err == io.EOF {
 			break
 		}
@@ -262,6 +310,7 @@ func (s *scanner) run(src packetSource) error {
 		if s.frame == 1 {
 			s.start = ci.Timestamp
 		}
+		s.readComments(comments)
 		s.packet(src.linkType(ci), data, ci)
 	}
 	s.finish()

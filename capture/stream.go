@@ -54,10 +54,6 @@ func (s *scanner) classify(c *conn, dir int) {
 		c.dirs[0], c.dirs[1] = c.dirs[1], c.dirs[0]
 		dir = 0
 		d = &c.dirs[0]
-		for i := range c.held {
-			e := &c.held[i].Entry
-			e.From, e.To = e.To, e.From
-		}
 	}
 	if dir == 1 {
 		// A server speaking first is not an MQTT broker.

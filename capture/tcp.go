@@ -40,7 +40,7 @@ type conn struct {
 	kind        connKind
 	version     int
 	dirs        [2]direction // 0: client to server, 1: server to client
-	held        []Item       // entries waiting for the connection to be recognised
+	held        []heldItem   // entries waiting for the connection to be recognised
 	handshake   bool         // the handshake's ACK was emitted
 	rst         bool
 	dnsNote     string
@@ -60,6 +60,11 @@ type direction struct {
 	raw      []byte // stream bytes not yet consumed (HTTP head, WebSocket frames, or MQTT)
 	mq       []byte // MQTT bytes taken out of WebSocket frames, not yet a whole packet
 	headDone bool   // the HTTP head of a WebSocket connection was read
+}
+
+type heldItem struct {
+	Item
+	restored bool // trace fields came from the frame's comment
 }
 
 type segment struct {
@@ -226,10 +231,12 @@ func (s *scanner) recognise(c *conn, k connKind) {
 	held := c.held
 	c.held = nil
 	for _, it := range held {
-		it.Entry.Conn = c.id
-		it.Entry.Leg = c.leg()
+		if !it.restored {
+			it.Entry.Conn = c.id
+			it.Entry.Leg = c.leg()
+		}
 		if s.err == nil {
-			s.err = s.emitFn(it)
+			s.err = s.emitFn(it.Item)
 		}
 	}
 }
@@ -253,9 +260,13 @@ func (s *scanner) entry(c *conn, e trace.Entry) {
 	case kindOther:
 		return
 	case kindUnknown:
+		restored, drop := s.annotate(&e)
+		if drop {
+			return
+		}
 		e.T = float64(s.now.Sub(s.start).Nanoseconds()) / 1e6
 		if len(c.held) < 16 {
-			c.held = append(c.held, Item{Entry: e, Frame: s.frame, Time: s.now})
+			c.held = append(c.held, heldItem{Item{Entry: e, Frame: s.frame, Time: s.now}, restored})
 		}
 		return
 	}
