@@ -56,7 +56,7 @@ func need(t testing.TB, prog string) string {
 // matching filter; each cell holds the field's occurrences.
 func tsharkRows(t testing.TB, file, filter string, extra []string, fields ...string) []tsharkRow {
 	t.Helper()
-	args := []string{"-n", "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
+	args := []string{"-n", "-X", "lua_script:" + wsMQTTLua(t), "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
 	args = append(args, extra...)
 	for _, f := range fields {
 		args = append(args, "-e", f)
@@ -92,4 +92,17 @@ func tsharkRows(t testing.TB, file, filter string, extra []string, fields ...str
 type tsharkRow struct {
 	frame  int
 	fields map[string][]string
+}
+
+// wsMQTTLua writes a one-line Lua plugin that hands WebSocket payloads
+// negotiated with the mqtt subprotocol to tshark's MQTT dissector: tshark
+// 4.0 shows them as plain data otherwise.
+func wsMQTTLua(t testing.TB) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "ws-mqtt.lua")
+	const script = `DissectorTable.get("ws.protocol"):add("mqtt", Dissector.get("mqtt"))` + "\n"
+	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
