@@ -17,17 +17,17 @@ func (s *scanner) dnsMessage(src, dst netip.AddrPort, payload []byte) {
 		Leg: LegClientDNS, From: src.String(), To: dst.String(), Kind: trace.KindDNSQuery,
 		Bytes: append([]byte(nil), payload...), Observed: trace.ObservedWire,
 	}
-	sum, resp, answers, err := dnsSummary(payload)
+	sum, resp, answers, rcode, err := dnsSummary(payload)
 	if resp {
 		e.Kind = trace.KindDNSResponse
 	}
-	e.Summary = sum
-	if err != "" {
-		e.Error = err
-		if sum == "" {
+	e.Summary, e.Error = sum, rcode
+	if err != nil {
+		e.Error = "malformed DNS message: " + err.Error()
+		if e.Summary == "" {
 			e.Summary = "malformed DNS message"
-			s.problem(nil, "malformed DNS message from %v to %v: %s", src, dst, err)
 		}
+		s.problem(nil, "malformed DNS message from %v to %v: %v", src, dst, err)
 	}
 	for addr, name := range answers {
 		s.dnsName[addr] = dnsAnswer{name: name, frame: s.frame}
@@ -37,14 +37,15 @@ func (s *scanner) dnsMessage(src, dst netip.AddrPort, payload []byte) {
 
 // dnsSummary describes a DNS message the way Wireshark's Info column does:
 // "Standard query 0x1a2b A broker.example" or "Standard query response
-// 0x1a2b A broker.example A 192.0.2.1". errText is set for a failed
-// response (its RCode) or a malformed message; answers maps each A and AAAA
-// address to the question name.
-func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr]string, errText string) {
+// 0x1a2b A broker.example A 192.0.2.1". rcode names a failed response's
+// RCode; err is set for a malformed message, whose summary tells what was
+// read before it broke. answers maps each A and AAAA address to the
+// question name.
+func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr]string, rcode string, err error) {
 	var p dnsmessage.Parser
 	h, err := p.Start(b)
 	if err != nil {
-		return "", false, nil, err.Error()
+		return "", false, nil, "", err
 	}
 	var sb strings.Builder
 	sb.WriteString("Standard query ")
@@ -53,8 +54,8 @@ func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr
 	}
 	sb.WriteString("0x" + strconv.FormatUint(uint64(h.ID)|0x10000, 16)[1:])
 	if h.RCode != dnsmessage.RCodeSuccess {
-		errText = rcodeName(h.RCode)
-		sb.WriteString(" " + errText)
+		rcode = rcodeName(h.RCode)
+		sb.WriteString(" " + rcode)
 	}
 	qname := ""
 	for {
@@ -63,7 +64,7 @@ func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr
 			break
 		}
 		if err != nil {
-			return sb.String(), h.Response, nil, err.Error()
+			return sb.String(), h.Response, nil, rcode, err
 		}
 		name := strings.TrimSuffix(q.Name.String(), ".")
 		if qname == "" {
@@ -72,7 +73,7 @@ func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr
 		sb.WriteString(" " + typeName(q.Type) + " " + name)
 	}
 	if !h.Response {
-		return sb.String(), false, nil, ""
+		return sb.String(), false, nil, "", nil
 	}
 	answers = map[netip.Addr]string{}
 	for {
@@ -81,13 +82,13 @@ func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr
 			break
 		}
 		if err != nil {
-			return sb.String(), true, answers, err.Error()
+			return sb.String(), true, answers, rcode, err
 		}
 		switch rh.Type {
 		case dnsmessage.TypeA:
 			r, err := p.AResource()
 			if err != nil {
-				return sb.String(), true, answers, err.Error()
+				return sb.String(), true, answers, rcode, err
 			}
 			a := netip.AddrFrom4(r.A)
 			answers[a] = qname
@@ -95,7 +96,7 @@ func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr
 		case dnsmessage.TypeAAAA:
 			r, err := p.AAAAResource()
 			if err != nil {
-				return sb.String(), true, answers, err.Error()
+				return sb.String(), true, answers, rcode, err
 			}
 			a := netip.AddrFrom16(r.AAAA)
 			answers[a] = qname
@@ -103,16 +104,16 @@ func dnsSummary(b []byte) (summary string, response bool, answers map[netip.Addr
 		case dnsmessage.TypeCNAME:
 			r, err := p.CNAMEResource()
 			if err != nil {
-				return sb.String(), true, answers, err.Error()
+				return sb.String(), true, answers, rcode, err
 			}
 			sb.WriteString(" CNAME " + strings.TrimSuffix(r.CNAME.String(), "."))
 		default:
 			if err := p.SkipAnswer(); err != nil {
-				return sb.String(), true, answers, err.Error()
+				return sb.String(), true, answers, rcode, err
 			}
 		}
 	}
-	return sb.String(), true, answers, errText
+	return sb.String(), true, answers, rcode, nil
 }
 
 func typeName(t dnsmessage.Type) string {

@@ -13,7 +13,9 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
-func readShared(t *testing.T) *Result {
+func readShared(t *testing.T) *Result { return readSharedF(t) }
+
+func readSharedF(t testing.TB) *Result {
 	t.Helper()
 	f, err := os.Open(filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
 	if err != nil {
@@ -30,8 +32,9 @@ func readShared(t *testing.T) *Result {
 // liveTrace builds a trace shaped like a live session's: party names
 // instead of addresses, the proxy's DNS lookup, the browser's WebSocket leg
 // and the broker leg carrying the same real MQTT bytes.
-func liveTrace(t *testing.T) []trace.Entry {
-	res := readShared(t)
+func liveTrace(t *testing.T) []trace.Entry { return liveTraceFrom(readShared(t)) }
+
+func liveTraceFrom(res *Result) []trace.Entry {
 	var out []trace.Entry
 	add := func(e trace.Entry) {
 		e.Seq = len(out) + 1

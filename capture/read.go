@@ -180,6 +180,11 @@ func (p ngSource) linkType(ci gopacket.CaptureInfo) layers.LinkType {
 	return intf.LinkType
 }
 
+func isPcap(src packetSource) bool {
+	_, ok := src.(pcapSource)
+	return ok
+}
+
 // scanner holds the state of one Scan.
 type scanner struct {
 	opts     Options
@@ -297,12 +302,18 @@ func (s *scanner) run(src packetSource) error {
 			break
 		}
 		if err != nil {
+			// pcapgo reads a pcap frame's header and data separately, a
+			// pcapng block whole (it may hold statistics, not a frame).
 			s.frame++
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				s.problem(nil, "capture file ends inside this frame: %v", err)
-			} else {
-				s.problem(nil, "cannot read further: %v", err)
+			switch {
+			case errors.Is(err, io.ErrUnexpectedEOF) && isPcap(src):
+				s.problem(nil, "the file is cut short inside frame %d: %v", s.frame, err)
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				s.problem(nil, "the file is cut short after frame %d, inside its next block: %v", s.frame-1, err)
+			default:
+				s.problem(nil, "cannot read past frame %d: %v", s.frame-1, err)
 			}
+			s.frame--
 			break
 		}
 		s.frame++

@@ -56,6 +56,8 @@ type direction struct {
 	desync             bool // bytes were lost: skip until a segment starts on a packet boundary
 	syn, fin, finAcked bool
 	finSeq             uint32
+	acked              bool   // the peer acknowledged up to ackTo
+	ackTo              uint32 // the peer's highest acknowledgement of this direction
 
 	raw      []byte // stream bytes not yet consumed (HTTP head, WebSocket frames, or MQTT)
 	mq       []byte // MQTT bytes taken out of WebSocket frames, not yet a whole packet
@@ -149,6 +151,9 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 	if len(payload) > 0 || missing > 0 {
 		s.tcpData(c, dir, t.Seq, payload, missing)
 	}
+	if t.ACK {
+		s.acknowledged(c, 1-dir, t.Ack)
+	}
 	switch {
 	case t.FIN:
 		if !d.fin {
@@ -165,6 +170,22 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 			peer.finAcked = true
 			s.tcpEvent(c, dir, trace.KindTCPAck, "[ACK] Seq="+s.rel(d, t.Seq)+" Ack="+s.rel(peer, t.Ack)+" (of FIN)")
 		}
+	}
+}
+
+// acknowledged notes that the receiver of direction dir acknowledged up
+// to ack. Bytes it acknowledged that the capture does not hold will not be
+// sent again: stop waiting for them.
+func (s *scanner) acknowledged(c *conn, dir int, ack uint32) {
+	d := &c.dirs[dir]
+	if !d.started || c.kind == kindOther {
+		return
+	}
+	if !d.acked || int32(ack-d.ackTo) > 0 {
+		d.acked, d.ackTo = true, ack
+	}
+	if len(d.pending) > 0 && int32(ack-d.pending[0].seq) >= 0 {
+		s.skipGap(c, dir)
 	}
 }
 
@@ -325,7 +346,7 @@ func (s *scanner) hold(c *conn, dir int, seq uint32, payload []byte) {
 	}
 	d.pending = slices.Insert(d.pending, i, segment{seq, append([]byte(nil), payload...)})
 	d.pendBytes += len(payload)
-	if d.pendBytes > s.opts.MaxBuffer {
+	if d.pendBytes > s.opts.MaxBuffer || (d.acked && int32(d.ackTo-d.pending[0].seq) >= 0) {
 		s.skipGap(c, dir)
 	}
 }
