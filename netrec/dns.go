@@ -1,0 +1,270 @@
+package netrec
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// lookup resolves name with Go's resolver sending its queries to server
+// (host:port; "" means the system's nameservers from /etc/resolv.conf), and
+// records every DNS message exchanged. exchanged reports whether any DNS
+// message was sent (false when /etc/hosts answered).
+func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip.Addr, exchanged bool, err error) {
+	rec := &dnsRecorder{d: d}
+	r := &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			if server != "" {
+				address = server
+			}
+			var nd net.Dialer
+			c, err := nd.DialContext(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			rec.mu.Lock()
+			rec.exchanged = true
+			rec.mu.Unlock()
+			if uc, ok := c.(*net.UDPConn); ok {
+				return &udpRecorder{UDPConn: uc, rec: rec, server: address}, nil
+			}
+			return &tcpRecorder{Conn: c, rec: rec, server: address}, nil
+		},
+	}
+	addrs, err = r.LookupNetIP(ctx, "ip", name)
+	rec.mu.Lock()
+	exchanged = rec.exchanged
+	rec.mu.Unlock()
+	for i, a := range addrs {
+		addrs[i] = a.Unmap()
+	}
+	return addrs, exchanged, err
+}
+
+// dnsRecorder turns the DNS messages of one lookup into trace entries.
+type dnsRecorder struct {
+	d         *Dialer
+	mu        sync.Mutex
+	exchanged bool
+	sent      map[uint16]time.Time // query id -> when it was sent
+}
+
+func (r *dnsRecorder) query(msg []byte, server, network string) {
+	now := time.Now()
+	var h dnsmessage.Header
+	summary, h, err := summarizeDNS(msg)
+	r.mu.Lock()
+	if r.sent == nil {
+		r.sent = map[uint16]time.Time{}
+	}
+	r.sent[h.ID] = now
+	r.mu.Unlock()
+	e := r.d.entry(now, trace.LegProxyDNS, r.d.from(), "dns", trace.KindDNSQuery, summary)
+	e.Bytes = clone(msg)
+	e.Observed = trace.ObservedWire
+	e.Note = "to " + server + " over " + network
+	if err != nil {
+		e.Error = "unparsable DNS message: " + err.Error()
+	}
+	r.d.emit(e)
+}
+
+func (r *dnsRecorder) response(msg []byte, server, network string) {
+	now := time.Now()
+	summary, h, err := summarizeDNS(msg)
+	e := r.d.entry(now, trace.LegProxyDNS, "dns", r.d.from(), trace.KindDNSResponse, summary)
+	e.Bytes = clone(msg)
+	e.Observed = trace.ObservedWire
+	e.Note = "from " + server + " over " + network
+	r.mu.Lock()
+	if sent, ok := r.sent[h.ID]; ok && err == nil {
+		e.Note += fmt.Sprintf(", %.3f ms after the query", ms(now.Sub(sent)))
+	}
+	r.mu.Unlock()
+	switch {
+	case err != nil:
+		e.Error = "unparsable DNS message: " + err.Error()
+	case h.RCode != dnsmessage.RCodeSuccess:
+		e.Error = rcodeName(h.RCode)
+	}
+	r.d.emit(e)
+}
+
+func (r *dnsRecorder) failed(err error, server, network string) {
+	now := time.Now()
+	msg := "no response"
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		msg = "no response (timed out)"
+	}
+	e := r.d.entry(now, trace.LegProxyDNS, "dns", r.d.from(), trace.KindDNSResponse, msg)
+	e.Observed = trace.ObservedKernel
+	e.Note = "waiting on " + server + " over " + network
+	r.mu.Lock()
+	var first time.Time
+	for _, t := range r.sent {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	r.mu.Unlock()
+	if !first.IsZero() {
+		e.Note += fmt.Sprintf(" for %.3f ms", ms(now.Sub(first)))
+	}
+	e.Error = err.Error()
+	r.d.emit(e)
+}
+
+// udpRecorder is the resolver's UDP socket; it stays a net.PacketConn so Go's
+// resolver speaks UDP over it. Each Write is one query, each Read one response.
+type udpRecorder struct {
+	*net.UDPConn
+	rec    *dnsRecorder
+	server string
+}
+
+func (c *udpRecorder) Write(b []byte) (int, error) {
+	n, err := c.UDPConn.Write(b)
+	if n > 0 {
+		c.rec.query(b[:n], c.server, "udp")
+	}
+	return n, err
+}
+
+func (c *udpRecorder) Read(b []byte) (int, error) {
+	n, err := c.UDPConn.Read(b)
+	if n > 0 {
+		c.rec.response(b[:n], c.server, "udp")
+	}
+	if err != nil && n == 0 {
+		c.rec.failed(err, c.server, "udp")
+	}
+	return n, err
+}
+
+// tcpRecorder is the resolver's TCP connection (used after a truncated UDP
+// answer): messages carry a two-byte length prefix and may arrive in pieces.
+type tcpRecorder struct {
+	net.Conn
+	rec        *dnsRecorder
+	server     string
+	out, in    []byte
+	readFailed bool
+}
+
+func (c *tcpRecorder) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out = appendMessages(c.out, b[:n], func(m []byte) { c.rec.query(m, c.server, "tcp") })
+	return n, err
+}
+
+func (c *tcpRecorder) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in = appendMessages(c.in, b[:n], func(m []byte) { c.rec.response(m, c.server, "tcp") })
+	if err != nil && n == 0 && !c.readFailed {
+		c.readFailed = true
+		c.rec.failed(err, c.server, "tcp")
+	}
+	return n, err
+}
+
+// appendMessages adds p to the length-prefixed stream buf and calls each for
+// every whole message, returning what is left of buf.
+func appendMessages(buf, p []byte, each func([]byte)) []byte {
+	buf = append(buf, p...)
+	for len(buf) >= 2 {
+		n := int(binary.BigEndian.Uint16(buf))
+		if len(buf) < 2+n {
+			break
+		}
+		each(buf[2 : 2+n])
+		buf = buf[2+n:]
+	}
+	return buf
+}
+
+// summarizeDNS returns a dig-like one-line summary of a DNS message.
+func summarizeDNS(msg []byte) (string, dnsmessage.Header, error) {
+	var p dnsmessage.Parser
+	h, err := p.Start(msg)
+	if err != nil {
+		return "DNS message (" + fmt.Sprint(len(msg)) + " bytes)", h, err
+	}
+	var b strings.Builder
+	qs, err := p.AllQuestions()
+	if err != nil {
+		return "DNS message", h, err
+	}
+	if !h.Response {
+		fmt.Fprintf(&b, "query id 0x%04x", h.ID)
+		for _, q := range qs {
+			fmt.Fprintf(&b, " %s? %s", typeName(q.Type), q.Name.String())
+		}
+		return b.String(), h, nil
+	}
+	fmt.Fprintf(&b, "response id 0x%04x %s", h.ID, rcodeName(h.RCode))
+	for _, q := range qs {
+		fmt.Fprintf(&b, " %s %s", typeName(q.Type), q.Name.String())
+	}
+	answers, err := p.AllAnswers()
+	if err != nil {
+		return b.String(), h, err
+	}
+	if len(answers) == 0 && h.RCode == dnsmessage.RCodeSuccess {
+		b.WriteString(": no records")
+	}
+	sep := ": "
+	for _, a := range answers {
+		b.WriteString(sep)
+		sep = ", "
+		switch r := a.Body.(type) {
+		case *dnsmessage.AResource:
+			b.WriteString(netip.AddrFrom4(r.A).String())
+		case *dnsmessage.AAAAResource:
+			b.WriteString(netip.AddrFrom16(r.AAAA).String())
+		case *dnsmessage.CNAMEResource:
+			b.WriteString("CNAME " + r.CNAME.String())
+		default:
+			b.WriteString(typeName(a.Header.Type))
+		}
+		fmt.Fprintf(&b, " (ttl %d)", a.Header.TTL)
+	}
+	if h.Truncated {
+		b.WriteString(" [truncated]")
+	}
+	return b.String(), h, nil
+}
+
+func typeName(t dnsmessage.Type) string { return strings.TrimPrefix(t.String(), "Type") }
+
+func rcodeName(r dnsmessage.RCode) string {
+	s := strings.TrimPrefix(r.String(), "RCode")
+	switch r {
+	case dnsmessage.RCodeSuccess:
+		return "NOERROR"
+	case dnsmessage.RCodeNameError:
+		return "NXDOMAIN"
+	case dnsmessage.RCodeServerFailure:
+		return "SERVFAIL"
+	case dnsmessage.RCodeRefused:
+		return "REFUSED"
+	case dnsmessage.RCodeFormatError:
+		return "FORMERR"
+	}
+	return strings.ToUpper(s)
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package netrec
+
+import (
+	"net"
+	"time"
+)
+
+// kernelRTT is not available on this system.
+func kernelRTT(*net.TCPConn) time.Duration { return 0 }

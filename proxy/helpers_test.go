@@ -1,0 +1,289 @@
+package proxy_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/embedded"
+	"github.com/lifeline-mqtt/lifeline/proxy"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// env is a proxy in front of an embedded broker and DNS zone, all on
+// 127.0.0.1 ports picked by the kernel.
+type env struct {
+	proxy  *proxy.Server
+	http   *httptest.Server
+	host   string // 127.0.0.1:PORT of the proxy
+	broker *embedded.Broker
+	dns    *embedded.DNS
+}
+
+// newTestEnv starts an env; change modifies the proxy's Config first.
+func newTestEnv(t *testing.T, change func(*proxy.Config)) *env {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := embedded.StartDNS("127.0.0.1:0", embedded.Zone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	b, err := embedded.StartBroker("127.0.0.1:0", embedded.BrokerLimits{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	bap := b.Addr().AddrPort()
+	d.Set(embedded.BrokerName, bap.Addr().Unmap())
+
+	e := &env{broker: b, dns: d}
+	mux := http.NewServeMux()
+	e.http = httptest.NewUnstartedServer(mux)
+	e.host = e.http.Listener.Addr().String()
+	cfg := proxy.Config{
+		Policy: proxy.Policy{
+			Allow:  mustAllow(t, "*:1883,*:8883"),
+			Exempt: []netip.AddrPort{netip.AddrPortFrom(bap.Addr().Unmap(), bap.Port())},
+			Zone:   embedded.Zone,
+		},
+		DefaultBroker: embedded.BrokerName + ":" + strconv.Itoa(int(bap.Port())),
+		Hosts:         []string{e.host},
+		Origins:       []string{"http://" + e.host},
+		Zone:          embedded.Zone,
+		ZoneServer:    d.Addr().String(),
+		Nameserver:    d.Addr().String(), // never the system's resolver in tests
+		DialTimeout:   3 * time.Second,
+		Log:           log,
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	e.proxy = proxy.New(cfg)
+	mux.HandleFunc("GET /mqtt", e.proxy.ServeMQTT)
+	mux.HandleFunc("GET /trace", e.proxy.ServeTrace)
+	e.http.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.proxy.Shutdown(ctx); err != nil {
+			t.Errorf("proxy shutdown: %v", err)
+		}
+		e.http.Close()
+	})
+	return e
+}
+
+func mustAllow(t *testing.T, list string) []proxy.Pattern {
+	t.Helper()
+	p, err := proxy.ParseAllow(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// brokerAddr is the embedded broker's host:port.
+func (e *env) brokerAddr() string { return e.broker.Addr().String() }
+
+// mqttURL is the proxy's /mqtt URL with the given query.
+func (e *env) mqttURL(query string) string {
+	u := "ws://" + e.host + "/mqtt"
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// traceConn is an open /trace channel collecting the entries it receives.
+type traceConn struct {
+	ws    *websocket.Conn
+	token string
+	mu    sync.Mutex
+	got   []trace.Entry
+	other []map[string]any
+	more  chan struct{}
+	done  chan struct{}
+}
+
+func (e *env) openTrace(t *testing.T) *traceConn {
+	t.Helper()
+	h := http.Header{"Origin": {"http://" + e.host}}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+e.host+"/trace", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hello struct {
+		Type       string  `json:"type"`
+		Token      string  `json:"token"`
+		ServerTime float64 `json:"serverTime"`
+	}
+	if err := ws.ReadJSON(&hello); err != nil {
+		t.Fatal(err)
+	}
+	if hello.Type != "hello" || len(hello.Token) != 32 {
+		t.Fatalf("first /trace message = %+v, want hello with a 32-hex-digit token", hello)
+	}
+	tc := &traceConn{ws: ws, token: hello.Token, more: make(chan struct{}, 1), done: make(chan struct{})}
+	go tc.read()
+	t.Cleanup(func() {
+		ws.Close()
+		<-tc.done
+	})
+	return tc
+}
+
+func (tc *traceConn) read() {
+	defer close(tc.done)
+	for {
+		_, msg, err := tc.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m struct {
+			Type  string       `json:"type"`
+			Entry *trace.Entry `json:"entry"`
+		}
+		if json.Unmarshal(msg, &m) != nil {
+			continue
+		}
+		tc.mu.Lock()
+		if m.Type == "entry" && m.Entry != nil {
+			tc.got = append(tc.got, *m.Entry)
+		} else {
+			var o map[string]any
+			json.Unmarshal(msg, &o)
+			tc.other = append(tc.other, o)
+		}
+		tc.mu.Unlock()
+		select {
+		case tc.more <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitFor waits until an entry satisfies ok and returns all entries so far.
+func (tc *traceConn) waitFor(t *testing.T, what string, ok func(trace.Entry) bool) []trace.Entry {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		tc.mu.Lock()
+		got := append([]trace.Entry(nil), tc.got...)
+		tc.mu.Unlock()
+		for _, e := range got {
+			if ok(e) {
+				return got
+			}
+		}
+		select {
+		case <-tc.more:
+		case <-deadline:
+			t.Fatalf("no %s in the trace within 5 s; got:\n%s", what, dump(got))
+		}
+	}
+}
+
+func dump(es []trace.Entry) string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString(strconv.Itoa(e.Seq) + " " + strconv.FormatFloat(e.T, 'f', 3, 64) + " " + e.Conn + " " + e.Kind + " " + e.From + "->" + e.To + " " + e.Summary)
+		if e.Error != "" {
+			b.WriteString(" ERROR " + e.Error)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// dialWS opens a WebSocket to url as a browser on the proxy's page would.
+func (e *env) dialWS(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 3 * time.Second}
+	ws, resp, err := d.Dial(url, http.Header{"Origin": {"http://" + e.host}})
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+// closeCode reads from ws until it ends and returns the close code and text
+// the proxy sent (1006 if it sent none).
+func closeCode(t *testing.T, ws *websocket.Conn) (int, string) {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); ok {
+			return ce.Code, ce.Text
+		}
+		return websocket.CloseAbnormalClosure, err.Error()
+	}
+}
+
+// countingListener is a loopback TCP listener that counts the connections it
+// accepts; refusal tests check it stays at zero.
+type countingListener struct {
+	ln       net.Listener
+	accepted atomic.Int32
+	wg       sync.WaitGroup
+}
+
+func newCountingListener(t *testing.T) *countingListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingListener{ln: ln}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.accepted.Add(1)
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		c.wg.Wait()
+	})
+	return c
+}
+
+func (c *countingListener) port() int { return c.ln.Addr().(*net.TCPAddr).Port }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}

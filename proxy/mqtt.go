@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"errors"
+	"strconv"
+)
+
+// This file is the proxy's only knowledge of MQTT framing. packetLen and
+// typeName stand in for codec.PacketLen and codec.PacketType.String until the
+// codec lands on main.
+
+var (
+	errVarint   = errors.New("malformed Remaining Length (more than 4 bytes)")
+	errTooLarge = errors.New("packet too large")
+)
+
+// packetLen reports the total length of the packet whose fixed header starts
+// b, 0 when b does not hold the whole fixed header yet.
+func packetLen(b []byte, max int) (int, error) {
+	rem, mul := 0, 1
+	for i := 1; i < len(b); i++ {
+		if i > 4 {
+			return 0, errVarint
+		}
+		rem += int(b[i]&0x7f) * mul
+		if b[i]&0x80 == 0 {
+			n := 1 + i + rem
+			if max > 0 && n > max {
+				return 0, errTooLarge
+			}
+			return n, nil
+		}
+		mul <<= 7
+	}
+	if len(b) > 4 {
+		return 0, errVarint
+	}
+	return 0, nil
+}
+
+var typeNames = [16]string{"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL",
+	"PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
+
+// typeName is the name of the packet type in the first byte of a packet.
+func typeName(first byte) string { return typeNames[first>>4] }
+
+// summary is the one-line label of a packet's arrow.
+func summary(pkt []byte) string {
+	return typeName(pkt[0]) + " (" + strconv.Itoa(len(pkt)) + " bytes)"
+}
+
+// connectVersion returns the protocol level of a CONNECT packet (3, 4 or 5),
+// or 0 when pkt is not a CONNECT that says.
+func connectVersion(pkt []byte) int {
+	if len(pkt) < 2 || pkt[0]>>4 != 1 {
+		return 0
+	}
+	i := 1
+	for i < len(pkt) && i < 5 && pkt[i]&0x80 != 0 {
+		i++
+	}
+	i++ // past the last Remaining Length byte
+	if i+2 > len(pkt) {
+		return 0
+	}
+	nameLen := int(pkt[i])<<8 | int(pkt[i+1])
+	i += 2 + nameLen
+	if i >= len(pkt) {
+		return 0
+	}
+	return int(pkt[i])
+}
+
+// stream follows the MQTT packet boundaries of one direction of a
+// connection as its bytes go by, whatever their chunking. It copies a packet
+// only when asked to keep it (for the trace, or the first CONNECT); otherwise
+// it holds no more than a fixed header.
+type stream struct {
+	max    int
+	hdr    [5]byte
+	nhdr   int
+	left   int // body bytes still to come of the current packet
+	inBody bool
+	first  byte
+	keep   bool
+	// keepMax, if set, is the largest packet kept; larger ones are
+	// followed but not copied.
+	keepMax int
+	pkt     []byte
+	copying bool
+	total   int
+}
+
+// feed walks p and calls done for every packet completed in it, with its
+// bytes when they were kept (else nil). The bytes are valid during the call.
+func (s *stream) feed(p []byte, done func(first byte, n int, pkt []byte)) error {
+	for len(p) > 0 {
+		if !s.inBody {
+			s.hdr[s.nhdr] = p[0]
+			s.nhdr++
+			p = p[1:]
+			n, err := packetLen(s.hdr[:s.nhdr], s.max)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				continue
+			}
+			s.first, s.total, s.left, s.inBody = s.hdr[0], n, n-s.nhdr, true
+			s.copying = s.keep && (s.keepMax <= 0 || n <= s.keepMax)
+			if s.copying {
+				s.pkt = append(s.pkt[:0], s.hdr[:s.nhdr]...)
+			}
+			s.nhdr = 0
+		} else {
+			k := min(s.left, len(p))
+			if s.copying {
+				s.pkt = append(s.pkt, p[:k]...)
+			}
+			s.left -= k
+			p = p[k:]
+		}
+		if s.inBody && s.left == 0 {
+			s.inBody = false
+			var pkt []byte
+			if s.copying {
+				pkt = s.pkt
+			}
+			done(s.first, s.total, pkt)
+			if cap(s.pkt) > 64<<10 {
+				s.pkt = nil // do not hold on to a big packet's memory
+			}
+		}
+	}
+	return nil
+}
+
+// partial reports whether the stream stopped inside a packet.
+func (s *stream) partial() bool { return s.inBody || s.nhdr > 0 }

@@ -1,0 +1,328 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/netrec"
+)
+
+// Config configures a Server. Zero durations and sizes take the defaults
+// noted beside them.
+type Config struct {
+	Policy        Policy
+	DefaultBroker string // host:port used when /mqtt has no broker parameter
+
+	// Hosts lists the Host header values accepted (the listen address and
+	// its loopback spellings); Origins the Origin values accepted from
+	// browsers ("http://host:port"). Requests without Origin (non-browser
+	// clients) pass the Origin check; the Host check applies to all.
+	Hosts   []string
+	Origins []string
+
+	MaxConns      int // WebSockets at once, /mqtt and /trace together (default 1024)
+	MaxConnsPerIP int // from one client address (default 64)
+	MaxMessage    int // largest WebSocket message and MQTT packet accepted from the page (default 1 MiB)
+
+	DialTimeout  time.Duration // DNS + TCP + TLS (default 10 s)
+	IdleTimeout  time.Duration // nothing from the page for this long ends a session (default 5 min)
+	WriteTimeout time.Duration // a peer that reads nothing for this long ends a session (default 30 s)
+
+	// Resolver settings passed to netrec.Dialer.
+	Zone, ZoneServer, Nameserver string
+	TLSConfig                    *tls.Config
+
+	Log *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxConns <= 0 {
+		c.MaxConns = 1024
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = 64
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = 1 << 20
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server serves /mqtt and /trace. Create it with New; stop it with Shutdown.
+type Server struct {
+	cfg      Config
+	hub      hub
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	closing  bool
+	total    int
+	perIP    map[netip.Addr]int
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	cfg.defaults()
+	s := &Server{cfg: cfg, perIP: map[netip.Addr]int{}, sessions: map[*session]struct{}{}}
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: cfg.DialTimeout,
+		WriteBufferPool:  &sync.Pool{},
+		WriteBufferSize:  16 << 10,
+		Subprotocols:     []string{"mqtt", "mqttv3.1"},
+		CheckOrigin:      s.originOK,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			http.Error(w, reason.Error(), status)
+		},
+	}
+	return s
+}
+
+// CheckRequest applies the Host and Origin checks of the WebSocket
+// endpoints; other handlers (the capture import, say) can use it too.
+func (s *Server) CheckRequest(r *http.Request) error {
+	if !s.hostOK(r.Host) {
+		return errors.New("Host " + r.Host + " is not served here (see -origins)")
+	}
+	if !s.originOK(r) {
+		return errors.New("Origin " + r.Header.Get("Origin") + " is not allowed (see -origins)")
+	}
+	return nil
+}
+
+func (s *Server) hostOK(host string) bool {
+	for _, h := range s.cfg.Hosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) originOK(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser: browsers always send Origin on WebSockets
+	}
+	for _, o := range s.cfg.Origins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// acquire takes a connection slot for ip, or says why not.
+func (s *Server) acquire(ip netip.Addr) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		return "server shutting down"
+	case s.total >= s.cfg.MaxConns:
+		return "too many connections to this server"
+	case s.perIP[ip] >= s.cfg.MaxConnsPerIP:
+		return "too many connections from your address"
+	}
+	s.total++
+	s.perIP[ip]++
+	s.wg.Add(1)
+	return ""
+}
+
+func (s *Server) release(ip netip.Addr) {
+	s.mu.Lock()
+	s.total--
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// hijacker hands gorilla a buffered reader of our own making, so the session
+// can see how many bytes the page has already sent (see frameBuffered).
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return c, brw, err
+	}
+	h.br = bufio.NewReaderSize(c, 4096)
+	return c, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
+
+// upgrade checks the Host, takes a connection slot and upgrades. When it
+// returns a nil conn it has answered the request; ok false with a conn means
+// the WebSocket must be closed at once with code 1013 and the reason.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, br *bufio.Reader, ip netip.Addr, refused string) {
+	if !s.hostOK(r.Host) {
+		http.Error(w, "Host "+r.Host+" is not served here (see -origins)", http.StatusForbidden)
+		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "reason", "host not allowed")
+		return nil, nil, ip, ""
+	}
+	if !s.originOK(r) {
+		http.Error(w, "Origin not allowed (see -origins)", http.StatusForbidden)
+		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "reason", "origin not allowed")
+		return nil, nil, ip, ""
+	}
+	ip = remoteIP(r)
+	refused = s.acquire(ip)
+	h := &hijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(h, r, nil)
+	if err != nil {
+		if refused == "" {
+			s.release(ip)
+		}
+		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		return nil, nil, ip, ""
+	}
+	if refused != "" {
+		s.cfg.Log.Warn("refused connection", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", refused)
+		code := websocket.CloseTryAgainLater
+		if refused == "server shutting down" {
+			code = websocket.CloseGoingAway
+		}
+		closeNow(ws, code, refused)
+		return nil, nil, ip, refused
+	}
+	return ws, h.br, ip, ""
+}
+
+// closeNow sends a close frame and drops the connection.
+func closeNow(ws *websocket.Conn, code int, reason string) {
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, clip(reason)), time.Now().Add(time.Second))
+	ws.Close()
+}
+
+// clip shortens a close reason to the 123 bytes a close frame can carry.
+func clip(s string) string {
+	if len(s) <= 123 {
+		return s
+	}
+	s = s[:120]
+	for len(s) > 0 && s[len(s)-1]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] >= 0xc0 {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
+}
+
+// ServeTrace serves GET /trace: the trace side channel (see DESIGN.md and
+// the team notes for its messages).
+func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
+	ws, _, ip, _ := s.upgrade(w, r)
+	if ws == nil {
+		return
+	}
+	defer s.release(ip)
+	tc := s.hub.add(ws)
+	log := s.cfg.Log.With("trace", tc.token[:8], "remote", r.RemoteAddr)
+	log.Info("trace channel opened")
+	tc.send(map[string]any{"type": "hello", "token": tc.token, "serverTime": tc.since(time.Now())})
+	done := make(chan struct{})
+	go func() {
+		tc.writeLoop(s.cfg.WriteTimeout)
+		close(done)
+	}()
+	ws.SetReadLimit(4096)
+	for {
+		ws.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout + time.Minute))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			break
+		}
+		var m struct {
+			Type string  `json:"type"`
+			T    float64 `json:"t"`
+		}
+		if json.Unmarshal(msg, &m) == nil && m.Type == "ping" {
+			tc.send(map[string]any{"type": "pong", "t": m.T, "serverTime": tc.since(time.Now())})
+		}
+	}
+	s.hub.remove(tc)
+	<-done
+	ws.Close()
+	log.Info("trace channel closed")
+}
+
+// Shutdown closes every session with 1001 (going away) and waits for them to
+// end, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	sessions := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.finish(websocket.CloseGoingAway, "server shutting down", nil)
+	}
+	for _, tc := range s.hub.all() {
+		_ = tc.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		tc.ws.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dialer returns a netrec.Dialer for one session.
+func (s *Server) dialer() *netrec.Dialer {
+	return &netrec.Dialer{
+		Zone:       s.cfg.Zone,
+		ZoneServer: s.cfg.ZoneServer,
+		Nameserver: s.cfg.Nameserver,
+		Timeout:    s.cfg.DialTimeout,
+		TLSConfig:  s.cfg.TLSConfig,
+		Check:      s.cfg.Policy.CheckAddr,
+	}
+}

@@ -1,0 +1,437 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/netrec"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// Buffer sizes. A session that is idle holds only smallRead and the
+// WebSocket reader's 4 KiB; bigger buffers come from pools while bytes flow.
+const (
+	smallRead = 512
+	bigBuf    = 32 << 10
+)
+
+var bigPool = sync.Pool{New: func() any { b := make([]byte, bigBuf); return &b }}
+
+// session is one /mqtt WebSocket and its broker connection.
+type session struct {
+	srv   *Server
+	ws    *websocket.Conn
+	br    *bufio.Reader // the WebSocket's read buffer, nil if unknown
+	tc    *traceChannel // nil without a trace token
+	conn  string
+	start time.Time
+	log   *slog.Logger
+	debug bool // log every entry
+
+	broker  *netrec.Conn
+	version atomic.Int32
+
+	up, down stream // page→broker, broker→page
+
+	bytesUp, bytesDown atomic.Int64
+
+	once      sync.Once
+	ended     atomic.Bool
+	closeCode int
+	closeText string
+	gotClose  bool // the page sent a close frame
+}
+
+// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
+func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	token := q.Get("trace")
+	ws, br, ip, _ := s.upgrade(w, r)
+	if ws == nil {
+		return
+	}
+	defer s.release(ip)
+	ss := &session{srv: s, ws: ws, br: br, start: time.Now()}
+	if token != "" {
+		if ss.tc = s.hub.get(token); ss.tc == nil {
+			s.cfg.Log.Warn("refused connection", "remote", r.RemoteAddr, "reason", "unknown trace token")
+			closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
+			return
+		}
+		ss.conn = ss.tc.nextConn()
+		ss.start = ss.tc.start
+	}
+	ss.log = s.cfg.Log.With("remote", r.RemoteAddr)
+	if ss.conn != "" {
+		ss.log = ss.log.With("conn", ss.conn, "trace", token[:min(8, len(token))])
+	}
+	ss.debug = ss.log.Enabled(context.Background(), slog.LevelDebug)
+	s.mu.Lock()
+	closing := s.closing
+	s.sessions[ss] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
+	if closing {
+		closeNow(ws, websocket.CloseGoingAway, "server shutting down")
+		return
+	}
+	ss.run(r)
+}
+
+func (ss *session) run(r *http.Request) {
+	s := ss.srv
+	now := time.Now()
+	sub := ss.ws.Subprotocol()
+	e := ss.entry(now, trace.LegBrowserProxy, "browser", "proxy", trace.KindWSUpgrade, "GET "+r.URL.Path+" Upgrade: websocket")
+	e.Note = "Origin " + r.Header.Get("Origin") + ", protocols " + r.Header.Get("Sec-WebSocket-Protocol")
+	ss.emit(e)
+	e = ss.entry(now, trace.LegBrowserProxy, "proxy", "browser", trace.KindWSAccept, "101 Switching Protocols, subprotocol "+sub)
+	ss.emit(e)
+
+	q := r.URL.Query()
+	target := q.Get("broker")
+	if target == "" {
+		target = s.cfg.DefaultBroker
+	}
+	host, portStr, err := net.SplitHostPort(target)
+	port, perr := strconv.Atoi(portStr)
+	if target == "" || err != nil || perr != nil || port <= 0 || port > 65535 {
+		ss.refuse(websocket.ClosePolicyViolation, fmt.Sprintf("broker %q: want HOST:PORT", target), nil)
+		return
+	}
+	useTLS := q.Get("tls") == "1" || q.Get("tls") == "true" || port == 8883
+	ss.log = ss.log.With("broker", target)
+	if err := s.cfg.Policy.CheckName(host, port); err != nil {
+		ss.refuse(websocket.ClosePolicyViolation, err.Error(), err)
+		return
+	}
+
+	d := s.dialer()
+	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emit
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DialTimeout)
+	bc, res, err := d.Dial(ctx, target, useTLS)
+	cancel()
+	if err != nil {
+		code := 1014 // bad gateway
+		if IsRefusal(err) {
+			code = websocket.ClosePolicyViolation
+		}
+		ss.refuse(code, err.Error(), err)
+		return
+	}
+	ss.broker = bc
+	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
+		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
+
+	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
+	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
+	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ss.brokerToPage()
+	}()
+	ss.pageToBroker()
+	<-done
+	ss.ws.Close()
+	ss.log.Info("session ended", "code", ss.closeCode, "reason", ss.closeText,
+		"bytes_up", ss.bytesUp.Load(), "bytes_down", ss.bytesDown.Load(),
+		"duration_ms", time.Since(ss.start).Milliseconds())
+}
+
+// tracing reports whether packets must be copied for a reader.
+func (ss *session) tracing() bool { return ss.tc != nil || ss.debug }
+
+// refuse ends a session that never reached the broker.
+func (ss *session) refuse(code int, reason string, err error) {
+	level := slog.LevelInfo
+	if code == websocket.ClosePolicyViolation {
+		level = slog.LevelWarn
+	}
+	ss.log.Log(context.Background(), level, "refused", "code", code, "reason", reason)
+	ss.finish(code, reason, errorOr(err, reason))
+	ss.ws.Close()
+}
+
+func errorOr(err error, s string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(s)
+}
+
+// finish ends the session once: the broker connection is closed (its FIN
+// recorded), then the page gets a close frame with code and reason, and the
+// page's side is given a second to answer before it is dropped.
+func (ss *session) finish(code int, reason string, err error) {
+	ss.once.Do(func() {
+		ss.ended.Store(true)
+		ss.closeCode, ss.closeText = code, reason
+		if ss.broker != nil {
+			ss.broker.Close()
+		}
+		e := ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSClose,
+			"Close "+strconv.Itoa(code)+" "+reason)
+		if err != nil && code != websocket.CloseNormalClosure && code != websocket.CloseGoingAway {
+			e.Error = err.Error()
+		}
+		if code == websocket.CloseAbnormalClosure {
+			// 1006 is never sent: the page's connection is gone.
+			e.Summary = "connection dropped (1006): " + reason
+			ss.emit(e)
+			ss.ws.Close()
+			return
+		}
+		ss.emit(e)
+		deadline := time.Now().Add(time.Second)
+		_ = ss.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, clip(reason)), deadline)
+		_ = ss.ws.SetReadDeadline(deadline)
+	})
+}
+
+// pageToBroker forwards the page's binary messages to the broker. Frames that
+// are already buffered are gathered into one TCP write.
+func (ss *session) pageToBroker() {
+	var buf *[]byte
+	pending := 0
+	idle := ss.srv.cfg.IdleTimeout
+	var lastDeadline time.Time
+	flush := func() error {
+		if pending == 0 {
+			return nil
+		}
+		ss.broker.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		_, err := ss.broker.Write((*buf)[:pending])
+		ss.bytesUp.Add(int64(pending))
+		pending = 0
+		return err
+	}
+	release := func() {
+		if buf != nil {
+			bigPool.Put(buf)
+			buf = nil
+		}
+	}
+	defer release()
+	for {
+		if now := time.Now(); now.Sub(lastDeadline) > time.Second && !ss.ended.Load() {
+			lastDeadline = now
+			ss.ws.SetReadDeadline(now.Add(idle))
+		}
+		mt, r, err := ss.ws.NextReader()
+		if err != nil {
+			ss.pageReadFailed(err)
+			return
+		}
+		if mt != websocket.BinaryMessage {
+			ss.finish(websocket.CloseUnsupportedData, "text frames are not MQTT: send binary frames", errors.New("text frame from the page"))
+			return
+		}
+		if buf == nil {
+			buf = bigPool.Get().(*[]byte)
+		}
+		for {
+			if pending == len(*buf) {
+				if err := flush(); err != nil {
+					ss.brokerWriteFailed(err)
+					return
+				}
+			}
+			n, err := r.Read((*buf)[pending:])
+			if n > 0 {
+				if ferr := ss.up.feed((*buf)[pending:pending+n], ss.packetUp); ferr != nil {
+					code := websocket.CloseProtocolError
+					if errors.Is(ferr, errTooLarge) {
+						code = websocket.CloseMessageTooBig
+					}
+					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
+					return
+				}
+				pending += n
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				ss.pageReadFailed(err)
+				return
+			}
+		}
+		if !ss.frameWaiting() {
+			if err := flush(); err != nil {
+				ss.brokerWriteFailed(err)
+				return
+			}
+			release()
+		}
+	}
+}
+
+// frameWaiting reports whether a whole WebSocket frame from the page is
+// already buffered, so that writing to the broker can wait for it.
+func (ss *session) frameWaiting() bool {
+	if ss.br == nil {
+		return false
+	}
+	b, _ := ss.br.Peek(ss.br.Buffered())
+	return frameBuffered(b)
+}
+
+func (ss *session) packetUp(first byte, n int, pkt []byte) {
+	if pkt != nil && ss.version.Load() == 0 {
+		if v := connectVersion(pkt); v != 0 {
+			ss.version.Store(int32(v))
+		}
+	}
+	if !ss.tracing() {
+		ss.up.keep = false
+		return
+	}
+	ss.packet("proxy", "broker", first, n, pkt)
+}
+
+func (ss *session) packetDown(first byte, n int, pkt []byte) {
+	ss.packet("broker", "proxy", first, n, pkt)
+}
+
+func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
+	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, trace.KindMQTT(typeName(first)),
+		typeName(first)+" ("+strconv.Itoa(n)+" bytes)")
+	e.Observed = trace.ObservedWire
+	e.Version = int(ss.version.Load())
+	if pkt != nil {
+		e.Bytes = append([]byte(nil), pkt...)
+	} else {
+		e.Note = "packet too large to record"
+	}
+	ss.emit(e)
+}
+
+func (ss *session) pageReadFailed(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce) && ce.Code == websocket.CloseAbnormalClosure:
+		e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSClose,
+			"connection closed without a close frame (1006)")
+		e.Observed = trace.ObservedKernel
+		ss.emit(e)
+		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", nil)
+	case errors.As(err, &ce):
+		e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSClose,
+			"Close "+strconv.Itoa(ce.Code)+" "+ce.Text)
+		ss.emit(e)
+		code := ce.Code
+		if code == websocket.CloseNoStatusReceived {
+			code = websocket.CloseNormalClosure
+		}
+		ss.finish(code, "closed by the page", nil)
+	case errors.Is(err, websocket.ErrReadLimit):
+		ss.finish(websocket.CloseMessageTooBig,
+			fmt.Sprintf("message larger than %d bytes", ss.srv.cfg.MaxMessage), err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		ss.finish(websocket.CloseGoingAway, "idle for "+ss.srv.cfg.IdleTimeout.String(), err)
+	default:
+		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", err)
+	}
+}
+
+func (ss *session) brokerWriteFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		ss.finish(1014, "the broker is not reading", err)
+		return
+	}
+	ss.finish(1014, "writing to the broker failed", err)
+}
+
+// brokerToPage forwards the broker's bytes to the page as binary messages.
+// It blocks in a small read; only while bytes keep coming does it read into a
+// big pooled buffer.
+func (ss *session) brokerToPage() {
+	small := make([]byte, smallRead)
+	buf := small
+	var big *[]byte
+	for {
+		n, err := ss.broker.Read(buf)
+		if n > 0 {
+			if ferr := ss.down.feed(buf[:n], ss.packetDown); ferr != nil {
+				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
+				break
+			}
+			ss.ws.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+			if werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n]); werr != nil {
+				if errors.Is(werr, os.ErrDeadlineExceeded) {
+					ss.finish(websocket.ClosePolicyViolation, "the page is not reading", werr)
+				} else {
+					ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", werr)
+				}
+				break
+			}
+			ss.bytesDown.Add(int64(n))
+		}
+		if err != nil {
+			ss.brokerReadFailed(err)
+			break
+		}
+		switch {
+		case n == len(buf) && big == nil:
+			big = bigPool.Get().(*[]byte)
+			buf = *big
+		case n < len(buf) && big != nil:
+			bigPool.Put(big)
+			big, buf = nil, small
+		}
+	}
+	if big != nil {
+		bigPool.Put(big)
+	}
+}
+
+func (ss *session) brokerReadFailed(err error) {
+	switch {
+	case errors.Is(err, io.EOF) && ss.down.partial():
+		ss.finish(1014, "the broker closed the connection in the middle of a packet", err)
+	case errors.Is(err, io.EOF):
+		ss.finish(websocket.CloseNormalClosure, "the broker closed the connection", nil)
+	case errors.Is(err, syscall.ECONNRESET):
+		ss.finish(1014, "the broker reset the connection", err)
+	default:
+		// net.ErrClosed: finish already ran.
+		ss.finish(1014, "reading from the broker failed", err)
+	}
+}
+
+func (ss *session) entry(at time.Time, leg, from, to, kind, summary string) trace.Entry {
+	return trace.Entry{T: msSince(ss.start, at), Leg: leg, From: from, To: to, Kind: kind,
+		Summary: summary, Observed: trace.ObservedWire, Conn: ss.conn}
+}
+
+// emit sends e to the session's trace channel, or to the debug log.
+func (ss *session) emit(e trace.Entry) {
+	if ss.tc != nil {
+		ss.tc.emit(e)
+		return
+	}
+	if ss.debug {
+		ss.log.Debug("trace", "kind", e.Kind, "from", e.From, "to", e.To, "summary", e.Summary,
+			"note", e.Note, "error", e.Error, "t", e.T)
+	}
+}
