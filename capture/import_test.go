@@ -1,15 +1,14 @@
 package capture
 
 import (
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -31,8 +30,21 @@ func scanFile(t testing.TB, file string) ([]Item, *Summary) {
 	return items, sum
 }
 
-// mqttFieldNames are the tshark fields compared for every MQTT packet.
-var mqttFieldNames = []string{"mqtt.msgtype", "mqtt.len", "mqtt.hdrflags"}
+// mqttFieldNames are the tshark fields compared for every MQTT packet:
+// every field of the codec's dissector that tshark 4.0 also has.
+var mqttFieldNames = []string{
+	"mqtt.hdrflags", "mqtt.msgtype", "mqtt.dupflag", "mqtt.qos", "mqtt.retain", "mqtt.len",
+	"mqtt.proto_len", "mqtt.protoname", "mqtt.ver", "mqtt.conflags", "mqtt.conflag.uname",
+	"mqtt.conflag.passwd", "mqtt.conflag.retain", "mqtt.conflag.qos", "mqtt.conflag.willflag",
+	"mqtt.conflag.cleansess", "mqtt.conflag.reserved", "mqtt.kalive", "mqtt.clientid_len", "mqtt.clientid",
+	"mqtt.willtopic_len", "mqtt.willtopic", "mqtt.willmsg_len", "mqtt.willmsg", "mqtt.username_len",
+	"mqtt.username", "mqtt.passwd_len", "mqtt.passwd", "mqtt.conack.flags", "mqtt.conack.flags.sp",
+	"mqtt.conack.val", "mqtt.topic_len", "mqtt.topic", "mqtt.msgid", "mqtt.msg", "mqtt.sub.qos",
+	"mqtt.suback.qos", "mqtt.property_len", "mqtt.property_id", "mqtt.prop_key", "mqtt.prop_value",
+	"mqtt.connack.reason_code", "mqtt.puback.reason_code", "mqtt.pubrec.reason_code",
+	"mqtt.pubrel.reason_code", "mqtt.pubcomp.reason_code", "mqtt.suback.reason_code",
+	"mqtt.disconnect.reason_code", "mqtt.subscription_options",
+}
 
 // ourFields lists, per field name, the values of the MQTT packets in
 // items that frame completed, in order.
@@ -51,18 +63,21 @@ func ourFields(items []Item, frame int) map[string][]string {
 	return out
 }
 
-// packetFields returns (name, value) pairs for a packet as tshark writes them.
+// packetFields returns (name, value) pairs of the codec's dissection of a
+// packet, depth first, as tshark writes them.
 func packetFields(pkt []byte, v int) [][2]string {
-	n, _ := mqttPacketLen(pkt, len(pkt))
-	hl := 2
-	for hl < 5 && pkt[hl-1]&0x80 != 0 {
-		hl++
+	var out [][2]string
+	var walk func([]codec.Field)
+	walk = func(fs []codec.Field) {
+		for _, f := range fs {
+			if f.Value != "" || len(f.Children) == 0 {
+				out = append(out, [2]string{f.Name, f.Value})
+			}
+			walk(f.Children)
+		}
 	}
-	return [][2]string{
-		{"mqtt.hdrflags", "0x" + hex.EncodeToString(pkt[:1])},
-		{"mqtt.msgtype", strconv.Itoa(int(pkt[0] >> 4))},
-		{"mqtt.len", strconv.Itoa(n - hl)},
-	}
+	walk(codec.Dissect(pkt, codec.Version(v)).Fields)
+	return out
 }
 
 // checkAgainstTshark compares the MQTT packets of items, frame by frame,
@@ -90,17 +105,18 @@ func checkAgainstTshark(t *testing.T, file string, items []Item, decodeAs []stri
 	if !slices.Equal(ourFrames, theirFrames) {
 		t.Fatalf("frames with MQTT packets:\n ours   %v\n tshark %v", ourFrames, theirFrames)
 	}
-	packets := 0
+	packets, values := 0, 0
 	for _, r := range rows {
 		ours := ourFields(items, r.frame)
 		packets += len(ours["mqtt.msgtype"])
 		for _, name := range mqttFieldNames {
+			values += len(r.fields[name])
 			if !slices.Equal(ours[name], r.fields[name]) {
 				t.Errorf("frame %d %s: ours %q, tshark %q", r.frame, name, ours[name], r.fields[name])
 			}
 		}
 	}
-	t.Logf("%s: %d MQTT packets in %d frames agree with tshark", filepath.Base(file), packets, len(rows))
+	t.Logf("%s: %d MQTT packets in %d frames, %d field values compared with tshark", filepath.Base(file), packets, len(rows), values)
 }
 
 // checkDNSAndHandshakes checks that every DNS query name tshark sees is in

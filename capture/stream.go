@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -152,12 +153,6 @@ func (s *scanner) splitMQTT(c *conn, dir int, buf []byte) []byte {
 	return buf[:k]
 }
 
-type errBadHeader byte
-
-func (e errBadHeader) Error() string {
-	return "invalid fixed header byte 0x" + strconv.FormatUint(uint64(e), 16)
-}
-
 // wholePackets reports whether b is a run of whole, plausible MQTT packets:
 // a place where a stream that lost bytes can pick up again.
 func wholePackets(b []byte) bool {
@@ -176,16 +171,26 @@ func wholePackets(b []byte) bool {
 
 // mqttPacket emits one whole MQTT packet.
 func (s *scanner) mqttPacket(c *conn, dir int, pkt []byte) {
-	if level, id, ok := connectInfo(pkt); ok && dir == 0 {
-		c.version = level
-		c.meta.Version, c.meta.ClientID = level, id
+	pkt = bytes.Clone(pkt) // the entry keeps it, and decoded strings may point into it
+	p, v, err := decodeMQTT(pkt, c.version)
+	if cp, ok := p.(*codec.Connect); ok && dir == 0 {
+		c.meta.ClientID = strings.Clone(cp.ClientID)
+	}
+	if v != 0 && (c.version == 0 || codec.PacketType(pkt[0]>>4) == codec.TypeConnect) {
+		c.version, c.meta.Version = v, v
 	}
 	from, to := c.endpoints(dir)
 	e := trace.Entry{
 		Leg: c.leg(), From: from.String(), To: to.String(), Kind: trace.KindMQTT(mqttTypeName(pkt)),
-		Bytes: bytes.Clone(pkt), Observed: trace.ObservedWire, Conn: c.id, Version: c.version,
+		Bytes: pkt, Observed: trace.ObservedWire, Conn: c.id, Version: c.version,
 	}
-	e.Summary = mqttSummary(e.Bytes, c.version)
+	if err != nil {
+		e.Summary = mqttTypeName(pkt) + " (malformed)"
+		e.Error = err.Error()
+		s.problem(c, "malformed %s from %v to %v: %v", mqttTypeName(pkt), from, to, err)
+	} else {
+		e.Summary = codec.Summary(p)
+	}
 	s.emit(s.frame, s.now, e)
 }
 
