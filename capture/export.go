@@ -24,6 +24,10 @@ type ExportOptions struct {
 	// Unix epoch plus nothing, i.e. 1970-01-01, so that output is
 	// reproducible; the HTTP handler passes the time of export).
 	Start time.Time
+	// NoComments leaves out the frame comments that carry each entry's
+	// trace fields (smaller files; a re-import then names lanes by
+	// address).
+	NoComments bool
 }
 
 // commentPrefix starts the packet comment that carries an entry's trace
@@ -82,6 +86,7 @@ func WritePcapng(w io.Writer, entries []trace.Entry, opts *ExportOptions) (skipp
 type Exporter struct {
 	w      *pcapgo.NgWriter
 	start  time.Time
+	plain  bool // no comments
 	flows  map[string]*flow
 	dnsSrc map[uint16]netip.AddrPort // query id → the querier, for its response
 	hosts  map[string]netip.Addr
@@ -124,7 +129,7 @@ func NewExporter(w io.Writer, opts *ExportOptions) (*Exporter, error) {
 		return nil, err
 	}
 	return &Exporter{
-		w: nw, start: o.Start, flows: map[string]*flow{}, dnsSrc: map[uint16]netip.AddrPort{},
+		w: nw, start: o.Start, plain: o.NoComments, flows: map[string]*flow{}, dnsSrc: map[uint16]netip.AddrPort{},
 		hosts: map[string]netip.Addr{}, nport: 40000, buf: gopacket.NewSerializeBuffer(),
 	}, nil
 }
@@ -218,7 +223,10 @@ func (x *Exporter) flowOf(e *trace.Entry) *flow {
 // the wire and was left out.
 func (x *Exporter) Write(e *trace.Entry) (ok bool, err error) {
 	at := x.start.Add(time.Duration(e.T * float64(time.Millisecond)))
-	note := comment(e)
+	var note string
+	if !x.plain {
+		note = comment(e)
+	}
 	switch {
 	case e.Kind == trace.KindDNSQuery || e.Kind == trace.KindDNSResponse:
 		if len(e.Bytes) < 2 {
@@ -435,7 +443,7 @@ func (x *Exporter) ip(src, dst netip.Addr, proto layers.IPProtocol, l4 checksumm
 	b := x.buf.Bytes()
 	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b)}
 	var po pcapgo.NgPacketOptions
-	if note != "" {
+	if note != "" && !x.plain {
 		po.Comments = []string{note}
 	}
 	return x.w.WritePacketWithOptions(ci, b, po)

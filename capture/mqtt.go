@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
 // This file is the seam between stream reassembly and the MQTT codec: how a
@@ -13,6 +14,14 @@ import (
 // mqttPacketLen returns the length of the whole packet at the start of b, 0
 // if b does not yet hold its fixed header.
 func mqttPacketLen(b []byte, max int) (int, error) { return codec.PacketLen(b, max) }
+
+// mqttKinds holds the trace kind of each packet type.
+var mqttKinds = func() (k [16]string) {
+	for i := range k {
+		k[i] = trace.KindMQTT(codec.PacketType(i).String())
+	}
+	return k
+}()
 
 // mqttTypeName returns the packet's type name in capitals.
 func mqttTypeName(b []byte) string { return codec.PacketType(b[0] >> 4).String() }

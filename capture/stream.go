@@ -53,6 +53,7 @@ func (s *scanner) classify(c *conn, dir int) {
 		// swap, so that the sender is the client if it speaks MQTT.
 		c.client, c.server = c.server, c.client
 		c.dirs[0], c.dirs[1] = c.dirs[1], c.dirs[0]
+		c.nameCache = [2]string{}
 		dir = 0
 		d = &c.dirs[0]
 	}
@@ -92,9 +93,9 @@ func (s *scanner) classify(c *conn, dir int) {
 	c.clientKnown = true
 	s.recognise(c, kindWS)
 	line, _, _ := strings.Cut(string(head), "\r\n")
-	from, to := c.endpoints(0)
+	from, to := c.names(0)
 	s.emit(s.frame, s.now, trace.Entry{
-		Leg: c.leg(), From: from.String(), To: to.String(), Kind: trace.KindWSUpgrade,
+		Leg: c.leg(), From: from, To: to, Kind: trace.KindWSUpgrade,
 		Summary: line + " (Upgrade: websocket, mqtt)", Bytes: bytes.Clone(head),
 		Observed: trace.ObservedWire, Conn: c.id,
 	})
@@ -179,9 +180,9 @@ func (s *scanner) mqttPacket(c *conn, dir int, pkt []byte) {
 	if v != 0 && (c.version == 0 || codec.PacketType(pkt[0]>>4) == codec.TypeConnect) {
 		c.version, c.meta.Version = v, v
 	}
-	from, to := c.endpoints(dir)
+	from, to := c.names(dir)
 	e := trace.Entry{
-		Leg: c.leg(), From: from.String(), To: to.String(), Kind: trace.KindMQTT(mqttTypeName(pkt)),
+		Leg: c.leg(), From: from, To: to, Kind: mqttKinds[pkt[0]>>4],
 		Bytes: pkt, Observed: trace.ObservedWire, Conn: c.id, Version: c.version,
 	}
 	if err != nil {
@@ -209,9 +210,9 @@ func (s *scanner) websocket(c *conn, dir int) {
 		}
 		head := d.raw[:end+4]
 		line, _, _ := strings.Cut(string(head), "\r\n")
-		from, to := c.endpoints(dir)
+		from, to := c.names(dir)
 		e := trace.Entry{
-			Leg: c.leg(), From: from.String(), To: to.String(), Kind: trace.KindWSAccept,
+			Leg: c.leg(), From: from, To: to, Kind: trace.KindWSAccept,
 			Summary: line, Bytes: bytes.Clone(head), Observed: trace.ObservedWire, Conn: c.id,
 		}
 		if f := strings.Fields(line); len(f) < 2 || f[1] != "101" {
@@ -252,7 +253,7 @@ func (s *scanner) websocket(c *conn, dir int) {
 			d.mq = append(d.mq, payload...)
 			d.mq = s.splitMQTT(c, dir, d.mq)
 		case 0x8:
-			from, to := c.endpoints(dir)
+			from, to := c.names(dir)
 			sum := "Close"
 			if len(payload) >= 2 {
 				sum += " " + strconv.Itoa(int(binary.BigEndian.Uint16(payload)))
@@ -261,7 +262,7 @@ func (s *scanner) websocket(c *conn, dir int) {
 				}
 			}
 			s.emit(s.frame, s.now, trace.Entry{
-				Leg: c.leg(), From: from.String(), To: to.String(), Kind: trace.KindWSClose,
+				Leg: c.leg(), From: from, To: to, Kind: trace.KindWSClose,
 				Summary: sum, Bytes: bytes.Clone(payload), Observed: trace.ObservedWire, Conn: c.id,
 			})
 		case 0x9, 0xa: // ping, pong

@@ -44,6 +44,7 @@ type conn struct {
 	handshake   bool         // the handshake's ACK was emitted
 	rst         bool
 	dnsNote     string
+	nameCache   [2]string // client and server as host:port
 }
 
 // direction is one byte stream of a connection.
@@ -81,6 +82,15 @@ func (c *conn) endpoints(dir int) (from, to netip.AddrPort) {
 	return c.server, c.client
 }
 
+// names returns the lanes of direction dir: host:port of sender and
+// receiver, formatted once per connection.
+func (c *conn) names(dir int) (from, to string) {
+	if c.nameCache[0] == "" {
+		c.nameCache = [2]string{c.client.String(), c.server.String()}
+	}
+	return c.nameCache[dir], c.nameCache[1-dir]
+}
+
 func (c *conn) leg() string {
 	if c.kind == kindWS {
 		return trace.LegBrowserBroker
@@ -116,6 +126,7 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 	if t.SYN && t.ACK && !c.clientKnown && !c.dirs[0].started && !c.dirs[1].started {
 		// Capture began between SYN and SYN/ACK: the receiver is the client.
 		c.client, c.server, c.clientKnown, dir = dst, src, true, 1
+		c.nameCache = [2]string{}
 	}
 	d := &c.dirs[dir]
 	payload := t.Payload
@@ -264,9 +275,9 @@ func (s *scanner) recognise(c *conn, k connKind) {
 
 // tcpEvent emits (or holds) a TCP flag entry for the current frame.
 func (s *scanner) tcpEvent(c *conn, dir int, kind, summary string) {
-	from, to := c.endpoints(dir)
+	from, to := c.names(dir)
 	e := trace.Entry{
-		Leg: c.leg(), From: from.String(), To: to.String(), Kind: kind,
+		Leg: c.leg(), From: from, To: to, Kind: kind,
 		Summary: summary, Observed: trace.ObservedWire, Conn: c.id,
 	}
 	if kind == trace.KindTCPSyn && c.dnsNote != "" {
