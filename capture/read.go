@@ -83,21 +83,31 @@ type Result struct {
 // in frame order. An error means the file could not be read at all; a
 // damaged part of it is reported in Result.Problems instead.
 func ReadTrace(r io.Reader) (*Result, error) {
-	var items []Item
+	var entries []trace.Entry
+	var frames []int
+	sorted := true
 	sum, err := Scan(r, Options{}, func(it Item) error {
-		items = append(items, it)
+		if n := len(frames); n > 0 && frames[n-1] > it.Frame {
+			sorted = false
+		}
+		entries = append(entries, it.Entry)
+		frames = append(frames, it.Frame)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Entries held until their connection was recognised come out late:
-	// put them back in frame order.
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Frame < items[j].Frame })
-	res := &Result{Entries: make([]trace.Entry, len(items)), Problems: sum.Problems, Conns: sum.Conns}
-	for i, it := range items {
-		res.Entries[i] = it.Entry
-		res.Entries[i].Seq = i + 1
+	if !sorted {
+		// Entries held until their connection was recognised came out
+		// late: put them back in frame order.
+		sort.Stable(byFrame{entries, frames})
+	}
+	for i := range entries {
+		entries[i].Seq = i + 1
+	}
+	res := &Result{Entries: entries, Problems: sum.Problems, Conns: sum.Conns}
+	if res.Entries == nil {
+		res.Entries = []trace.Entry{}
 	}
 	if res.Problems == nil {
 		res.Problems = []Problem{}
@@ -106,6 +116,18 @@ func ReadTrace(r io.Reader) (*Result, error) {
 		res.Conns = []Conn{}
 	}
 	return res, nil
+}
+
+type byFrame struct {
+	e []trace.Entry
+	f []int
+}
+
+func (b byFrame) Len() int           { return len(b.f) }
+func (b byFrame) Less(i, j int) bool { return b.f[i] < b.f[j] }
+func (b byFrame) Swap(i, j int) {
+	b.e[i], b.e[j] = b.e[j], b.e[i]
+	b.f[i], b.f[j] = b.f[j], b.f[i]
 }
 
 // Summary is what Scan learned beyond the entries.
