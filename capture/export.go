@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +72,9 @@ func WritePcapng(w io.Writer, entries []trace.Entry, opts *ExportOptions) (skipp
 		return 0, err
 	}
 	for i := range entries {
+		x.Learn(&entries[i])
+	}
+	for i := range entries {
 		ok, err := x.Write(&entries[i])
 		if err != nil {
 			return skipped, err
@@ -90,6 +94,8 @@ type Exporter struct {
 	flows  map[string]*flow
 	dnsSrc map[uint16]netip.AddrPort // query id → the querier, for its response
 	hosts  map[string]netip.Addr
+	known  map[string]*flowAddrs // leg|conn → addresses learned from entries
+	dnsAt  netip.AddrPort        // the DNS server, when an entry said
 	nextIP int
 	nport  uint16
 	buf    gopacket.SerializeBuffer
@@ -130,7 +136,7 @@ func NewExporter(w io.Writer, opts *ExportOptions) (*Exporter, error) {
 	}
 	return &Exporter{
 		w: nw, start: o.Start, plain: o.NoComments, flows: map[string]*flow{}, dnsSrc: map[uint16]netip.AddrPort{},
-		hosts: map[string]netip.Addr{}, nport: 40000, buf: gopacket.NewSerializeBuffer(),
+		hosts: map[string]netip.Addr{}, known: map[string]*flowAddrs{}, nport: 40000, buf: gopacket.NewSerializeBuffer(),
 	}, nil
 }
 
@@ -187,6 +193,62 @@ func isServerName(leg, name string) bool {
 	return false
 }
 
+type flowAddrs struct{ client, server netip.AddrPort }
+
+// Learn takes the real addresses a live trace states in its summaries and
+// notes ("SYN to 192.0.2.7:1883", "ACK 10.0.0.2:53422 → 192.0.2.7:1883",
+// a DNS query "to 127.0.0.53:53 over udp"), to use them instead of made-up
+// ones. WritePcapng calls it for every entry before writing any; a caller
+// of Write should do the same.
+func (x *Exporter) Learn(e *trace.Entry) {
+	key := e.Leg + "|" + e.Conn
+	k := x.known[key]
+	if k == nil {
+		k = &flowAddrs{}
+	}
+	word := func(s, prefix string) netip.AddrPort {
+		rest, ok := strings.CutPrefix(s, prefix)
+		if !ok {
+			return netip.AddrPort{}
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return netip.AddrPort{}
+		}
+		ap, _ := netip.ParseAddrPort(f[0])
+		return ap
+	}
+	switch e.Kind {
+	case trace.KindTCPSyn:
+		if ap := word(e.Summary, "SYN to "); ap.IsValid() {
+			k.server = ap
+		}
+	case trace.KindTCPSynAck:
+		if ap := word(e.Summary, "SYN-ACK from "); ap.IsValid() {
+			k.server = ap
+		}
+	case trace.KindTCPAck:
+		if l, r, ok := strings.Cut(strings.TrimPrefix(e.Summary, "ACK "), " → "); ok {
+			la, err1 := netip.ParseAddrPort(strings.TrimSpace(l))
+			ra, err2 := netip.ParseAddrPort(strings.TrimSpace(r))
+			if err1 == nil && err2 == nil {
+				k.client, k.server = la, ra
+			}
+		}
+	case trace.KindDNSQuery:
+		if ap := word(e.Note, "to "); ap.IsValid() {
+			x.dnsAt = ap
+		}
+	case trace.KindDNSResponse:
+		if ap := word(e.Note, "from "); ap.IsValid() {
+			x.dnsAt = ap
+		}
+	}
+	if k.client.IsValid() || k.server.IsValid() {
+		x.known[key] = k
+	}
+}
+
 // flowOf finds or starts the TCP connection of an entry.
 func (x *Exporter) flowOf(e *trace.Entry) *flow {
 	key := e.Leg + "|" + e.Conn
@@ -206,8 +268,18 @@ func (x *Exporter) flowOf(e *trace.Entry) *flow {
 			f.client, f.server = ca, sa
 		}
 	}
+	if k := x.known[key]; k != nil && !f.client.IsValid() {
+		f.client, f.server = k.client, k.server
+	}
 	if !f.client.IsValid() {
-		f.client, f.server = x.endpoint(client, false), x.endpoint(server, true)
+		f.client = x.endpoint(client, false)
+		if f.server.IsValid() && f.server.Addr().IsLoopback() && f.client.Addr().IsLoopback() {
+			// Keep the made-up client next to the real server.
+			f.client = netip.AddrPortFrom(f.server.Addr(), f.client.Port())
+		}
+	}
+	if !f.server.IsValid() {
+		f.server = x.endpoint(server, true)
 	}
 	if f.client.Addr().Is4() != f.server.Addr().Is4() {
 		f.client = netip.AddrPortFrom(x.host(client), f.client.Port())
@@ -299,10 +371,11 @@ func (x *Exporter) Write(e *trace.Entry) (ok bool, err error) {
 			data = wsResponse()
 		}
 	case e.Kind == trace.KindWSClose:
-		if !f.ws {
+		payload, ok := closePayload(e)
+		if !f.ws || !ok {
 			return false, nil
 		}
-		data = wsFrame(nil, 0x8, e.Bytes, dir == 0, f.mask)
+		data = wsFrame(nil, 0x8, payload, dir == 0, f.mask)
 	case f.ws:
 		if !f.wsOpen {
 			if err := x.push(f, 0, wsRequest(f), at, commentSynth); err != nil {
@@ -406,6 +479,9 @@ func (x *Exporter) dns(e *trace.Entry, at time.Time, note string) error {
 func (x *Exporter) dnsEndpoint(name string, server bool) netip.AddrPort {
 	if ap, err := netip.ParseAddrPort(name); err == nil {
 		return ap
+	}
+	if server && x.dnsAt.IsValid() {
+		return x.dnsAt
 	}
 	if server {
 		return netip.AddrPortFrom(x.host(name), 53)
@@ -511,4 +587,24 @@ func wsFrame(dst []byte, op byte, payload []byte, masked bool, key uint32) []byt
 		dst = append(dst, c^k[i&3])
 	}
 	return dst
+}
+
+// closePayload is the payload of the close frame of a ws.close entry: its
+// bytes, or the code and reason of a summary "Close 1000 reason". ok is
+// false for a close that put no frame on the wire (1006: the connection
+// dropped).
+func closePayload(e *trace.Entry) (payload []byte, ok bool) {
+	if len(e.Bytes) > 0 {
+		return e.Bytes, true
+	}
+	rest, found := strings.CutPrefix(e.Summary, "Close ")
+	if !found {
+		return nil, false
+	}
+	codeText, reason, _ := strings.Cut(rest, " ")
+	code, err := strconv.Atoi(codeText)
+	if err != nil || code == 1006 || code < 1000 || code > 4999 {
+		return nil, false
+	}
+	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...), true
 }
