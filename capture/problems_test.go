@@ -51,6 +51,10 @@ func TestProblems(t *testing.T) {
 			fr[11].data[ethIPTCP] = 0x00 // SUBSCRIBE's type byte
 			return fr
 		}), 12, "malformed MQTT", []string{"mqtt.SUBSCRIBE"}},
+		{"connection closed inside a packet", edit(func(fr []frame) []frame {
+			fr[27].data[ethIPTCP+1] = 5 // DISCONNECT claims 5 more bytes, then FIN
+			return fr
+		}), 29, "connection closed inside an MQTT packet", []string{"mqtt.DISCONNECT"}},
 		{"malformed IP header", edit(func(fr []frame) []frame {
 			fr[12].data[14] = 0x41 // IPv4 header length 4 bytes
 			return fr

@@ -45,6 +45,7 @@ type conn struct {
 	rst         bool
 	dnsNote     string
 	nameCache   [2]string // client and server as host:port
+	closed      bool      // ended; buffers released
 }
 
 // direction is one byte stream of a connection.
@@ -164,6 +165,9 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 	}
 	if t.ACK {
 		s.acknowledged(c, 1-dir, t.Ack)
+	}
+	if t.FIN || t.RST || c.rst || (c.dirs[0].fin && c.dirs[1].fin) {
+		s.maybeRelease(c)
 	}
 	switch {
 	case t.FIN:
@@ -408,7 +412,12 @@ func (s *scanner) lose(c *conn, dir int) {
 // finish reports what the end of the file left incomplete.
 func (s *scanner) finish() {
 	s.frame++ // problems found at the end point past the last frame
+	open := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
+		open = append(open, c)
+	}
+	slices.SortFunc(open, func(a, b *conn) int { return a.meta.Frame - b.meta.Frame })
+	for _, c := range open {
 		for dir := range c.dirs {
 			for len(c.dirs[dir].pending) > 0 && s.err == nil {
 				s.skipGap(c, dir)
@@ -417,19 +426,51 @@ func (s *scanner) finish() {
 	}
 	s.frame--
 	for _, c := range s.order {
-		for dir := range c.dirs {
-			d := &c.dirs[dir]
-			from, to := c.endpoints(dir)
-			if n := len(d.mq); n > 0 {
-				s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
-					Reason: "the capture ends inside an MQTT packet from " + from.String() + " to " + to.String() + " (" + strconv.Itoa(n) + " bytes)"})
-			} else if n := len(d.raw); n > 0 && c.kind == kindMQTT {
-				s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
-					Reason: "the capture ends inside an MQTT packet from " + from.String() + " to " + to.String() + " (" + strconv.Itoa(n) + " bytes)"})
-			}
+		if !c.closed {
+			s.reportPartial(c, "the capture ends")
 		}
 	}
 	slices.SortStableFunc(s.problems, func(a, b Problem) int { return a.Frame - b.Frame })
+}
+
+// reportPartial reports MQTT packets left incomplete in c's buffers.
+func (s *scanner) reportPartial(c *conn, when string) {
+	for dir := range c.dirs {
+		d := &c.dirs[dir]
+		n := len(d.mq)
+		if c.kind == kindMQTT {
+			n = len(d.raw)
+		}
+		if n > 0 {
+			from, to := c.names(dir)
+			s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
+				Reason: when + " inside an MQTT packet from " + from + " to " + to + " (" + strconv.Itoa(n) + " bytes)"})
+		}
+	}
+}
+
+// maybeRelease frees the buffers of a connection that has ended: reset,
+// or closed both ways with every byte before the FINs delivered. Only
+// retransmissions can follow, and they are dropped.
+func (s *scanner) maybeRelease(c *conn) {
+	if c.closed || c.kind == kindUnknown {
+		return
+	}
+	if !c.rst {
+		for dir := range c.dirs {
+			d := &c.dirs[dir]
+			if !d.fin || len(d.pending) > 0 || d.next != d.finSeq {
+				return
+			}
+		}
+	}
+	s.reportPartial(c, "the connection closed")
+	c.closed = true
+	for dir := range c.dirs {
+		d := &c.dirs[dir]
+		d.raw, d.mq, d.pending, d.pendBytes = nil, nil, nil, 0
+	}
+	c.held = nil
 }
 
 func (s *scanner) connList() []Conn {
