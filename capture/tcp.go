@@ -166,13 +166,13 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 	if t.ACK {
 		s.acknowledged(c, 1-dir, t.Ack)
 	}
-	if t.FIN || t.RST || c.rst || (c.dirs[0].fin && c.dirs[1].fin) {
-		s.maybeRelease(c)
-	}
 	switch {
 	case t.FIN:
 		if !d.fin {
 			d.fin, d.finSeq = true, t.Seq+uint32(len(payload)+missing)
+			if d.next == d.finSeq && len(d.pending) == 0 && c.kind != kindUnknown {
+				s.reportPartialDir(c, dir, "the connection closed")
+			}
 			s.tcpEvent(c, dir, trace.KindTCPFin, "[FIN, ACK] Seq="+s.rel(d, t.Seq)+" Ack="+s.rel(&c.dirs[1-dir], t.Ack))
 		}
 	case t.ACK && len(payload) == 0 && missing == 0 && !t.RST:
@@ -185,6 +185,9 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 			peer.finAcked = true
 			s.tcpEvent(c, dir, trace.KindTCPAck, "[ACK] Seq="+s.rel(d, t.Seq)+" Ack="+s.rel(peer, t.Ack)+" (of FIN)")
 		}
+	}
+	if t.FIN || t.RST || c.rst || (c.dirs[0].fin && c.dirs[1].fin) {
+		s.maybeRelease(c)
 	}
 }
 
@@ -436,17 +439,22 @@ func (s *scanner) finish() {
 // reportPartial reports MQTT packets left incomplete in c's buffers.
 func (s *scanner) reportPartial(c *conn, when string) {
 	for dir := range c.dirs {
-		d := &c.dirs[dir]
-		n := len(d.mq)
-		if c.kind == kindMQTT {
-			n = len(d.raw)
-		}
-		if n > 0 {
-			from, to := c.names(dir)
-			s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
-				Reason: when + " inside an MQTT packet from " + from + " to " + to + " (" + strconv.Itoa(n) + " bytes)"})
-		}
+		s.reportPartialDir(c, dir, when)
 	}
+}
+
+func (s *scanner) reportPartialDir(c *conn, dir int, when string) {
+	d := &c.dirs[dir]
+	n := len(d.mq)
+	if c.kind == kindMQTT {
+		n = len(d.raw)
+	}
+	if n > 0 {
+		from, to := c.names(dir)
+		s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
+			Reason: when + " inside an MQTT packet from " + from + " to " + to + " (" + strconv.Itoa(n) + " bytes)"})
+	}
+	d.raw, d.mq = d.raw[:0], d.mq[:0]
 }
 
 // maybeRelease frees the buffers of a connection that has ended: reset,
