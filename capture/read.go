@@ -265,8 +265,23 @@ func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
 			continue
 		}
 		s.used[i] = true
-		e.Leg, e.From, e.To, e.Summary, e.Observed = m.Leg, m.From, m.To, m.Summary, m.Observed
-		e.Note, e.Conn, e.Version, e.Error = m.Note, m.Conn, m.Version, m.Error
+		// A comment may be damaged or edited: never let it blank what
+		// the wire says.
+		keep := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		keep(&e.Leg, m.Leg)
+		keep(&e.From, m.From)
+		keep(&e.To, m.To)
+		keep(&e.Summary, m.Summary)
+		keep(&e.Observed, m.Observed)
+		keep(&e.Conn, m.Conn)
+		e.Note, e.Error = m.Note, m.Error
+		if m.Version != 0 {
+			e.Version = m.Version
+		}
 		return true, false
 	}
 	return false, false

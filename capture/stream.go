@@ -252,6 +252,9 @@ func (s *scanner) websocket(c *conn, dir int) {
 			}
 			d.mq = append(d.mq, payload...)
 			d.mq = s.splitMQTT(c, dir, d.mq)
+			if d.desync {
+				return // malformed MQTT: lose dropped the buffers
+			}
 		case 0x8:
 			from, to := c.names(dir)
 			sum := "Close"

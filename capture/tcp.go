@@ -319,7 +319,7 @@ func (s *scanner) tcpData(c *conn, dir int, seq uint32, payload []byte, missing 
 		return
 	}
 	d := &c.dirs[dir]
-	diff := int32(seq - d.next)
+	diff := int64(int32(seq - d.next))
 	if diff < 0 { // retransmitted or overlapping
 		if int(-diff) >= len(payload)+missing {
 			return
@@ -374,7 +374,7 @@ func (s *scanner) drain(c *conn, dir int) {
 	d := &c.dirs[dir]
 	for len(d.pending) > 0 {
 		p := d.pending[0]
-		diff := int32(p.seq - d.next)
+		diff := int64(int32(p.seq - d.next))
 		if diff > 0 {
 			return
 		}
