@@ -195,3 +195,34 @@ func TestExportRoundTripOfLiveTrace(t *testing.T) {
 		t.Error("tshark sees no WebSocket frames on the browser leg")
 	}
 }
+
+// BenchmarkScan reads a capture of 100,000 MQTT packets (PUBLISH/PUBACK
+// pairs over ten connections) made by the exporter.
+func BenchmarkScan(b *testing.B) {
+	var entries []trace.Entry
+	for c := 0; c < 10; c++ {
+		conn := "c" + string(rune('0'+c))
+		for i := 0; i < 5000; i++ {
+			entries = append(entries,
+				trace.Entry{T: float64(len(entries)), Leg: trace.LegClientBroker, From: "device" + conn, To: "broker", Conn: conn,
+					Kind: "mqtt.PUBLISH", Bytes: []byte{0x32, 0x0a, 0, 3, 't', '/', '1', 0, 7, '2', '1', '.'}},
+				trace.Entry{T: float64(len(entries) + 1), Leg: trace.LegClientBroker, From: "broker", To: "device" + conn, Conn: conn,
+					Kind: "mqtt.PUBACK", Bytes: []byte{0x40, 0x02, 0, 7}})
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := WritePcapng(&buf, entries, &ExportOptions{NoComments: true}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := Scan(bytes.NewReader(buf.Bytes()), Options{}, func(it Item) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n < len(entries) {
+			b.Fatalf("%d entries, want at least %d", n, len(entries))
+		}
+	}
+}
