@@ -91,7 +91,7 @@ func startCapture(t *testing.T, pcap bool, ports ...int) (stop func() string) {
 	bin := need(t, "dumpcap")
 	var filter []string
 	for _, p := range ports {
-		filter = append(filter, "tcp port "+strconv.Itoa(p))
+		filter = append(filter, "port "+strconv.Itoa(p))
 	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o777)

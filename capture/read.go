@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -68,6 +69,9 @@ type Options struct {
 	// byte (for captures that start mid-connection). Other ports are
 	// recognised by content.
 	Ports []uint16
+	// DNSPorts lists UDP ports besides 53 that carry DNS (a test's or an
+	// embedded DNS server's).
+	DNSPorts []uint16
 }
 
 const defaultMaxBuffer = 64 << 20
@@ -200,6 +204,10 @@ func (p ngSource) linkType(ci gopacket.CaptureInfo) layers.LinkType {
 		return p.LinkType()
 	}
 	return intf.LinkType
+}
+
+func (s *scanner) isDNSPort(p uint16) bool {
+	return p == 53 || slices.Contains(s.opts.DNSPorts, p)
 }
 
 func isPcap(src packetSource) bool {
@@ -438,7 +446,7 @@ func (s *scanner) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInf
 			s.problem(nil, "frame truncated to %d of %d bytes: UDP datagram skipped", ci.CaptureLength, ci.Length)
 			return
 		}
-		if s.udp.SrcPort == 53 || s.udp.DstPort == 53 {
+		if s.isDNSPort(uint16(s.udp.SrcPort)) || s.isDNSPort(uint16(s.udp.DstPort)) {
 			s.dnsMessage(netip.AddrPortFrom(src, uint16(s.udp.SrcPort)), netip.AddrPortFrom(dst, uint16(s.udp.DstPort)), s.udp.Payload)
 		}
 	}
