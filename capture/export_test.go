@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -224,5 +227,53 @@ func BenchmarkScan(b *testing.B) {
 		if n < len(entries) {
 			b.Fatalf("%d entries, want at least %d", n, len(entries))
 		}
+	}
+}
+
+// TestMemoryFollowsOpenConnections reads a capture of 2,000 connections
+// one after the other, a second apart: the scanner must forget the ended
+// ones instead of keeping every connection of the file.
+func TestMemoryFollowsOpenConnections(t *testing.T) {
+	var entries []trace.Entry
+	for c := 0; c < 2000; c++ {
+		conn := "c" + strconv.Itoa(c)
+		from := "127.0.0.1:" + strconv.Itoa(20000+c)
+		base := float64(c) * 1000
+		for i, e := range []trace.Entry{
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPSyn},
+			{From: "127.0.0.3:1883", To: from, Kind: trace.KindTCPSynAck},
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPAck},
+			{From: from, To: "127.0.0.3:1883", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}},
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPFin},
+			{From: "127.0.0.3:1883", To: from, Kind: trace.KindTCPFin},
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPAck},
+		} {
+			e.T, e.Leg, e.Conn = base+float64(i), trace.LegClientBroker, conn
+			entries = append(entries, e)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := WritePcapng(&buf, entries, &ExportOptions{NoComments: true}); err != nil {
+		t.Fatal(err)
+	}
+	ng, err := pcapgo.NewNgReader(&buf, pcapgo.NgReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	s := newScanner(Options{}, func(Item) error { n++; return nil })
+	if err := s.run(ngSource{ng}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(entries) || len(s.problems) > 0 {
+		t.Errorf("%d entries, want %d; problems %v", n, len(entries), s.problems)
+	}
+	// Two minutes of TIME_WAIT at one connection a second, plus the
+	// 4096-frame sweep interval: at most a few hundred remembered.
+	if len(s.conns) > 800 {
+		t.Errorf("%d connections still held after reading 2000 that ended", len(s.conns))
+	}
+	if len(s.order) != 2000 {
+		t.Errorf("%d connections listed, want 2000", len(s.order))
 	}
 }

@@ -239,7 +239,8 @@ type scanner struct {
 	decoded []gopacket.LayerType
 
 	conns   map[connKey]*conn
-	order   []*conn // connections that carried MQTT, in order of id
+	ended   []endedConn // closed connections, oldest first
+	order   []*conn     // connections that carried MQTT, in order of id
 	nextID  int
 	dnsName map[netip.Addr]dnsAnswer
 
@@ -368,6 +369,9 @@ func (s *scanner) run(src packetSource) error {
 		}
 		s.readComments(comments)
 		s.packet(src.linkType(ci), data, ci)
+		if s.frame&4095 == 0 {
+			s.forget()
+		}
 	}
 	s.finish()
 	return s.err

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gopacket/gopacket"
 
@@ -117,6 +118,9 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 		c = nil
 	}
 	if c == nil {
+		if !t.SYN && len(t.Payload) == 0 {
+			return // an ACK, FIN or RST of a connection the capture never saw carry bytes
+		}
 		c = s.newConn(src, dst, t.SYN && !t.ACK)
 		s.conns[key] = c
 	}
@@ -244,6 +248,33 @@ func (s *scanner) newConn(src, dst netip.AddrPort, syn bool) *conn {
 		s.recognise(c, kindMQTT)
 	}
 	return c
+}
+
+// endedConn is a closed connection kept a while for late retransmissions.
+type endedConn struct {
+	c  *conn
+	at time.Time
+}
+
+// linger is how long (in capture time) an ended connection is remembered,
+// as TCP's TIME_WAIT does: twice a common maximum segment lifetime.
+const linger = 2 * time.Minute
+
+// forget drops connections that ended more than linger ago, so that memory
+// follows the connections open at a time, not all those of the file.
+func (s *scanner) forget() {
+	n := 0
+	for n < len(s.ended) && s.now.Sub(s.ended[n].at) > linger {
+		c := s.ended[n].c
+		if key := keyOf(c.client, c.server); s.conns[key] == c {
+			delete(s.conns, key)
+		}
+		s.ended[n] = endedConn{}
+		n++
+	}
+	if n > 0 {
+		s.ended = s.ended[n:]
+	}
 }
 
 // dropConn forgets a finished connection whose ports are reused.
@@ -474,6 +505,7 @@ func (s *scanner) maybeRelease(c *conn) {
 	}
 	s.reportPartial(c, "the connection closed")
 	c.closed = true
+	s.ended = append(s.ended, endedConn{c, s.now})
 	for dir := range c.dirs {
 		d := &c.dirs[dir]
 		d.raw, d.mq, d.pending, d.pendBytes = nil, nil, nil, 0
