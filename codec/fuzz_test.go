@@ -141,11 +141,17 @@ func FuzzDecodeBound(f *testing.F) {
 		if vb&1 == 1 {
 			v = V5
 		}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		Decode(b, v)
-		runtime.ReadMemStats(&after)
-		if got, bound := after.TotalAlloc-before.TotalAlloc, uint64(4096+64*len(b)); got > bound {
+		// The fuzzing worker allocates in the background too: take the
+		// smallest of three measurements.
+		got := ^uint64(0)
+		for i := 0; i < 3; i++ {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			Decode(b, v)
+			runtime.ReadMemStats(&after)
+			got = min(got, after.TotalAlloc-before.TotalAlloc)
+		}
+		if bound := uint64(4096 + 64*len(b)); got > bound {
 			t.Fatalf("Decode of %d bytes allocated %d bytes, bound %d", len(b), got, bound)
 		}
 	})
