@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		p, err := Decode(b, v)
 		tree := Dissect(b, v)
+		for _, e := range tree.Expert {
+			if strings.Contains(e.Message, errInternal.Error()) {
+				t.Fatalf("Dissect(%x) panicked (recovered)", b)
+			}
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
