@@ -4,9 +4,9 @@ GO       ?= go
 WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
 # Packages that are built for the browser (GOOS=js GOARCH=wasm).
-WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/
+WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client ./textdiagram/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./client/:FuzzReceive
+FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound ./client/:FuzzReceive
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
