@@ -6,7 +6,7 @@ TOOLS    := $(CURDIR)/bin/tools
 # Packages that are built for the browser (GOOS=js GOARCH=wasm).
 WASM_PKGS := ./wasm/... ./codec/... ./trace/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS :=
+FUZZ_TARGETS := ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
