@@ -8,7 +8,9 @@ TOOLS    := $(CURDIR)/bin/tools
 WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client ./textdiagram/...
 WASM_TEST_PKGS := ./wasm/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound ./client/:FuzzReceive
+FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
+FUZZ_TARGETS += ./client/:FuzzReceive
+FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
