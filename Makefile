@@ -5,12 +5,13 @@ WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
 # Packages that are built for the browser (GOOS=js GOARCH=wasm): vetted for
 # js/wasm; WASM_TEST_PKGS run their tests in headless Chromium.
-WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client ./textdiagram/...
+WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
 WASM_TEST_PKGS := ./wasm/...
 # Fuzz targets run briefly by `make test`: package:target.
 FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
 FUZZ_TARGETS += ./client/:FuzzReceive
 FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
+FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
