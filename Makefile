@@ -12,9 +12,10 @@ FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBou
 FUZZ_TARGETS += ./client/:FuzzReceive
 FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
 FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
+FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture
 
 all: build
 
@@ -59,6 +60,11 @@ test-wasm:
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/
+
+## bench-capture: capture import vs tshark on a generated 100 MB capture (PACKETS=1000000)
+PACKETS ?= 1000000
+bench-capture:
+	$(GO) run ./bench/capture -packets $(PACKETS)
 
 clean:
 	rm -rf bin artifacts $(WASM_DIR)/main.wasm* $(WASM_DIR)/wasm_exec.js
