@@ -3,10 +3,16 @@
 GO       ?= go
 WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
-# Packages that are built for the browser (GOOS=js GOARCH=wasm).
-WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/
+# Packages that are built for the browser (GOOS=js GOARCH=wasm): vetted for
+# js/wasm; WASM_TEST_PKGS run their tests in headless Chromium.
+WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
+WASM_TEST_PKGS := ./wasm/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./client/:FuzzReceive ./capture:FuzzImport
+FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
+FUZZ_TARGETS += ./client/:FuzzReceive
+FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
+FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
+FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture
@@ -50,7 +56,7 @@ test-fuzz:
 	done
 
 test-wasm:
-	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_TEST_PKGS)
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/

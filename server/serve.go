@@ -26,9 +26,9 @@ func init() { commands["serve"] = runServe }
 // serveConfig is what `lifeline serve` was asked to do.
 type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
-	allowPrivate                                                           bool
-	maxConns, maxConnsPerIP, maxMessage                                    int
-	idle, write, dial                                                      time.Duration
+	allowPrivate                                                             bool
+	maxConns, maxConnsPerIP, maxMessage                                      int
+	idle, write, dial                                                        time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
