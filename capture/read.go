@@ -21,7 +21,7 @@ import (
 
 // LegClientDNS is the leg of a device's own DNS lookups seen in a capture
 // (a live session's lookups are the proxy's, on trace.LegProxyDNS).
-const LegClientDNS = "client-dns"
+const LegClientDNS = trace.LegClientDNS
 
 // Problem is something in the capture that could not be read as it should:
 // a malformed or truncated frame, bytes missing from a TCP stream, a
