@@ -9,7 +9,7 @@ WASM_PKGS := ./wasm/... ./codec/... ./trace/...
 FUZZ_TARGETS := ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-proxy
 
 all: build
 
@@ -54,6 +54,12 @@ test-wasm:
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/
+
+## bench-proxy: Lifeline's proxy vs websockify vs plain TCP on loopback, and
+## 10,000 idle sessions (raises the open-file limit as far as it may go)
+bench-proxy:
+	$(GO) build -trimpath -o bin/lifeline ./server
+	ulimit -n $$(ulimit -Hn); $(GO) run ./bench/proxy -lifeline bin/lifeline
 
 clean:
 	rm -rf bin artifacts $(WASM_DIR)/main.wasm* $(WASM_DIR)/wasm_exec.js
