@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -68,13 +69,35 @@ var msg = func() []byte {
 	return b
 }()
 
-// serveEcho echoes every connection on a loopback port and prints it.
+// serveEcho echoes every connection on a loopback port and prints it. On a
+// second port it echoes WebSocket messages directly (no proxy): the ceiling
+// of any WebSocket proxy measured with this client.
 func serveEcho() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	wln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	go http.Serve(wln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for {
+			_, m, err := ws.ReadMessage()
+			if err != nil || ws.WriteMessage(websocket.BinaryMessage, m) != nil {
+				return
+			}
+		}
+	}))
+	fmt.Println("ws", wln.Addr())
 	fmt.Println(ln.Addr())
 	go func() { // end with the parent
 		io.Copy(io.Discard, os.Stdin)
@@ -319,7 +342,13 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	if err != nil {
 		return err
 	}
-	echo, echoAddr, err := child(ctx, func(s string) (string, bool) { return s, strings.HasPrefix(s, "127.0.0.1:") }, self, "-echo")
+	var wsEcho string
+	echo, echoAddr, err := child(ctx, func(s string) (string, bool) {
+		if v, ok := strings.CutPrefix(s, "ws "); ok {
+			wsEcho = v
+		}
+		return s, strings.HasPrefix(s, "127.0.0.1:")
+	}, self, "-echo")
 	if err != nil {
 		return err
 	}
@@ -356,6 +385,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 		{"plain TCP", dialTCP(echoAddr)},
 		{"lifeline", dialWS("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"})},
 		{"websockify", dialWS("ws://"+wsAddr+"/", "", []string{"binary"})},
+		{"ws echo", dialWS("ws://"+wsEcho+"/", "", nil)},
 	}
 	fmt.Printf("Proxy benchmark on loopback: %d × %d-byte MQTT PUBLISH packets echoed, %d in flight (median of %d runs);\n%d sequential round trips; %d idle sessions.\n\n",
 		n, len(msg), inflight, runs, rtts, idle)
@@ -383,6 +413,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	vsWsfy := rate["lifeline"] / rate["websockify"]
 	vsTCP := rate["lifeline"] / rate["plain TCP"]
 	added := p50["lifeline"] - p50["plain TCP"]
+	fmt.Println("(ws echo: a gorilla WebSocket echo server answering message by message, no proxy; for scale)")
 	fmt.Printf("\nlifeline / websockify msg/s: %.2f× (bar ≥ 2.5×)\n", vsWsfy)
 	fmt.Printf("lifeline / plain TCP msg/s:  %.2f× (bar ≥ 0.7×)\n", vsTCP)
 	fmt.Printf("p50 latency added over plain TCP: %v (bar ≤ 100µs)\n", added.Round(time.Microsecond))
