@@ -3,13 +3,19 @@
 GO       ?= go
 WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
-# Packages that are built for the browser (GOOS=js GOARCH=wasm).
-WASM_PKGS := ./wasm/... ./codec/... ./trace/...
+# Packages that are built for the browser (GOOS=js GOARCH=wasm): vetted for
+# js/wasm; WASM_TEST_PKGS run their tests in headless Chromium.
+WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
+WASM_TEST_PKGS := ./wasm/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
+FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
+FUZZ_TARGETS += ./client/:FuzzReceive
+FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
+FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
+FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-proxy
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-proxy
 
 all: build
 
@@ -50,7 +56,7 @@ test-fuzz:
 	done
 
 test-wasm:
-	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_TEST_PKGS)
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/
@@ -60,6 +66,11 @@ test-e2e:
 bench-proxy:
 	$(GO) build -trimpath -o bin/lifeline ./server
 	ulimit -n $$(ulimit -Hn); $(GO) run ./bench/proxy -lifeline bin/lifeline
+
+## bench-capture: capture import vs tshark on a generated 100 MB capture (PACKETS=1000000)
+PACKETS ?= 1000000
+bench-capture:
+	$(GO) run ./bench/capture -packets $(PACKETS)
 
 clean:
 	rm -rf bin artifacts $(WASM_DIR)/main.wasm* $(WASM_DIR)/wasm_exec.js

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/netrec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -299,7 +300,7 @@ func (ss *session) pageToBroker() {
 			if n > 0 {
 				if ferr := ss.up.feed((*buf)[pending:pending+n], ss.packetUp); ferr != nil {
 					code := websocket.CloseProtocolError
-					if errors.Is(ferr, errTooLarge) {
+					if errors.Is(ferr, codec.ErrPacketTooLarge) {
 						code = websocket.CloseMessageTooBig
 					}
 					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
@@ -362,6 +363,10 @@ func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
 	e.Version = int(ss.version.Load())
 	if pkt != nil {
 		e.Bytes = append([]byte(nil), pkt...)
+		var err error
+		if e.Summary, err = summary(pkt, e.Version); err != nil {
+			e.Error = "the codec cannot decode it: " + err.Error()
+		}
 	} else {
 		e.Note = "packet too large to record"
 	}

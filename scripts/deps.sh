@@ -15,6 +15,7 @@ declare -A need=(
   [mosquitto]=mosquitto
   [mosquitto_pub]=mosquitto-clients
   [tshark]=tshark
+  [dumpcap]=wireshark-common
 )
 missing=()
 for cmd in "${!need[@]}"; do

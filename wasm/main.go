@@ -2,7 +2,9 @@
 
 // Command wasm is Lifeline's MQTT client for the browser: it runs the client
 // state machine and the codec in WebAssembly, talks to the browser's own
-// WebSocket through syscall/js, and exposes window.lifeline to the page.
+// WebSocket through syscall/js, keeps the sequence diagram's model (package
+// diagram), and exposes window.lifeline to the page (see DESIGN.md, "The
+// page"). The page's scripts only draw what it computes.
 package main
 
 import (
@@ -11,7 +13,9 @@ import (
 )
 
 func main() {
-	lifeline := js.Global().Get("lifeline")
-	lifeline.Call("_boot", map[string]any{"goVersion": runtime.Version()})
-	select {}
+	a := newApp(js.Global().Get("lifeline"))
+	a.install()
+	a.api.Call("_boot", map[string]any{"goVersion": runtime.Version()})
+	<-a.done // the page never stops the client; this keeps it alive
+	a.funcs.release()
 }

@@ -1,0 +1,179 @@
+package netclient_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/lifeline-mqtt/lifeline/client"
+	"github.com/lifeline-mqtt/lifeline/client/netclient"
+	"github.com/lifeline-mqtt/lifeline/codec"
+)
+
+// running is a netclient.Client under test with its events.
+type running struct {
+	t *testing.T
+	*netclient.Client
+	mu     sync.Mutex
+	evs    []client.Event
+	cursor int
+	signal chan struct{}
+}
+
+// start runs a client dialing addr; it stops with the test.
+func start(t *testing.T, cfg client.Config, addr string, clock netclient.Clock) *running {
+	t.Helper()
+	r := &running{t: t, signal: make(chan struct{}, 1)}
+	dial := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	r.Client = netclient.New(cfg, dial, netclient.Options{Clock: clock, OnEvent: func(ev client.Event) {
+		r.mu.Lock()
+		r.evs = append(r.evs, ev)
+		r.mu.Unlock()
+		select {
+		case r.signal <- struct{}{}:
+		default:
+		}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+// waitFor returns the next event (after the previous waitFor's) that
+// matches, waiting up to 5s of wall time.
+func (r *running) waitFor(what string, match func(client.Event) bool) client.Event {
+	r.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		for ; r.cursor < len(r.evs); r.cursor++ {
+			if ev := r.evs[r.cursor]; match(ev) {
+				r.cursor++
+				r.mu.Unlock()
+				return ev
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.signal:
+		case <-deadline:
+			r.t.Fatalf("no %s within 5s; events:\n%s", what, strings.Join(r.lines(), "\n"))
+		}
+	}
+}
+
+func (r *running) waitState(s client.State) client.Event {
+	r.t.Helper()
+	return r.waitFor("state "+s.String(), func(ev client.Event) bool { return ev.Type == client.EventState && ev.State == s })
+}
+
+func (r *running) waitType(t client.EventType) client.Event {
+	r.t.Helper()
+	return r.waitFor(t.String(), func(ev client.Event) bool { return ev.Type == t })
+}
+
+// lines renders all events so far, one a line, without times.
+func (r *running) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ev := range r.evs {
+		out = append(out, line(ev))
+	}
+	return out
+}
+
+func line(ev client.Event) string {
+	switch ev.Type {
+	case client.EventSend:
+		return "> " + codec.Summary(ev.Packet)
+	case client.EventReceive:
+		if ev.Packet == nil {
+			return "< invalid"
+		}
+		return "< " + codec.Summary(ev.Packet)
+	case client.EventState:
+		return "state " + ev.State.String()
+	case client.EventError:
+		return "error " + ev.Err.Error()
+	case client.EventMessage:
+		return "message " + ev.Message.Topic + " " + string(ev.Message.Payload) + " qos=" + strconv.Itoa(int(ev.Message.QoS))
+	case client.EventPublished, client.EventSubscribed, client.EventUnsubscribed:
+		s := ev.Type.String() + " id=" + strconv.Itoa(int(ev.ID))
+		if ev.Err != nil {
+			s += " " + ev.Err.Error()
+		}
+		return s
+	}
+	return ev.Type.String()
+}
+
+// newMochi starts the embedded mochi broker on 127.0.0.1:0.
+func newMochi(t *testing.T) string {
+	t.Helper()
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return l.Address()
+}
+
+// newMosquitto starts Debian's mosquitto on a free loopback port.
+func newMosquitto(t *testing.T) string {
+	t.Helper()
+	const bin = "/usr/sbin/mosquitto"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("mosquitto is required (apt-get install mosquitto; see scripts/deps.sh): %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nlog_dest stderr\nlog_type none\n"), 0o644)
+	cmd := exec.Command(bin, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("mosquitto did not listen on %s", addr)
+	return ""
+}

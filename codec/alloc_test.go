@@ -1,0 +1,89 @@
+package codec
+
+import (
+	"bytes"
+	"testing"
+)
+
+// Wire bytes shared by the allocation tests and the benchmarks.
+var (
+	benchTopic   = "sensors/room1/t1" // 16 bytes
+	benchPayload = bytes.Repeat([]byte{'p'}, 64)
+	benchPublish = &Publish{QoS: 1, Topic: benchTopic, PacketID: 3, Payload: benchPayload}
+	benchConnect = &Connect{CleanStart: true, KeepAlive: 60, ClientID: "lifeline-client-1",
+		UsernameFlag: true, Username: "device01", PasswordFlag: true, Password: []byte("s3cret-pass")}
+	benchSubscribe = &Subscribe{PacketID: 7, Subscriptions: []Subscription{
+		{Filter: "sensors/+/t1", QoS: 1}, {Filter: "cmd/device01/#", QoS: 2}, {Filter: "status", QoS: 0}}}
+	benchPuback = &Puback{PacketID: 3}
+)
+
+func mustAppend(t testing.TB, p Packet, v Version) []byte {
+	t.Helper()
+	b, err := AppendPacket(nil, p, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestZeroAllocs proves the 0 allocs/op claims: decoding PUBLISH, CONNECT
+// and the acks into a reused struct, and encoding into a reused buffer.
+func TestZeroAllocs(t *testing.T) {
+	for _, v := range []Version{V311, V5} {
+		pub, con, sub, ack := mustAppend(t, benchPublish, v), mustAppend(t, benchConnect, v), mustAppend(t, benchSubscribe, v), mustAppend(t, benchPuback, v)
+		var (
+			p  Publish
+			c  Connect
+			s  Subscribe
+			a  Puback
+			sa Suback
+			d  Disconnect
+		)
+		suback := mustAppend(t, &Suback{PacketID: 7, ReasonCodes: []ReasonCode{0, 1, 2}}, v)
+		disc := mustAppend(t, &Disconnect{}, v)
+		buf := make([]byte, 0, 512)
+		cases := []struct {
+			name string
+			f    func() error
+		}{
+			{"decode PUBLISH", func() error { return p.Decode(pub, v) }},
+			{"decode CONNECT", func() error { return c.Decode(con, v) }},
+			{"decode SUBSCRIBE reused", func() error { return s.Decode(sub, v) }},
+			{"decode PUBACK", func() error { return a.Decode(ack, v) }},
+			{"decode SUBACK reused", func() error { return sa.Decode(suback, v) }},
+			{"decode DISCONNECT", func() error { return d.Decode(disc, v) }},
+			{"encode PUBLISH", func() (err error) { _, err = benchPublish.Append(buf[:0], v); return }},
+			{"encode CONNECT", func() (err error) { _, err = benchConnect.Append(buf[:0], v); return }},
+			{"encode SUBSCRIBE", func() (err error) { _, err = benchSubscribe.Append(buf[:0], v); return }},
+			{"encode PUBACK", func() (err error) { _, err = benchPuback.Append(buf[:0], v); return }},
+			{"PacketLen", func() (err error) { _, err = PacketLen(pub, 0); return }},
+		}
+		for _, tc := range cases {
+			t.Run(v.String()+" "+tc.name, func(t *testing.T) {
+				if err := tc.f(); err != nil { // warm up reused slices
+					t.Fatal(err)
+				}
+				if n := testing.AllocsPerRun(100, func() { _ = tc.f() }); n != 0 {
+					t.Fatalf("%v allocs/op, want 0", n)
+				}
+			})
+		}
+	}
+}
+
+func TestSplitterAllocs(t *testing.T) {
+	pub := mustAppend(t, benchPublish, V311)
+	s := NewSplitter(0)
+	s.Write(pub)
+	s.Next()
+	n := testing.AllocsPerRun(100, func() {
+		s.Write(pub[:10])
+		s.Write(pub[10:])
+		if _, ok, _ := s.Next(); !ok {
+			t.Fatal("no packet")
+		}
+	})
+	if n != 0 {
+		t.Fatalf("%v allocs/op, want 0", n)
+	}
+}

@@ -1,0 +1,90 @@
+package codec
+
+// Disconnect is a DISCONNECT packet [3.14]. In MQTT 3.1.1 it has no
+// fields; in MQTT 5.0 the Reason Code and Properties are omitted on the
+// wire when the code is 0 (Normal disconnection) and there are no
+// properties.
+type Disconnect struct {
+	ReasonCode ReasonCode // MQTT 5.0 only
+	Properties Properties // MQTT 5.0 only
+}
+
+// Auth is an AUTH packet [3.15], MQTT 5.0 only, with the same shape as
+// DISCONNECT.
+type Auth struct {
+	ReasonCode ReasonCode
+	Properties Properties
+}
+
+func (*Disconnect) Type() PacketType { return TypeDisconnect }
+func (*Auth) Type() PacketType       { return TypeAuth }
+
+// Decode decodes the whole packet b into p without allocating.
+func (p *Disconnect) Decode(b []byte, v Version) error { return p.decode(b, v, nil) }
+
+// Decode decodes the whole packet b into p without allocating.
+func (p *Auth) Decode(b []byte, v Version) error { return p.decode(b, v, nil) }
+
+func (p *Disconnect) decode(b []byte, v Version, rec *recorder) error {
+	return decodeReasonOnly(b, v, rec, TypeDisconnect, &p.ReasonCode, &p.Properties)
+}
+
+func (p *Auth) decode(b []byte, v Version, rec *recorder) error {
+	return decodeReasonOnly(b, v, rec, TypeAuth, &p.ReasonCode, &p.Properties)
+}
+
+// Append appends the encoding of p as version v to dst.
+func (p *Disconnect) Append(dst []byte, v Version) ([]byte, error) {
+	return appendReasonOnly(dst, v, TypeDisconnect, p.ReasonCode, &p.Properties)
+}
+
+// Append appends the encoding of p as version v to dst (v must be V5).
+func (p *Auth) Append(dst []byte, v Version) ([]byte, error) {
+	return appendReasonOnly(dst, v, TypeAuth, p.ReasonCode, &p.Properties)
+}
+
+func decodeReasonOnly(b []byte, v Version, rec *recorder, t PacketType, rc *ReasonCode, props *Properties) error {
+	c := cursor{b: b, t: t, v: v, rec: rec}
+	*rc = 0
+	if !props.empty() {
+		props.reset()
+	}
+	if _, err := c.header(t); err != nil {
+		return err
+	}
+	if v == V5 && c.off < c.end {
+		var err error
+		if *rc, err = c.reasonCode(); err != nil {
+			return err
+		}
+		if c.off < c.end {
+			if err := c.readProps(props, t); err != nil {
+				return err
+			}
+		}
+	}
+	return c.done()
+}
+
+func appendReasonOnly(dst []byte, v Version, t PacketType, rc ReasonCode, props *Properties) ([]byte, error) {
+	if v != V5 && (v != V311 || t == TypeAuth) {
+		return dst, newErr(t, "", 0, "", ErrUnsupportedVer)
+	}
+	h := byte(t) << 4
+	if v == V311 || (rc == 0 && props.empty()) {
+		if v == V311 && (rc != 0 || !props.empty()) {
+			return dst, newErr(t, reasonFields[t], 0, "", &kindError{"reason code or properties in MQTT 3.1.1", ErrProtocol})
+		}
+		return append(dst, h, 0), nil
+	}
+	if !rc.ValidIn(t) {
+		return dst, newErr(t, reasonFields[t], 0, "2.4", ErrReasonCode)
+	}
+	if props.empty() {
+		return append(dst, h, 1, byte(rc)), nil
+	}
+	pl := props.propsLen()
+	dst = appendVarint(append(dst, h), 1+varintLen(pl)+pl)
+	dst = append(dst, byte(rc))
+	return props.appendProps(dst, t)
+}

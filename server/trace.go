@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lifeline-mqtt/lifeline/client"
+	"github.com/lifeline-mqtt/lifeline/client/netclient"
+	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/netrec"
+	"github.com/lifeline-mqtt/lifeline/textdiagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+func init() { commands["trace"] = runTrace }
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// traceOptions are the parsed flags of `lifeline trace`.
+type traceOptions struct {
+	version  int
+	id       string
+	user     string
+	pass     string
+	keep     int
+	subs     listFlag
+	pubs     listFlag
+	wait     time.Duration
+	json     bool
+	insecure bool
+	timeout  time.Duration
+	broker   string
+	useTLS   bool
+	mask     bool // golden tests: times masked
+}
+
+// runTrace: lifeline trace [flags] mqtt://HOST:PORT — runs a lifecycle and
+// prints it as a text sequence diagram, or the trace entries as JSON lines.
+func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o traceOptions
+	return runTraceWith(ctx, args, stdout, stderr, &o)
+}
+
+func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, op *traceOptions) error {
+	o := *op
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.version, "v", 5, "MQTT version: 4 (3.1.1) or 5")
+	fs.StringVar(&o.id, "id", "", "client identifier (generated when empty)")
+	fs.StringVar(&o.user, "u", "", "user name")
+	fs.StringVar(&o.pass, "P", "", "password")
+	fs.IntVar(&o.keep, "k", 60, "keepalive in seconds")
+	fs.Var(&o.subs, "sub", "subscribe to FILTER[:QOS] (repeatable)")
+	fs.Var(&o.pubs, "pub", "publish TOPIC=PAYLOAD[:QOS] (repeatable)")
+	fs.DurationVar(&o.wait, "wait", time.Second, "how long to stay connected before disconnecting")
+	fs.BoolVar(&o.json, "json", false, "print trace entries as JSON, one a line")
+	fs.BoolVar(&o.insecure, "insecure", false, "mqtts: do not verify the broker's certificate")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on connecting and on each acknowledgement")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: lifeline trace [flags] mqtt://HOST[:PORT] | mqtts://HOST[:PORT]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("trace: one broker URL expected")
+	}
+	var err error
+	if o.broker, o.useTLS, err = parseBrokerURL(fs.Arg(0)); err != nil {
+		return err
+	}
+	if o.version != 4 && o.version != 5 {
+		return fmt.Errorf("trace: -v must be 4 or 5, not %d", o.version)
+	}
+	return traceRun(ctx, o, stdout, stderr)
+}
+
+// parseBrokerURL reads mqtt://host[:port] (1883) or mqtts://host[:port] (8883).
+func parseBrokerURL(s string) (hostport string, useTLS bool, err error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", false, fmt.Errorf("trace: broker URL %q: want mqtt://HOST:PORT or mqtts://HOST:PORT", s)
+	}
+	port := "1883"
+	switch u.Scheme {
+	case "mqtt", "tcp":
+	case "mqtts", "ssl", "tls":
+		useTLS, port = true, "8883"
+	default:
+		return "", false, fmt.Errorf("trace: broker URL %q: scheme must be mqtt or mqtts", s)
+	}
+	if u.Port() != "" {
+		port = u.Port()
+	}
+	return net.JoinHostPort(u.Hostname(), port), useTLS, nil
+}
+
+// parseSub reads FILTER[:QOS].
+func parseSub(s string) (codec.Subscription, error) {
+	f, q := s, 0
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		n, err := strconv.Atoi(s[i+1:])
+		if err == nil && n >= 0 && n <= 2 {
+			f, q = s[:i], n
+		}
+	}
+	if f == "" {
+		return codec.Subscription{}, fmt.Errorf("trace: -sub %q: empty filter", s)
+	}
+	return codec.Subscription{Filter: f, QoS: codec.QoS(q)}, nil
+}
+
+// parsePub reads TOPIC=PAYLOAD[:QOS].
+func parsePub(s string) (client.Message, error) {
+	eq := strings.IndexByte(s, '=')
+	if eq <= 0 {
+		return client.Message{}, fmt.Errorf("trace: -pub %q: want TOPIC=PAYLOAD[:QOS]", s)
+	}
+	m := client.Message{Topic: s[:eq]}
+	payload := s[eq+1:]
+	if i := strings.LastIndexByte(payload, ':'); i >= 0 {
+		if n, err := strconv.Atoi(payload[i+1:]); err == nil && n >= 0 && n <= 2 {
+			payload, m.QoS = payload[:i], codec.QoS(n)
+		}
+	}
+	m.Payload = []byte(payload)
+	return m, nil
+}
+
+// recorder collects trace entries from netrec and from the client's events.
+type recorder struct {
+	mu      sync.Mutex
+	start   time.Time
+	entries []trace.Entry
+	version int
+	evs     []client.Event
+	notify  chan struct{}
+}
+
+func (r *recorder) add(e trace.Entry) {
+	r.mu.Lock()
+	r.entries = append(r.entries, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) event(ev client.Event) {
+	t := float64(ev.Time.Sub(r.start)) / float64(time.Millisecond)
+	e := trace.Entry{T: t, Leg: trace.LegClientBroker, Observed: trace.ObservedWire, Version: r.version}
+	switch ev.Type {
+	case client.EventSend, client.EventReceive:
+		e.From, e.To = "client", "broker"
+		if ev.Type == client.EventReceive {
+			e.From, e.To = "broker", "client"
+		}
+		e.Bytes = ev.Bytes
+		if ev.Packet != nil {
+			e.Kind = trace.KindMQTT(ev.Packet.Type().String())
+			e.Summary = codec.Summary(ev.Packet)
+		} else {
+			e.Kind = trace.KindMQTT(codec.PacketType(ev.Bytes[0] >> 4).String())
+			e.Summary = "invalid packet"
+		}
+		r.add(e)
+	case client.EventError:
+		// A note on the client's lane in the text diagram (not a wire entry).
+		e.From, e.To, e.Kind, e.Observed, e.Leg = "client", "client", "error", "", ""
+		e.Error = ev.Err.Error()
+		r.add(e)
+	}
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// await waits for an event matching f after index *from.
+func (r *recorder) await(ctx context.Context, from *int, timeout time.Duration, f func(client.Event) bool) (client.Event, error) {
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	for {
+		r.mu.Lock()
+		for ; *from < len(r.evs); *from++ {
+			if ev := r.evs[*from]; f(ev) {
+				*from++
+				r.mu.Unlock()
+				return ev, nil
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.notify:
+		case <-tm.C:
+			return client.Event{}, errors.New("timed out")
+		case <-ctx.Done():
+			return client.Event{}, ctx.Err()
+		}
+	}
+}
+
+func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) error {
+	var subs []codec.Subscription
+	for _, s := range o.subs {
+		sub, err := parseSub(s)
+		if err != nil {
+			return err
+		}
+		subs = append(subs, sub)
+	}
+	var pubs []client.Message
+	for _, s := range o.pubs {
+		m, err := parsePub(s)
+		if err != nil {
+			return err
+		}
+		pubs = append(pubs, m)
+	}
+	rec := &recorder{start: time.Now(), version: o.version, notify: make(chan struct{}, 1)}
+	d := &netrec.Dialer{Start: rec.start, Emit: rec.add, Party: "client", Leg: trace.LegClientBroker, Timeout: o.timeout}
+	if o.useTLS {
+		d.TLSConfig = &tls.Config{InsecureSkipVerify: o.insecure}
+	}
+	dial := func(ctx context.Context) (net.Conn, error) {
+		c, _, err := d.Dial(ctx, o.broker, o.useTLS)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	cfg := client.Config{Version: codec.Version(o.version), ClientID: o.id, Username: o.user, KeepAlive: uint16(o.keep),
+		CleanStart: true, ConnectTimeout: o.timeout, Seed: uint64(time.Now().UnixNano())}
+	if o.pass != "" {
+		cfg.Password = []byte(o.pass)
+	}
+	nc := netclient.New(cfg, dial, netclient.Options{OnEvent: rec.event})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); nc.Run(runCtx) }()
+	err := traceSteps(ctx, nc, rec, o, subs, pubs)
+	cancel()
+	<-done
+
+	rec.mu.Lock()
+	entries := rec.entries
+	rec.mu.Unlock()
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].T < entries[j].T })
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		seq := 0
+		for _, e := range entries {
+			if e.From == e.To { // error notes go to stderr
+				fmt.Fprintln(stderr, "lifeline trace:", e.Error)
+				continue
+			}
+			seq++
+			e.Seq = seq
+			if o.mask {
+				e.T = 0
+			}
+			if werr := enc.Encode(e); werr != nil {
+				return werr
+			}
+		}
+	} else {
+		for i := range entries {
+			entries[i].Seq = i + 1
+		}
+		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: []string{"client", "dns", "broker"}, MaskTimes: o.mask}); werr != nil {
+			return werr
+		}
+	}
+	return err
+}
+
+// traceSteps drives the lifecycle: connect, subscribe, publish, wait,
+// disconnect.
+func traceSteps(ctx context.Context, nc *netclient.Client, rec *recorder, o traceOptions, subs []codec.Subscription, pubs []client.Message) error {
+	at := 0
+	if err := nc.Connect(); err != nil {
+		return err
+	}
+	ev, err := rec.await(ctx, &at, o.timeout+time.Second, func(ev client.Event) bool {
+		return ev.Type == client.EventState && (ev.State == client.StateConnected || ev.State == client.StateDisconnected)
+	})
+	if err != nil {
+		return fmt.Errorf("trace: connecting: %w", err)
+	}
+	if ev.State != client.StateConnected {
+		return errors.New("trace: not connected (see the diagram)")
+	}
+	for _, s := range subs {
+		id, err := nc.Subscribe([]codec.Subscription{s}, codec.Properties{})
+		if err != nil {
+			return fmt.Errorf("trace: subscribe %s: %w", s.Filter, err)
+		}
+		if _, err := rec.await(ctx, &at, o.timeout, func(ev client.Event) bool {
+			return ev.Type == client.EventSubscribed && ev.ID == id || ev.Type == client.EventState
+		}); err != nil {
+			return fmt.Errorf("trace: SUBACK for %s: %w", s.Filter, err)
+		}
+	}
+	for _, m := range pubs {
+		id, err := nc.Publish(m)
+		if err != nil {
+			return fmt.Errorf("trace: publish %s: %w", m.Topic, err)
+		}
+		if m.QoS == 0 {
+			continue
+		}
+		if _, err := rec.await(ctx, &at, o.timeout, func(ev client.Event) bool {
+			return ev.Type == client.EventPublished && ev.ID == id || ev.Type == client.EventState
+		}); err != nil {
+			return fmt.Errorf("trace: acknowledgement of %s: %w", m.Topic, err)
+		}
+	}
+	select {
+	case <-time.After(o.wait):
+	case <-ctx.Done():
+	}
+	if nc.State() == client.StateConnected {
+		nc.Disconnect(0, codec.Properties{})
+		// Let the broker's FIN arrive so the close is drawn from both sides.
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+var updateTrace = flag.Bool("update-trace", false, "rewrite the golden files of trace_test.go")
+
+// traceBroker starts a mochi broker on 127.0.0.1:0 for the trace tests.
+func traceBroker(t *testing.T) string {
+	t.Helper()
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s.AddHook(new(auth.AllowHook), nil)
+	l := listeners.NewTCP(listeners.Config{ID: "trace", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return l.Address()
+}
+
+var ports = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+func TestTraceTextGolden(t *testing.T) {
+	addr := traceBroker(t)
+	for _, v := range []string{"4", "5"} {
+		t.Run("v"+v, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			o := traceOptions{mask: true}
+			args := []string{"-v", v, "-id", "golden", "-k", "30", "-sub", "lifeline/in/#:2", "-pub", "lifeline/out=hello:1",
+				"-pub", "lifeline/out=again:2", "-pub", "lifeline/out=q0", "-wait", "10ms", "mqtt://" + addr}
+			if err := runTraceWith(context.Background(), args, &out, &errb, &o); err != nil {
+				t.Fatalf("%v\n%s", err, errb.String())
+			}
+			got := ports.ReplaceAllString(out.String(), "127.0.0.1:PORT")
+			// The two FINs of the close race each other: check them apart.
+			i := strings.Index(got, "| DISCONNECT")
+			if i < 0 {
+				t.Fatalf("no DISCONNECT in\n%s", got)
+			}
+			head, tail := got[:i], got[i:]
+			if !strings.Contains(tail, "tcp.fin") {
+				t.Errorf("close not drawn:\n%s", tail)
+			}
+			path := filepath.Join("testdata", "trace-v"+v+".golden")
+			if *updateTrace {
+				os.WriteFile(path, []byte(head), 0o644)
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if head != string(want) {
+				t.Fatalf("got:\n%s\nwant:\n%s", head, want)
+			}
+		})
+	}
+}
+
+func TestTraceJSON(t *testing.T) {
+	addr := traceBroker(t)
+	var out, errb bytes.Buffer
+	// keepalive 2s and a 2.5s wait: the idle client pings by itself.
+	args := []string{"-json", "-id", "js", "-k", "2", "-wait", "2500ms", "mqtt://" + addr}
+	if err := runTrace(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	var kinds []string
+	last := -1.0
+	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("line %d %q: %v", i, l, err)
+		}
+		if e.Seq != i+1 || e.T < last || e.Leg != trace.LegClientBroker {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+		if strings.HasPrefix(e.Kind, "mqtt.") && (len(e.Bytes) == 0 || e.Version != 5 || e.Observed != trace.ObservedWire) {
+			t.Errorf("mqtt entry without bytes/version: %+v", e)
+		}
+		last = e.T
+		kinds = append(kinds, e.Kind)
+	}
+	// Then one or two tcp.fin: whether the broker's FIN is read before the
+	// client's own close is a race.
+	want := "tcp.syn tcp.synack tcp.ack mqtt.CONNECT mqtt.CONNACK mqtt.PINGREQ mqtt.PINGRESP mqtt.DISCONNECT tcp.fin"
+	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, want) {
+		t.Fatalf("kinds:\n %s\nwant\n %s", got, want)
+	}
+}
+
+func TestTraceFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{}, "one broker URL expected"},
+		{[]string{"http://x"}, "scheme must be mqtt or mqtts"},
+		{[]string{"-v", "3", "mqtt://127.0.0.1:1"}, "-v must be 4 or 5"},
+		{[]string{"-pub", "nope", "mqtt://127.0.0.1:1"}, "want TOPIC=PAYLOAD"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := runTrace(context.Background(), tt.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("err %v, want %q", err, tt.err)
+			}
+		})
+	}
+	for in, want := range map[string]string{"mqtt://h": "h:1883", "mqtts://h": "h:8883", "mqtt://h:1": "h:1", "mqtts://[::1]:9": "[::1]:9"} {
+		if got, _, err := parseBrokerURL(in); got != want || err != nil {
+			t.Errorf("parseBrokerURL(%q) = %q, %v", in, got, err)
+		}
+	}
+	m, _ := parsePub("a/b=x:y:2")
+	if m.Topic != "a/b" || string(m.Payload) != "x:y" || m.QoS != 2 {
+		t.Errorf("parsePub: %+v", m)
+	}
+}
+
+func TestTraceRefused(t *testing.T) {
+	// Nothing listens: the diagram shows the failed connect and the command fails.
+	var out bytes.Buffer
+	err := runTrace(context.Background(), []string{"-timeout", "2s", "mqtt://127.0.0.1:1"}, &out, io.Discard)
+	if err == nil || !strings.Contains(out.String(), "tcp.rst") {
+		t.Fatalf("err %v, out:\n%s", err, out.String())
+	}
+}

@@ -1,0 +1,331 @@
+// The live sequence diagram. The model — lanes, rows, links, times,
+// deadlines — comes from the Go client (package diagram) through
+// lifeline._view(first, n); this file only draws it, a window of rows at a
+// time, so a session of any length draws as fast as a short one.
+import { h, s, clear, fmtMs, fmtInt } from './dom.js';
+
+const BASE_ROW = 34;       // px per arrow at zoom 1
+const TIME_W = 88;         // the time column on the left
+const COL_W = 10;          // one exchange column in the link gutter
+const GUTTER_W = 4 * COL_W + 12;
+const OVERSCAN = 40;       // rows drawn above and below what is visible
+const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
+
+export const CLASS_NAMES = {
+  dns: 'DNS', tcp: 'TCP', tls: 'TLS', ws: 'WebSocket', connect: 'Connect',
+  subscribe: 'Subscribe', publish: 'Publish', ping: 'Keepalive', disconnect: 'Disconnect', other: 'Other',
+};
+
+export class Diagram {
+  constructor(root, api, onSelect) {
+    this.api = api;
+    this.onSelect = onSelect;
+    this.zoomIndex = 3;
+    this.following = true;
+    this.hidden = new Set();
+    this.selected = 0;
+    this.selectedExchange = 0;
+    this.arrows = new Map(); // seq -> {g, row}
+    this.layoutKey = '';
+    this.lastVersion = -1;
+    this.lastWindow = '';
+    this.view = null;
+
+    this.toolbar = root.querySelector('.diagram-toolbar');
+    this.followBtn = root.querySelector('#follow');
+    this.chips = root.querySelector('#filters');
+    this.info = root.querySelector('#diagram-info');
+    this.heads = root.querySelector('#lane-heads');
+    this.scroller = root.querySelector('#diagram-scroll');
+    this.spacer = root.querySelector('#diagram-spacer');
+    this.empty = root.querySelector('#diagram-empty');
+    this.svg = s('svg', { id: 'diagram', role: 'list', 'aria-label': 'Sequence diagram: one row per message' });
+    this.world = s('g');
+    this.lanesG = s('g', { class: 'lanes' });
+    this.spansG = s('g', { class: 'spans' });
+    this.deadlinesG = s('g', { class: 'deadlines' });
+    this.arrowsG = s('g', { class: 'arrows' });
+    this.world.append(this.lanesG, this.deadlinesG, this.spansG, this.arrowsG);
+    this.svg.append(this.world);
+    this.spacer.append(this.svg);
+
+    this.followBtn.addEventListener('click', () => this.setFollowing(!this.following));
+    root.querySelector('#zoom-in').addEventListener('click', () => this.zoom(+1));
+    root.querySelector('#zoom-out').addEventListener('click', () => this.zoom(-1));
+    this.scroller.addEventListener('scroll', () => {
+      const atEnd = this.scroller.scrollTop + this.scroller.clientHeight >= this.scroller.scrollHeight - this.rowH();
+      if (this.programmaticScroll) { this.programmaticScroll = false; return; }
+      if (!atEnd && this.following) this.setFollowing(false);
+      else if (atEnd && !this.following && this.userScrolled) this.setFollowing(true);
+      this.userScrolled = true;
+    }, { passive: true });
+    this.scroller.addEventListener('click', (ev) => {
+      const g = ev.target.closest('[data-seq]');
+      if (g) this.select(Number(g.dataset.seq), true);
+    });
+    this.scroller.addEventListener('keydown', (ev) => this.key(ev));
+    this.buildChips();
+    this.setFollowing(true);
+  }
+
+  rowH() { return Math.round(BASE_ROW * ZOOMS[this.zoomIndex]); }
+
+  zoom(d) {
+    this.zoomIndex = Math.max(0, Math.min(ZOOMS.length - 1, this.zoomIndex + d));
+    this.svg.style.setProperty('--zoom', ZOOMS[this.zoomIndex]);
+    this.layoutKey = '';
+    this.lastWindow = '';
+    if (this.selected && !this.following) this.reveal(this.selected);
+  }
+
+  setFollowing(on) {
+    this.following = on;
+    this.followBtn.setAttribute('aria-pressed', String(!on));
+    this.followBtn.textContent = on ? 'Pause' : 'Follow live';
+    this.followBtn.title = on ? 'Stop following new messages (the diagram keeps recording)' : 'Jump to the newest message and follow';
+    this.userScrolled = false;
+    this.lastWindow = '';
+  }
+
+  buildChips() {
+    clear(this.chips);
+    for (const [cls, name] of Object.entries(CLASS_NAMES)) {
+      const b = h('button', {
+        type: 'button', class: `chip c-${cls}`, 'aria-pressed': 'true', dataset: { class: cls },
+        title: `Show or hide ${name} arrows`,
+        onclick: () => {
+          if (this.hidden.has(cls)) this.hidden.delete(cls); else this.hidden.add(cls);
+          b.setAttribute('aria-pressed', String(!this.hidden.has(cls)));
+          this.api._setHidden([...this.hidden]);
+          this.lastWindow = '';
+        },
+      }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), name, h('span', { class: 'count', text: '' }));
+      this.chips.append(b);
+    }
+  }
+
+  // frame draws if anything changed; the page calls it every animation frame.
+  frame() {
+    const version = this.api._version();
+    const H = this.rowH();
+    const viewH = this.scroller.clientHeight;
+    const changed = version !== this.lastVersion;
+    if (changed) {
+      this.lastVersion = version;
+      // A cheap look at the total first, to size the spacer and follow.
+      const total = this.api._total();
+      this.spacer.style.height = `${(total + 1) * H}px`;
+      if (this.following) {
+        const target = Math.max(0, (total + 1) * H - viewH);
+        if (Math.abs(this.scroller.scrollTop - target) > 1) {
+          this.programmaticScroll = true;
+          this.scroller.scrollTop = target;
+        }
+      }
+    }
+    const top = this.scroller.scrollTop;
+    const first = Math.max(0, Math.floor(top / H) - OVERSCAN);
+    const count = Math.ceil(viewH / H) + 2 * OVERSCAN;
+    const win = `${version}|${first}|${count}|${H}|${this.scroller.clientWidth}`;
+    if (win === this.lastWindow) return;
+    this.lastWindow = win;
+    this.draw(this.api._view(first, count));
+  }
+
+  draw(v) {
+    this.view = v;
+    const H = this.rowH();
+    const W = Math.max(480, this.scroller.clientWidth);
+    this.empty.hidden = v.total > 0 || v.pagedOut.count > 0;
+    this.spacer.style.height = `${(v.total + 1) * H}px`;
+    const n = Math.max(v.lanes.length, 1);
+    const lanesW = W - TIME_W - GUTTER_W;
+    const laneX = (i) => TIME_W + (lanesW * (i + 0.5)) / n;
+    this.laneW = lanesW / n;
+    const key = `${W}|${H}|${v.lanes.map((l) => l.party).join(',')}`;
+    if (key !== this.layoutKey) {
+      this.layoutKey = key;
+      this.arrows.clear();
+      clear(this.arrowsG);
+      clear(this.heads);
+      for (const [i, l] of v.lanes.entries()) {
+        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${Math.floor(lanesW / n) - 6}px`, title: l.party, text: l.label }));
+      }
+    }
+    this.svg.setAttribute('width', W);
+    const height = Math.max(v.arrows.length, 1) * H + H;
+    this.svg.setAttribute('height', height);
+    this.svg.style.top = `${v.first * H}px`;
+    this.world.setAttribute('transform', `translate(0 ${-v.first * H})`);
+
+    // Lifelines.
+    clear(this.lanesG);
+    const y0 = v.first * H, y1 = y0 + height;
+    for (const [i] of v.lanes.entries()) {
+      this.lanesG.append(s('line', { class: 'lifeline', x1: laneX(i), x2: laneX(i), y1: y0, y2: y1 }));
+    }
+
+    // Arrows, reused by seq.
+    const keep = new Set();
+    for (const a of v.arrows) {
+      keep.add(a.seq);
+      let rec = this.arrows.get(a.seq);
+      if (!rec) {
+        rec = { g: this.arrow(a, laneX, H), row: a.row };
+        this.arrows.set(a.seq, rec);
+        this.arrowsG.append(rec.g);
+      } else if (rec.row !== a.row) {
+        rec.row = a.row;
+        rec.g.setAttribute('transform', `translate(0 ${a.row * H})`);
+        rec.g.querySelector('.delta').textContent = `+${fmtMs(a.delta)}`;
+      }
+      rec.g.classList.toggle('selected', a.seq === this.selected);
+      rec.g.classList.toggle('linked', a.exchange !== 0 && a.exchange === this.selectedExchange && a.seq !== this.selected);
+    }
+    for (const [seq, rec] of this.arrows) {
+      if (!keep.has(seq)) { rec.g.remove(); this.arrows.delete(seq); }
+    }
+
+    // Exchanges in the gutter: a bracket from the request to its last answer.
+    clear(this.spansG);
+    const gx = W - GUTTER_W + 8;
+    for (const sp of v.spans || []) {
+      if (sp.column < 0 || !sp.rows || sp.rows.length < 2) continue;
+      const x = gx + sp.column * COL_W;
+      const ya = sp.rows[0] * H + H * 0.62, yb = sp.rows[sp.rows.length - 1] * H + H * 0.62;
+      const g = s('g', { class: `span c-${sp.class}${sp.done ? '' : ' open'}${sp.exchange === this.selectedExchange ? ' selected' : ''}` },
+        s('title', { text: sp.name + (sp.done ? '' : ' (waiting for the answer)') }),
+        s('line', { x1: x, x2: x, y1: ya, y2: yb }));
+      for (const r of sp.rows) g.append(s('line', { class: 'tick', x1: x - 5, x2: x, y1: r * H + H * 0.62, y2: r * H + H * 0.62 }));
+      this.spansG.append(g);
+    }
+
+    // Keepalive deadlines: a dotted line across the lanes at the time the
+    // client's next packet is due, a ring on its lifeline, the words at the
+    // right end.
+    clear(this.deadlinesG);
+    const right = W - GUTTER_W - 6;
+    for (const d of v.deadlines || []) {
+      const y = d.row * H + H * 0.62;
+      const x = laneX(d.lane);
+      const cls = d.pending ? 'pending' : d.met ? 'met' : 'missed';
+      this.deadlinesG.append(s('g', { class: `deadline ${cls}`, role: 'note', 'aria-label': d.label },
+        s('title', { text: `${d.label} (at ${fmtMs(d.t)})` }),
+        s('line', { x1: x, x2: right, y1: y, y2: y }),
+        s('circle', { cx: x, cy: y, r: 4 }),
+        s('text', { x: right, y: y - 3, 'text-anchor': 'end', text: d.label })));
+    }
+
+    this.updateInfo(v);
+  }
+
+  arrow(a, laneX, H) {
+    const x1 = laneX(a.fromLane), x2 = laneX(a.toLane);
+    const dir = x2 >= x1 ? 1 : -1;
+    const y = H * 0.62;
+    const cls = `arrow c-${a.class}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}`;
+    const label = `${a.summary || a.kind}`;
+    const where = `${a.from} → ${a.to}`;
+    const g = s('g', {
+      class: cls, transform: `translate(0 ${a.row * H})`, role: 'listitem', tabindex: '-1',
+      'aria-label': `${fmtMs(a.t)}, ${where}: ${label}${a.error ? `, error: ${a.error}` : ''}`,
+      dataset: { kind: a.kind, leg: a.leg, seq: String(a.seq), from: a.from, to: a.to },
+    });
+    g.append(s('title', { text: `${label}\n${where} (${a.leg}) at ${fmtMs(a.t)}${a.observed === 'kernel' ? '\nobserved by the kernel (a socket call), not on the wire' : ''}${a.note ? '\n' + a.note : ''}${a.error ? '\nerror: ' + a.error : ''}` }));
+    g.append(s('rect', { class: 'hit', x: 0, y: 0, width: '100%', height: H }));
+    g.append(s('text', { class: 'delta', x: 8, y: H * 0.45, text: `+${fmtMs(a.delta)}` }));
+    g.append(s('text', { class: 'abs', x: 8, y: H * 0.85, text: `${fmtMs(a.t)}` }));
+    const head = 7;
+    g.append(s('line', { class: 'shaft', x1: x1, x2: x2 - dir * head, y1: y, y2: y }));
+    g.append(s('path', { class: 'head', d: `M${x2},${y} l${-dir * head * 1.4},${-head * 0.7} v${head * 1.4} z` }));
+    // A label may reach a little past its arrow's ends, over the lifelines.
+    const span = Math.abs(x2 - x1) + this.laneW * 0.7;
+    const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
+    const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
+    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
+    if (a.observed === 'kernel') {
+      g.append(s('text', { class: 'badge', x: x1 + dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'start' : 'end', text: 'kernel' }));
+    }
+    if (a.error) {
+      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: `✕ ${a.error.slice(0, 48)}` }));
+    }
+    return g;
+  }
+
+  updateInfo(v) {
+    for (const b of this.chips.children) {
+      const n = (v.counts && v.counts[b.dataset.class]) || 0;
+      b.querySelector('.count').textContent = n ? fmtInt(n) : '';
+      b.hidden = n === 0 && !this.hidden.has(b.dataset.class);
+    }
+    const parts = [];
+    parts.push(`${fmtInt(v.total)} arrow${v.total === 1 ? '' : 's'}${this.hidden.size ? ' shown' : ''}`);
+    if (v.clock.aligned) {
+      parts.push(`proxy's clock aligned to the page's within ± ${fmtMs(v.clock.uncertainty)} (best of ${v.clock.samples} ping${v.clock.samples === 1 ? '' : 's'}${v.clock.pairs ? `, narrowed by ${fmtInt(v.clock.pairs)} relayed packets: none is drawn before its cause` : ''})`);
+    }
+    if (v.pagedOut.count > 0) {
+      const top = Object.entries(v.pagedOut.byKind).sort((a, b) => b[1] - a[1]).slice(0, 3)
+        .map(([k, n]) => `${k.replace('mqtt.', '')} ${fmtInt(n)}`).join(', ');
+      parts.push(`${fmtInt(v.pagedOut.count)} older arrows paged out to keep memory bounded (${top}); counts include them`);
+    }
+    const text = parts.join(' · ');
+    if (this.info.textContent !== text) this.info.textContent = text;
+  }
+
+  // select highlights an arrow and its exchange and opens its detail.
+  select(seq, focus) {
+    this.selected = seq;
+    const d = this.onSelect(seq);
+    this.selectedExchange = d && d.exchange ? d.exchange.id : 0;
+    this.lastWindow = '';
+    if (focus) {
+      this.frame();
+      const rec = this.arrows.get(seq);
+      if (rec) rec.g.focus({ preventScroll: true });
+    }
+  }
+
+  // reveal scrolls an arrow into view.
+  reveal(seq) {
+    const row = this.api._rowOf(seq);
+    if (row < 0) return;
+    const H = this.rowH();
+    const top = row * H, bottom = top + H;
+    if (top < this.scroller.scrollTop || bottom > this.scroller.scrollTop + this.scroller.clientHeight) {
+      this.setFollowing(false);
+      this.programmaticScroll = true;
+      this.scroller.scrollTop = Math.max(0, top - this.scroller.clientHeight / 2);
+    }
+  }
+
+  selectRow(row) {
+    const v = this.api._view(row, 1);
+    if (v.arrows.length) {
+      this.reveal(v.arrows[0].seq);
+      this.select(v.arrows[0].seq, true);
+    }
+  }
+
+  key(ev) {
+    const row = this.selected ? this.api._rowOf(this.selected) : -1;
+    const total = this.api._total();
+    const page = Math.max(1, Math.floor(this.scroller.clientHeight / this.rowH()) - 1);
+    let target = null;
+    switch (ev.key) {
+      case 'ArrowDown': case 'j': target = row < 0 ? 0 : row + 1; break;
+      case 'ArrowUp': case 'k': target = row < 0 ? total - 1 : row - 1; break;
+      case 'PageDown': target = row + page; break;
+      case 'PageUp': target = row - page; break;
+      case 'Home': target = 0; break;
+      case 'End': target = total - 1; break;
+      case 'f': this.setFollowing(!this.following); break;
+      case '+': case '=': this.zoom(+1); break;
+      case '-': this.zoom(-1); break;
+      default: return;
+    }
+    ev.preventDefault();
+    if (target !== null && total > 0) this.selectRow(Math.max(0, Math.min(total - 1, target)));
+  }
+}
+
+const safe = (p) => String(p).replace(/[^a-z0-9-]/gi, '_');

@@ -1,0 +1,378 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strconv"
+	"strings"
+	"syscall/js"
+
+	"github.com/lifeline-mqtt/lifeline/client"
+	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+)
+
+// app is the whole state of the client in the page, made once in main.
+type app struct {
+	api   js.Value // window.lifeline
+	funcs funcs
+	done  chan struct{}
+
+	origin  float64 // performance.now() at start: the page clock's zero
+	model   *diagram.Model
+	version int // bumped on every change the page should draw
+	w       jsonw.Writer
+
+	listeners map[string][]js.Value
+	tc        traceChannel
+
+	sess          *session // the client's session, nil before the first connect
+	msgs          messages
+	defaultBroker string // from /api/config, set by the page
+	directConns   int
+	untracedConns int
+}
+
+func newApp(api js.Value) *app {
+	a := &app{
+		api:           api,
+		done:          make(chan struct{}),
+		origin:        now(),
+		model:         diagram.New(diagram.Options{}),
+		listeners:     map[string][]js.Value{},
+		defaultBroker: "broker.lifeline.test:1883",
+	}
+	a.tc.a = a
+	return a
+}
+
+// now is the page clock: ms since the client started.
+func (a *app) now() float64 { return now() - a.origin }
+
+// changed tells the page to redraw on its next frame.
+func (a *app) changed() { a.version++ }
+
+// add places an entry in the diagram and tells listeners.
+func (a *app) add(e trace.Entry, src diagram.Source) {
+	seq := a.model.Add(e, src)
+	a.changed()
+	if len(a.listeners["entry"]) > 0 {
+		e, _ := a.model.Entry(seq)
+		a.w.Reset()
+		writeEntry(&a.w, &e)
+		a.emit("entry", parseJSON(a.w.B))
+	}
+}
+
+// emit calls the listeners of type t registered with on(t, fn).
+func (a *app) emit(t string, v js.Value) {
+	for _, fn := range a.listeners[t] {
+		fn.Invoke(v)
+	}
+}
+
+// method registers an asynchronous function on window.lifeline: a panic
+// inside becomes a rejected promise for the caller, not a dead client.
+func (a *app) method(name string, fn func(args []js.Value) any) {
+	a.api.Set(name, a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				out = rejected(name + ": " + jsErrorText(r))
+			}
+		}()
+		return fn(args)
+	}))
+}
+
+// throwing wraps a function so that an Error it returns is thrown instead.
+var throwing = jsGlobal.Get("Function").New("f", "return function (...args) { const r = f.apply(this, args); if (r instanceof Error) throw r; return r; }")
+
+// syncMethod registers a synchronous function: a panic inside is thrown at
+// the caller as an Error.
+func (a *app) syncMethod(name string, fn func(args []js.Value) any) {
+	f := a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				out = jsErr(name + ": " + jsErrorText(r))
+			}
+		}()
+		return fn(args)
+	})
+	a.api.Set(name, throwing.Invoke(f))
+}
+
+func arg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// install puts the API on window.lifeline.
+func (a *app) install() {
+	a.syncMethod("trace", func([]js.Value) any {
+		a.w.Reset()
+		writeEntries(&a.w, a.model.Entries())
+		return parseJSON(a.w.B)
+	})
+	a.syncMethod("on", func(args []js.Value) any {
+		t, fn := arg(args, 0), arg(args, 1)
+		if t.Type() != js.TypeString || fn.Type() != js.TypeFunction {
+			panic(errString("on(type, fn): type is a string, fn a function"))
+		}
+		a.listeners[t.String()] = append(a.listeners[t.String()], fn)
+		return nil
+	})
+	a.syncMethod("off", func(args []js.Value) any {
+		t, fn := arg(args, 0).String(), arg(args, 1)
+		ls := a.listeners[t]
+		for i, l := range ls {
+			if l.Equal(fn) {
+				a.listeners[t] = append(ls[:i:i], ls[i+1:]...)
+				break
+			}
+		}
+		return nil
+	})
+	a.method("connect", a.connect)
+	a.method("subscribe", a.subscribe)
+	a.method("unsubscribe", a.unsubscribe)
+	a.method("publish", a.publish)
+	a.method("disconnect", a.disconnect)
+	a.syncMethod("dissect", a.dissect)
+	a.syncMethod("exportJSON", func([]js.Value) any {
+		a.w.Reset()
+		a.w.Open('{')
+		a.w.KString("format", "lifeline-trace")
+		a.w.Key("clock")
+		writeClock(&a.w, a.model.Clock())
+		p := a.model.PagedOut()
+		a.w.KInt("pagedOut", p.Count)
+		a.w.Key("entries")
+		writeEntries(&a.w, a.model.Entries())
+		a.w.Close('}')
+		return bytesToJS(a.w.B)
+	})
+
+	// For the page's own scripts.
+	a.syncMethod("_version", func([]js.Value) any { return a.version })
+	a.syncMethod("_view", func(args []js.Value) any {
+		v := a.model.View(arg(args, 0).Int(), arg(args, 1).Int())
+		a.w.Reset()
+		writeView(&a.w, &v)
+		return parseJSON(a.w.B)
+	})
+	a.syncMethod("_total", func([]js.Value) any { return a.model.Len() })
+	a.syncMethod("_rowOf", func(args []js.Value) any { return a.model.RowOf(arg(args, 0).Int()) })
+	a.syncMethod("_setHidden", func(args []js.Value) any {
+		var cs []string
+		v := arg(args, 0)
+		for i := 0; i < v.Length(); i++ {
+			cs = append(cs, v.Index(i).String())
+		}
+		a.model.SetHidden(cs...)
+		a.changed()
+		return nil
+	})
+	a.syncMethod("_detail", func(args []js.Value) any { return a.detail(arg(args, 0).Int()) })
+	a.syncMethod("_load", func(args []js.Value) any {
+		v := arg(args, 0)
+		if v.Type() == js.TypeString {
+			v = parseJSONText(v.String())
+		}
+		if v.Type() == js.TypeObject && !jsGlobal.Get("Array").Call("isArray", v).Bool() {
+			v = v.Get("entries")
+		}
+		if v.Type() != js.TypeObject || v.Length() == 0 && !jsGlobal.Get("Array").Call("isArray", v).Bool() {
+			panic(errString("not a Lifeline trace: expected {\"entries\": [...]} or an array of entries"))
+		}
+		a.model = diagram.New(diagram.Options{})
+		for i := 0; i < v.Length(); i++ {
+			a.model.Add(entryFromJS(obj{v.Index(i)}), diagram.Imported)
+		}
+		a.changed()
+		return a.model.Len()
+	})
+	a.syncMethod("_setDefaultBroker", func(args []js.Value) any {
+		if v := arg(args, 0); v.Type() == js.TypeString && v.String() != "" {
+			a.defaultBroker = v.String()
+		}
+		return nil
+	})
+	a.syncMethod("_client", func([]js.Value) any { return parseJSON(a.clientJSON()) })
+	a.syncMethod("_messages", func(args []js.Value) any {
+		a.w.Reset()
+		a.w.Open('{')
+		a.w.KInt("total", a.msgs.total)
+		a.w.Key("messages")
+		a.w.Open('[')
+		for _, m := range a.msgs.since(arg(args, 0).Int()) {
+			a.w.Open('{')
+			a.w.KInt("n", m.n)
+			a.w.KFloat("t", m.t)
+			a.w.KString("topic", m.topic)
+			a.w.Key("payload")
+			a.w.Base64(m.payload)
+			a.w.KInt("qos", int(m.qos))
+			a.w.KBool("retain", m.retain)
+			a.w.KBool("dup", m.dup)
+			a.w.Close('}')
+		}
+		a.w.Close(']')
+		a.w.Close('}')
+		return parseJSON(a.w.B)
+	})
+	a.syncMethod("_status", func([]js.Value) any {
+		a.w.Reset()
+		a.w.Open('{')
+		a.w.KString("traceError", a.tc.err)
+		a.w.KBool("traceReady", a.tc.state == traceReady)
+		a.w.Close('}')
+		return parseJSON(a.w.B)
+	})
+}
+
+// wsURL is a ws:// or wss:// URL of this page's server.
+func (a *app) wsURL(path string) string {
+	loc := jsGlobal.Get("location")
+	scheme := "ws://"
+	if loc.Get("protocol").String() == "https:" {
+		scheme = "wss://"
+	}
+	return scheme + loc.Get("host").String() + path
+}
+
+// clientState is the connection's state for the page: idle, connecting,
+// connected, waiting (to reconnect), closing or error.
+func (a *app) clientState() (state, text string) {
+	s := a.sess
+	if s == nil {
+		return "idle", "Not connected"
+	}
+	how := " through the proxy"
+	if s.mode == "direct" {
+		how = " directly"
+	}
+	v := " (MQTT " + s.cl.Version().String() + ")"
+	switch st := s.cl.State(); {
+	case s.closing != nil:
+		return "closing", "Disconnecting from " + s.where
+	case st == client.StateDialing:
+		return "connecting", "Opening the WebSocket to " + s.where + how
+	case st == client.StateConnecting:
+		return "connecting", "CONNECT sent to " + s.where + how + ", waiting for CONNACK"
+	case st == client.StateConnected:
+		return "connected", "Connected to " + s.where + how + " as " + s.cl.ClientID() + v
+	case st == client.StateWaiting:
+		return "waiting", "Connection lost; reconnecting to " + s.where
+	case s.lastErr != "":
+		return "error", "Not connected: " + s.lastErr
+	}
+	return "idle", "Disconnected from " + s.where
+}
+
+func (a *app) clientJSON() []byte {
+	w := &a.w
+	w.Reset()
+	state, text := a.clientState()
+	w.Open('{')
+	w.KString("state", state)
+	w.KString("text", text)
+	if s := a.sess; s != nil {
+		if state == "error" || state == "waiting" {
+			w.KString("error", s.lastErr)
+		}
+		w.KString("mode", s.mode)
+		w.KString("broker", s.where)
+		w.KString("clientId", s.cl.ClientID())
+		w.KInt("version", int(s.cl.Version()))
+		w.Key("subscriptions")
+		w.Open('[')
+		for _, sub := range s.subscriptions {
+			w.Open('{')
+			w.KString("filter", sub.filter)
+			w.KInt("qos", int(sub.qos))
+			w.KInt("granted", sub.granted)
+			w.Close('}')
+		}
+		w.Close(']')
+	}
+	w.Close('}')
+	return w.B
+}
+
+// emitState tells "state" listeners.
+func (a *app) emitState(s *session) {
+	if len(a.listeners["state"]) > 0 {
+		a.emit("state", parseJSON(a.clientJSON()))
+	}
+}
+
+// detail is what the page shows for one arrow: the entry, its exchange
+// with the times of the other arrows in it.
+func (a *app) detail(seq int) js.Value {
+	e, ok := a.model.Entry(seq)
+	if !ok {
+		return js.Null()
+	}
+	w := &a.w
+	w.Reset()
+	w.Open('{')
+	w.Key("entry")
+	writeEntry(w, &e)
+	if x, ok := a.model.ExchangeOf(seq); ok {
+		w.Key("exchange")
+		w.Open('{')
+		w.KInt("id", x.ID)
+		w.KString("name", x.Name)
+		w.KBool("done", x.Done)
+		w.Key("arrows")
+		w.Open('[')
+		for _, s := range x.Seqs {
+			o, ok := a.model.Entry(s)
+			if !ok {
+				continue
+			}
+			w.Open('{')
+			w.KInt("seq", s)
+			w.KString("kind", o.Kind)
+			w.KString("from", o.From)
+			w.KString("to", o.To)
+			w.KFloat("t", o.T)
+			w.Close('}')
+		}
+		w.Close(']')
+		w.Close('}')
+	}
+	a.writeDissection(w, &e)
+	w.Close('}')
+	return parseJSON(w.B)
+}
+
+// closeText says in words why a WebSocket closed.
+func closeText(code int, reason string) string {
+	s := "code " + strconv.Itoa(code)
+	if m := closeMeaning[code]; m != "" {
+		s += ", " + m
+	}
+	if reason = strings.TrimSpace(reason); reason != "" {
+		s += ": " + reason
+	}
+	return s
+}
+
+var closeMeaning = map[int]string{
+	1000: "normal close",
+	1001: "going away",
+	1002: "protocol error",
+	1003: "unsupported data",
+	1006: "connection lost without a close frame",
+	1008: "refused by policy",
+	1009: "message too big",
+	1011: "server error",
+	1014: "bad gateway (the broker could not be reached)",
+	1015: "TLS handshake failed",
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }

@@ -1,0 +1,277 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"syscall/js"
+	"testing"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+)
+
+// These tests run in headless Chromium (make test-wasm): they call the
+// functions the client puts on window.lifeline, as the page and people at
+// the console do, and check what JavaScript gets back.
+
+func newTestApp(t *testing.T) (*app, js.Value) {
+	t.Helper()
+	api := js.Global().Get("Object").New()
+	a := newApp(api)
+	a.install()
+	t.Cleanup(a.funcs.release)
+	return a, api
+}
+
+// toGo converts a JavaScript value to Go through JSON.
+func toGo(t *testing.T, v js.Value) any {
+	t.Helper()
+	var out any
+	if err := json.Unmarshal([]byte(stringify(v)), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// throws calls f and returns the message of the Error it throws.
+func throws(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = jsErrorText(r)
+		}
+	}()
+	f()
+	return ""
+}
+
+func connectBytes(t *testing.T) []byte {
+	b, err := codec.AppendPacket(nil, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: "dev1"}, codec.V311)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDissect(t *testing.T) {
+	_, api := newTestApp(t)
+	connect := connectBytes(t)
+	var hexText strings.Builder
+	for i, b := range connect {
+		if i > 0 {
+			hexText.WriteString(" ")
+		}
+		hexText.WriteString(hex2(b))
+	}
+	tests := []struct {
+		name  string
+		input js.Value
+		field string
+		value string
+	}{
+		{"hex with spaces", js.ValueOf(hexText.String()), "mqtt.kalive", "60"},
+		{"Uint8Array", bytesToJS(connect), "mqtt.clientid", "dev1"},
+		{"ArrayBuffer", bytesToJS(connect).Get("buffer"), "mqtt.ver", "4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := api.Call("dissect", tt.input, 4)
+			if tree.Get("name").String() != "CONNECT" {
+				t.Fatalf("name %v", tree.Get("name"))
+			}
+			var find func(fs js.Value) js.Value
+			find = func(fs js.Value) js.Value {
+				for i := 0; i < fs.Length(); i++ {
+					f := fs.Index(i)
+					if f.Get("name").String() == tt.field {
+						return f
+					}
+					if c := f.Get("children"); !c.IsUndefined() {
+						if r := find(c); !r.IsUndefined() {
+							return r
+						}
+					}
+				}
+				return js.Undefined()
+			}
+			f := find(tree.Get("fields"))
+			if f.IsUndefined() || f.Get("value").String() != tt.value {
+				t.Fatalf("%s = %v, want %s", tt.field, toGo(t, f), tt.value)
+			}
+		})
+	}
+	t.Run("malformed packet has expert notes", func(t *testing.T) {
+		tree := api.Call("dissect", "30 05 00 09 61", 4) // topic length past the end
+		ex := tree.Get("expert")
+		if ex.IsUndefined() || ex.Length() == 0 || ex.Index(0).Get("clause").String() == "" {
+			t.Fatalf("expert %v", toGo(t, tree))
+		}
+	})
+	t.Run("not hex throws", func(t *testing.T) {
+		if msg := throws(func() { api.Call("dissect", "zz", 4) }); !strings.Contains(msg, "not hex") {
+			t.Fatalf("threw %q", msg)
+		}
+	})
+}
+
+// TestJSONMatchesTheSchema checks the hand-written JSON against
+// encoding/json of the same Go values: the page and the exports read the
+// schema of DESIGN.md.
+func TestJSONMatchesTheSchema(t *testing.T) {
+	m := diagram.New(diagram.Options{})
+	m.AddClockSample(diagram.Sample{Sent: 0, Received: 2, Server: 1001})
+	conn := connectBytes(t)
+	entries := []trace.Entry{
+		{T: 1.5, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.CONNECT", Summary: `CONNECT id="dev1" <&>`, Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
+		{T: 1003, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
+		{T: 1004, Leg: trace.LegProxyBroker, From: "broker", To: "proxy", Kind: "tcp.rst", Observed: "kernel", Note: "a note", Error: "reset\u2028by peer"},
+	}
+	m.Add(entries[0], diagram.Local)
+	m.Add(entries[1], diagram.Remote)
+	m.Add(entries[2], diagram.Remote)
+	v := m.View(0, 10)
+
+	same := func(t *testing.T, got []byte, want any) {
+		t.Helper()
+		wantJSON, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%v in %s", err, got)
+		}
+		json.Unmarshal(wantJSON, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("got  %s\nwant %s", got, wantJSON)
+		}
+	}
+	var w jsonw.Writer
+	t.Run("view", func(t *testing.T) {
+		w.Reset()
+		writeView(&w, &v)
+		same(t, w.B, v)
+	})
+	t.Run("entries", func(t *testing.T) {
+		w.Reset()
+		writeEntries(&w, m.Entries())
+		same(t, w.B, m.Entries())
+	})
+	t.Run("tree", func(t *testing.T) {
+		tree := codec.Dissect(conn, codec.V311)
+		w.Reset()
+		writeTree(&w, &tree)
+		same(t, w.B, tree)
+	})
+}
+
+func TestTraceExportAndLoad(t *testing.T) {
+	a, api := newTestApp(t)
+	conn := connectBytes(t)
+	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Version: 4}, diagram.Local)
+	a.add(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
+
+	var seen []string
+	on := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		seen = append(seen, args[0].Get("kind").String())
+		return nil
+	})
+	defer on.Release()
+	api.Call("on", "entry", on)
+	a.add(trace.Entry{T: 4, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}, Observed: "wire"}, diagram.Local)
+	if !reflect.DeepEqual(seen, []string{"mqtt.PINGREQ"}) {
+		t.Fatalf("entry listener saw %v", seen)
+	}
+
+	tr := api.Call("trace")
+	if tr.Length() != 3 || tr.Index(0).Get("bytes").String() == "" || tr.Index(1).Get("kind").String() != "mqtt.CONNACK" {
+		t.Fatalf("trace() = %v", toGo(t, tr))
+	}
+	exported, ok := bytesFromJS(api.Call("exportJSON"))
+	if !ok {
+		t.Fatal("exportJSON did not return bytes")
+	}
+	var doc struct {
+		Format  string        `json:"format"`
+		Entries []trace.Entry `json:"entries"`
+	}
+	if err := json.Unmarshal(exported, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Format != "lifeline-trace" || len(doc.Entries) != 3 || !bytes.Equal(doc.Entries[0].Bytes, conn) {
+		t.Fatalf("export %s", exported)
+	}
+
+	// Loading the export gives the same trace, seqs included.
+	_, api2 := newTestApp(t)
+	if n := api2.Call("_load", string(exported)).Int(); n != 3 {
+		t.Fatalf("_load = %d", n)
+	}
+	if a, b := stringify(api2.Call("trace")), stringify(tr); a != b {
+		t.Fatalf("reloaded trace differs:\n%s\n%s", a, b)
+	}
+	if msg := throws(func() { api2.Call("_load", `{"nope": 1}`) }); !strings.Contains(msg, "not a Lifeline trace") {
+		t.Fatalf("bad load threw %q", msg)
+	}
+
+	// The detail of the CONNECT carries its field tree.
+	d := api.Call("_detail", tr.Index(0).Get("seq"))
+	if d.Get("tree").Get("name").String() != "CONNECT" {
+		t.Fatalf("detail %v", toGo(t, d))
+	}
+}
+
+func TestConnectOptions(t *testing.T) {
+	o := js.Global().Get("JSON").Call("parse", `{
+		"version": 5, "clientId": "dev", "username": "u", "password": "p", "keepAlive": 7, "cleanStart": false,
+		"sessionExpiry": 60,
+		"will": {"topic": "w/t", "payload": "bye", "qos": 1, "retain": true, "properties": {"willDelayInterval": 5}},
+		"properties": {"receiveMaximum": 10, "requestProblemInformation": false, "userProperties": [["a", "1"], ["b", "2"]]}
+	}`)
+	cfg, err := configFrom(obj{o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Version != codec.V5 || cfg.ClientID != "dev" || cfg.Username != "u" || string(cfg.Password) != "p" || cfg.KeepAlive != 7 || cfg.CleanStart {
+		t.Fatalf("config %+v", cfg)
+	}
+	p := cfg.Properties
+	if !p.Has(codec.PropSessionExpiry) || p.SessionExpiry != 60 || !p.Has(codec.PropReceiveMaximum) || p.ReceiveMaximum != 10 ||
+		!p.Has(codec.PropRequestProblemInfo) || p.RequestProblemInfo != 0 || len(p.User) != 2 || p.User[1].Value != "2" {
+		t.Fatalf("properties %+v", p)
+	}
+	if w := cfg.Will; w == nil || w.Topic != "w/t" || string(w.Payload) != "bye" || w.QoS != 1 || !w.Retain || w.Properties.WillDelay != 5 {
+		t.Fatalf("will %+v", cfg.Will)
+	}
+	// The CONNECT the client will send encodes.
+	if _, err := codec.AppendPacket(nil, &codec.Connect{Version: cfg.Version, ClientID: cfg.ClientID, Properties: cfg.Properties}, cfg.Version); err != nil {
+		t.Fatalf("properties do not encode: %v", err)
+	}
+	for _, bad := range []string{`{"version": 3}`, `{"keepAlive": 70000}`} {
+		if _, err := configFrom(obj{js.Global().Get("JSON").Call("parse", bad)}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestMessagesKeepCountingPastTheRing(t *testing.T) {
+	var m messages
+	for i := 0; i < keepMessages+250; i++ {
+		m.add(message{topic: "t"})
+	}
+	if m.total != keepMessages+250 {
+		t.Fatalf("total %d", m.total)
+	}
+	got := m.since(0)
+	if len(got) != keepMessages || got[0].n != 251 || got[len(got)-1].n != keepMessages+250 {
+		t.Fatalf("since(0): %d messages, %d..%d", len(got), got[0].n, got[len(got)-1].n)
+	}
+	if got := m.since(m.total - 3); len(got) != 3 || got[0].n != m.total-2 {
+		t.Fatalf("since(total-3) = %+v", got)
+	}
+}

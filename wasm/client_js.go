@@ -1,0 +1,626 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strconv"
+	"strings"
+	"syscall/js"
+	"time"
+
+	"github.com/lifeline-mqtt/lifeline/client"
+	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// session drives the sans-IO client (package client) with the browser's
+// WebSocket and setTimeout, records every packet as a trace entry on the
+// page's leg, and settles the promises of the API calls.
+type session struct {
+	a     *app
+	cl    *client.Client
+	mode  string // "proxy" or "direct"
+	peer  string // the party at the other end of our leg: "proxy" or "broker"
+	leg   string
+	where string // broker host:port or the WebSocket URL, for people
+	tls   bool
+
+	sock     *socket
+	conn     string // this connection's id ("c1" …, as the proxy numbers them; "d1" … direct)
+	ourClose bool   // we closed the socket (EventClose)
+	traced   bool   // the proxy reports ws.* and the broker leg on the trace channel
+	timer    *timer
+	at       float64 // page time of the event being handled: entries are stamped with it
+
+	connecting *promise
+	closing    *promise
+	pubs       map[uint16]*promise
+	subs       map[uint16]*subRequest
+	lastErr    string
+
+	subscriptions []subscription
+}
+
+type subRequest struct {
+	p       *promise
+	filters []string
+	qos     []codec.QoS
+	unsub   bool
+}
+
+type subscription struct {
+	filter  string
+	qos     codec.QoS
+	granted int // granted QoS or reason code; -1 while waiting
+}
+
+// message is one received application message, for the message list.
+type message struct {
+	n       int
+	t       float64
+	topic   string
+	payload []byte
+	qos     codec.QoS
+	retain  bool
+	dup     bool
+}
+
+const keepMessages = 1000
+
+// messages is the message list's store: every message counted, the newest
+// keepMessages kept.
+type messages struct {
+	total int
+	ring  [keepMessages]message
+}
+
+func (m *messages) add(msg message) {
+	m.total++
+	msg.n = m.total
+	m.ring[(m.total-1)%keepMessages] = msg
+}
+
+// since returns the kept messages numbered above n, oldest first.
+func (m *messages) since(n int) []message {
+	first := max(n+1, m.total-keepMessages+1, 1)
+	out := make([]message, 0, m.total-first+1)
+	for i := first; i <= m.total; i++ {
+		out = append(out, m.ring[(i-1)%keepMessages])
+	}
+	return out
+}
+
+// connect is lifeline.connect(options).
+func (a *app) connect(args []js.Value) any {
+	o := obj{arg(args, 0)}
+	if s := a.sess; s != nil && s.cl.State() != client.StateDisconnected {
+		return rejected("already connected or connecting: disconnect first")
+	}
+	cfg, err := configFrom(o)
+	if err != nil {
+		return rejected(err.Error())
+	}
+	s := &session{a: a, cl: client.New(cfg), pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
+	if u := o.str("url", ""); u != "" {
+		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+			return rejected("a direct broker URL starts with ws:// or wss://, e.g. ws://127.0.0.1:9001/mqtt")
+		}
+		s.mode, s.peer, s.leg, s.where = "direct", "broker", trace.LegBrowserBroker, u
+	} else {
+		s.mode, s.peer, s.leg = "proxy", "proxy", trace.LegBrowserProxy
+		s.where = strings.TrimSpace(o.str("broker", a.defaultBroker))
+		s.tls = o.boolean("tls", false)
+	}
+	a.sess = s
+	s.connecting = newPromise()
+	s.at = a.now()
+	if err := s.cl.Connect(time.Now()); err != nil {
+		s.connecting.fail(err.Error())
+		return s.connecting.p
+	}
+	s.drain()
+	a.changed()
+	return s.connecting.p
+}
+
+// dial opens the WebSocket the client asked for.
+func (s *session) dial() {
+	open := func(url string) {
+		s.ourClose = false
+		sock, err := dial(url, []string{"mqtt"}, socketHandlers{
+			open: func() {
+				s.at = s.a.now()
+				s.a.changed()
+				if !s.traced {
+					s.record(trace.KindWSAccept, s.peer, "browser", "101 Switching Protocols, subprotocol "+s.sock.protocol(), nil, trace.ObservedKernel)
+				}
+				s.cl.Dialed(time.Now())
+				s.drain()
+			},
+			message: func(b []byte, text string, isText bool) {
+				s.at = s.a.now()
+				if isText {
+					b = []byte(text) // MQTT is binary; the client will call it malformed
+				}
+				s.cl.Receive(time.Now(), b)
+				s.drain()
+			},
+			close: func(code int, reason string, clean bool) {
+				s.at = s.a.now()
+				s.sock = nil
+				if !s.traced {
+					s.record(trace.KindWSClose, s.peer, "browser", "close "+closeText(code, reason), nil, trace.ObservedKernel)
+				}
+				if s.ourClose {
+					s.settleClosing()
+					return
+				}
+				err := errString(s.closeWords(code, reason))
+				if s.cl.State() == client.StateConnecting || s.cl.State() == client.StateConnected {
+					s.cl.Closed(time.Now(), err)
+				} else {
+					s.cl.DialFailed(time.Now(), err)
+				}
+				s.drain()
+			},
+		})
+		if err != nil {
+			s.cl.DialFailed(time.Now(), err)
+			s.drain()
+			return
+		}
+		s.sock = sock
+		if !s.traced {
+			s.record(trace.KindWSUpgrade, "browser", s.peer, "GET "+url+" Upgrade: websocket, subprotocol mqtt", nil, trace.ObservedKernel)
+		}
+	}
+	if s.mode == "direct" {
+		s.a.directConns++
+		s.conn = "d" + strconv.Itoa(s.a.directConns)
+		s.traced = false
+		open(s.where)
+		return
+	}
+	s.a.tc.withToken(s.a.wsURL("/trace"), func(token string) {
+		s.at = s.a.now()
+		q := "/mqtt?broker=" + js.Global().Call("encodeURIComponent", s.where).String()
+		if s.tls {
+			q += "&tls=1"
+		}
+		s.traced = token != ""
+		if s.traced {
+			q += "&trace=" + token
+			// The proxy numbers the connections of a token c1, c2 …
+			s.a.tc.conns++
+			s.conn = "c" + strconv.Itoa(s.a.tc.conns)
+		} else {
+			s.a.untracedConns++
+			s.conn = "u" + strconv.Itoa(s.a.untracedConns)
+		}
+		open(s.a.wsURL(q))
+	})
+}
+
+// closeWords says in words why the socket closed, for someone new to it.
+func (s *session) closeWords(code int, reason string) string {
+	what := "the WebSocket to " + s.where
+	if s.mode == "proxy" {
+		what = "the Lifeline proxy"
+	}
+	switch code {
+	case 1008:
+		return what + " refused to connect to " + s.where + " (" + closeText(code, reason) + "); the server's -allow list decides which brokers pages may reach"
+	case 1014:
+		return what + " could not reach the broker " + s.where + " (" + closeText(code, reason) + ")"
+	case 1006:
+		if s.sock == nil && s.cl.State() == client.StateDialing {
+			return "could not open " + what + ": refused or unreachable (" + closeText(code, reason) + ")"
+		}
+	}
+	return what + " closed the connection (" + closeText(code, reason) + ")"
+}
+
+// record adds one of our leg's entries.
+func (s *session) record(kind, from, to, summary string, b []byte, observed string) {
+	e := trace.Entry{T: s.at, Leg: s.leg, From: from, To: to, Kind: kind, Summary: summary,
+		Bytes: b, Observed: observed, Conn: s.conn}
+	if b != nil {
+		e.Version = int(s.cl.Version())
+	}
+	s.a.add(e, diagram.Local)
+}
+
+// drain obeys and records the client's events, then sets its timer.
+func (s *session) drain() {
+	for ev, ok := s.cl.Next(); ok; ev, ok = s.cl.Next() {
+		s.event(ev)
+	}
+	s.timer.stop()
+	s.timer = nil
+	if d := s.cl.Deadline(); !d.IsZero() {
+		ms := float64(time.Until(d)) / float64(time.Millisecond)
+		s.timer = afterFunc(max(ms, 0), func() {
+			s.timer = nil
+			s.at = s.a.now()
+			s.cl.Tick(time.Now())
+			s.drain()
+		})
+	}
+	s.a.changed()
+}
+
+func (s *session) event(ev client.Event) {
+	a := s.a
+	switch ev.Type {
+	case client.EventDial:
+		s.dial()
+	case client.EventSend:
+		if s.sock != nil {
+			s.sock.send(ev.Bytes)
+		}
+		s.record("mqtt."+typeName(ev.Bytes), "browser", s.peer, summary(ev.Packet, ev.Bytes), ev.Bytes, trace.ObservedWire)
+	case client.EventReceive:
+		s.record("mqtt."+typeName(ev.Bytes), s.peer, "browser", summary(ev.Packet, ev.Bytes), ev.Bytes, trace.ObservedWire)
+	case client.EventClose:
+		s.ourClose = true
+		if s.sock != nil {
+			s.sock.close(1000, "")
+		} else {
+			s.settleClosing()
+		}
+	case client.EventState:
+		switch ev.State {
+		case client.StateConnected:
+			s.lastErr = ""
+			if s.connecting != nil {
+				s.connecting.resolve(map[string]any{"clientId": s.cl.ClientID(), "version": int(s.cl.Version())})
+				s.connecting = nil
+			}
+		case client.StateDisconnected, client.StateWaiting:
+			if s.connecting != nil && ev.State == client.StateDisconnected {
+				msg := s.lastErr
+				if msg == "" {
+					msg = "the connection ended before CONNACK"
+				}
+				s.connecting.fail(msg)
+				s.connecting = nil
+			}
+			if ev.State == client.StateDisconnected {
+				for id, p := range s.pubs {
+					p.fail("disconnected before the broker acknowledged the message")
+					delete(s.pubs, id)
+				}
+				for id, r := range s.subs {
+					r.p.fail("disconnected before the broker answered")
+					delete(s.subs, id)
+				}
+				if s.sock == nil {
+					s.settleClosing()
+				}
+			}
+		}
+		a.emitState(s)
+	case client.EventError:
+		s.lastErr = ev.Err.Error()
+		if len(a.listeners["error"]) > 0 {
+			a.emit("error", js.ValueOf(map[string]any{"message": s.lastErr, "clause": ev.Err.Clause, "reason": int(ev.Err.Reason), "fatal": ev.Err.Fatal}))
+		}
+	case client.EventMessage:
+		m := ev.Message
+		a.msgs.add(message{t: a.now(), topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: m.Retain, dup: m.Dup})
+		if len(a.listeners["message"]) > 0 {
+			a.emit("message", js.ValueOf(map[string]any{"topic": m.Topic, "payload": bytesToJS(m.Payload), "qos": int(m.QoS), "retain": m.Retain, "dup": m.Dup}))
+		}
+	case client.EventPublished:
+		if p := s.pubs[ev.ID]; p != nil {
+			delete(s.pubs, ev.ID)
+			if ev.Err != nil {
+				p.fail(ev.Err.Error())
+			} else if ev.Reason >= 0x80 {
+				p.fail("the broker refused the message: reason 0x" + hex2(byte(ev.Reason)) + " " + ev.Reason.Name(codec.TypePuback, codec.V5))
+			} else {
+				p.resolve(map[string]any{"packetId": int(ev.ID), "reason": int(ev.Reason)})
+			}
+		}
+	case client.EventSubscribed, client.EventUnsubscribed:
+		r := s.subs[ev.ID]
+		if r == nil {
+			break
+		}
+		delete(s.subs, ev.ID)
+		codes := make([]any, len(ev.Reasons))
+		for i, c := range ev.Reasons {
+			codes[i] = int(c)
+		}
+		s.applySubs(r, ev.Reasons)
+		r.p.resolve(map[string]any{"packetId": int(ev.ID), "reasons": codes})
+	case client.EventPong:
+		if len(a.listeners["pong"]) > 0 {
+			a.emit("pong", js.ValueOf(map[string]any{"rtt": float64(ev.RTT) / float64(time.Millisecond)}))
+		}
+	}
+}
+
+func (s *session) settleClosing() {
+	if s.closing != nil {
+		s.closing.resolve(nil)
+		s.closing = nil
+	}
+}
+
+// applySubs updates the page's list of subscriptions from a SUBACK or an
+// UNSUBACK.
+func (s *session) applySubs(r *subRequest, codes []codec.ReasonCode) {
+	for i, f := range r.filters {
+		j := -1
+		for k, sub := range s.subscriptions {
+			if sub.filter == f {
+				j = k
+			}
+		}
+		if r.unsub {
+			if j >= 0 {
+				s.subscriptions = append(s.subscriptions[:j], s.subscriptions[j+1:]...)
+			}
+			continue
+		}
+		granted := -1
+		if i < len(codes) {
+			granted = int(codes[i])
+		}
+		if granted >= 0x80 {
+			continue // refused: not a subscription
+		}
+		sub := subscription{filter: f, qos: r.qos[i], granted: granted}
+		if j >= 0 {
+			s.subscriptions[j] = sub
+		} else {
+			s.subscriptions = append(s.subscriptions, sub)
+		}
+	}
+}
+
+// subscribe is lifeline.subscribe(filter, options).
+func (a *app) subscribe(args []js.Value) any {
+	s := a.sess
+	if s == nil {
+		return rejected("not connected: connect first")
+	}
+	o := obj{arg(args, 1)}
+	filters := stringsOf(arg(args, 0))
+	if len(filters) == 0 {
+		return rejected("subscribe(filter, options): give a topic filter")
+	}
+	qos := codec.QoS(o.int("qos", 0))
+	subs := make([]codec.Subscription, len(filters))
+	r := &subRequest{p: newPromise(), filters: filters}
+	for i, f := range filters {
+		subs[i] = codec.Subscription{Filter: f, QoS: qos, NoLocal: o.boolean("noLocal", false),
+			RetainAsPublished: o.boolean("retainAsPublished", false), RetainHandling: byte(o.int("retainHandling", 0))}
+		r.qos = append(r.qos, qos)
+	}
+	props, _ := o.sub("properties")
+	s.at = a.now()
+	id, err := s.cl.Subscribe(time.Now(), subs, propsFrom(props))
+	if err != nil {
+		s.drain()
+		return rejected(commandError(err))
+	}
+	s.subs[id] = r
+	s.drain()
+	return r.p.p
+}
+
+// unsubscribe is lifeline.unsubscribe(filter).
+func (a *app) unsubscribe(args []js.Value) any {
+	s := a.sess
+	if s == nil {
+		return rejected("not connected: connect first")
+	}
+	filters := stringsOf(arg(args, 0))
+	props, _ := obj{arg(args, 1)}.sub("properties")
+	s.at = a.now()
+	id, err := s.cl.Unsubscribe(time.Now(), filters, propsFrom(props))
+	if err != nil {
+		s.drain()
+		return rejected(commandError(err))
+	}
+	r := &subRequest{p: newPromise(), filters: filters, unsub: true}
+	s.subs[id] = r
+	s.drain()
+	return r.p.p
+}
+
+// publish is lifeline.publish(topic, payload, options).
+func (a *app) publish(args []js.Value) any {
+	s := a.sess
+	if s == nil {
+		return rejected("not connected: connect first")
+	}
+	topic := arg(args, 0)
+	if topic.Type() != js.TypeString {
+		return rejected("publish(topic, payload, options): the topic is a string")
+	}
+	var payload []byte
+	if p := arg(args, 1); !p.IsUndefined() && !p.IsNull() {
+		var ok bool
+		if payload, ok = dataOf(p); !ok {
+			return rejected("publish: the payload is a string, a Uint8Array or an ArrayBuffer")
+		}
+	}
+	o := obj{arg(args, 2)}
+	props, _ := o.sub("properties")
+	m := client.Message{Topic: topic.String(), Payload: payload, QoS: codec.QoS(o.int("qos", 0)), Retain: o.boolean("retain", false), Properties: propsFrom(props)}
+	s.at = a.now()
+	id, err := s.cl.Publish(time.Now(), m)
+	if err != nil {
+		s.drain()
+		return rejected(commandError(err))
+	}
+	if id == 0 {
+		s.drain()
+		return resolved(js.ValueOf(map[string]any{"packetId": 0}))
+	}
+	p := newPromise()
+	s.pubs[id] = p
+	s.drain()
+	return p.p
+}
+
+// disconnect is lifeline.disconnect(options): DISCONNECT (in 5.0 with
+// options.reasonCode and options.properties), then the close.
+func (a *app) disconnect(args []js.Value) any {
+	s := a.sess
+	if s == nil || s.cl.State() == client.StateDisconnected {
+		return resolved(js.Undefined())
+	}
+	o := obj{arg(args, 0)}
+	props, _ := o.sub("properties")
+	s.closing = newPromise()
+	p := s.closing.p
+	s.at = a.now()
+	if err := s.cl.Disconnect(time.Now(), codec.ReasonCode(o.int("reasonCode", 0)), propsFrom(props)); err != nil {
+		s.closing = nil
+		return rejected(commandError(err))
+	}
+	s.drain()
+	return p
+}
+
+// commandError words a refused command.
+func commandError(err error) string {
+	switch err {
+	case client.ErrNotConnected:
+		return "not connected: connect first (and wait for CONNACK)"
+	}
+	return err.Error()
+}
+
+// configFrom reads connect options (DESIGN.md names).
+func configFrom(o obj) (client.Config, error) {
+	cfg := client.Config{
+		Version:    codec.Version(o.int("version", 4)),
+		ClientID:   o.str("clientId", ""),
+		Username:   o.str("username", ""),
+		KeepAlive:  uint16(o.int("keepAlive", 30)),
+		CleanStart: o.boolean("cleanStart", true),
+		Reconnect:  o.boolean("reconnect", false),
+	}
+	if cfg.Version != codec.V311 && cfg.Version != codec.V5 {
+		return cfg, errString("version is 4 (MQTT 3.1.1) or 5 (MQTT 5.0)")
+	}
+	if k := o.int("keepAlive", 30); k < 0 || k > 65535 {
+		return cfg, errString("keepAlive is 0 to 65535 seconds")
+	}
+	if pw, ok := o.data("password"); ok {
+		cfg.Password = pw
+	}
+	if props, ok := o.sub("properties"); ok {
+		cfg.Properties = propsFrom(props)
+	}
+	if se := o.int("sessionExpiry", -1); se >= 0 && cfg.Version == codec.V5 {
+		cfg.Properties.SessionExpiry = uint32(se)
+		cfg.Properties.Set(codec.PropSessionExpiry)
+	}
+	if w, ok := o.sub("will"); ok && w.str("topic", "") != "" {
+		payload, _ := w.data("payload")
+		wp, _ := w.sub("properties")
+		cfg.Will = &client.Message{Topic: w.str("topic", ""), Payload: payload, QoS: codec.QoS(w.int("qos", 0)),
+			Retain: w.boolean("retain", false), Properties: propsFrom(wp)}
+	}
+	return cfg, nil
+}
+
+// propsFrom reads MQTT 5.0 properties by their spec names in camelCase.
+func propsFrom(o obj) codec.Properties {
+	var p codec.Properties
+	u32 := func(k string, id codec.PropertyID, f *uint32) {
+		if o.has(k) {
+			*f = uint32(o.num(k, 0))
+			p.Set(id)
+		}
+	}
+	u16 := func(k string, id codec.PropertyID, f *uint16) {
+		if o.has(k) {
+			*f = uint16(o.num(k, 0))
+			p.Set(id)
+		}
+	}
+	u8 := func(k string, id codec.PropertyID, f *byte) {
+		if o.has(k) {
+			if v, _ := o.get(k); v.Type() == js.TypeBoolean {
+				*f = 0
+				if v.Bool() {
+					*f = 1
+				}
+			} else {
+				*f = byte(o.num(k, 0))
+			}
+			p.Set(id)
+		}
+	}
+	str := func(k string, id codec.PropertyID, f *string) {
+		if o.has(k) {
+			*f = o.str(k, "")
+			p.Set(id)
+		}
+	}
+	u32("sessionExpiryInterval", codec.PropSessionExpiry, &p.SessionExpiry)
+	u16("receiveMaximum", codec.PropReceiveMaximum, &p.ReceiveMaximum)
+	u32("maximumPacketSize", codec.PropMaximumPacketSize, &p.MaximumPacketSize)
+	u16("topicAliasMaximum", codec.PropTopicAliasMaximum, &p.TopicAliasMaximum)
+	u8("requestResponseInformation", codec.PropRequestResponseInfo, &p.RequestResponseInfo)
+	u8("requestProblemInformation", codec.PropRequestProblemInfo, &p.RequestProblemInfo)
+	u32("willDelayInterval", codec.PropWillDelay, &p.WillDelay)
+	u8("payloadFormatIndicator", codec.PropPayloadFormat, &p.PayloadFormat)
+	u32("messageExpiryInterval", codec.PropMessageExpiry, &p.MessageExpiry)
+	str("contentType", codec.PropContentType, &p.ContentType)
+	str("responseTopic", codec.PropResponseTopic, &p.ResponseTopic)
+	str("reasonString", codec.PropReasonString, &p.ReasonString)
+	if b, ok := o.data("correlationData"); ok {
+		p.CorrelationData = b
+		p.Set(codec.PropCorrelationData)
+	}
+	if o.has("subscriptionIdentifier") {
+		p.SubscriptionIdentifiers = []int{o.int("subscriptionIdentifier", 0)}
+	}
+	for _, kv := range o.pairs("userProperties") {
+		p.User = append(p.User, codec.UserProperty{Key: kv[0], Value: kv[1]})
+	}
+	return p
+}
+
+// stringsOf reads a string or an array of strings.
+func stringsOf(v js.Value) []string {
+	if v.Type() == js.TypeString {
+		return []string{v.String()}
+	}
+	var out []string
+	if v.Type() == js.TypeObject {
+		for i := 0; i < v.Length(); i++ {
+			out = append(out, v.Index(i).String())
+		}
+	}
+	return out
+}
+
+// typeName is the packet type's name from its first byte.
+func typeName(b []byte) string {
+	if len(b) == 0 {
+		return "Reserved"
+	}
+	return codec.PacketType(b[0] >> 4).String()
+}
+
+func summary(p codec.Packet, b []byte) string {
+	if p == nil {
+		return typeName(b) + " (malformed)"
+	}
+	return codec.Summary(p)
+}
+
+func hex2(b byte) string {
+	const d = "0123456789abcdef"
+	return string([]byte{d[b>>4], d[b&15]})
+}

@@ -1,0 +1,129 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strings"
+	"syscall/js"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+)
+
+// writeDissection adds the field tree of an MQTT entry ("tree"), read as
+// the entry's version (3.1.1 when it is not known; a CONNECT says its own).
+func (a *app) writeDissection(w *jsonw.Writer, e *trace.Entry) {
+	if !strings.HasPrefix(e.Kind, "mqtt.") || len(e.Bytes) == 0 {
+		return
+	}
+	v := codec.Version(e.Version)
+	if v == 0 {
+		v = codec.V311
+	}
+	t := codec.Dissect(e.Bytes, v)
+	w.Key("tree")
+	writeTree(w, &t)
+}
+
+func writeTree(w *jsonw.Writer, t *codec.Tree) {
+	w.Open('{')
+	w.KInt("type", int(t.Type))
+	w.KString("name", t.Name)
+	w.KInt("version", int(t.Version))
+	w.KString("summary", t.Summary)
+	w.Key("fields")
+	writeFields(w, t.Fields)
+	if len(t.Expert) > 0 {
+		w.Key("expert")
+		w.Open('[')
+		for _, x := range t.Expert {
+			w.Open('{')
+			w.KInt("offset", x.Offset)
+			w.KString("clause", x.Clause)
+			w.KString("message", x.Message)
+			w.Close('}')
+		}
+		w.Close(']')
+	}
+	w.Close('}')
+}
+
+func writeFields(w *jsonw.Writer, fs []codec.Field) {
+	if fs == nil {
+		w.Null()
+		return
+	}
+	w.Open('[')
+	for i := range fs {
+		f := &fs[i]
+		w.Open('{')
+		w.KString("name", f.Name)
+		w.KString("value", f.Value)
+		w.KInt("offset", f.Offset)
+		w.KInt("length", f.Length)
+		w.KString("label", f.Label)
+		if len(f.Children) > 0 {
+			w.Key("children")
+			writeFields(w, f.Children)
+		}
+		w.Close('}')
+	}
+	w.Close(']')
+}
+
+// dissect is lifeline.dissect(hexOrBytes, version): the field tree of one
+// packet given as hex text (spaces and colons allowed) or bytes.
+func (a *app) dissect(args []js.Value) any {
+	in := arg(args, 0)
+	var b []byte
+	if in.Type() == js.TypeString {
+		var ok bool
+		if b, ok = parseHex(in.String()); !ok {
+			panic(errString("dissect: not hex: give pairs of 0-9 a-f (spaces, colons and 0x allowed)"))
+		}
+	} else if bs, ok := bytesFromJS(in); ok {
+		b = bs
+	} else {
+		panic(errString("dissect(hexOrBytes, version): give a hex string or a Uint8Array"))
+	}
+	v := codec.V311
+	if n := arg(args, 1); n.Type() == js.TypeNumber {
+		v = codec.Version(n.Int())
+	}
+	t := codec.Dissect(b, v)
+	a.w.Reset()
+	writeTree(&a.w, &t)
+	return parseJSON(a.w.B)
+}
+
+// parseHex reads hex text, allowing spaces, colons and 0x prefixes
+// (encoding/hex would bring fmt into the wasm).
+func parseHex(s string) ([]byte, bool) {
+	s = strings.NewReplacer(" ", "", ":", "", "\n", "", "\t", "", "0x", "", "0X", "").Replace(s)
+	if len(s)%2 != 0 {
+		return nil, false
+	}
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		b[i] = hi<<4 | lo
+	}
+	return b, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
