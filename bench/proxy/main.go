@@ -120,6 +120,7 @@ func serveEcho() {
 // satisfies want.
 func child(ctx context.Context, want func(string) (string, bool), name string, args ...string) (*exec.Cmd, string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err
@@ -235,8 +236,12 @@ func (c *wsConn) recv(p []byte) (int, error) {
 func (c *wsConn) close() { c.ws.Close() }
 
 func dialWS(url, origin string, protocols []string) func() (conn, error) {
+	return dialWSBuffers(url, origin, protocols, 32<<10)
+}
+
+func dialWSBuffers(url, origin string, protocols []string, size int) func() (conn, error) {
 	return func() (conn, error) {
-		d := websocket.Dialer{Subprotocols: protocols, ReadBufferSize: 32 << 10, WriteBufferSize: 4 << 10}
+		d := websocket.Dialer{Subprotocols: protocols, ReadBufferSize: size, WriteBufferSize: size}
 		h := map[string][]string{}
 		if origin != "" {
 			h["Origin"] = []string{origin}
@@ -373,6 +378,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	}
 	wsAddr := "127.0.0.1:" + strconv.Itoa(wport)
 	wsfy := exec.CommandContext(ctx, websockifyBin, wsAddr, echoAddr)
+	wsfy.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := wsfy.Start(); err != nil {
 		return fmt.Errorf("websockify: %w (install it: make deps)", err)
 	}
@@ -434,7 +440,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, 32)
-	dial := targets[1].dial
+	dial := dialWSBuffers("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"}, 1024)
 	start := time.Now()
 	for i := range conns {
 		wg.Add(1)
