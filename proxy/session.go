@@ -394,7 +394,7 @@ func (ss *session) pageReadFailed(err error) {
 	case errors.Is(err, websocket.ErrReadLimit):
 		ss.finish(websocket.CloseMessageTooBig,
 			fmt.Sprintf("message larger than %d bytes", ss.srv.cfg.MaxMessage), err)
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case isTimeout(err):
 		ss.finish(websocket.CloseGoingAway, "idle for "+ss.srv.cfg.IdleTimeout.String(), err)
 	default:
 		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", err)
@@ -402,7 +402,7 @@ func (ss *session) pageReadFailed(err error) {
 }
 
 func (ss *session) brokerWriteFailed(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if isTimeout(err) {
 		ss.finish(1014, "the broker is not reading", err)
 		return
 	}
@@ -427,7 +427,7 @@ func (ss *session) brokerToPage() {
 			werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
 			if werr != nil {
 				put(buf)
-				if errors.Is(werr, os.ErrDeadlineExceeded) {
+				if isTimeout(werr) {
 					ss.finish(websocket.ClosePolicyViolation, "the page is not reading", werr)
 				} else {
 					ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", werr)
@@ -486,4 +486,11 @@ func refreshDeadline(set func(time.Time) error, last time.Time, timeout time.Dur
 	}
 	set(now.Add(timeout))
 	return now
+}
+
+// isTimeout reports whether err is a deadline passing (gorilla hides the
+// error chain of timeouts behind its own net.Error).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
