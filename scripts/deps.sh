@@ -16,6 +16,7 @@ declare -A need=(
   [mosquitto_pub]=mosquitto-clients
   [tshark]=tshark
   [dumpcap]=wireshark-common
+  [websockify]=websockify # make bench-proxy compares the proxy with it
 )
 missing=()
 for cmd in "${!need[@]}"; do
