@@ -15,7 +15,7 @@ FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
 FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-proxy
 
 all: build
 
@@ -60,6 +60,12 @@ test-wasm:
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/
+
+## bench-proxy: Lifeline's proxy vs websockify vs plain TCP on loopback, and
+## 10,000 idle sessions (raises the open-file limit as far as it may go)
+bench-proxy:
+	$(GO) build -trimpath -o bin/lifeline ./server
+	ulimit -n $$(ulimit -Hn); $(GO) run ./bench/proxy -lifeline bin/lifeline
 
 ## bench-capture: capture import vs tshark on a generated 100 MB capture (PACKETS=1000000)
 PACKETS ?= 1000000

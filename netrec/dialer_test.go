@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +79,9 @@ func TestDialRecordsLifecycle(t *testing.T) {
 	peer := <-accepted
 	if res.Resolved != "dns" || res.Addr.Addr() != netip.MustParseAddr("127.0.0.1") || res.Connect <= 0 {
 		t.Errorf("result %+v", res)
+	}
+	if runtime.GOOS == "linux" && res.RTT <= 0 {
+		t.Errorf("no kernel RTT from TCP_INFO: %+v", res)
 	}
 	peer.Close() // the broker closes: FIN
 	buf := make([]byte, 1)

@@ -96,7 +96,7 @@ func (r *dnsRecorder) query(msg []byte, server, network string) {
 	}
 	r.sent[h.ID] = now
 	r.mu.Unlock()
-	e := r.d.entry(now, trace.LegProxyDNS, r.d.from(), "dns", trace.KindDNSQuery, summary)
+	e := r.d.entry(now, r.d.dnsLeg(), r.d.from(), "dns", trace.KindDNSQuery, summary)
 	e.Bytes = clone(msg)
 	e.Observed = trace.ObservedWire
 	e.Note = "to " + server + " over " + network
@@ -109,7 +109,7 @@ func (r *dnsRecorder) query(msg []byte, server, network string) {
 func (r *dnsRecorder) response(msg []byte, server, network string) {
 	now := time.Now()
 	summary, h, err := summarizeDNS(msg)
-	e := r.d.entry(now, trace.LegProxyDNS, "dns", r.d.from(), trace.KindDNSResponse, summary)
+	e := r.d.entry(now, r.d.dnsLeg(), "dns", r.d.from(), trace.KindDNSResponse, summary)
 	e.Bytes = clone(msg)
 	e.Observed = trace.ObservedWire
 	e.Note = "from " + server + " over " + network
@@ -134,7 +134,7 @@ func (r *dnsRecorder) failed(err error, server, network string) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		msg = "no response (timed out)"
 	}
-	e := r.d.entry(now, trace.LegProxyDNS, "dns", r.d.from(), trace.KindDNSResponse, msg)
+	e := r.d.entry(now, r.d.dnsLeg(), "dns", r.d.from(), trace.KindDNSResponse, msg)
 	e.Observed = trace.ObservedKernel
 	e.Note = "waiting on " + server + " over " + network
 	r.mu.Lock()

@@ -159,7 +159,8 @@ func TestPageNeverReads(t *testing.T) {
 	})
 	e := privateEnv(t, func(c *proxy.Config) { c.WriteTimeout = 500 * time.Millisecond })
 	before := heapInUse()
-	ws := e.dialWS(t, e.mqttURL("broker="+f.addr()))
+	tc := e.openTrace(t)
+	ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
 	_ = ws // never read
 	select {
 	case err := <-f.ended:
@@ -174,6 +175,9 @@ func TestPageNeverReads(t *testing.T) {
 		t.Errorf("heap grew by %d bytes while the broker wrote %d bytes to a page that does not read", grew, total)
 	}
 	t.Logf("broker managed to write %d bytes before the proxy gave up", total)
+	tc.waitFor(t, "ws.close saying the page is not reading", func(en trace.Entry) bool {
+		return en.Kind == trace.KindWSClose && strings.Contains(en.Summary, "1008 the page is not reading")
+	})
 	stillServes(t, e)
 }
 

@@ -245,3 +245,18 @@ func TestTLSMosquitto(t *testing.T) {
 		t.Fatalf("no tls.handshake entry:\n%s", dump(got))
 	})
 }
+
+func TestIdleTimeout(t *testing.T) {
+	e := newTestEnv(t, func(c *proxy.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	tc := e.openTrace(t)
+	ws := e.dialWS(t, e.mqttURL("trace="+tc.token))
+	start := time.Now()
+	code, reason := closeCode(t, ws)
+	if code != websocket.CloseGoingAway || !strings.Contains(reason, "idle") {
+		t.Fatalf("close %d %q, want 1001 idle", code, reason)
+	}
+	if took := time.Since(start); took < 250*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("idle session closed after %v, want about 300ms", took)
+	}
+	tc.waitFor(t, "tcp.fin to the broker", func(en trace.Entry) bool { return en.Kind == trace.KindTCPFin && en.From == "proxy" })
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
 )
 
 // A stream of packets seen by the proxy in tests: CONNECT (v4 and v5),
@@ -69,8 +71,9 @@ func TestStreamErrors(t *testing.T) {
 		max  int
 		want error
 	}{
-		{"varint of five bytes", []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, 0, errVarint},
-		{"too large", []byte{0x30, 0x80, 0x01}, 100, errTooLarge},
+		{"varint of five bytes", []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, 0, codec.ErrVarint},
+		{"varint not minimal", []byte{0x30, 0x80, 0x00}, 0, codec.ErrVarint},
+		{"too large", []byte{0x30, 0x80, 0x01}, 100, codec.ErrPacketTooLarge},
 		{"partial", []byte{0x30, 0x05, 0x00}, 0, errPartial},
 		{"partial header", []byte{0x30, 0x80}, 0, errPartial},
 	}
@@ -180,4 +183,23 @@ func FuzzFrameBuffered(f *testing.F) {
 			t.Fatalf("% x is a whole frame but not with % x behind it", b, more)
 		}
 	})
+}
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		pkt     []byte
+		version int
+		want    string
+		wantErr bool
+	}{
+		{connack, 4, "CONNACK", false},
+		{pingreq, 4, "PINGREQ", false},
+		{[]byte{0x30, 0x03, 0x00, 0x01}, 4, "PUBLISH (4 bytes)", true}, // topic cut short
+	}
+	for _, tt := range tests {
+		got, err := summary(tt.pkt, tt.version)
+		if (err != nil) != tt.wantErr || len(got) < len(tt.want) || got[:len(tt.want)] != tt.want {
+			t.Errorf("summary(% x) = %q, %v; want %q… error %v", tt.pkt, got, err, tt.want, tt.wantErr)
+		}
+	}
 }

@@ -79,6 +79,7 @@ func TestTraceOrder(t *testing.T) {
 	tok.WaitTimeout(5 * time.Second)
 	c.Disconnect(100)
 	got := tc.waitFor(t, "ws.close", func(en trace.Entry) bool { return en.Kind == trace.KindWSClose && en.From == "proxy" })
+	t.Log("trace:\n" + dump(got))
 	checkOrder(t, got, "c1", "ws.upgrade", "ws.accept", "dns.query", "dns.response", "tcp.syn", "tcp.synack", "tcp.ack",
 		"mqtt.CONNECT", "mqtt.CONNACK", "mqtt.SUBSCRIBE", "mqtt.SUBACK", "mqtt.PUBLISH", "mqtt.DISCONNECT", "tcp.fin")
 	for k := 1; k < len(got); k++ {

@@ -18,6 +18,7 @@ declare -A need=(
   [dumpcap]=wireshark-common
   [node]=nodejs
   [npm]=npm
+  [websockify]=websockify # make bench-proxy compares the proxy with it
 )
 missing=()
 for cmd in "${!need[@]}"; do

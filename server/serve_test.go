@@ -192,3 +192,32 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		t.Fatalf("/api/config = %v", cfg)
 	}
 }
+
+func TestServeCaptureEndpointsChecked(t *testing.T) {
+	lines := startServe(t, "-embedded-broker", "off")
+	base := strings.TrimSuffix(lines["lifeline: serving "], "/")
+	tests := []struct {
+		origin string
+		want   int
+	}{
+		{base, http.StatusBadRequest}, // reaches the importer, which rejects the bytes
+		{"", http.StatusBadRequest},
+		{"http://evil.example", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.origin, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", base+"/api/import", strings.NewReader("not a capture"))
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+}
