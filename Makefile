@@ -15,7 +15,7 @@ FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString
 FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-proxy
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-codec bench-proxy
 
 all: build
 
@@ -66,6 +66,10 @@ test-e2e:
 bench-proxy:
 	$(GO) build -trimpath -o bin/lifeline ./server
 	ulimit -n $$(ulimit -Hn); $(GO) run ./bench/proxy -lifeline bin/lifeline
+
+## bench-codec: the codec vs mochi, paho.golang and paho.mqtt.golang (own module)
+bench-codec:
+	cd bench/codec && COUNT=$${COUNT:-5} ./run.sh
 
 ## bench-capture: capture import vs tshark on a generated 100 MB capture (PACKETS=1000000)
 PACKETS ?= 1000000
