@@ -3,13 +3,19 @@
 GO       ?= go
 WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
-# Packages that are built for the browser (GOOS=js GOARCH=wasm).
+# Packages that are built for the browser (GOOS=js GOARCH=wasm): vetted for
+# js/wasm; WASM_TEST_PKGS run their tests in headless Chromium.
 WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
+WASM_TEST_PKGS := ./wasm/...
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./client/:FuzzReceive ./diagram:FuzzPeek ./wasm/jsonw:FuzzString ./wasm/jsonw:FuzzReader
+FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
+FUZZ_TARGETS += ./client/:FuzzReceive
+FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
+FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString ./wasm/jsonw:FuzzReader
+FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TIME    ?= 10s
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-page
+.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-codec bench-proxy bench-page
 
 all: build
 
@@ -50,10 +56,25 @@ test-fuzz:
 	done
 
 test-wasm:
-	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) test -exec $(TOOLS)/go_js_wasm_exec $(WASM_TEST_PKGS)
 
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/
+
+## bench-proxy: Lifeline's proxy vs websockify vs plain TCP on loopback, and
+## 10,000 idle sessions (raises the open-file limit as far as it may go)
+bench-proxy:
+	$(GO) build -trimpath -o bin/lifeline ./server
+	ulimit -n $$(ulimit -Hn); $(GO) run ./bench/proxy -lifeline bin/lifeline
+
+## bench-codec: the codec vs mochi, paho.golang and paho.mqtt.golang (own module)
+bench-codec:
+	cd bench/codec && COUNT=$${COUNT:-5} ./run.sh
+
+## bench-capture: capture import vs tshark on a generated 100 MB capture (PACKETS=1000000)
+PACKETS ?= 1000000
+bench-capture:
+	$(GO) run ./bench/capture -packets $(PACKETS)
 
 clean:
 	rm -rf bin artifacts $(WASM_DIR)/main.wasm* $(WASM_DIR)/wasm_exec.js

@@ -463,7 +463,7 @@ func TestViolations(t *testing.T) {
 				"> DISCONNECT Malformed Packet", "close", "state disconnected"}},
 		{"CONNACK refused 3.1.1", codec.V311, nil,
 			func(h *harness) { h.raw("20 02 00 05") },
-			[]string{"< CONNACK Unknown reason code 0x05", // codec.Summary names codes as in 5.0
+			[]string{"< CONNACK Connection Refused: not authorized",
 				"error CONNECT refused: Connection Refused: not authorized [MQTT-3.2.2-5]",
 				"close", "state disconnected"}},
 		{"SUBACK wrong count MQTT-3.9.3-1", codec.V5, func(h *harness) {

@@ -129,11 +129,15 @@ func hexString(b []byte) string {
 }
 
 // Dissect returns the field tree of the packet in b, read as version v (for
-// CONNECT the version comes from the packet's own protocol level byte). It
+// CONNECT the version comes from the packet's own protocol level byte; a v
+// other than V5 is read as V311). It
 // never panics: a malformed packet is dissected as far as it is readable and
 // the tree's Expert notes say where and why it broke.
 func Dissect(b []byte, v Version) (t Tree) {
 	rec := &recorder{}
+	if v != V5 {
+		v = V311 // 0 (unknown) and 3 (MQTT 3.1) are read as 3.1.1
+	}
 	t.Version = v
 	defer func() {
 		// Belt and braces: the cursor bounds-checks every read, but a
@@ -252,4 +256,26 @@ func (r *recorder) setLen(n int) {
 	r.path = r.path[:len(r.path)-1]
 	(*r.list())[i].Length = n
 	r.path = saved
+}
+
+// DissectAll splits b into packets and dissects each, starting as version v
+// and switching to the version of any CONNECT it meets. Bytes that do not
+// form a whole packet at the end, or a broken fixed header, end the list
+// with a tree whose Expert notes say why.
+func DissectAll(b []byte, v Version) []Tree {
+	var out []Tree
+	for len(b) > 0 {
+		n, err := PacketLen(b, 0)
+		if err != nil || n == 0 || n > len(b) {
+			out = append(out, Dissect(b, v))
+			break
+		}
+		t := Dissect(b[:n], v)
+		if t.Type == TypeConnect && t.Version != 0 {
+			v = t.Version
+		}
+		out = append(out, t)
+		b = b[n:]
+	}
+	return out
 }

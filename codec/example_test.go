@@ -71,3 +71,13 @@ func ExampleDissect() {
 	//   Topic: a/+  [mqtt.topic @4+3]
 	//   [Expert] offset 4: mqtt.topic: invalid topic name [MQTT-3.3.2-2]
 }
+
+func ExampleDissectAll() {
+	b, _ := hex.DecodeString("101000044d5154540502003c00000364657" + "6" + "e000")
+	for _, t := range codec.DissectAll(b, codec.V311) {
+		fmt.Println(t.Version, t.Summary, len(t.Expert))
+	}
+	// Output:
+	// 5.0 CONNECT v5.0 id="dev" keepalive=60 clean 0
+	// 5.0 DISCONNECT 0
+}

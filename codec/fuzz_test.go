@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +26,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		p, err := Decode(b, v)
 		tree := Dissect(b, v)
+		for _, e := range tree.Expert {
+			if strings.Contains(e.Message, errInternal.Error()) {
+				t.Fatalf("Dissect(%x) panicked (recovered)", b)
+			}
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
@@ -123,6 +130,35 @@ func FuzzSplitter(f *testing.F) {
 			if !bytes.Equal(got[i], want[i]) {
 				t.Fatalf("packet %d differs", i)
 			}
+		}
+	})
+}
+
+// FuzzDecodeBound: decoding allocates at most a bound linear in the input
+// (the packet struct plus slices of elements, each of which consumes input
+// bytes), never anything sized by a length field. It is separate from
+// FuzzDecode because reading memory statistics is slow.
+func FuzzDecodeBound(f *testing.F) {
+	seedVectors(f)
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 'a'}, byte(4))
+	f.Add([]byte{0x82, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01}, byte(5))
+	f.Fuzz(func(t *testing.T, b []byte, vb byte) {
+		v := V311
+		if vb&1 == 1 {
+			v = V5
+		}
+		// The fuzzing worker allocates in the background too: take the
+		// smallest of three measurements.
+		got := ^uint64(0)
+		for i := 0; i < 3; i++ {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			Decode(b, v)
+			runtime.ReadMemStats(&after)
+			got = min(got, after.TotalAlloc-before.TotalAlloc)
+		}
+		if bound := uint64(4096 + 64*len(b)); got > bound {
+			t.Fatalf("Decode of %d bytes allocated %d bytes, bound %d", len(b), got, bound)
 		}
 	})
 }

@@ -31,7 +31,7 @@ func PacketLen(b []byte, max int) (n int, err error) {
 		max = MaxPacketSize
 	}
 	if n > max {
-		return 0, newErr(PacketType(b[0]>>4), "mqtt.len", 1, "MQTT-3.1.2-24", ErrPacketTooLarge)
+		return 0, newErr(PacketType(b[0]>>4), "mqtt.len", 1, "3.1.2.11.4", ErrPacketTooLarge)
 	}
 	return n, nil
 }

@@ -20,7 +20,12 @@ func Summary(p Packet) string {
 			s += " will=" + p.WillTopic
 		}
 	case *Connack:
-		s += " " + p.ReasonCode.Name(TypeConnack, V5)
+		// 3.1.1 return codes are 1-5, MQTT 5.0 reason codes 0 or >= 0x80.
+		v := V5
+		if p.ReasonCode > 0 && p.ReasonCode < 0x80 {
+			v = V311
+		}
+		s += " " + p.ReasonCode.Name(TypeConnack, v)
 		if p.SessionPresent {
 			s += " session-present"
 		}

@@ -318,3 +318,39 @@ func TestReasonForError(t *testing.T) {
 		t.Errorf("too large: %v", got)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		p    Packet
+		want string
+	}{
+		{&Publish{QoS: 1, PacketID: 3, Topic: "sensors/t1", Payload: make([]byte, 64)}, "PUBLISH id=3 qos=1 sensors/t1 (64 B)"},
+		{&Connack{ReasonCode: 5}, "CONNACK Connection Refused: not authorized"},
+		{&Connack{ReasonCode: ReasonBanned}, "CONNACK Banned"},
+		{&Suback{PacketID: 2, ReasonCodes: []ReasonCode{1, 0x80}}, "SUBACK id=2 [0x01,0x80]"},
+		{&Disconnect{ReasonCode: ReasonSessionTakenOver}, "DISCONNECT Session taken over"},
+		{&Pingreq{}, "PINGREQ"},
+	}
+	for _, tt := range tests {
+		if got := Summary(tt.p); got != tt.want {
+			t.Errorf("Summary = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestStringers(t *testing.T) {
+	if V311.String() != "3.1.1" || V5.String() != "5.0" || TypePuback.String() != "PUBACK" || TypeAuth.String() != "AUTH" ||
+		PropTopicAlias.String() != "Topic Alias" || ReasonPacketTooLarge.String() != "Packet too large" ||
+		ReasonSuccess.Name(TypeDisconnect, V5) != "Normal disconnection" || QoS1.String() != "At least once delivery" {
+		t.Fatal("String methods")
+	}
+	n := 0
+	for id := PropertyID(0); id <= maxPropertyID; id++ {
+		if id.info() != nil {
+			n++
+		}
+	}
+	if n != 27 {
+		t.Fatalf("%d properties in the table, want 27", n)
+	}
+}

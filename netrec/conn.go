@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -83,6 +84,62 @@ func (c *Conn) Close() error {
 		e := c.d.entry(time.Now(), c.d.leg(), c.d.from(), "broker", trace.KindTCPFin, summary)
 		e.Observed = trace.ObservedKernel
 		c.d.emit(e)
+	}
+	return err
+}
+
+// ReadPooled reads like Read, but takes a buffer from get only once bytes
+// (or the end of the stream) are there, so a connection waiting for its peer
+// holds no buffer at all. It returns the buffer with the bytes read; the
+// caller gives it back with put. Over TLS it reads into a buffer from get as
+// usual.
+func (c *Conn) ReadPooled(get func() []byte, put func([]byte)) (buf []byte, n int, err error) {
+	if _, isTLS := c.Conn.(*net.TCPConn); !isTLS {
+		buf = get()
+		n, err = c.Read(buf)
+		return buf, n, err
+	}
+	rc, err := c.tcp.SyscallConn()
+	if err != nil {
+		return nil, 0, err
+	}
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		if buf == nil {
+			buf = get()
+		}
+		n, rerr = syscall.Read(int(fd), buf)
+		if rerr == syscall.EAGAIN || rerr == syscall.EINTR {
+			put(buf) // wait for the socket to be readable without a buffer
+			buf = nil
+			return false
+		}
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	if buf == nil { // the wait ended in an error (deadline, close)
+		buf = get()
+	}
+	switch {
+	case err != nil:
+		n = 0
+		err = wrapReadErr(err)
+	case n == 0:
+		err = io.EOF
+	}
+	if err != nil {
+		c.peerClosed(err)
+	}
+	return buf, n, err
+}
+
+// wrapReadErr makes a raw read error look like the one net.Conn.Read returns.
+func wrapReadErr(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errno)}
 	}
 	return err
 }

@@ -27,8 +27,9 @@ type Dialer struct {
 	Conn string
 	// Party names this end in From/To: "proxy" (the default) or "client".
 	Party string
-	// Leg is the leg of TCP, TLS and close entries (default proxy-broker).
-	Leg string
+	// Leg is the leg of TCP, TLS and close entries (default proxy-broker);
+	// DNSLeg that of DNS entries (default proxy-dns).
+	Leg, DNSLeg string
 
 	// Zone and ZoneServer send names equal to or under Zone (e.g.
 	// "lifeline.test") to the DNS server at ZoneServer (host:port, UDP).
@@ -285,6 +286,13 @@ func (d *Dialer) from() string {
 		return d.Party
 	}
 	return "proxy"
+}
+
+func (d *Dialer) dnsLeg() string {
+	if d.DNSLeg != "" {
+		return d.DNSLeg
+	}
+	return trace.LegProxyDNS
 }
 
 func (d *Dialer) leg() string {

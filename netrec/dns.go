@@ -22,6 +22,10 @@ import (
 // message was sent (false when /etc/hosts answered).
 func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip.Addr, exchanged bool, err error) {
 	rec := &dnsRecorder{d: d}
+	// Go's resolver runs its exchanges under a context without our deadline
+	// and sets each socket's deadline from resolv.conf's timeout alone; the
+	// recorders bring those deadlines within ours.
+	rec.deadline, _ = ctx.Deadline()
 	r := &net.Resolver{
 		PreferGo: true,
 		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
@@ -36,6 +40,8 @@ func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip
 			rec.mu.Lock()
 			rec.exchanged = true
 			rec.mu.Unlock()
+			rec.open.Add(1)
+			c.SetDeadline(rec.clamp(time.Time{}))
 			if uc, ok := c.(*net.UDPConn); ok {
 				return &udpRecorder{UDPConn: uc, rec: rec, server: address}, nil
 			}
@@ -43,6 +49,17 @@ func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip
 		},
 	}
 	addrs, err = r.LookupNetIP(ctx, "ip", name)
+	// LookupNetIP returns when ctx ends, before its exchanges have noticed;
+	// wait for them so their failures are recorded before the caller goes on.
+	waited := make(chan struct{})
+	go func() {
+		rec.open.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-time.After(time.Second):
+	}
 	rec.mu.Lock()
 	exchanged = rec.exchanged
 	rec.mu.Unlock()
@@ -58,11 +75,20 @@ type dnsRecorder struct {
 	mu        sync.Mutex
 	exchanged bool
 	sent      map[uint16]time.Time // query id -> when it was sent
+	open      sync.WaitGroup       // resolver connections not yet closed
+	deadline  time.Time            // of the whole lookup; zero if none
+}
+
+// clamp returns the earlier of t and the lookup's deadline.
+func (r *dnsRecorder) clamp(t time.Time) time.Time {
+	if !r.deadline.IsZero() && (t.IsZero() || r.deadline.Before(t)) {
+		return r.deadline
+	}
+	return t
 }
 
 func (r *dnsRecorder) query(msg []byte, server, network string) {
 	now := time.Now()
-	var h dnsmessage.Header
 	summary, h, err := summarizeDNS(msg)
 	r.mu.Lock()
 	if r.sent == nil {
@@ -70,7 +96,7 @@ func (r *dnsRecorder) query(msg []byte, server, network string) {
 	}
 	r.sent[h.ID] = now
 	r.mu.Unlock()
-	e := r.d.entry(now, trace.LegProxyDNS, r.d.from(), "dns", trace.KindDNSQuery, summary)
+	e := r.d.entry(now, r.d.dnsLeg(), r.d.from(), "dns", trace.KindDNSQuery, summary)
 	e.Bytes = clone(msg)
 	e.Observed = trace.ObservedWire
 	e.Note = "to " + server + " over " + network
@@ -83,7 +109,7 @@ func (r *dnsRecorder) query(msg []byte, server, network string) {
 func (r *dnsRecorder) response(msg []byte, server, network string) {
 	now := time.Now()
 	summary, h, err := summarizeDNS(msg)
-	e := r.d.entry(now, trace.LegProxyDNS, "dns", r.d.from(), trace.KindDNSResponse, summary)
+	e := r.d.entry(now, r.d.dnsLeg(), "dns", r.d.from(), trace.KindDNSResponse, summary)
 	e.Bytes = clone(msg)
 	e.Observed = trace.ObservedWire
 	e.Note = "from " + server + " over " + network
@@ -108,7 +134,7 @@ func (r *dnsRecorder) failed(err error, server, network string) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		msg = "no response (timed out)"
 	}
-	e := r.d.entry(now, trace.LegProxyDNS, "dns", r.d.from(), trace.KindDNSResponse, msg)
+	e := r.d.entry(now, r.d.dnsLeg(), "dns", r.d.from(), trace.KindDNSResponse, msg)
 	e.Observed = trace.ObservedKernel
 	e.Note = "waiting on " + server + " over " + network
 	r.mu.Lock()
@@ -132,6 +158,21 @@ type udpRecorder struct {
 	*net.UDPConn
 	rec    *dnsRecorder
 	server string
+	once   sync.Once
+}
+
+func (c *udpRecorder) SetDeadline(t time.Time) error {
+	return c.UDPConn.SetDeadline(c.rec.clamp(t))
+}
+
+func (c *udpRecorder) SetReadDeadline(t time.Time) error {
+	return c.UDPConn.SetReadDeadline(c.rec.clamp(t))
+}
+
+func (c *udpRecorder) Close() error {
+	err := c.UDPConn.Close()
+	c.once.Do(c.rec.open.Done)
+	return err
 }
 
 func (c *udpRecorder) Write(b []byte) (int, error) {
@@ -161,6 +202,21 @@ type tcpRecorder struct {
 	server     string
 	out, in    []byte
 	readFailed bool
+	once       sync.Once
+}
+
+func (c *tcpRecorder) SetDeadline(t time.Time) error {
+	return c.Conn.SetDeadline(c.rec.clamp(t))
+}
+
+func (c *tcpRecorder) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.rec.clamp(t))
+}
+
+func (c *tcpRecorder) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.rec.open.Done)
+	return err
 }
 
 func (c *tcpRecorder) Write(b []byte) (int, error) {

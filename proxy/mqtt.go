@@ -1,52 +1,30 @@
 package proxy
 
 import (
-	"errors"
 	"strconv"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
 )
 
-// This file is the proxy's only knowledge of MQTT framing. packetLen and
-// typeName stand in for codec.PacketLen and codec.PacketType.String until the
-// codec lands on main.
-
-var (
-	errVarint   = errors.New("malformed Remaining Length (more than 4 bytes)")
-	errTooLarge = errors.New("packet too large")
-)
-
-// packetLen reports the total length of the packet whose fixed header starts
-// b, 0 when b does not hold the whole fixed header yet.
-func packetLen(b []byte, max int) (int, error) {
-	rem, mul := 0, 1
-	for i := 1; i < len(b); i++ {
-		if i > 4 {
-			return 0, errVarint
-		}
-		rem += int(b[i]&0x7f) * mul
-		if b[i]&0x80 == 0 {
-			n := 1 + i + rem
-			if max > 0 && n > max {
-				return 0, errTooLarge
-			}
-			return n, nil
-		}
-		mul <<= 7
-	}
-	if len(b) > 4 {
-		return 0, errVarint
-	}
-	return 0, nil
-}
-
-var typeNames = [16]string{"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL",
-	"PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
+// This file is the proxy's only knowledge of MQTT: packet boundaries from
+// the fixed header (codec.PacketLen), the CONNECT's protocol level, and the
+// codec's one-line summary of a traced packet.
 
 // typeName is the name of the packet type in the first byte of a packet.
-func typeName(first byte) string { return typeNames[first>>4] }
+func typeName(first byte) string { return codec.PacketType(first >> 4).String() }
 
-// summary is the one-line label of a packet's arrow.
-func summary(pkt []byte) string {
-	return typeName(pkt[0]) + " (" + strconv.Itoa(len(pkt)) + " bytes)"
+// summary is the one-line label of a packet's arrow, and the reason the codec
+// could not decode it, if it could not.
+func summary(pkt []byte, version int) (string, error) {
+	v := codec.V311
+	if version == int(codec.V5) {
+		v = codec.V5
+	}
+	p, err := codec.Decode(pkt, v)
+	if err != nil {
+		return typeName(pkt[0]) + " (" + strconv.Itoa(len(pkt)) + " bytes)", err
+	}
+	return codec.Summary(p), nil
 }
 
 // connectVersion returns the protocol level of a CONNECT packet (3, 4 or 5),
@@ -99,7 +77,7 @@ func (s *stream) feed(p []byte, done func(first byte, n int, pkt []byte)) error 
 			s.hdr[s.nhdr] = p[0]
 			s.nhdr++
 			p = p[1:]
-			n, err := packetLen(s.hdr[:s.nhdr], s.max)
+			n, err := codec.PacketLen(s.hdr[:s.nhdr], s.max)
 			if err != nil {
 				return err
 			}

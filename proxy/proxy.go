@@ -181,11 +181,10 @@ type hijacker struct {
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil || brw.Reader.Buffered() > 0 {
-		return c, brw, err
+	if err == nil {
+		h.br = brw.Reader // gorilla reuses it as the connection's read buffer
 	}
-	h.br = bufio.NewReaderSize(c, 4096)
-	return c, bufio.NewReadWriter(h.br, brw.Writer), nil
+	return c, brw, err
 }
 
 // upgrade checks the Host, takes a connection slot and upgrades. When it

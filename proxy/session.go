@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -18,15 +19,15 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/netrec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
-// Buffer sizes. A session that is idle holds only smallRead and the
-// WebSocket reader's 4 KiB; bigger buffers come from pools while bytes flow.
+// bigBuf is the size of the pooled buffers bytes flow through. A session that
+// is idle holds none: only the WebSocket's 4 KiB read buffer.
 const (
-	smallRead = 512
-	bigBuf    = 32 << 10
+	bigBuf = 32 << 10
 )
 
 var bigPool = sync.Pool{New: func() any { b := make([]byte, bigBuf); return &b }}
@@ -42,8 +43,10 @@ type session struct {
 	log   *slog.Logger
 	debug bool // log every entry
 
-	broker  *netrec.Conn
-	version atomic.Int32
+	mu         sync.Mutex // guards broker and cancelDial against finish
+	broker     *netrec.Conn
+	cancelDial context.CancelFunc
+	version    atomic.Int32
 
 	up, down stream // page→broker, broker→page
 
@@ -56,28 +59,48 @@ type session struct {
 	gotClose  bool // the page sent a close frame
 }
 
-// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
+// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN]. The
+// session runs on a goroutine of its own so that net/http's per-request
+// buffers are released once the connection is upgraded.
 func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	token := q.Get("trace")
+	req := sessionRequest{
+		path:      r.URL.Path,
+		remote:    r.RemoteAddr,
+		origin:    r.Header.Get("Origin"),
+		protocols: r.Header.Get("Sec-WebSocket-Protocol"),
+		broker:    q.Get("broker"),
+		tls:       q.Get("tls"),
+		token:     q.Get("trace"),
+	}
 	ws, br, ip, _ := s.upgrade(w, r)
 	if ws == nil {
 		return
 	}
+	go s.serveSession(ws, br, ip, req)
+}
+
+// sessionRequest is what a session keeps of its upgrade request.
+type sessionRequest struct {
+	path, remote, origin, protocols string
+	broker, tls, token              string
+}
+
+func (s *Server) serveSession(ws *websocket.Conn, br *bufio.Reader, ip netip.Addr, req sessionRequest) {
 	defer s.release(ip)
 	ss := &session{srv: s, ws: ws, br: br, start: time.Now()}
-	if token != "" {
-		if ss.tc = s.hub.get(token); ss.tc == nil {
-			s.cfg.Log.Warn("refused connection", "remote", r.RemoteAddr, "reason", "unknown trace token")
+	if req.token != "" {
+		if ss.tc = s.hub.get(req.token); ss.tc == nil {
+			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
 			closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
 			return
 		}
 		ss.conn = ss.tc.nextConn()
 		ss.start = ss.tc.start
 	}
-	ss.log = s.cfg.Log.With("remote", r.RemoteAddr)
+	ss.log = s.cfg.Log.With("remote", req.remote)
 	if ss.conn != "" {
-		ss.log = ss.log.With("conn", ss.conn, "trace", token[:min(8, len(token))])
+		ss.log = ss.log.With("conn", ss.conn, "trace", req.token[:min(8, len(req.token))])
 	}
 	ss.debug = ss.log.Enabled(context.Background(), slog.LevelDebug)
 	s.mu.Lock()
@@ -93,21 +116,20 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		closeNow(ws, websocket.CloseGoingAway, "server shutting down")
 		return
 	}
-	ss.run(r)
+	ss.run(req)
 }
 
-func (ss *session) run(r *http.Request) {
+func (ss *session) run(req sessionRequest) {
 	s := ss.srv
 	now := time.Now()
 	sub := ss.ws.Subprotocol()
-	e := ss.entry(now, trace.LegBrowserProxy, "browser", "proxy", trace.KindWSUpgrade, "GET "+r.URL.Path+" Upgrade: websocket")
-	e.Note = "Origin " + r.Header.Get("Origin") + ", protocols " + r.Header.Get("Sec-WebSocket-Protocol")
+	e := ss.entry(now, trace.LegBrowserProxy, "browser", "proxy", trace.KindWSUpgrade, "GET "+req.path+" Upgrade: websocket")
+	e.Note = "Origin " + req.origin + ", protocols " + req.protocols
 	ss.emit(e)
 	e = ss.entry(now, trace.LegBrowserProxy, "proxy", "browser", trace.KindWSAccept, "101 Switching Protocols, subprotocol "+sub)
 	ss.emit(e)
 
-	q := r.URL.Query()
-	target := q.Get("broker")
+	target := req.broker
 	if target == "" {
 		target = s.cfg.DefaultBroker
 	}
@@ -117,7 +139,7 @@ func (ss *session) run(r *http.Request) {
 		ss.refuse(websocket.ClosePolicyViolation, fmt.Sprintf("broker %q: want HOST:PORT", target), nil)
 		return
 	}
-	useTLS := q.Get("tls") == "1" || q.Get("tls") == "true" || port == 8883
+	useTLS := req.tls == "1" || req.tls == "true" || port == 8883
 	ss.log = ss.log.With("broker", target)
 	if err := s.cfg.Policy.CheckName(host, port); err != nil {
 		ss.refuse(websocket.ClosePolicyViolation, err.Error(), err)
@@ -126,7 +148,10 @@ func (ss *session) run(r *http.Request) {
 
 	d := s.dialer()
 	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emit
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DialTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+	ss.mu.Lock()
+	ss.cancelDial = cancel
+	ss.mu.Unlock()
 	bc, res, err := d.Dial(ctx, target, useTLS)
 	cancel()
 	if err != nil {
@@ -137,7 +162,15 @@ func (ss *session) run(r *http.Request) {
 		ss.refuse(code, err.Error(), err)
 		return
 	}
+	ss.mu.Lock()
 	ss.broker = bc
+	ended := ss.ended.Load()
+	ss.mu.Unlock()
+	if ended { // shut down while dialing
+		bc.Close()
+		ss.ws.Close()
+		return
+	}
 	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
 		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
 
@@ -184,10 +217,16 @@ func errorOr(err error, s string) error {
 // page's side is given a second to answer before it is dropped.
 func (ss *session) finish(code int, reason string, err error) {
 	ss.once.Do(func() {
+		ss.mu.Lock()
 		ss.ended.Store(true)
+		broker, cancel := ss.broker, ss.cancelDial
+		ss.mu.Unlock()
 		ss.closeCode, ss.closeText = code, reason
-		if ss.broker != nil {
-			ss.broker.Close()
+		if cancel != nil {
+			cancel()
+		}
+		if broker != nil {
+			broker.Close()
 		}
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSClose,
 			"Close "+strconv.Itoa(code)+" "+reason)
@@ -215,11 +254,12 @@ func (ss *session) pageToBroker() {
 	pending := 0
 	idle := ss.srv.cfg.IdleTimeout
 	var lastDeadline time.Time
+	var lastWriteDeadline time.Time
 	flush := func() error {
 		if pending == 0 {
 			return nil
 		}
-		ss.broker.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
+		lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastWriteDeadline, ss.srv.cfg.WriteTimeout)
 		_, err := ss.broker.Write((*buf)[:pending])
 		ss.bytesUp.Add(int64(pending))
 		pending = 0
@@ -260,7 +300,7 @@ func (ss *session) pageToBroker() {
 			if n > 0 {
 				if ferr := ss.up.feed((*buf)[pending:pending+n], ss.packetUp); ferr != nil {
 					code := websocket.CloseProtocolError
-					if errors.Is(ferr, errTooLarge) {
+					if errors.Is(ferr, codec.ErrPacketTooLarge) {
 						code = websocket.CloseMessageTooBig
 					}
 					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
@@ -310,6 +350,9 @@ func (ss *session) packetUp(first byte, n int, pkt []byte) {
 }
 
 func (ss *session) packetDown(first byte, n int, pkt []byte) {
+	if !ss.tracing() {
+		return
+	}
 	ss.packet("broker", "proxy", first, n, pkt)
 }
 
@@ -320,6 +363,10 @@ func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
 	e.Version = int(ss.version.Load())
 	if pkt != nil {
 		e.Bytes = append([]byte(nil), pkt...)
+		var err error
+		if e.Summary, err = summary(pkt, e.Version); err != nil {
+			e.Error = "the codec cannot decode it: " + err.Error()
+		}
 	} else {
 		e.Note = "packet too large to record"
 	}
@@ -347,7 +394,7 @@ func (ss *session) pageReadFailed(err error) {
 	case errors.Is(err, websocket.ErrReadLimit):
 		ss.finish(websocket.CloseMessageTooBig,
 			fmt.Sprintf("message larger than %d bytes", ss.srv.cfg.MaxMessage), err)
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case isTimeout(err):
 		ss.finish(websocket.CloseGoingAway, "idle for "+ss.srv.cfg.IdleTimeout.String(), err)
 	default:
 		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", err)
@@ -355,7 +402,7 @@ func (ss *session) pageReadFailed(err error) {
 }
 
 func (ss *session) brokerWriteFailed(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if isTimeout(err) {
 		ss.finish(1014, "the broker is not reading", err)
 		return
 	}
@@ -363,45 +410,37 @@ func (ss *session) brokerWriteFailed(err error) {
 }
 
 // brokerToPage forwards the broker's bytes to the page as binary messages.
-// It blocks in a small read; only while bytes keep coming does it read into a
-// big pooled buffer.
+// While it waits for the broker it holds no buffer (netrec.Conn.ReadPooled).
 func (ss *session) brokerToPage() {
-	small := make([]byte, smallRead)
-	buf := small
-	var big *[]byte
+	get := func() []byte { return *bigPool.Get().(*[]byte) }
+	put := func(b []byte) { bigPool.Put(&b) }
+	var lastDeadline time.Time
 	for {
-		n, err := ss.broker.Read(buf)
+		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
 			if ferr := ss.down.feed(buf[:n], ss.packetDown); ferr != nil {
+				put(buf)
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
-				break
+				return
 			}
-			ss.ws.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
-			if werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n]); werr != nil {
-				if errors.Is(werr, os.ErrDeadlineExceeded) {
+			lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
+			werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
+			if werr != nil {
+				put(buf)
+				if isTimeout(werr) {
 					ss.finish(websocket.ClosePolicyViolation, "the page is not reading", werr)
 				} else {
 					ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", werr)
 				}
-				break
+				return
 			}
 			ss.bytesDown.Add(int64(n))
 		}
+		put(buf)
 		if err != nil {
 			ss.brokerReadFailed(err)
-			break
+			return
 		}
-		switch {
-		case n == len(buf) && big == nil:
-			big = bigPool.Get().(*[]byte)
-			buf = *big
-		case n < len(buf) && big != nil:
-			bigPool.Put(big)
-			big, buf = nil, small
-		}
-	}
-	if big != nil {
-		bigPool.Put(big)
 	}
 }
 
@@ -434,4 +473,24 @@ func (ss *session) emit(e trace.Entry) {
 		ss.log.Debug("trace", "kind", e.Kind, "from", e.From, "to", e.To, "summary", e.Summary,
 			"note", e.Note, "error", e.Error, "t", e.T)
 	}
+}
+
+// refreshDeadline moves a write deadline to timeout from now, but only when
+// the last move (at last) was more than a second ago: resetting a timer for
+// every write costs more than the deadline's second of slack. It returns when
+// the deadline was last moved.
+func refreshDeadline(set func(time.Time) error, last time.Time, timeout time.Duration) time.Time {
+	now := time.Now()
+	if now.Sub(last) < time.Second {
+		return last
+	}
+	set(now.Add(timeout))
+	return now
+}
+
+// isTimeout reports whether err is a deadline passing (gorilla hides the
+// error chain of timeouts behind its own net.Error).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

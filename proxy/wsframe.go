@@ -30,5 +30,5 @@ func frameBuffered(b []byte) bool {
 	if b[1]&0x80 != 0 {
 		n += 4 // masking key
 	}
-	return plen <= uint64(len(b)-n)
+	return len(b) >= n && plen <= uint64(len(b)-n)
 }

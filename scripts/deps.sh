@@ -15,6 +15,10 @@ declare -A need=(
   [mosquitto]=mosquitto
   [mosquitto_pub]=mosquitto-clients
   [tshark]=tshark
+  [dumpcap]=wireshark-common
+  [node]=nodejs
+  [npm]=npm
+  [websockify]=websockify # make bench-proxy compares the proxy with it
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -47,4 +51,11 @@ if [ ! -x "$tools/go_js_wasm_exec" ] || [ ! -f "$stamp" ]; then
   mv -f "$tools/wasmbrowsertest" "$tools/go_js_wasm_exec"
   rm -f "$tools"/.go_js_wasm_exec.*
   touch "$stamp"
+fi
+
+# mqtt.js, a third-party client the end-to-end tests drive through the proxy,
+# pinned by e2e/mqttjs/package-lock.json.
+if [ ! -d e2e/mqttjs/node_modules/mqtt ] || [ e2e/mqttjs/package-lock.json -nt e2e/mqttjs/node_modules/.package-lock.json ]; then
+  echo "deps: installing mqtt.js into e2e/mqttjs/node_modules"
+  (cd e2e/mqttjs && npm ci --no-audit --no-fund --loglevel=error)
 fi

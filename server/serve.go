@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeline-mqtt/lifeline/capture"
 	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/static"
@@ -26,9 +27,9 @@ func init() { commands["serve"] = runServe }
 // serveConfig is what `lifeline serve` was asked to do.
 type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
-	allowPrivate                                                           bool
-	maxConns, maxConnsPerIP, maxMessage                                    int
-	idle, write, dial                                                      time.Duration
+	allowPrivate                                                             bool
+	maxConns, maxConnsPerIP, maxMessage                                      int
+	idle, write, dial                                                        time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -153,6 +154,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		w.Write(cfgJSON)
 	})
 
+	// Capture import and export: same Host/Origin checks as the WebSockets,
+	// and at most two at once (each may hold a large body in memory).
+	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{}))
+	mux.Handle("POST /api/import", captures)
+	mux.Handle("POST /api/export/pcapng", captures)
+
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -230,4 +237,24 @@ func apiConfig(c serveConfig, broker *net.TCPAddr, dns *net.UDPAddr, wasm *wasmH
 	}
 	b, _ := json.Marshal(cfg)
 	return b
+}
+
+// guarded serves h after the proxy's Host and Origin checks, to at most n
+// requests at once (503 beyond).
+func guarded(px *proxy.Server, n int, h http.Handler) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := px.CheckRequest(r); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			h.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy: too many imports or exports at once", http.StatusServiceUnavailable)
+		}
+	})
 }

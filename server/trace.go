@@ -10,12 +10,14 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/lifeline-mqtt/lifeline/capture"
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/client/netclient"
 	"github.com/lifeline-mqtt/lifeline/codec"
@@ -45,6 +47,7 @@ type traceOptions struct {
 	json     bool
 	insecure bool
 	timeout  time.Duration
+	from     string // a capture file to draw instead of a live run
 	broker   string
 	useTLS   bool
 	mask     bool // golden tests: times masked
@@ -72,8 +75,10 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.BoolVar(&o.json, "json", false, "print trace entries as JSON, one a line")
 	fs.BoolVar(&o.insecure, "insecure", false, "mqtts: do not verify the broker's certificate")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on connecting and on each acknowledgement")
+	fs.StringVar(&o.from, "from", "", "draw the lifecycle recorded in a .pcap or .pcapng `FILE` instead of connecting")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: lifeline trace [flags] mqtt://HOST[:PORT] | mqtts://HOST[:PORT]")
+		fmt.Fprintln(stderr, "       lifeline trace [-json] -from FILE.pcap|FILE.pcapng")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +86,12 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	}
 	if err := envDefaults(fs); err != nil {
 		return err
+	}
+	if o.from != "" {
+		if fs.NArg() != 0 {
+			return errors.New("trace: -from FILE takes no broker URL")
+		}
+		return traceFromCapture(o, stdout, stderr)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -267,6 +278,33 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 	entries := rec.entries
 	rec.mu.Unlock()
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].T < entries[j].T })
+	if werr := printTrace(entries, o, []string{"client", "dns", "broker"}, stdout, stderr); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// traceFromCapture draws the connections recorded in a capture file; the
+// capture's problems (with their frame numbers) go to stderr.
+func traceFromCapture(o traceOptions, stdout, stderr io.Writer) error {
+	f, err := os.Open(o.from)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	defer f.Close()
+	res, err := capture.ReadTrace(f)
+	if err != nil {
+		return fmt.Errorf("trace: %s: %w", o.from, err)
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintf(stderr, "lifeline trace: %s: frame %d: %s\n", o.from, p.Frame, p.Reason)
+	}
+	return printTrace(res.Entries, o, nil, stdout, stderr)
+}
+
+// printTrace writes entries as JSON lines or as a text sequence diagram with
+// the given lanes (nil: the lanes the entries name).
+func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout, stderr io.Writer) error {
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		seq := 0
@@ -288,11 +326,11 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		for i := range entries {
 			entries[i].Seq = i + 1
 		}
-		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: []string{"client", "dns", "broker"}, MaskTimes: o.mask}); werr != nil {
+		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask}); werr != nil {
 			return werr
 		}
 	}
-	return err
+	return nil
 }
 
 // traceSteps drives the lifecycle: connect, subscribe, publish, wait,

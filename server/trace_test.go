@@ -145,3 +145,48 @@ func TestTraceRefused(t *testing.T) {
 		t.Fatalf("err %v, out:\n%s", err, out.String())
 	}
 }
+
+// TestTraceFromCapture draws the shared capture: the device's DNS lookup, its
+// handshake, its CONNECT with the keepalive, and the publisher's PUBLISH and
+// PUBACK, in order; -json gives the same entries as JSON lines.
+func TestTraceFromCapture(t *testing.T) {
+	file := sharedCapture(t, "lifecycle-v311-qos1.pcapng")
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"trace", "-from", file}, &out, &errs); err != nil {
+		t.Fatalf("trace -from: %v\n%s", err, errs.String())
+	}
+	text := out.String()
+	last := -1
+	for _, want := range []string{
+		"dns.query  Standard query", "A broker.iot.example",
+		"tcp.syn", "tcp.synack", "tcp.ack",
+		`CONNECT v3.1.1 id="device01" keepalive=5`, "CONNACK Success",
+		"SUBSCRIBE id=1 devices/device01/cmd:1", "SUBACK id=1",
+		"PUBLISH id=1 qos=1 devices/device01/telemetry", "PUBACK id=1",
+		"PINGREQ", "PINGRESP", "DISCONNECT", "tcp.fin",
+	} {
+		i := strings.Index(text[last+1:], want)
+		if i < 0 {
+			t.Fatalf("diagram lacks %q after offset %d:\n%s", want, last, text)
+		}
+		last += 1 + i
+	}
+
+	out.Reset()
+	if err := run(context.Background(), []string{"trace", "-json", "-from", file}, &out, &errs); err != nil {
+		t.Fatalf("trace -json -from: %v", err)
+	}
+	kinds := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		kinds[e.Kind]++
+	}
+	for _, k := range []string{"dns.query", "dns.response", "tcp.syn", "mqtt.CONNECT", "mqtt.PUBLISH", "mqtt.PUBACK", "mqtt.PINGREQ", "mqtt.DISCONNECT"} {
+		if kinds[k] == 0 {
+			t.Errorf("-json: no %s entry (kinds %v)", k, kinds)
+		}
+	}
+}

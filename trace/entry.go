@@ -15,6 +15,7 @@ const (
 	LegProxyBroker   = "proxy-broker"   // lifeline serve's TCP/TLS connection to the broker
 	LegBrowserBroker = "browser-broker" // the page's WebSocket straight to a broker
 	LegClientBroker  = "client-broker"  // the CLI's TCP connection to a broker
+	LegClientDNS     = "client-dns"     // a device's own DNS lookups, seen in a capture
 )
 
 // Observed says how an entry was learned.

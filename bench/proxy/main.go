@@ -1,0 +1,494 @@
+// Command proxy benchmarks Lifeline's WebSocket-to-TCP proxy on loopback
+// against Debian's websockify in front of the same echo server, and against
+// plain TCP to it, in one run:
+//
+//   - throughput: N 64-byte MQTT PUBLISH packets echoed, with 100 in flight;
+//   - latency: sequential round trips of one packet, p50 and p99;
+//   - idle sessions: many concurrent /mqtt sessions held open, and the
+//     lifeline process's memory (RSS) per session.
+//
+// It starts everything itself (`lifeline serve`, websockify, an echo server
+// in a child process), talks to 127.0.0.1 only, and stops by itself.
+// Run it with `make bench-proxy`.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func main() {
+	var (
+		lifeline   = flag.String("lifeline", "bin/lifeline", "the lifeline binary")
+		websockify = flag.String("websockify", "websockify", "the websockify command")
+		n          = flag.Int("n", 100000, "messages in the throughput test")
+		inflight   = flag.Int("inflight", 100, "messages in flight in the throughput test")
+		rtts       = flag.Int("rtt", 10000, "sequential round trips in the latency test")
+		idle       = flag.Int("idle", 10000, "idle sessions to hold")
+		runs       = flag.Int("runs", 3, "throughput runs per target (the median is reported)")
+		echoMode   = flag.Bool("echo", false, "internal: be the echo server")
+	)
+	flag.Parse()
+	if *echoMode {
+		serveEcho()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := bench(ctx, *lifeline, *websockify, *n, *inflight, *rtts, *idle, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-proxy:", err)
+		os.Exit(1)
+	}
+}
+
+// msg is one 64-byte MQTT PUBLISH packet (QoS 0, topic "bench").
+var msg = func() []byte {
+	b := make([]byte, 64)
+	b[0], b[1] = 0x30, 62
+	b[2], b[3] = 0, 5
+	copy(b[4:], "bench")
+	for i := 9; i < 64; i++ {
+		b[i] = byte(i)
+	}
+	return b
+}()
+
+// serveEcho echoes every connection on a loopback port and prints it. On a
+// second port it echoes WebSocket messages directly (no proxy): the ceiling
+// of any WebSocket proxy measured with this client.
+func serveEcho() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	wln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	go http.Serve(wln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for {
+			_, m, err := ws.ReadMessage()
+			if err != nil || ws.WriteMessage(websocket.BinaryMessage, m) != nil {
+				return
+			}
+		}
+	}))
+	fmt.Println("ws", wln.Addr())
+	fmt.Println(ln.Addr())
+	go func() { // end with the parent
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			buf := make([]byte, 32<<10)
+			io.CopyBuffer(c, struct{ io.Reader }{c}, buf)
+		}()
+	}
+}
+
+// child starts a command and returns the first line it prints that
+// satisfies want.
+func child(ctx context.Context, want func(string) (string, bool), name string, args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stderr = os.Stderr
+	if _, err := cmd.StdinPipe(); err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sent := false
+		for sc.Scan() {
+			if v, ok := want(sc.Text()); ok && !sent {
+				found <- v
+				sent = true
+			}
+		}
+	}()
+	select {
+	case v := <-found:
+		return cmd, v, nil
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		return nil, "", fmt.Errorf("%s printed nothing usable", name)
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitListening(addr string) error {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("nothing listens on %s", addr)
+}
+
+func stop(cmd *exec.Cmd) {
+	if cmd != nil && cmd.Process != nil {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// target is one way to reach the echo server.
+type target struct {
+	name string
+	dial func() (conn, error)
+}
+
+// conn sends and receives whole messages.
+type conn interface {
+	send([]byte) error
+	recv(p []byte) (int, error) // reads some bytes
+	close()
+}
+
+type tcpConn struct{ c net.Conn }
+
+func (c tcpConn) send(b []byte) error        { _, err := c.c.Write(b); return err }
+func (c tcpConn) recv(p []byte) (int, error) { return c.c.Read(p) }
+func (c tcpConn) close()                     { c.c.Close() }
+func dialTCP(addr string) func() (conn, error) {
+	return func() (conn, error) { c, err := net.Dial("tcp", addr); return tcpConn{c}, err }
+}
+
+type wsConn struct {
+	ws *websocket.Conn
+	r  io.Reader
+}
+
+func (c *wsConn) send(b []byte) error { return c.ws.WriteMessage(websocket.BinaryMessage, b) }
+func (c *wsConn) recv(p []byte) (int, error) {
+	for {
+		if c.r == nil {
+			_, r, err := c.ws.NextReader()
+			if err != nil {
+				return 0, err
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if err == io.EOF {
+			c.r = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+func (c *wsConn) close() { c.ws.Close() }
+
+func dialWS(url, origin string, protocols []string) func() (conn, error) {
+	return dialWSBuffers(url, origin, protocols, 32<<10)
+}
+
+func dialWSBuffers(url, origin string, protocols []string, size int) func() (conn, error) {
+	return func() (conn, error) {
+		d := websocket.Dialer{Subprotocols: protocols, ReadBufferSize: size, WriteBufferSize: size}
+		h := map[string][]string{}
+		if origin != "" {
+			h["Origin"] = []string{origin}
+		}
+		ws, _, err := d.Dial(url, h)
+		if err != nil {
+			return nil, err
+		}
+		return &wsConn{ws: ws}, nil
+	}
+}
+
+// throughput sends n messages with at most inflight unanswered and returns
+// messages per second.
+func throughput(t target, n, inflight int) (float64, error) {
+	c, err := t.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	tokens := make(chan struct{}, inflight)
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			tokens <- struct{}{}
+			if err := c.send(msg); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	buf := make([]byte, 64<<10)
+	got := 0
+	for got < n*len(msg) {
+		k, err := c.recv(buf)
+		if err != nil {
+			return 0, err
+		}
+		before := got / len(msg)
+		got += k
+		for i := before; i < got/len(msg); i++ {
+			<-tokens
+		}
+	}
+	elapsed := time.Since(start)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// latency makes n sequential round trips and returns their durations sorted.
+func latency(t target, n int) ([]time.Duration, error) {
+	c, err := t.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	buf := make([]byte, 4096)
+	ds := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if err := c.send(msg); err != nil {
+			return nil, err
+		}
+		for got := 0; got < len(msg); {
+			k, err := c.recv(buf)
+			if err != nil {
+				return nil, err
+			}
+			got += k
+		}
+		ds = append(ds, time.Since(start))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds, nil
+}
+
+func pct(ds []time.Duration, p float64) time.Duration { return ds[int(float64(len(ds)-1)*p)] }
+
+func rssKB(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, rtts, idle, runs int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var wsEcho string
+	echo, echoAddr, err := child(ctx, func(s string) (string, bool) {
+		if v, ok := strings.CutPrefix(s, "ws "); ok {
+			wsEcho = v
+		}
+		return s, strings.HasPrefix(s, "127.0.0.1:")
+	}, self, "-echo")
+	if err != nil {
+		return err
+	}
+	defer stop(echo)
+
+	var fdLimit syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &fdLimit)
+	ll, llURL, err := child(ctx, func(s string) (string, bool) {
+		v, ok := strings.CutPrefix(s, "lifeline: serving ")
+		return strings.TrimSuffix(v, "/"), ok
+	}, lifelineBin, "serve", "-listen", "127.0.0.1:0", "-embedded-broker", "off", "-allow-private", "-allow", "*:*",
+		"-max-conns", "100000", "-max-conns-per-ip", "100000", "-log-level", "warn")
+	if err != nil {
+		return err
+	}
+	defer stop(ll)
+	llHost := strings.TrimPrefix(llURL, "http://")
+
+	wport, err := freePort()
+	if err != nil {
+		return err
+	}
+	wsAddr := "127.0.0.1:" + strconv.Itoa(wport)
+	wsfy := exec.CommandContext(ctx, websockifyBin, wsAddr, echoAddr)
+	wsfy.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := wsfy.Start(); err != nil {
+		return fmt.Errorf("websockify: %w (install it: make deps)", err)
+	}
+	defer stop(wsfy)
+	if err := waitListening(wsAddr); err != nil {
+		return fmt.Errorf("websockify: %w", err)
+	}
+
+	targets := []target{
+		{"plain TCP", dialTCP(echoAddr)},
+		{"lifeline", dialWS("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"})},
+		{"websockify", dialWS("ws://"+wsAddr+"/", "", []string{"binary"})},
+		{"ws echo", dialWS("ws://"+wsEcho+"/", "", nil)},
+	}
+	fmt.Printf("Proxy benchmark on loopback: %d × %d-byte MQTT PUBLISH packets echoed, %d in flight (median of %d runs);\n%d sequential round trips; %d idle sessions.\n\n",
+		n, len(msg), inflight, runs, rtts, idle)
+
+	rate := map[string]float64{}
+	p50 := map[string]time.Duration{}
+	fmt.Printf("%-12s %14s %12s %12s\n", "target", "msg/s", "p50 RTT", "p99 RTT")
+	for _, t := range targets {
+		var rs []float64
+		for range runs {
+			r, err := throughput(t, n, inflight)
+			if err != nil {
+				return fmt.Errorf("%s throughput: %w", t.name, err)
+			}
+			rs = append(rs, r)
+		}
+		rate[t.name] = median(rs)
+		ds, err := latency(t, rtts)
+		if err != nil {
+			return fmt.Errorf("%s latency: %w", t.name, err)
+		}
+		p50[t.name] = pct(ds, 0.5)
+		fmt.Printf("%-12s %14.0f %12v %12v\n", t.name, rate[t.name], pct(ds, 0.5).Round(time.Microsecond), pct(ds, 0.99).Round(time.Microsecond))
+	}
+	vsWsfy := rate["lifeline"] / rate["websockify"]
+	vsTCP := rate["lifeline"] / rate["plain TCP"]
+	added := p50["lifeline"] - p50["plain TCP"]
+	fmt.Println("(ws echo: a gorilla WebSocket echo server answering message by message, no proxy; for scale)")
+	fmt.Printf("\nlifeline / websockify msg/s: %.2f× (bar ≥ 2.5×)\n", vsWsfy)
+	fmt.Printf("lifeline / plain TCP msg/s:  %.2f× (bar ≥ 0.7×)\n", vsTCP)
+	fmt.Printf("p50 latency added over plain TCP: %v (bar ≤ 100µs)\n", added.Round(time.Microsecond))
+
+	// Idle sessions: each lifeline session holds a WebSocket and a TCP
+	// connection, so the process needs two descriptors per session.
+	held := idle
+	if max := (int(fdLimit.Cur) - 100) / 2; held > max {
+		held = max
+		fmt.Printf("\nthe open-file limit (%d) allows lifeline %d sessions, not %d\n", fdLimit.Cur, held, idle)
+	}
+	before, err := rssKB(ll.Process.Pid)
+	if err != nil {
+		return err
+	}
+	conns := make([]conn, held)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 32)
+	dial := dialWSBuffers("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"}, 1024)
+	start := time.Now()
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dial()
+			if err == nil {
+				// One round trip: the broker connection is up.
+				if err = c.send(msg); err == nil {
+					buf := make([]byte, 64)
+					for got := 0; got < 64 && err == nil; {
+						var k int
+						k, err = c.recv(buf)
+						got += k
+					}
+				}
+			}
+			mu.Lock()
+			conns[i] = c
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	wg.Wait()
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	if firstErr != nil {
+		return fmt.Errorf("idle sessions: %w", firstErr)
+	}
+	time.Sleep(2 * time.Second) // let the proxy's buffers settle
+	after, err := rssKB(ll.Process.Pid)
+	if err != nil {
+		return err
+	}
+	per := float64(after-before) / float64(held)
+	fmt.Printf("\nidle sessions: %d held (opened in %v); lifeline RSS %d MB → %d MB: %.1f KB per session (bar ≤ 40 KB)\n",
+		held, time.Since(start).Round(time.Millisecond), before/1024, after/1024, per)
+	return nil
+}

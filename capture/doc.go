@@ -1,0 +1,27 @@
+// Package capture turns packet captures into Lifeline trace entries and back.
+//
+// Import: [Scan] streams a pcap or pcapng file (read with gopacket's pcapgo;
+// Ethernet, Linux cooked v1 and v2, raw IP and BSD/Linux loopback link
+// types; IPv4 and IPv6), reassembles every TCP stream (out-of-order and
+// retransmitted segments, packets spanning segments and several packets per
+// segment), finds MQTT on port 1883 and elsewhere by content (a CONNECT at
+// the start of the stream, or an HTTP upgrade to WebSocket with the mqtt
+// subprotocol, whose frames are unmasked and joined), reads DNS over UDP
+// port 53, and emits the same [trace.Entry] values a live session produces:
+// dns.query and dns.response, tcp.syn/synack/ack/fin/rst with observed=wire,
+// ws.upgrade/accept/close, and one mqtt.* entry per MQTT packet. Lanes are
+// the endpoints' host:port; entries are grouped by connection (conn "c1",
+// "c2", … in order of appearance); [Conn] records each connection's client
+// id and the DNS name that resolved to its server. Malformed or truncated
+// frames and packets become [Problem]s with their frame number; the rest of
+// the file is still read. Memory is bounded by the largest connection's
+// buffered bytes, not by the file. [ReadTrace] collects everything.
+//
+// Export: [WritePcapng] synthesizes Ethernet, IP, TCP and UDP framing (and
+// WebSocket framing on the browser leg) around the entries' real DNS and
+// MQTT bytes, so that Wireshark and tshark dissect DNS, TCP and MQTT.
+//
+// [Handler] serves both over HTTP for the page. The package runs on the
+// server and in the CLI only: it must not be imported by the browser build
+// (gopacket is large).
+package capture

@@ -1,0 +1,279 @@
+package capture
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+func readShared(t *testing.T) *Result { return readSharedF(t) }
+
+func readSharedF(t testing.TB) *Result {
+	t.Helper()
+	f, err := os.Open(filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := ReadTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// liveTrace builds a trace shaped like a live session's: party names
+// instead of addresses, the proxy's DNS lookup, the browser's WebSocket leg
+// and the broker leg carrying the same real MQTT bytes.
+func liveTrace(t *testing.T) []trace.Entry { return liveTraceFrom(readShared(t)) }
+
+func liveTraceFrom(res *Result) []trace.Entry {
+	var out []trace.Entry
+	add := func(e trace.Entry) {
+		e.Seq = len(out) + 1
+		e.T = float64(len(out)) * 1.5
+		if e.Observed == "" {
+			e.Observed = trace.ObservedWire
+		}
+		out = append(out, e)
+	}
+	add(trace.Entry{Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: trace.KindWSUpgrade, Summary: "GET /mqtt", Conn: "c1"})
+	add(trace.Entry{Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: trace.KindWSAccept, Summary: "101", Conn: "c1"})
+	for _, e := range res.Entries {
+		if strings.HasPrefix(e.Kind, "dns.") && strings.Contains(e.Summary, " A ") && len(out) < 4 {
+			e.Leg, e.From, e.To, e.Conn = trace.LegProxyDNS, "proxy", "dns", "c1"
+			if e.Kind == trace.KindDNSResponse {
+				e.From, e.To = "dns", "proxy"
+			}
+			add(e)
+		}
+	}
+	for _, k := range []string{trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck} {
+		from, to := "proxy", "broker"
+		if k == trace.KindTCPSynAck {
+			from, to = to, from
+		}
+		add(trace.Entry{Leg: trace.LegProxyBroker, From: from, To: to, Kind: k, Summary: k, Conn: "c1", Observed: trace.ObservedKernel})
+	}
+	for _, e := range res.Entries {
+		if e.Conn != "c1" || !strings.HasPrefix(e.Kind, "mqtt.") {
+			continue
+		}
+		toBroker := strings.HasSuffix(e.To, ":1883")
+		b := e
+		b.Leg, b.From, b.To = trace.LegBrowserProxy, "browser", "proxy"
+		p := e
+		p.Leg, p.From, p.To = trace.LegProxyBroker, "proxy", "broker"
+		if toBroker {
+			add(b)
+			add(p)
+		} else {
+			b.From, b.To = b.To, b.From
+			p.From, p.To = p.To, p.From
+			add(p)
+			add(b)
+		}
+	}
+	add(trace.Entry{Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: trace.KindWSClose, Bytes: []byte{0x03, 0xe8}, Summary: "Close 1000", Conn: "c1"})
+	add(trace.Entry{Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: trace.KindTCPFin, Summary: "FIN", Conn: "c1", Observed: trace.ObservedKernel})
+	add(trace.Entry{Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: trace.KindTLS, Summary: "not on the wire", Conn: "c1"})
+	return out
+}
+
+func exportImport(t *testing.T, entries []trace.Entry) (string, *Result, int) {
+	t.Helper()
+	var buf bytes.Buffer
+	skipped, err := WritePcapng(&buf, entries, &ExportOptions{Start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "export.pcapng")
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReadTrace(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, res, skipped
+}
+
+// sameEntries compares traces entry by entry, ignoring Seq and allowing
+// the float rounding of times through nanosecond timestamps.
+func sameEntries(t *testing.T, got, want []trace.Entry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d entries, want %d", len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		g, w := got[i], want[i]
+		if math.Abs(g.T-w.T) > 1e-5 {
+			t.Errorf("entry %d: t %v, want %v", i, g.T, w.T)
+		}
+		g.T, w.T, g.Seq, w.Seq = 0, 0, 0, 0
+		if !bytes.Equal(g.Bytes, w.Bytes) {
+			t.Errorf("entry %d (%s): bytes\n %x\nwant\n %x", i, w.Kind, g.Bytes, w.Bytes)
+		}
+		g.Bytes, w.Bytes = nil, nil
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("entry %d:\n got  %+v\n want %+v", i, g, w)
+		}
+	}
+}
+
+func TestExportRoundTripOfImportedCapture(t *testing.T) {
+	orig := readShared(t)
+	file, back, skipped := exportImport(t, orig.Entries)
+	if skipped != 0 || len(back.Problems) != 0 {
+		t.Errorf("skipped %d, problems %v", skipped, back.Problems)
+	}
+	sameEntries(t, back.Entries, orig.Entries)
+
+	// tshark dissects the export like the original.
+	items, sum := scanFile(t, file)
+	checkAgainstTshark(t, file, items, nil)
+	checkDNSAndHandshakes(t, file, items, sum)
+}
+
+func TestExportRoundTripOfLiveTrace(t *testing.T) {
+	live := liveTrace(t)
+	file, back, skipped := exportImport(t, live)
+	if os.Getenv("KEEP") != "" {
+		data, _ := os.ReadFile(file)
+		os.WriteFile(os.Getenv("KEEP"), data, 0o644)
+	}
+	if skipped != 1 {
+		t.Errorf("skipped %d entries, want 1 (tls.handshake)", skipped)
+	}
+	want := live[:len(live)-1]
+	// The trace had no upgrade bytes: the export made them up, and they
+	// come back.
+	for i, prefix := range []string{"GET /mqtt HTTP/1.1\r\n", "HTTP/1.1 101 "} {
+		if i < len(back.Entries) && strings.HasPrefix(string(back.Entries[i].Bytes), prefix) {
+			want[i].Bytes = back.Entries[i].Bytes
+		} else {
+			t.Errorf("entry %d does not start with %q", i, prefix)
+		}
+	}
+	sameEntries(t, back.Entries, want)
+
+	// Without the comments, the wire alone still says the same: every
+	// MQTT packet's bytes in order on both legs, DNS, the handshake.
+	items, _ := scanFile(t, file)
+	rows := tsharkRows(t, file, "mqtt", nil, "mqtt.msgtype", "tcp.dstport", "tcp.srcport")
+	var wantMQTT [][]byte
+	for _, e := range want {
+		if strings.HasPrefix(e.Kind, "mqtt.") {
+			wantMQTT = append(wantMQTT, e.Bytes)
+		}
+	}
+	n := 0
+	for _, r := range rows {
+		n += len(r.fields["mqtt.msgtype"])
+	}
+	if n != len(wantMQTT) {
+		t.Errorf("tshark sees %d MQTT packets on both legs, the trace has %d", n, len(wantMQTT))
+	}
+	checkAgainstTshark(t, file, items, nil)
+	dns := tsharkRows(t, file, "dns", nil, "dns.qry.name")
+	if len(dns) != 2 || dns[0].fields["dns.qry.name"][0] != "broker.iot.example" {
+		t.Errorf("tshark DNS rows %+v, want the query and the response for broker.iot.example", dns)
+	}
+	syn := tsharkRows(t, file, "tcp.flags.syn==1", nil, "tcp.flags.ack", "tcp.dstport")
+	if len(syn) != 4 {
+		t.Errorf("tshark sees %d SYN segments, want 4 (two handshakes)", len(syn))
+	}
+	ws := tsharkRows(t, file, "websocket", nil, "websocket.opcode", "websocket.mask")
+	if len(ws) == 0 {
+		t.Error("tshark sees no WebSocket frames on the browser leg")
+	}
+}
+
+// BenchmarkScan reads a capture of 100,000 MQTT packets (PUBLISH/PUBACK
+// pairs over ten connections) made by the exporter.
+func BenchmarkScan(b *testing.B) {
+	var entries []trace.Entry
+	for c := 0; c < 10; c++ {
+		conn := "c" + string(rune('0'+c))
+		for i := 0; i < 5000; i++ {
+			entries = append(entries,
+				trace.Entry{T: float64(len(entries)), Leg: trace.LegClientBroker, From: "device" + conn, To: "broker", Conn: conn,
+					Kind: "mqtt.PUBLISH", Bytes: []byte{0x32, 0x0a, 0, 3, 't', '/', '1', 0, 7, '2', '1', '.'}},
+				trace.Entry{T: float64(len(entries) + 1), Leg: trace.LegClientBroker, From: "broker", To: "device" + conn, Conn: conn,
+					Kind: "mqtt.PUBACK", Bytes: []byte{0x40, 0x02, 0, 7}})
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := WritePcapng(&buf, entries, &ExportOptions{NoComments: true}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := Scan(bytes.NewReader(buf.Bytes()), Options{}, func(it Item) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n < len(entries) {
+			b.Fatalf("%d entries, want at least %d", n, len(entries))
+		}
+	}
+}
+
+// TestMemoryFollowsOpenConnections reads a capture of 2,000 connections
+// one after the other, a second apart: the scanner must forget the ended
+// ones instead of keeping every connection of the file.
+func TestMemoryFollowsOpenConnections(t *testing.T) {
+	var entries []trace.Entry
+	for c := 0; c < 2000; c++ {
+		conn := "c" + strconv.Itoa(c)
+		from := "127.0.0.1:" + strconv.Itoa(20000+c)
+		base := float64(c) * 1000
+		for i, e := range []trace.Entry{
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPSyn},
+			{From: "127.0.0.3:1883", To: from, Kind: trace.KindTCPSynAck},
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPAck},
+			{From: from, To: "127.0.0.3:1883", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}},
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPFin},
+			{From: "127.0.0.3:1883", To: from, Kind: trace.KindTCPFin},
+			{From: from, To: "127.0.0.3:1883", Kind: trace.KindTCPAck},
+		} {
+			e.T, e.Leg, e.Conn = base+float64(i), trace.LegClientBroker, conn
+			entries = append(entries, e)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := WritePcapng(&buf, entries, &ExportOptions{NoComments: true}); err != nil {
+		t.Fatal(err)
+	}
+	ng, err := pcapgo.NewNgReader(&buf, pcapgo.NgReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	s := newScanner(Options{}, func(Item) error { n++; return nil })
+	if err := s.run(ngSource{ng}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(entries) || len(s.problems) > 0 {
+		t.Errorf("%d entries, want %d; problems %v", n, len(entries), s.problems)
+	}
+	// Two minutes of TIME_WAIT at one connection a second, plus the
+	// 4096-frame sweep interval: at most a few hundred remembered.
+	if len(s.conns) > 800 {
+		t.Errorf("%d connections still held after reading 2000 that ended", len(s.conns))
+	}
+	if len(s.order) != 2000 {
+		t.Errorf("%d connections listed, want 2000", len(s.order))
+	}
+}

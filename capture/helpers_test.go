@@ -1,0 +1,108 @@
+package capture
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sharedDir finds ../shared beside the repository root (or
+// $LIFELINE_SHARED).
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("LIFELINE_SHARED"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			d := filepath.Join(dir, "..", "shared")
+			if _, err := os.Stat(d); err != nil {
+				t.Fatalf("shared test data not found at %s (set LIFELINE_SHARED): %v", d, err)
+			}
+			return d
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("repository root (go.mod) not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// need fails the test when a program it needs is not installed.
+func need(t testing.TB, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		for _, d := range []string{"/usr/sbin", "/sbin"} {
+			if _, err := os.Stat(filepath.Join(d, prog)); err == nil {
+				return filepath.Join(d, prog)
+			}
+		}
+		t.Fatalf("%s is not installed (run `make deps`): %v", prog, err)
+	}
+	return p
+}
+
+// tsharkRows runs tshark -T fields on file with one row per frame
+// matching filter; each cell holds the field's occurrences.
+func tsharkRows(t testing.TB, file, filter string, extra []string, fields ...string) []tsharkRow {
+	t.Helper()
+	args := []string{"-n", "-X", "lua_script:" + wsMQTTLua(t), "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
+	args = append(args, extra...)
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	cmd := exec.Command(need(t, "tshark"), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var rows []tsharkRow
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		cells := strings.Split(line, "\t")
+		frame, err := strconv.Atoi(cells[0])
+		if err != nil {
+			t.Fatalf("tshark row %q: %v", line, err)
+		}
+		r := tsharkRow{frame: frame, fields: map[string][]string{}}
+		for i, f := range fields {
+			if i+1 < len(cells) && cells[i+1] != "" {
+				r.fields[f] = strings.Split(cells[i+1], "\x1f")
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+type tsharkRow struct {
+	frame  int
+	fields map[string][]string
+}
+
+// wsMQTTLua writes a one-line Lua plugin that hands WebSocket payloads
+// negotiated with the mqtt subprotocol to tshark's MQTT dissector: tshark
+// 4.0 shows them as plain data otherwise.
+func wsMQTTLua(t testing.TB) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "ws-mqtt.lua")
+	const script = `DissectorTable.get("ws.protocol"):add("mqtt", Dissector.get("mqtt"))` + "\n"
+	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}

@@ -1,0 +1,466 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// LegClientDNS is the leg of a device's own DNS lookups seen in a capture
+// (a live session's lookups are the proxy's, on trace.LegProxyDNS).
+const LegClientDNS = trace.LegClientDNS
+
+// Problem is something in the capture that could not be read as it should:
+// a malformed or truncated frame, bytes missing from a TCP stream, a
+// malformed MQTT packet. The rest of the file is still read.
+type Problem struct {
+	Frame  int    `json:"frame"` // 1-based frame number; 0 for the file as a whole
+	Conn   string `json:"conn,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (p Problem) String() string {
+	s := "frame " + fmt.Sprint(p.Frame)
+	if p.Conn != "" {
+		s += " (" + p.Conn + ")"
+	}
+	return s + ": " + p.Reason
+}
+
+// Conn describes one TCP connection that carried MQTT.
+type Conn struct {
+	ID        string `json:"id"`     // "c1", "c2", … in order of appearance
+	Client    string `json:"client"` // host:port of the side that opened it
+	Server    string `json:"server"` // host:port of the broker
+	ClientID  string `json:"clientId,omitempty"`
+	DNSName   string `json:"dnsName,omitempty"` // the name whose answer led to Server's address
+	Version   int    `json:"version,omitempty"`
+	WebSocket bool   `json:"websocket,omitempty"`
+	Frame     int    `json:"frame"` // first frame of the connection
+}
+
+// Item is one entry as it is found, with the frame that completed it.
+type Item struct {
+	Entry trace.Entry
+	Frame int       // 1-based number of the frame that completed the entry
+	Time  time.Time // that frame's capture time
+}
+
+// Options tunes Scan. The zero value is ready to use.
+type Options struct {
+	// MaxBuffer bounds the bytes held per direction of a connection while
+	// waiting for a missing segment or for the rest of a packet
+	// (default 64 MiB). A larger packet is reported and skipped.
+	MaxBuffer int
+	// Ports lists TCP ports besides 1883 that carry MQTT from the first
+	// byte (for captures that start mid-connection). Other ports are
+	// recognised by content.
+	Ports []uint16
+	// DNSPorts lists UDP ports besides 53 that carry DNS (a test's or an
+	// embedded DNS server's).
+	DNSPorts []uint16
+}
+
+const defaultMaxBuffer = 64 << 20
+
+// Result is a whole capture read into trace entries.
+type Result struct {
+	Entries  []trace.Entry `json:"entries"`
+	Problems []Problem     `json:"problems"`
+	Conns    []Conn        `json:"conns"`
+}
+
+// ReadTrace reads a pcap or pcapng file into trace entries numbered from 1
+// in frame order. An error means the file could not be read at all; a
+// damaged part of it is reported in Result.Problems instead.
+func ReadTrace(r io.Reader) (*Result, error) {
+	var entries []trace.Entry
+	var frames []int
+	sorted := true
+	sum, err := Scan(r, Options{}, func(it Item) error {
+		if n := len(frames); n > 0 && frames[n-1] > it.Frame {
+			sorted = false
+		}
+		entries = append(entries, it.Entry)
+		frames = append(frames, it.Frame)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !sorted {
+		// Entries held until their connection was recognised came out
+		// late: put them back in frame order.
+		sort.Stable(byFrame{entries, frames})
+	}
+	for i := range entries {
+		entries[i].Seq = i + 1
+	}
+	res := &Result{Entries: entries, Problems: sum.Problems, Conns: sum.Conns}
+	if res.Entries == nil {
+		res.Entries = []trace.Entry{}
+	}
+	if res.Problems == nil {
+		res.Problems = []Problem{}
+	}
+	if res.Conns == nil {
+		res.Conns = []Conn{}
+	}
+	return res, nil
+}
+
+type byFrame struct {
+	e []trace.Entry
+	f []int
+}
+
+func (b byFrame) Len() int           { return len(b.f) }
+func (b byFrame) Less(i, j int) bool { return b.f[i] < b.f[j] }
+func (b byFrame) Swap(i, j int) {
+	b.e[i], b.e[j] = b.e[j], b.e[i]
+	b.f[i], b.f[j] = b.f[j], b.f[i]
+}
+
+// Summary is what Scan learned beyond the entries.
+type Summary struct {
+	Frames   int
+	Problems []Problem
+	Conns    []Conn
+}
+
+// Scan reads a pcap or pcapng capture from r and calls fn for each entry as
+// soon as it is complete: mostly in frame order, but the TCP handshake of a
+// connection on a port other than 1883 is held until its first bytes show
+// MQTT, and dropped if they do not. If fn returns an error, Scan stops and
+// returns it.
+func Scan(r io.Reader, opts Options, fn func(Item) error) (*Summary, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("capture: not a pcap or pcapng file: %w", err)
+	}
+	s := newScanner(opts, fn)
+	var src packetSource
+	switch binary.LittleEndian.Uint32(magic) {
+	case 0x0a0d0d0a:
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("capture: pcapng: %w", err)
+		}
+		src = ngSource{ng}
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("capture: pcap: %w", err)
+		}
+		src = pcapSource{pr}
+	default:
+		return nil, fmt.Errorf("capture: not a pcap or pcapng file (magic % x)", magic)
+	}
+	if err := s.run(src); err != nil {
+		return nil, err
+	}
+	return &Summary{Frames: s.frame, Problems: s.problems, Conns: s.connList()}, nil
+}
+
+// packetSource is the part of pcapgo's two readers Scan uses.
+type packetSource interface {
+	next() ([]byte, gopacket.CaptureInfo, []string, error)
+	linkType(ci gopacket.CaptureInfo) layers.LinkType
+}
+
+type pcapSource struct{ *pcapgo.Reader }
+
+func (p pcapSource) linkType(gopacket.CaptureInfo) layers.LinkType { return p.LinkType() }
+
+func (p pcapSource) next() ([]byte, gopacket.CaptureInfo, []string, error) {
+	b, ci, err := p.ZeroCopyReadPacketData()
+	return b, ci, nil, err
+}
+
+func (p ngSource) next() ([]byte, gopacket.CaptureInfo, []string, error) {
+	b, ci, o, err := p.ZeroCopyReadPacketDataWithOptions()
+	return b, ci, o.Comments, err
+}
+
+type ngSource struct{ *pcapgo.NgReader }
+
+func (p ngSource) linkType(ci gopacket.CaptureInfo) layers.LinkType {
+	intf, err := p.Interface(ci.InterfaceIndex)
+	if err != nil {
+		return p.LinkType()
+	}
+	return intf.LinkType
+}
+
+func (s *scanner) isDNSPort(p uint16) bool {
+	return p == 53 || slices.Contains(s.opts.DNSPorts, p)
+}
+
+func isPcap(src packetSource) bool {
+	_, ok := src.(pcapSource)
+	return ok
+}
+
+// scanner holds the state of one Scan.
+type scanner struct {
+	opts     Options
+	emitFn   func(Item) error
+	err      error // from emitFn
+	frame    int
+	now      time.Time
+	start    time.Time
+	problems []Problem
+
+	// Link and network decoding, reused for every frame.
+	eth     layers.Ethernet
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	loop    layers.Loopback
+	dot1q   layers.Dot1Q
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	udp     layers.UDP
+	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+
+	conns   map[connKey]*conn
+	ended   []endedConn // closed connections, oldest first
+	order   []*conn     // connections that carried MQTT, in order of id
+	nextID  int
+	dnsName map[netip.Addr]dnsAnswer
+
+	// The current frame's comments, when written by Exporter.
+	metas []entryMeta
+	used  []bool
+	synth bool
+}
+
+// readComments takes in the trace fields an exported file's frame carries.
+func (s *scanner) readComments(comments []string) {
+	s.metas, s.used, s.synth = s.metas[:0], s.used[:0], false
+	for _, c := range comments {
+		if c == commentSynth {
+			s.synth = true
+		} else if m, ok := parseComment(c); ok {
+			s.metas = append(s.metas, m)
+			s.used = append(s.used, false)
+		}
+	}
+}
+
+// annotate restores e's trace fields from the frame's comment. drop is
+// true for an entry from a frame the exporter made up.
+func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
+	if s.synth {
+		return false, true
+	}
+	for i, m := range s.metas {
+		if s.used[i] || m.Kind != e.Kind {
+			continue
+		}
+		s.used[i] = true
+		// A comment may be damaged or edited: never let it blank what
+		// the wire says.
+		keep := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		keep(&e.Leg, m.Leg)
+		keep(&e.From, m.From)
+		keep(&e.To, m.To)
+		keep(&e.Summary, m.Summary)
+		keep(&e.Observed, m.Observed)
+		keep(&e.Conn, m.Conn)
+		e.Note, e.Error = m.Note, m.Error
+		if m.Version != 0 {
+			e.Version = m.Version
+		}
+		return true, false
+	}
+	return false, false
+}
+
+type dnsAnswer struct {
+	name  string
+	frame int
+}
+
+func newScanner(opts Options, fn func(Item) error) *scanner {
+	if opts.MaxBuffer <= 0 {
+		opts.MaxBuffer = defaultMaxBuffer
+	}
+	s := &scanner{
+		opts:    opts,
+		emitFn:  fn,
+		parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{},
+		conns:   map[connKey]*conn{},
+		dnsName: map[netip.Addr]dnsAnswer{},
+	}
+	dls := []gopacket.DecodingLayer{&s.eth, &s.sll, &s.sll2, &s.loop, &s.dot1q, &s.ip4, &s.ip6, &s.tcp, &s.udp}
+	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
+		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
+		p := gopacket.NewDecodingLayerParser(first, dls...)
+		p.IgnoreUnsupported = true
+		s.parsers[first] = p
+	}
+	return s
+}
+
+func (s *scanner) problem(c *conn, format string, args ...any) {
+	p := Problem{Frame: s.frame, Reason: fmt.Sprintf(format, args...)}
+	if c != nil {
+		p.Conn = c.id
+	}
+	s.problems = append(s.problems, p)
+}
+
+func (s *scanner) emit(frame int, at time.Time, e trace.Entry) {
+	if s.err != nil {
+		return
+	}
+	if _, drop := s.annotate(&e); drop {
+		return
+	}
+	e.T = float64(at.Sub(s.start).Nanoseconds()) / 1e6
+	s.err = s.emitFn(Item{Entry: e, Frame: frame, Time: at})
+}
+
+func (s *scanner) run(src packetSource) error {
+	for s.err == nil {
+		data, ci, comments, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// pcapgo reads a pcap frame's header and data separately, a
+			// pcapng block whole (it may hold statistics, not a frame).
+			s.frame++
+			switch {
+			case errors.Is(err, io.ErrUnexpectedEOF) && isPcap(src):
+				s.problem(nil, "the file is cut short inside frame %d: %v", s.frame, err)
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				s.problem(nil, "the file is cut short after frame %d, inside its next block: %v", s.frame-1, err)
+			default:
+				s.problem(nil, "cannot read past frame %d: %v", s.frame-1, err)
+			}
+			s.frame--
+			break
+		}
+		s.frame++
+		s.now = ci.Timestamp
+		if s.frame == 1 {
+			s.start = ci.Timestamp
+		}
+		s.readComments(comments)
+		s.packet(src.linkType(ci), data, ci)
+		if s.frame&4095 == 0 {
+			s.forget()
+		}
+	}
+	s.finish()
+	return s.err
+}
+
+// firstLayer maps a link type to the layer its frames start with.
+func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, bool) {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, true
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, true
+	case layers.LinkTypeLinuxSLL2:
+		return layers.LayerTypeLinuxSLL2, true
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback, true
+	case layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4, true
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6, true
+	case layers.LinkTypeRaw, 12, 14:
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return layers.LayerTypeIPv6, true
+		}
+		return layers.LayerTypeIPv4, true
+	}
+	return 0, false
+}
+
+func (s *scanner) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo) {
+	first, ok := firstLayer(lt, data)
+	if !ok {
+		s.problem(nil, "link type %v is not supported", lt)
+		return
+	}
+	p := s.parsers[first]
+	err := p.DecodeLayers(data, &s.decoded)
+	truncated := ci.CaptureLength < ci.Length
+	var src, dst netip.Addr
+	var haveIP, isTCP, isUDP bool
+	for _, t := range s.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			if s.ip4.Flags&layers.IPv4MoreFragments != 0 || s.ip4.FragOffset != 0 {
+				s.problem(nil, "IPv4 fragment (not reassembled): skipped")
+				return
+			}
+			src, _ = netip.AddrFromSlice(s.ip4.SrcIP)
+			dst, _ = netip.AddrFromSlice(s.ip4.DstIP)
+			haveIP = true
+		case layers.LayerTypeIPv6:
+			src, _ = netip.AddrFromSlice(s.ip6.SrcIP)
+			dst, _ = netip.AddrFromSlice(s.ip6.DstIP)
+			haveIP = true
+		case layers.LayerTypeTCP:
+			isTCP = true
+		case layers.LayerTypeUDP:
+			isUDP = true
+		}
+	}
+	if err != nil {
+		if !haveIP || (!isTCP && !isUDP) || !truncated {
+			if truncated {
+				s.problem(nil, "frame truncated to %d of %d bytes: %v", ci.CaptureLength, ci.Length, err)
+			} else {
+				s.problem(nil, "malformed frame: %v", err)
+			}
+			return
+		}
+	}
+	switch {
+	case isTCP:
+		s.tcpSegment(netip.AddrPortFrom(src, uint16(s.tcp.SrcPort)), netip.AddrPortFrom(dst, uint16(s.tcp.DstPort)), ci)
+	case isUDP:
+		if truncated {
+			s.problem(nil, "frame truncated to %d of %d bytes: UDP datagram skipped", ci.CaptureLength, ci.Length)
+			return
+		}
+		if s.isDNSPort(uint16(s.udp.SrcPort)) || s.isDNSPort(uint16(s.udp.DstPort)) {
+			s.dnsMessage(netip.AddrPortFrom(src, uint16(s.udp.SrcPort)), netip.AddrPortFrom(dst, uint16(s.udp.DstPort)), s.udp.Payload)
+		}
+	}
+}
+
+// isHTTPUpgradeStart reports whether b could be the start of an HTTP GET.
+func isHTTPGet(b []byte) (yes, more bool) {
+	const get = "GET "
+	if len(b) < len(get) {
+		return false, bytes.HasPrefix([]byte(get), b)
+	}
+	return string(b[:4]) == get, false
+}

@@ -1,0 +1,205 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
+)
+
+// A stream of packets seen by the proxy in tests: CONNECT (v4 and v5),
+// CONNACK, PUBLISH with a two-byte Remaining Length, PINGREQ, DISCONNECT.
+var (
+	connect4 = []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
+	connect5 = []byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 60, 0, 0, 0}
+	connack  = []byte{0x20, 0x02, 0x00, 0x00}
+	publish  = append([]byte{0x30, 0x82, 0x01, 0x00, 0x01, 't'}, make([]byte, 127)...)
+	pingreq  = []byte{0xc0, 0x00}
+	disc     = []byte{0xe0, 0x00}
+)
+
+func concat(ps ...[]byte) []byte { return bytes.Join(ps, nil) }
+
+// splitAll feeds b to a stream in chunks of size n and returns the packets.
+func splitAll(b []byte, n, max int) ([][]byte, error) {
+	s := stream{max: max, keep: true}
+	var out [][]byte
+	for len(b) > 0 {
+		k := min(n, len(b))
+		if err := s.feed(b[:k], func(first byte, size int, pkt []byte) {
+			if pkt[0] != first || len(pkt) != size {
+				panic("packet and its header disagree")
+			}
+			out = append(out, append([]byte(nil), pkt...))
+		}); err != nil {
+			return out, err
+		}
+		b = b[k:]
+	}
+	if s.partial() {
+		return out, errPartial
+	}
+	return out, nil
+}
+
+var errPartial = errors.New("stream ends inside a packet")
+
+func TestStreamSplits(t *testing.T) {
+	all := concat(connect4, connack, publish, pingreq, disc)
+	for _, chunk := range []int{1, 2, 3, 5, 64, 1000} {
+		got, err := splitAll(all, chunk, 0)
+		if err != nil {
+			t.Fatalf("chunk %d: %v", chunk, err)
+		}
+		want := [][]byte{connect4, connack, publish, pingreq, disc}
+		if len(got) != len(want) {
+			t.Fatalf("chunk %d: %d packets, want %d", chunk, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("chunk %d packet %d = % x, want % x", chunk, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestStreamErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		max  int
+		want error
+	}{
+		{"varint of five bytes", []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, 0, codec.ErrVarint},
+		{"varint not minimal", []byte{0x30, 0x80, 0x00}, 0, codec.ErrVarint},
+		{"too large", []byte{0x30, 0x80, 0x01}, 100, codec.ErrPacketTooLarge},
+		{"partial", []byte{0x30, 0x05, 0x00}, 0, errPartial},
+		{"partial header", []byte{0x30, 0x80}, 0, errPartial},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := splitAll(tt.in, 1, tt.max); !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStreamKeepMax(t *testing.T) {
+	s := stream{keep: true, keepMax: 10}
+	var sizes, kept []int
+	s.feed(concat(connack, publish, pingreq), func(_ byte, n int, pkt []byte) {
+		sizes = append(sizes, n)
+		kept = append(kept, len(pkt))
+	})
+	if len(sizes) != 3 || sizes[1] != len(publish) || kept[1] != 0 || kept[0] != 4 || kept[2] != 2 {
+		t.Fatalf("sizes %v kept %v: want the big PUBLISH followed but not copied", sizes, kept)
+	}
+}
+
+func TestConnectVersion(t *testing.T) {
+	tests := []struct {
+		pkt  []byte
+		want int
+	}{
+		{connect4, 4},
+		{connect5, 5},
+		{[]byte{0x10, 0x0e, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 2, 0, 60, 0, 0}, 3},
+		{connack, 0},
+		{[]byte{0x10}, 0},
+		{[]byte{0x10, 0x02, 0, 4}, 0},
+	}
+	for _, tt := range tests {
+		if got := connectVersion(tt.pkt); got != tt.want {
+			t.Errorf("connectVersion(% x) = %d, want %d", tt.pkt, got, tt.want)
+		}
+	}
+}
+
+// FuzzStream checks that the packets found do not depend on how the stream
+// is cut, and that they add up to the bytes fed.
+func FuzzStream(f *testing.F) {
+	f.Add(concat(connect4, connack, publish, pingreq, disc), 3)
+	f.Add(connect5, 1)
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, 2)
+	f.Fuzz(func(t *testing.T, b []byte, chunk int) {
+		if chunk <= 0 || chunk > len(b)+1 {
+			chunk = len(b) + 1
+		}
+		whole, errWhole := splitAll(b, len(b)+1, 1<<16)
+		cut, errCut := splitAll(b, chunk, 1<<16)
+		if (errWhole == nil) != (errCut == nil) || len(whole) != len(cut) {
+			t.Fatalf("whole: %d packets, %v; in chunks of %d: %d packets, %v", len(whole), errWhole, chunk, len(cut), errCut)
+		}
+		total := 0
+		for i := range whole {
+			if !bytes.Equal(whole[i], cut[i]) {
+				t.Fatalf("packet %d differs", i)
+			}
+			total += len(whole[i])
+		}
+		if errWhole == nil && total != len(b) {
+			t.Fatalf("packets cover %d of %d bytes", total, len(b))
+		}
+		for _, p := range whole {
+			connectVersion(p)
+		}
+	})
+}
+
+func TestFrameBuffered(t *testing.T) {
+	mask := []byte{1, 2, 3, 4}
+	tests := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"empty", nil, false},
+		{"one byte", []byte{0x82}, false},
+		{"masked 2-byte payload whole", concat([]byte{0x82, 0x82}, mask, []byte{9, 9}), true},
+		{"masked payload short", concat([]byte{0x82, 0x82}, mask, []byte{9}), false},
+		{"masked key short", []byte{0x82, 0x82, 1, 2}, false},
+		{"16-bit length whole", concat([]byte{0x82, 0xfe, 0x00, 0x80}, mask, make([]byte, 128)), true},
+		{"16-bit length short", concat([]byte{0x82, 0xfe, 0x00, 0x80}, mask, make([]byte, 127)), false},
+		{"64-bit length header short", []byte{0x82, 0xff, 0, 0, 0, 0}, false},
+		{"64-bit length huge", concat([]byte{0x82, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0}, mask), false},
+		{"close frame", []byte{0x88, 0x00}, true},
+	}
+	for _, tt := range tests {
+		if got := frameBuffered(tt.b); got != tt.want {
+			t.Errorf("%s: frameBuffered = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// FuzzFrameBuffered checks that a whole frame stays whole when more bytes
+// arrive behind it.
+func FuzzFrameBuffered(f *testing.F) {
+	f.Add([]byte{0x82, 0x82, 1, 2, 3, 4, 9, 9}, []byte{0x82})
+	f.Add([]byte{0x82, 0xfe, 0x00, 0x01, 1, 2, 3, 4, 0}, []byte{})
+	f.Fuzz(func(t *testing.T, b, more []byte) {
+		if frameBuffered(b) && !frameBuffered(append(append([]byte{}, b...), more...)) {
+			t.Fatalf("% x is a whole frame but not with % x behind it", b, more)
+		}
+	})
+}
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		pkt     []byte
+		version int
+		want    string
+		wantErr bool
+	}{
+		{connack, 4, "CONNACK", false},
+		{pingreq, 4, "PINGREQ", false},
+		{[]byte{0x30, 0x03, 0x00, 0x01}, 4, "PUBLISH (4 bytes)", true}, // topic cut short
+	}
+	for _, tt := range tests {
+		got, err := summary(tt.pkt, tt.version)
+		if (err != nil) != tt.wantErr || len(got) < len(tt.want) || got[:len(tt.want)] != tt.want {
+			t.Errorf("summary(% x) = %q, %v; want %q… error %v", tt.pkt, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sharedCapture finds a capture in ../shared beside the repository root
+// (or $LIFELINE_SHARED).
+func sharedCapture(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("LIFELINE_SHARED")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dir = filepath.Join(d, "..", "shared")
+				break
+			}
+			if filepath.Dir(d) == d {
+				t.Fatal("repository root not found")
+			}
+		}
+	}
+	file := filepath.Join(dir, "captures", name)
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("shared capture missing (set LIFELINE_SHARED): %v", err)
+	}
+	return file
+}
+
+func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err = run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// TestDissectFileJSON: every MQTT packet of the shared capture, with the
+// frame numbers and types tshark gives, and each field with its name,
+// value, offset, length and label.
+func TestDissectFileJSON(t *testing.T) {
+	file := sharedCapture(t, "lifecycle-v311-qos1.pcapng")
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Fatalf("tshark is not installed (run `make deps`): %v", err)
+	}
+	out, err := exec.Command(tshark, "-r", file, "-Y", "mqtt", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+		"-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtt.topic").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var want []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		for _, typ := range strings.Split(f[1], ",") {
+			want = append(want, f[0]+" "+typ)
+		}
+	}
+
+	stdout, stderr, err := runCmd(t, "dissect", file, "-json")
+	if err != nil || stderr != "" {
+		t.Fatalf("dissect: %v\n%s", err, stderr)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var p struct {
+			Frame    int     `json:"frame"`
+			T        float64 `json:"t"`
+			Src, Dst string
+			Tree     struct {
+				Type   int `json:"type"`
+				Fields []struct {
+					Name, Value, Label string
+					Offset, Length     *int
+				} `json:"fields"`
+			} `json:"tree"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		got = append(got, strconv.Itoa(p.Frame)+" "+strconv.Itoa(p.Tree.Type))
+		if p.Src == "" || p.Dst == "" || len(p.Tree.Fields) == 0 {
+			t.Errorf("frame %d: %+v", p.Frame, p)
+		}
+		for _, f := range p.Tree.Fields {
+			if !strings.HasPrefix(f.Name, "mqtt.") || f.Label == "" || f.Offset == nil || f.Length == nil {
+				t.Errorf("frame %d: field %+v lacks name, label, offset or length", p.Frame, f)
+			}
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("packets (frame type):\n%s\ntshark:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestDissectCommand(t *testing.T) {
+	file := sharedCapture(t, "lifecycle-v311-qos1.pcapng")
+	for _, c := range []struct {
+		name    string
+		args    []string
+		wantOut []string // substrings of stdout
+		wantErr string   // substring of the error, "" for success
+	}{
+		{"file text", []string{"dissect", file}, []string{
+			"Frame 8  0.000493s  127.0.0.1:43270 → 127.0.0.10:1883  c1",
+			"Keep Alive: 5  [mqtt.kalive @10+2]",
+			"Frame 47 ", "Topic: devices/device01/cmd",
+		}, ""},
+		{"hex text", []string{"dissect", "-hex", "30 0b 00 03 61 2f 62 68 65 6c 6c 6f"}, []string{"PUBLISH qos=0 a/b", "[mqtt.topic @4+3]", "[mqtt.msg @7+5]"}, ""},
+		{"hex v5 json", []string{"dissect", "-json", "-v", "5", "-hex", "e0:02:8e:00"}, []string{`"name":"mqtt.disconnect.reason_code"`, `"value":"142"`}, ""},
+		{"malformed hex packet", []string{"dissect", "-hex", "300b0003"}, []string{"(malformed)", "[Expert]"}, ""},
+		{"not hex", []string{"dissect", "-hex", "zz"}, nil, "-hex"},
+		{"bad version", []string{"dissect", "-v", "6", "-hex", "c000"}, nil, "-v must be 4 or 5"},
+		{"nothing to dissect", []string{"dissect"}, nil, "one capture file or -hex"},
+		{"missing file", []string{"dissect", filepath.Join(t.TempDir(), "none.pcap")}, nil, "no such file"},
+		{"not a capture", []string{"dissect", "dissect_test.go"}, nil, "not a pcap"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, _, err := runCmd(t, c.args...)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
+			}
+			for _, s := range c.wantOut {
+				if !strings.Contains(out, s) {
+					t.Errorf("output lacks %q:\n%.1500s", s, out)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// lockedBuffer collects a command's output safely across goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe runs `lifeline serve args…` in-process until the test ends and
+// returns the lines it printed on stdout once the serving line appeared.
+func startServe(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	t.Setenv("LIFELINE_LISTEN", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...), pw, &stderr)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+		t.Log(stderr.String())
+	})
+	lines := map[string]string{}
+	sc := bufio.NewScanner(pr)
+	got := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+			line := sc.Text()
+			for _, p := range []string{"lifeline: serving ", "lifeline: embedded broker ", "lifeline: embedded DNS zone "} {
+				if v, ok := strings.CutPrefix(line, p); ok {
+					lines[p] = v
+				}
+			}
+			if strings.HasPrefix(line, "lifeline: embedded DNS zone ") {
+				close(got)
+				io.Copy(io.Discard, pr)
+				return
+			}
+		}
+	}()
+	select {
+	case <-got:
+	case err := <-done:
+		t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve printed no address")
+	}
+	return lines
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	lines := startServe(t, "-embedded-broker", "127.0.0.1:0")
+	base := strings.TrimSuffix(lines["lifeline: serving "], "/")
+	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasPrefix(lines["lifeline: embedded broker "], "mqtt://127.0.0.1:") {
+		t.Fatalf("printed %v", lines)
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	resp, err = http.Get(base + "/api/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	json.NewDecoder(resp.Body).Decode(&cfg)
+	resp.Body.Close()
+	broker := strings.TrimPrefix(lines["lifeline: embedded broker "], "mqtt://")
+	_, port, _ := net.SplitHostPort(broker)
+	if cfg["defaultBroker"] != "broker.lifeline.test:"+port || cfg["embeddedBroker"] != broker {
+		t.Fatalf("/api/config = %v", cfg)
+	}
+
+	// The page's path: /trace, then /mqtt to the default broker.
+	host := strings.TrimPrefix(base, "http://")
+	h := http.Header{"Origin": {base}}
+	tr, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/trace", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var hello struct{ Token string }
+	tr.ReadJSON(&hello)
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
+	ws, resp, err := d.Dial("ws://"+host+"/mqtt?trace="+hello.Token, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if resp.Header.Get("Sec-WebSocket-Protocol") != "mqtt" {
+		t.Errorf("subprotocol %q, want mqtt", resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	ws.WriteMessage(websocket.BinaryMessage, []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0})
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, msg, err := ws.ReadMessage(); err != nil || msg[0] != 0x20 {
+		t.Fatalf("CONNACK: % x %v", msg, err)
+	}
+	kinds := map[string]bool{}
+	tr.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for !kinds["mqtt.CONNACK"] {
+		var m struct {
+			Entry struct{ Kind string }
+		}
+		if err := tr.ReadJSON(&m); err != nil {
+			t.Fatalf("trace: %v (so far %v)", err, kinds)
+		}
+		kinds[m.Entry.Kind] = true
+	}
+	if !kinds["dns.query"] || !kinds["dns.response"] || !kinds["tcp.syn"] {
+		t.Errorf("the embedded zone was not asked: %v", kinds)
+	}
+
+	// Someone else's page may not use the proxy.
+	if _, resp, err := d.Dial("ws://"+host+"/mqtt", http.Header{"Origin": {"http://evil.example"}}); err == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v", err)
+	}
+}
+
+func TestServePortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("LIFELINE_LISTEN", "")
+	var out, errOut strings.Builder
+	err = run(context.Background(), []string{"serve", "-listen", "127.0.0.1:0", "-embedded-broker", ln.Addr().String()}, &out, &errOut)
+	if err == nil {
+		t.Fatal("serve started with its broker port taken")
+	}
+	msg := err.Error()
+	for _, want := range []string{ln.Addr().String(), "already in use", "-embedded-broker"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "\n") {
+		t.Errorf("message %q is not one line", msg)
+	}
+}
+
+func TestServeFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("LIFELINE_EMBEDDED_BROKER", "off")
+	t.Setenv("LIFELINE_DEFAULT_BROKER", "broker.example.com:1883")
+	lines := startServe(t)
+	if _, ok := lines["lifeline: embedded broker "]; ok {
+		t.Fatal("LIFELINE_EMBEDDED_BROKER=off did not turn the broker off")
+	}
+	resp, err := http.Get(lines["lifeline: serving "] + "api/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	json.NewDecoder(resp.Body).Decode(&cfg)
+	resp.Body.Close()
+	if cfg["defaultBroker"] != "broker.example.com:1883" || cfg["embeddedBroker"] != nil {
+		t.Fatalf("/api/config = %v", cfg)
+	}
+}
+
+func TestServeCaptureEndpointsChecked(t *testing.T) {
+	lines := startServe(t, "-embedded-broker", "off")
+	base := strings.TrimSuffix(lines["lifeline: serving "], "/")
+	tests := []struct {
+		origin string
+		want   int
+	}{
+		{base, http.StatusBadRequest}, // reaches the importer, which rejects the bytes
+		{"", http.StatusBadRequest},
+		{"http://evil.example", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.origin, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", base+"/api/import", strings.NewReader("not a capture"))
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+}
