@@ -197,6 +197,19 @@ func TestLifecycleThroughTheProxy(t *testing.T) {
 		t.Fatalf("client id field %q", got)
 	}
 	screenshot(t, ctx, "lifecycle-connect-fields")
+
+	// The session as pcapng (made by the server from the trace), opened
+	// again: the same MQTT packets, in order, on the broker leg.
+	magic := eval[string](t, ctx, `lifeline.exportPcapng().then(b => Array.from(b.slice(0, 4), x => x.toString(16).padStart(2, '0')).join(''))`)
+	if magic != "0a0d0d0a" {
+		t.Fatalf("exportPcapng starts with %s, want the pcapng magic 0a0d0d0a", magic)
+	}
+	want := eval[string](t, ctx, `lifeline.trace().filter(e => e.leg === 'proxy-broker' && e.kind.startsWith('mqtt.')).map(e => e.kind).join(' ')`)
+	eval[int](t, ctx, `lifeline.exportPcapng().then(b => lifeline.importCapture(b)).then(r => r.entries)`)
+	got := eval[string](t, ctx, `lifeline.trace().filter(e => e.kind.startsWith('mqtt.') && (e.to === 'broker' || e.from === 'broker')).map(e => e.kind).join(' ')`)
+	if got != want {
+		t.Fatalf("pcapng round trip, broker leg MQTT:\n got %s\nwant %s", got, want)
+	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('#diagram .deadline').length`); n == 0 {
 		t.Error("no keepalive deadline drawn")
 	}
