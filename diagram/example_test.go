@@ -30,7 +30,7 @@ func Example() {
 	}
 	fmt.Printf("clock: server %+.0f ms ± %.0f\n", v.Clock.Offset, v.Clock.Uncertainty)
 	// Output:
-	// | Browser (page) | Lifeline proxy | Broker |
+	// | Browser | Lifeline proxy | Broker |
 	//  10.0 ms (+10.0) browser 0→1 mqtt.PINGREQ
 	//  11.0 ms (+1.0) proxy   1→2 mqtt.PINGREQ
 	//  12.0 ms (+1.0) broker  2→1 mqtt.PINGRESP

@@ -662,7 +662,7 @@ func partyRank(p string) int {
 func LaneLabel(p string) string {
 	switch p {
 	case "browser":
-		return "Browser (page)"
+		return "Browser"
 	case "proxy":
 		return "Lifeline proxy"
 	case "dns":

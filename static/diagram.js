@@ -170,7 +170,7 @@ export class Diagram {
       for (const [i, l] of v.lanes.entries()) {
         // Narrow lanes get the party's short name; the title has both.
         // Addresses (an opened capture's parties) keep their end: the port.
-        const fit = Math.max(4, Math.floor((room - 18) / 7.6));
+        const fit = Math.max(4, Math.floor((room - 14) / 6.9));
         let text = l.label.length <= fit ? l.label : l.party;
         if (text.length > fit) text = '…' + text.slice(-(fit - 1));
         this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${room}px`, title: `${l.label} (${l.party})`, text }));
