@@ -220,6 +220,20 @@ func TestDiagramOfAnOpenedTrace(t *testing.T) {
 		t.Fatalf("after ↓ in the tree: %q", got)
 	}
 
+	// Filter by kind: hiding TCP removes its four arrows, showing it again
+	// brings them back.
+	total := eval[int](t, ctx, `lifeline._total()`)
+	eval[bool](t, ctx, `(document.querySelector('#filters .chip[data-class="tcp"]').click(), true)`)
+	waitFor(t, ctx, "TCP hidden", `lifeline._total() === `+itoa(total-4)+` && !document.querySelector('#diagram [data-kind^="tcp."]')`, 5*time.Second)
+	eval[bool](t, ctx, `(document.querySelector('#filters .chip[data-class="tcp"]').click(), true)`)
+	waitFor(t, ctx, "TCP shown", `lifeline._total() === `+itoa(total), 5*time.Second)
+	// Zoom: rows grow.
+	h0 := eval[float64](t, ctx, `lifeline._ui.diagram.rowH()`)
+	eval[bool](t, ctx, `(document.getElementById('zoom-in').click(), true)`)
+	if h1 := eval[float64](t, ctx, `lifeline._ui.diagram.rowH()`); h1 <= h0 {
+		t.Fatalf("zoom in: row height %v -> %v", h0, h1)
+	}
+
 	// Dark theme.
 	eval[bool](t, ctx, `(document.getElementById('theme').click(), true)`)
 	if eval[string](t, ctx, `document.documentElement.dataset.theme`) != "dark" {

@@ -188,6 +188,16 @@ func TestLifecycleThroughTheProxy(t *testing.T) {
 	}
 
 	// The CONNECT's field tree shows the keepalive that was set.
+	// The message list shows a payload in each form.
+	eval[bool](t, ctx, `([...document.querySelectorAll('#messages .message')].pop().querySelector('.fmt[data-format="hex"]').click(), true)`)
+	if got := eval[string](t, ctx, `[...document.querySelectorAll('#messages .message')].pop().querySelector('.msg-payload').textContent`); got != "7b 22 74 65 6d 70 65 72 61 74 75 72 65 22 3a 32 31 2e 35 7d" {
+		t.Fatalf("payload as hex %q", got)
+	}
+	eval[bool](t, ctx, `([...document.querySelectorAll('#messages .message')].pop().querySelector('.fmt[data-format="base64"]').click(), true)`)
+	if got := eval[string](t, ctx, `[...document.querySelectorAll('#messages .message')].pop().querySelector('.msg-payload').textContent`); got != "eyJ0ZW1wZXJhdHVyZSI6MjEuNX0=" {
+		t.Fatalf("payload as base64 %q", got)
+	}
+
 	click(t, ctx, `#diagram [data-kind="mqtt.CONNECT"][data-leg="browser-proxy"] .shaft`)
 	waitFor(t, ctx, "the CONNECT's field tree", `document.querySelector('#tree [data-field="mqtt.kalive"]')`, 5*time.Second)
 	if got := eval[string](t, ctx, `document.querySelector('#tree [data-field="mqtt.kalive"] .label').textContent`); got != "Keep Alive: 2" {
