@@ -223,6 +223,9 @@ func (s *session) dial() {
 		return
 	}
 	s.a.tc.withToken(s.a.wsURL("/trace"), func(token string) {
+		if s.cl.State() != client.StateDialing || s.a.sessions[s.party] != s {
+			return // disconnected (or replaced) while the trace channel opened
+		}
 		s.at = s.a.now()
 		q := "/mqtt?broker=" + js.Global().Call("encodeURIComponent", s.where).String()
 		if s.tls {
