@@ -3,6 +3,11 @@
 package e2e
 
 import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +129,77 @@ func TestTwoClientsFanOut(t *testing.T) {
 		t.Fatalf("PUBLISH delivered to %q, want app", to)
 	}
 	screenshot(t, ctx, "two-clients")
+}
+
+// startMosquitto runs Debian's mosquitto on a free loopback port with the
+// extra configuration lines and returns its port and the process.
+func startMosquitto(t *testing.T, conf string) (int, *exec.Cmd) {
+	t.Helper()
+	bin := "/usr/sbin/mosquitto"
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		bin = p
+	} else if _, err := os.Stat(bin); err != nil {
+		t.Fatal("e2e: mosquitto is missing: install Debian's mosquitto package (`make deps` does it as root)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	file := filepath.Join(dir, "mosquitto.conf")
+	body := "user root\nlistener " + strconv.Itoa(port) + " 127.0.0.1\npersistence false\n" + conf
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", file)
+	logs := &testLog{t: t}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.stop() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+			return port, cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto did not listen on %d: %v", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRefusedConnectAndLostConnection: a broker that refuses the CONNECT,
+// and a broker that goes away, both explained on the page in words with the
+// reason code.
+func TestRefusedConnectAndLostConnection(t *testing.T) {
+	strict, _ := startMosquitto(t, "allow_anonymous false\n")
+	open, broker := startMosquitto(t, "allow_anonymous true\n")
+	s := startServer(t, "-embedded-broker", "off", "-allow-private", "-allow", "127.0.0.1:*")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+
+	msg := eval[string](t, ctx, `lifeline.connect({broker: '127.0.0.1:`+strconv.Itoa(strict)+`', clientId: 'nobody'}).then(() => 'connected', e => e.message)`)
+	if !strings.Contains(strings.ToLower(msg), "not authorized") || !strings.Contains(msg, "return code 5") {
+		t.Fatalf("refused CONNECT said %q: want the return code (5, not authorized)", msg)
+	}
+	waitFor(t, ctx, "the error state", `document.getElementById('conn-state').dataset.state === 'error'`, 5*time.Second)
+	if got := eval[string](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.CONNACK').map(e => e.summary).join('|')`); !strings.Contains(strings.ToLower(got), "not authorized") {
+		t.Fatalf("CONNACK arrows %q", got)
+	}
+	screenshot(t, ctx, "refused-connect")
+
+	eval[bool](t, ctx, `lifeline.connect({broker: '127.0.0.1:`+strconv.Itoa(open)+`', clientId: 'survivor', keepAlive: 60}).then(() => true)`)
+	waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 5*time.Second)
+	broker.Process.Kill()
+	waitFor(t, ctx, "the lost connection", `document.getElementById('conn-state').dataset.state === 'error'`, 10*time.Second)
+	text := eval[string](t, ctx, `document.getElementById('conn-state').textContent`)
+	if !strings.Contains(text, "closed") && !strings.Contains(text, "lost") {
+		t.Fatalf("lost connection shown as %q", text)
+	}
 }

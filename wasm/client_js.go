@@ -35,6 +35,7 @@ type session struct {
 	at       float64 // page time of the event being handled: entries are stamped with it
 
 	connecting *promise
+	refused    string // the refusing CONNACK's code, in words, if the last CONNACK refused
 	closing    *promise
 	pubs       map[uint16]*promise
 	subs       map[uint16]*subRequest
@@ -305,6 +306,16 @@ func (s *session) event(ev client.Event) {
 		}
 		s.record(mqttKind(ev.Bytes), s.party, s.peer, "", ev.Bytes, trace.ObservedWire) // labelled when drawn
 	case client.EventReceive:
+		if ca, ok := ev.Packet.(*codec.Connack); ok {
+			s.refused = ""
+			if ca.ReasonCode != 0 {
+				if s.cl.Version() == codec.V5 {
+					s.refused = "reason code 0x" + hex2(byte(ca.ReasonCode)) + " " + ca.ReasonCode.Name(codec.TypeConnack, codec.V5)
+				} else {
+					s.refused = "return code " + strconv.Itoa(int(ca.ReasonCode)) + ", " + ca.ReasonCode.Name(codec.TypeConnack, codec.V311)
+				}
+			}
+		}
 		s.record(mqttKind(ev.Bytes), s.peer, s.party, "", ev.Bytes, trace.ObservedWire)
 	case client.EventClose:
 		s.ourClose = true
@@ -316,7 +327,7 @@ func (s *session) event(ev client.Event) {
 	case client.EventState:
 		switch ev.State {
 		case client.StateConnected:
-			s.lastErr = ""
+			s.lastErr, s.refused = "", ""
 			if s.connecting != nil {
 				s.connecting.resolve(map[string]any{"clientId": s.cl.ClientID(), "version": int(s.cl.Version())})
 				s.connecting = nil
@@ -347,6 +358,9 @@ func (s *session) event(ev client.Event) {
 		a.emitState(s)
 	case client.EventError:
 		s.lastErr = ev.Err.Error()
+		if s.refused != "" && !strings.Contains(s.lastErr, s.refused) {
+			s.lastErr = "the broker refused the connection (CONNACK " + s.refused + "): " + s.lastErr
+		}
 		if len(a.listeners["error"]) > 0 {
 			a.emit("error", js.ValueOf(map[string]any{"message": s.lastErr, "clause": ev.Err.Clause, "reason": int(ev.Err.Reason), "fatal": ev.Err.Fatal}))
 		}
