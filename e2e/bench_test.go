@@ -83,10 +83,6 @@ func BenchmarkPageIncoming(b *testing.B) {
 				b.Fatalf("%s: %v", expr, err)
 			}
 		}
-		if f := os.Getenv("LIFELINE_BENCH_PROFILE"); f != "" {
-			src, _ := os.ReadFile(f)
-			run(`lifeline.ready.then(() => ` + string(src) + `)`)
-		}
 		run(`lifeline.ready.then(() => lifeline.connect({keepAlive: 30, clientId: 'bench-page'}))`)
 		run(`lifeline.subscribe('bench/#', {qos: 0})`)
 		broker := embeddedBroker(b, s)
@@ -166,13 +162,6 @@ func BenchmarkPageIncoming(b *testing.B) {
 			}
 		}
 		b.Logf("%d frames over 50 ms (at:gap): %v", len(long), long)
-		if os.Getenv("LIFELINE_BENCH_PROFILE") != "" {
-			p, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__prof)`))
-			b.Log(err)
-			b.Logf("profile: %s", p)
-			g, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(lifeline._gc())`))
-			b.Logf("go: %s", g)
-		}
 	}
 }
 

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -245,11 +244,6 @@ func (a *app) install() {
 		a.w.Close(']')
 		a.w.Close('}')
 		return parseJSON(a.w.B)
-	})
-	a.syncMethod("_gc", func([]js.Value) any {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return js.ValueOf(map[string]any{"numGC": int(ms.NumGC), "pauseMs": float64(ms.PauseTotalNs) / 1e6, "heapMB": float64(ms.HeapAlloc) / 1e6, "totalAllocMB": float64(ms.TotalAlloc) / 1e6})
 	})
 	a.syncMethod("_status", func([]js.Value) any {
 		a.w.Reset()
