@@ -220,6 +220,17 @@ func TestDiagramOfAnOpenedTrace(t *testing.T) {
 		t.Fatalf("after ↓ in the tree: %q", got)
 	}
 
+	// A malformed packet's expert note, with its clause, points at its byte.
+	eval[bool](t, ctx, `(lifeline._ui.detail.render(lifeline.dissect('30 05 00 09 61 62 63', 4), new Uint8Array([0x30, 5, 0, 9, 0x61, 0x62, 0x63])), true)`)
+	note := eval[string](t, ctx, `document.querySelector('#expert li').textContent`)
+	if !strings.Contains(note, "[MQTT-") || !strings.Contains(note, "offset") {
+		t.Fatalf("expert note %q", note)
+	}
+	eval[bool](t, ctx, `(document.querySelector('#expert li button').click(), true)`)
+	if n := eval[int](t, ctx, `document.querySelectorAll('#hex .byte.on').length`); n == 0 {
+		t.Fatal("the expert note's offset highlights no byte")
+	}
+
 	// Filter by kind: hiding TCP removes its four arrows, showing it again
 	// brings them back.
 	total := eval[int](t, ctx, `lifeline._total()`)
