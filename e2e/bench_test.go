@@ -29,7 +29,7 @@ import (
 // again with the wasm in the browser's cache.
 func BenchmarkPageInteractive(b *testing.B) {
 	s := startServer(b, "-embedded-broker", "off")
-	var cold, warm []float64
+	var cold, warm, transferred []float64
 	for i := 0; i < b.N; i++ {
 		ctx := newBrowser(b)
 		for j, into := range []*[]float64{&cold, &warm} {
@@ -41,8 +41,18 @@ func BenchmarkPageInteractive(b *testing.B) {
 				b.Fatalf("load %d: %v", j, err)
 			}
 			*into = append(*into, ms)
+			if j == 0 {
+				// What the wasm cost on the wire the first time (brotli when
+				// the browser accepts it).
+				n, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`performance.getEntriesByType('resource').filter(e => e.name.endsWith('/wasm/main.wasm')).reduce((n, e) => n + e.transferSize, 0)`))
+				if err != nil {
+					b.Fatal(err)
+				}
+				transferred = append(transferred, n)
+			}
 		}
 	}
+	b.ReportMetric(median(transferred)/1e6, "MB-wasm-transferred")
 	b.ReportMetric(median(cold), "ms-ready-cold")
 	b.ReportMetric(median(warm), "ms-ready-cached")
 }
