@@ -203,6 +203,9 @@ func TestLifecycleThroughTheProxy(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelector('#tree [data-field="mqtt.kalive"] .label').textContent`); got != "Keep Alive: 2" {
 		t.Fatalf("keepalive field %q", got)
 	}
+	if !eval[bool](t, ctx, `lifeline._ui.detail.selectFieldByName('mqtt.kalive')`) || eval[string](t, ctx, `[...document.querySelectorAll('#hex .byte.on')].map(b => b.textContent).join(' ')`) != "00 02" {
+		t.Fatal("pointing out mqtt.kalive did not highlight its two bytes 00 02")
+	}
 	if got := eval[string](t, ctx, `document.querySelector('#tree [data-field="mqtt.clientid"] .label').textContent`); got != "Client ID: e2e-device" {
 		t.Fatalf("client id field %q", got)
 	}

@@ -131,6 +131,14 @@ export class Detail {
     if (scroll) rec.row.scrollIntoView({ block: 'nearest' });
   }
 
+  // selectField by its Wireshark name (e.g. 'mqtt.kalive'): for lessons
+  // that point a field out. Returns whether the shown packet has it.
+  selectFieldByName(name) {
+    const rec = this.fields.find((r) => r.f.name === name);
+    if (rec) this.selectField(rec, true);
+    return !!rec;
+  }
+
   // selectByte selects the deepest field whose bytes hold off.
   selectByte(off) {
     let best = null;
