@@ -12,9 +12,19 @@ import (
 // (leading 0) or hexadecimal (0x), the last part filling the remaining bytes
 // ("127.1", "2130706433", "0x7f000001", "0177.0.0.1"). ok is false for a name.
 func ParseHost(host string) (addr netip.Addr, ok bool) {
-	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	h, open := strings.CutPrefix(host, "[")
+	h, closed := strings.CutSuffix(h, "]")
+	if open != closed {
+		return netip.Addr{}, false // "[::1" or "::1]" is no address
+	}
 	if a, err := netip.ParseAddr(h); err == nil {
+		if strings.ContainsAny(a.Zone(), "[]") {
+			return netip.Addr{}, false // a zone cannot hold brackets ("::%]]")
+		}
 		return a, true
+	}
+	if open {
+		return netip.Addr{}, false // brackets hold IPv6 literals only
 	}
 	return parseLegacyIPv4(host)
 }
