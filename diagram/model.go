@@ -220,6 +220,18 @@ func New(opts Options) *Model {
 	}
 }
 
+// Clear forgets every arrow (a fresh diagram, e.g. for a lesson) but keeps
+// the clock's samples, the filter and the numbering: a new arrow never
+// reuses an old arrow's seq.
+func (m *Model) Clear() {
+	c, seq, ex, hidden := m.clock, m.nextSeq, m.nextEx, m.hidden
+	*m = *New(Options{MaxArrows: m.max})
+	m.clock, m.nextSeq, m.nextEx, m.hidden = c, seq, ex, hidden
+	if len(hidden) > 0 {
+		m.refilter()
+	}
+}
+
 // Len is the number of rows shown (kept arrows that pass the filter).
 func (m *Model) Len() int {
 	m.fresh()

@@ -507,3 +507,26 @@ func TestRealignOfALargeDiagramWaitsForTheNextRead(t *testing.T) {
 		t.Fatal("still stale after a read")
 	}
 }
+
+func TestClearKeepsClockFilterAndNumbering(t *testing.T) {
+	m := New(Options{})
+	m.AddClockSample(Sample{Sent: 0, Received: 10, Server: 1005}) // offset 1000 ± 5
+	m.SetHidden("tcp")
+	m.Add(ev(1, pb, "proxy", "broker", "tcp.syn", nil), Local)
+	last := m.Add(mq(5, bp, "browser", "proxy", pktConnect(60)), Local)
+	m.Clear()
+	if m.Len() != 0 || len(m.Lanes()) != 0 || len(m.Entries()) != 0 {
+		t.Fatalf("after Clear: %d rows, lanes %v", m.Len(), m.Lanes())
+	}
+	seq := m.Add(mq(1020, pb, "proxy", "broker", pktConnect(60)), Remote)
+	m.Add(ev(1030, pb, "broker", "proxy", "tcp.fin", nil), Remote)
+	if seq <= last {
+		t.Errorf("seq %d after Clear reuses a number (last was %d)", seq, last)
+	}
+	if e, _ := m.Entry(seq); e.T != 20 {
+		t.Errorf("remote entry at page time %v, want 20: the clock was forgotten", e.T)
+	}
+	if m.Len() != 1 {
+		t.Errorf("%d rows shown, want 1: the tcp filter was forgotten", m.Len())
+	}
+}

@@ -146,6 +146,7 @@ func (a *app) install() {
 	a.method("unsubscribe", a.unsubscribe)
 	a.method("publish", a.publish)
 	a.method("disconnect", a.disconnect)
+	a.method("cut", a.cut)
 	a.syncMethod("dissect", a.dissect)
 	a.syncMethod("exportJSON", func([]js.Value) any {
 		a.w.Reset()
@@ -208,6 +209,11 @@ func (a *app) install() {
 		}
 		a.changed()
 		return a.model.Len()
+	})
+	a.syncMethod("_clear", func([]js.Value) any {
+		a.model.Clear()
+		a.changed()
+		return nil
 	})
 	a.syncMethod("_setDefaultBroker", func(args []js.Value) any {
 		if v := arg(args, 0); v.Type() == js.TypeString && v.String() != "" {
@@ -457,6 +463,7 @@ var closeMeaning = map[int]string{
 	1011: "server error",
 	1014: "bad gateway (the broker could not be reached)",
 	1015: "TLS handshake failed",
+	4000: "cut by request: the proxy reset the broker connection",
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }

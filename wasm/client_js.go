@@ -546,6 +546,21 @@ func (a *app) disconnect(args []js.Value) any {
 	return p
 }
 
+// cut is lifeline.cut(options): the proxy aborts the named client's broker
+// connection (TCP reset, no DISCONNECT), so the broker publishes its will.
+// The promise settles with the proxy's answer; the client then sees its
+// WebSocket closed with code 4000.
+func (a *app) cut(args []js.Value) any {
+	s, err := a.session(obj{arg(args, 0)})
+	if err != nil {
+		return rejected(err.Error())
+	}
+	if s.mode != "proxy" || !s.traced || s.sock == nil {
+		return rejected("cut: " + s.party + " has no open connection through the proxy's trace channel")
+	}
+	return a.tc.cut(s.conn)
+}
+
 // commandError words a refused command.
 func commandError(err error) string {
 	switch err {

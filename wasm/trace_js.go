@@ -29,6 +29,8 @@ type traceChannel struct {
 	conns    int               // /mqtt connections opened with this token
 	parties  map[string]string // their conn ids ("c1" …) -> the page client's lifeline
 	err      string            // why the channel is not there, for the page
+	cutting  *promise          // a cut request waiting for the proxy's answer
+	cutConn  string            // … for this conn
 }
 
 const (
@@ -102,8 +104,9 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 	// Read in Go from the one string: far cheaper than JSON.parse and a
 	// property read across the boundary per field, thousands of times a
 	// second.
-	var typ, token string
+	var typ, token, conn, cutErr string
 	var t, serverTime float64
+	ok := false
 	var en trace.Entry
 	hasEntry := false
 	r := jsonw.NewStringReader(text)
@@ -119,6 +122,12 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 			serverTime = r.Float()
 		case "entry":
 			en, hasEntry = readEntry(r, tc.a.names), true
+		case "conn":
+			conn = r.String()
+		case "ok":
+			ok = r.Bool()
+		case "error":
+			cutErr = r.String()
 		default:
 			r.Skip()
 		}
@@ -139,6 +148,15 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 		tc.ping()
 		tc.settle()
 		tc.a.changed()
+	case "cut":
+		if p := tc.cutting; p != nil && conn == tc.cutConn {
+			tc.cutting = nil
+			if ok {
+				p.resolve(conn)
+			} else {
+				p.fail("the proxy did not cut " + conn + ": " + cutErr)
+			}
+		}
 	case "pong":
 		tc.a.model.AddClockSample(diagram.Sample{Sent: t, Received: received, Server: serverTime})
 		tc.a.changed()
@@ -224,6 +242,21 @@ func (tc *traceChannel) ping() {
 		next = 30
 	}
 	tc.pinger = afterFunc(next, tc.ping)
+}
+
+// cut asks the proxy to abort conn's broker connection with a TCP reset
+// and no DISCONNECT, as a device losing power would.
+func (tc *traceChannel) cut(conn string) js.Value {
+	if tc.sock == nil || tc.state != traceReady {
+		return rejected("cut needs the proxy's trace channel, and there is none: " + tc.err)
+	}
+	if tc.cutting != nil {
+		return rejected("cut: another cut is waiting for the proxy's answer")
+	}
+	p := newPromise()
+	tc.cutting, tc.cutConn = p, conn
+	tc.sock.sendText(`{"type":"cut","conn":"` + conn + `"}`)
+	return p.p
 }
 
 func (tc *traceChannel) close() {
