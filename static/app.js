@@ -4,6 +4,8 @@
 import { Diagram } from './diagram.js';
 import { Detail } from './detail.js';
 import { Panels } from './panels.js';
+import { Lessons } from './lessons.js';
+import { svgCSS, svgToPNG, mermaid } from './export.js';
 
 const status = document.getElementById('status');
 
@@ -26,6 +28,14 @@ lifeline.exportPcapng = async () => {
   return new Uint8Array(await r.arrayBuffer());
 };
 
+// exportSVG returns the whole diagram (what the filter shows) as an SVG
+// document, drawn as the page draws it with the theme's colours written in.
+lifeline.exportSVG = () => lifeline._ui.diagram.standalone(svgCSS());
+// exportPNG paints that SVG on a canvas; it returns the PNG's bytes.
+lifeline.exportPNG = () => svgToPNG(lifeline.exportSVG());
+// exportMermaid returns the diagram as Mermaid sequence-diagram text.
+lifeline.exportMermaid = () => mermaid(lifeline._view(0, lifeline._total()));
+
 // importCapture opens a pcap/pcapng capture (read by the server) or a JSON
 // trace (read here) and shows it in the diagram. It returns
 // {entries, problems}.
@@ -35,12 +45,14 @@ lifeline.importCapture = async (bytes) => {
   while (i < b.length && /\s/.test(String.fromCharCode(b[i]))) i++;
   if (b[i] === 0x7b || b[i] === 0x5b) { // { or [: a JSON trace
     const n = lifeline._load(new TextDecoder().decode(b));
+    if (lifeline._ui) lifeline._ui.diagram.reset();
     return { entries: n, problems: [] };
   }
   const r = await fetch('api/import', { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: b });
   if (!r.ok) throw new Error(`import failed: ${r.status} ${(await r.text()).trim()}`);
   const res = await r.json();
   const n = lifeline._load(res.entries || []);
+  if (lifeline._ui) lifeline._ui.diagram.reset();
   return { entries: n, problems: res.problems || [] };
 };
 
@@ -62,6 +74,7 @@ function start() {
   const diagram = new Diagram(document.getElementById('diagram-panel'), lifeline, (seq) => detail.show(seq));
   const panels = new Panels(lifeline);
   lifeline._ui = { diagram, detail, panels };
+  lifeline._ui.lessons = new Lessons(lifeline, lifeline._ui);
 
   // One frame: the diagram and the panels draw what changed.
   const loop = () => {
@@ -83,10 +96,17 @@ function start() {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   };
   const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  document.getElementById('export-json').addEventListener('click', () => download(lifeline.exportJSON(), `lifeline-${stamp()}.json`, 'application/json'));
-  document.getElementById('export-pcapng').addEventListener('click', async () => {
-    try { download(await lifeline.exportPcapng(), `lifeline-${stamp()}.pcapng`, 'application/vnd.tcpdump.pcap'); } catch (e) { setStatus('error', e.message); }
+  const menu = document.getElementById('export-menu');
+  const exporter = (id, make, ext, type) => document.getElementById(id).addEventListener('click', async () => {
+    menu.open = false;
+    try { download(await make(), `lifeline-${stamp()}.${ext}`, type); } catch (e) { setStatus('error', `Export failed: ${e.message}`); }
   });
+  exporter('export-json', () => lifeline.exportJSON(), 'json', 'application/json');
+  exporter('export-pcapng', () => lifeline.exportPcapng(), 'pcapng', 'application/vnd.tcpdump.pcap');
+  exporter('export-svg', () => lifeline.exportSVG(), 'svg', 'image/svg+xml');
+  exporter('export-png', () => lifeline.exportPNG(), 'png', 'image/png');
+  exporter('export-mermaid', () => lifeline.exportMermaid(), 'mmd', 'text/vnd.mermaid');
+  menu.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && menu.open) { menu.open = false; menu.querySelector('summary').focus(); } });
   document.getElementById('open-file').addEventListener('change', async (ev) => {
     const f = ev.target.files[0];
     if (!f) return;

@@ -139,6 +139,31 @@ export class Detail {
     return !!rec;
   }
 
+  // point marks the fields a lesson points out — their rows and their
+  // bytes — and selects the first. A spec is a field name
+  // ('mqtt.kalive') or {field, label} where the label must contain label
+  // (e.g. one property among several). It returns the names found.
+  point(specs) {
+    for (const el of this.root.querySelectorAll('.pointed')) el.classList.remove('pointed');
+    const found = [];
+    let first = null;
+    for (const spec of specs) {
+      const name = typeof spec === 'string' ? spec : spec.field;
+      const label = typeof spec === 'string' ? '' : spec.label || '';
+      const rec = this.fields.find((r) => r.f.name === name && (r.f.label || '').includes(label));
+      if (!rec) continue;
+      found.push(name);
+      rec.row.classList.add('pointed');
+      for (let p = rec.parent; p; p = p.parent) this.toggle(p, true);
+      for (let i = rec.f.offset; i < rec.f.offset + rec.f.length && i < this.bytes.length; i++) {
+        for (const el of this.hex.querySelectorAll(`[data-off="${i}"]`)) el.classList.add('pointed');
+      }
+      if (!first) first = rec;
+    }
+    if (first) this.selectField(first, true);
+    return found;
+  }
+
   // selectByte selects the deepest field whose bytes hold off.
   selectByte(off) {
     let best = null;

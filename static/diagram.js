@@ -75,6 +75,17 @@ export class Diagram {
     this.setFollowing(true);
   }
 
+  // reset forgets what was drawn: the model was replaced or cleared, and
+  // seq numbers may be reused.
+  reset() {
+    this.layoutKey = '';
+    this.lastWindow = '';
+    this.lastVersion = -1;
+    this.selected = 0;
+    this.selectedExchange = 0;
+    this.setFollowing(true);
+  }
+
   rowH() { return Math.round(BASE_ROW * ZOOMS[this.zoomIndex]); }
 
   zoom(d) {
@@ -210,10 +221,19 @@ export class Diagram {
       if (!keep.has(seq)) { rec.g.remove(); this.arrows.delete(seq); }
     }
 
-    // Exchanges in the gutter: a bracket from the request to its last answer.
     clear(this.spansG);
+    this.drawSpans(this.spansG, v.spans || [], W, H);
+    clear(this.deadlinesG);
+    this.drawDeadlines(this.deadlinesG, v.deadlines || [], laneX, W, H);
+
+    this.updateInfo(v);
+  }
+
+  // drawSpans draws the exchanges in the gutter: a bracket from the
+  // request to its last answer.
+  drawSpans(into, spans, W, H) {
     const gx = W - GUTTER_W + 8;
-    for (const sp of v.spans || []) {
+    for (const sp of spans) {
       if (sp.column < 0 || !sp.rows || sp.rows.length < 2) continue;
       const x = gx + sp.column * COL_W;
       const ya = sp.rows[0] * H + H * 0.62, yb = sp.rows[sp.rows.length - 1] * H + H * 0.62;
@@ -221,26 +241,67 @@ export class Diagram {
         s('title', { text: sp.name + (sp.done ? '' : ' (waiting for the answer)') }),
         s('line', { x1: x, x2: x, y1: ya, y2: yb }));
       for (const r of sp.rows) g.append(s('line', { class: 'tick', x1: x - 5, x2: x, y1: r * H + H * 0.62, y2: r * H + H * 0.62 }));
-      this.spansG.append(g);
+      into.append(g);
     }
+  }
 
-    // Keepalive deadlines: a dotted line across the lanes at the time the
-    // client's next packet is due, a ring on its lifeline, the words at the
-    // right end.
-    clear(this.deadlinesG);
+  // drawDeadlines draws the keepalive deadlines: a dotted line across the
+  // lanes at the time the client's next packet is due, a ring on its
+  // lifeline, the words at the right end.
+  drawDeadlines(into, deadlines, laneX, W, H) {
     const right = W - GUTTER_W - 6;
-    for (const d of v.deadlines || []) {
+    for (const d of deadlines) {
       const y = d.row * H + H * 0.62;
       const x = laneX(d.lane);
       const cls = d.pending ? 'pending' : d.met ? 'met' : 'missed';
-      this.deadlinesG.append(s('g', { class: `deadline ${cls}`, role: 'note', 'aria-label': d.label },
+      into.append(s('g', { class: `deadline ${cls}`, role: 'note', 'aria-label': d.label },
         s('title', { text: `${d.label} (at ${fmtMs(d.t)})` }),
         s('line', { x1: x, x2: right, y1: y, y2: y }),
         s('circle', { cx: x, cy: y, r: 4 }),
         s('text', { x: right, y: y - 3, 'text-anchor': 'end', text: d.label })));
     }
+  }
 
-    this.updateInfo(v);
+  // standalone draws the whole diagram — every kept arrow the filter
+  // shows, not only the rows on screen — as a self-contained SVG document
+  // with the lane heads and the page's colours written in (css). The
+  // drawing is the page's own: the same arrows, brackets and deadlines.
+  standalone(css) {
+    const v = this.api._view(0, this.api._total());
+    const H = BASE_ROW, HEAD = 44;
+    const n = Math.max(v.lanes.length, 1);
+    const W = Math.max(760, TIME_W + GUTTER_W + n * 160);
+    const lanesW = W - TIME_W - GUTTER_W;
+    const laneX = (i) => TIME_W + (lanesW * (i + 0.5)) / n;
+    const zoom = this.zoomIndex, laneW = this.laneW;
+    this.zoomIndex = ZOOMS.indexOf(1);
+    this.laneW = lanesW / n;
+    const rows = Math.max(v.arrows.length, 1);
+    const height = HEAD + rows * H + H / 2;
+    const svg = s('svg', { xmlns: 'http://www.w3.org/2000/svg', width: W, height, viewBox: `0 0 ${W} ${height}`, class: 'lifeline-diagram' },
+      s('title', { text: `Lifeline sequence diagram: ${v.total} arrows` }),
+      s('style', { text: css }),
+      s('rect', { class: 'bg', x: 0, y: 0, width: W, height }));
+    for (const [i, l] of v.lanes.entries()) {
+      const w = Math.min(this.laneW - 8, 14 + 7.4 * l.label.length);
+      svg.append(s('g', { class: 'lane-head' },
+        s('rect', { x: laneX(i) - w / 2, y: 8, width: w, height: 26, rx: 6 }),
+        s('text', { x: laneX(i), y: 26, 'text-anchor': 'middle', text: l.label })));
+    }
+    const body = s('g', { transform: `translate(0 ${HEAD})` });
+    const lanes = s('g', { class: 'lanes' });
+    for (const [i] of v.lanes.entries()) lanes.append(s('line', { class: 'lifeline', x1: laneX(i), x2: laneX(i), y1: 0, y2: rows * H + H / 2 }));
+    const deadlines = s('g', { class: 'deadlines' });
+    this.drawDeadlines(deadlines, v.deadlines || [], laneX, W, H);
+    const spans = s('g', { class: 'spans' });
+    this.drawSpans(spans, v.spans || [], W, H);
+    const arrows = s('g', { class: 'arrows' });
+    for (const a of v.arrows) arrows.append(this.arrow(a, laneX, H));
+    body.append(lanes, deadlines, spans, arrows);
+    svg.append(body);
+    this.zoomIndex = zoom;
+    this.laneW = laneW;
+    return new XMLSerializer().serializeToString(svg);
   }
 
   arrow(a, laneX, H) {

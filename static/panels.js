@@ -43,6 +43,10 @@ export class Panels {
     this.subs = document.getElementById('subscriptions');
     this.connState = document.getElementById('conn-state');
     this.tpl = document.getElementById('message-tpl');
+    this.client = 'browser'; // the client the panels drive (options.client)
+    this.known = ['browser'];  // clients added here, connected or not
+    this.clientForm = document.getElementById('client-form');
+    this.clientSelect = document.getElementById('client-select');
     this.lastMsg = 0;
     this.lastClient = '';
     this.unshown = 0;
@@ -55,6 +59,42 @@ export class Panels {
     document.getElementById('disconnect').addEventListener('click', () => this.disconnect());
     this.sf.addEventListener('submit', (ev) => { ev.preventDefault(); this.subscribe(); });
     this.pf.addEventListener('submit', (ev) => { ev.preventDefault(); this.publish(); });
+    this.clientSelect.addEventListener('change', () => this.switchClient(this.clientSelect.value));
+    this.clientForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const input = this.clientForm.elements.newClient;
+      const name = input.value.trim();
+      if (!/^[A-Za-z0-9-]{1,32}$/.test(name) || ['proxy', 'dns', 'broker'].includes(name)) {
+        showError(document.getElementById('connect-error'), new Error('A client name is 1 to 32 letters, digits or -, and not proxy, dns or broker.'));
+        return;
+      }
+      input.value = '';
+      if (!this.known.includes(name)) this.known.push(name);
+      this.switchClient(name);
+      this.cf.elements.clientId.value = `${name}-${Math.random().toString(16).slice(2, 6)}`;
+      this.cf.elements.clientId.focus();
+    });
+  }
+
+  // switchClient points the panels at another client: its connection
+  // state, subscriptions, and what Connect, Subscribe and Publish do.
+  switchClient(name) {
+    this.client = name;
+    if (!this.known.includes(name)) this.known.push(name);
+    this.lastClient = '';
+    this.syncClients([]);
+    showError(document.getElementById('connect-error'), null);
+  }
+
+  syncClients(connected) {
+    for (const n of connected) if (!this.known.includes(n)) this.known.push(n);
+    const names = this.known.join(',');
+    if (this.clientSelect.dataset.names !== names) {
+      this.clientSelect.dataset.names = names;
+      clear(this.clientSelect);
+      for (const n of this.known) this.clientSelect.append(h('option', { value: n, text: n }));
+    }
+    this.clientSelect.value = this.client;
   }
 
   async config() {
@@ -83,6 +123,7 @@ export class Panels {
     const f = this.cf.elements;
     const v5 = f.version.value === '5';
     const o = {
+      client: this.client,
       version: Number(f.version.value),
       clientId: f.clientId.value,
       keepAlive: num(this.cf, 'keepAlive') ?? 30,
@@ -121,14 +162,14 @@ export class Panels {
   }
 
   async disconnect() {
-    try { await this.api.disconnect({}); } catch (e) { showError(document.getElementById('connect-error'), e); }
+    try { await this.api.disconnect({ client: this.client }); } catch (e) { showError(document.getElementById('connect-error'), e); }
   }
 
   async subscribe() {
     const f = this.sf.elements;
     const err = document.getElementById('subscribe-error');
     showError(err, null);
-    const o = { qos: Number(f.qos.value) };
+    const o = { client: this.client, qos: Number(f.qos.value) };
     if (this.cf.elements.version.value === '5') {
       Object.assign(o, { noLocal: f.noLocal.checked, retainAsPublished: f.retainAsPublished.checked, retainHandling: Number(f.retainHandling.value) });
       if (num(this.sf, 'subscriptionIdentifier')) o.properties = { subscriptionIdentifier: num(this.sf, 'subscriptionIdentifier') };
@@ -142,7 +183,7 @@ export class Panels {
     showError(err, null);
     try {
       const bytes = payload.parse(f.payload.value, f.format.value);
-      const o = { qos: Number(f.qos.value), retain: f.retain.checked };
+      const o = { client: this.client, qos: Number(f.qos.value), retain: f.retain.checked };
       if (this.cf.elements.version.value === '5') {
         o.properties = drop({
           contentType: f.contentType.value || undefined,
@@ -162,10 +203,11 @@ export class Panels {
   // frame updates the connection state, subscriptions and new messages.
   frame() {
     if (!this.api._client) return;
-    const c = this.api._client();
+    const c = this.api._client(this.client);
     const key = JSON.stringify(c);
     if (key !== this.lastClient) {
       this.lastClient = key;
+      this.syncClients(c.clients || []);
       this.connState.dataset.state = c.state;
       this.connState.textContent = c.text;
       const busy = c.state === 'connecting' || c.state === 'connected' || c.state === 'closing';
@@ -177,7 +219,7 @@ export class Panels {
         this.subs.append(h('li', { class: 'chip sub' },
           h('span', { class: 'filter', text: s.filter }),
           h('span', { class: 'muted', text: ` QoS ${s.granted ?? s.qos}` }),
-          h('button', { type: 'button', class: 'x', 'aria-label': `Unsubscribe from ${s.filter}`, title: 'Unsubscribe', text: '×', onclick: () => this.api.unsubscribe(s.filter).catch((e) => showError(document.getElementById('subscribe-error'), e)) })));
+          h('button', { type: 'button', class: 'x', 'aria-label': `Unsubscribe from ${s.filter}`, title: 'Unsubscribe', text: '×', onclick: () => this.api.unsubscribe(s.filter, { client: this.client }).catch((e) => showError(document.getElementById('subscribe-error'), e)) })));
       }
     }
     // The list is redrawn at most ten times a second: at thousands of
