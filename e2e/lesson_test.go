@@ -4,7 +4,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +233,178 @@ func TestLessonLifecycle(t *testing.T) {
 	next(0, false)
 	click(t, ctx, `#lesson-replay`)
 	waitFor(t, ctx, "the title page again", `document.getElementById('lesson').dataset.step === '-1' && lifeline._total() === 0`, 10*time.Second)
+}
+
+// lessonShows reads a lesson's file: for each step, the kind and fields of
+// its first key packet.
+func lessonShows(t *testing.T, id string) []lessonShow {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "static", "lessons", id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l struct {
+		Steps []struct {
+			Show []struct {
+				Kind   string            `json:"kind"`
+				Fields []json.RawMessage `json:"fields"`
+			} `json:"show"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]lessonShow, len(l.Steps))
+	for i, st := range l.Steps {
+		if len(st.Show) == 0 {
+			continue
+		}
+		out[i].kind = st.Show[0].Kind
+		for _, f := range st.Show[0].Fields {
+			var name string
+			if json.Unmarshal(f, &name) != nil {
+				var o struct{ Field string }
+				if err := json.Unmarshal(f, &o); err != nil {
+					t.Fatal(err)
+				}
+				name = o.Field
+			}
+			out[i].fields = append(out[i].fields, name)
+		}
+	}
+	return out
+}
+
+type lessonShow struct {
+	kind   string
+	fields []string
+}
+
+// runLesson plays a lesson from its title page to its last step, checking
+// that each step is performed and opens its key packet with its fields
+// pointed out; after step after(i) is called.
+func runLesson(t *testing.T, ctx context.Context, id string, after func(i int)) {
+	t.Helper()
+	openLesson(t, ctx, id, false)
+	for i, w := range lessonShows(t, id) {
+		click(t, ctx, `#lesson-next`)
+		st := waitStep(t, ctx, i, 25*time.Second)
+		if w.kind != "" {
+			// The tree lists the pointed rows in its order, the lesson in
+			// its own; a name pointed out twice (two properties) counts twice.
+			want, got := slices.Clone(w.fields), slices.Clone(st.Pointed)
+			slices.Sort(want)
+			slices.Sort(got)
+			if st.Kind != w.kind || !slices.Equal(got, want) || len(want) > 0 && st.Bytes == 0 {
+				t.Errorf("%s step %d: opened %s pointing out %v (%d bytes), want %s with %v", id, i+1, st.Kind, st.Pointed, st.Bytes, w.kind, w.fields)
+			}
+		}
+		if after != nil {
+			after(i)
+		}
+	}
+}
+
+// received returns what a client received in the lesson run (its topics
+// carry the run's id), as "topic payload" lines.
+func received(t *testing.T, ctx context.Context, client string) []string {
+	t.Helper()
+	return eval[[]string](t, ctx, `(() => { const run = 'lifeline/' + lifeline._ui.lessons.run + '/'; return lifeline._messages(0).messages.filter(m => m.client === `+jsString(client)+` && m.topic.startsWith(run)).map(m => m.topic.slice(run.length) + ' ' + new TextDecoder().decode(Uint8Array.from(atob(m.payload), c => c.charCodeAt(0))) + (m.retain ? ' (retained)' : '')); })()`)
+}
+
+// TestLessons plays the further lessons against lifeline serve's embedded
+// broker and checks what each teaches happened on the wire: the QoS levels'
+// packets, the queued command of a persistent session delivered on return
+// (and nothing for a clean one), the retained message for a new subscriber
+// (and none after clearing it), MQTT 5 reason codes and properties.
+func TestLessons(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	count := func(kind, leg, from, to string) int {
+		return eval[int](t, ctx, `lifeline.trace().filter(e => e.kind === '`+kind+`' && e.leg === '`+leg+`' && (!'`+from+`' || e.from === '`+from+`') && (!'`+to+`' || e.to === '`+to+`')).length`)
+	}
+	const bp = "browser-proxy"
+
+	t.Run("qos", func(t *testing.T) {
+		runLesson(t, ctx, "qos", func(i int) {
+			if i == 3 {
+				screenshot(t, ctx, "lesson-qos2")
+			}
+		})
+		for _, c := range []struct {
+			kind     string
+			from, to string
+			want     int
+		}{
+			{"mqtt.PUBLISH", "device", "", 3}, {"mqtt.PUBACK", "", "device", 1}, {"mqtt.PUBREC", "", "device", 1},
+			{"mqtt.PUBREL", "device", "", 1}, {"mqtt.PUBCOMP", "", "device", 1},
+			{"mqtt.PUBLISH", "", "app", 3}, {"mqtt.PUBACK", "app", "", 1}, {"mqtt.PUBCOMP", "app", "", 1},
+		} {
+			if n := count(c.kind, bp, c.from, c.to); n != c.want {
+				t.Errorf("%s %s→%s: %d arrows, want %d", c.kind, c.from, c.to, n, c.want)
+			}
+		}
+		if got := received(t, ctx, "app"); strings.Join(got, "|") != "qos/0 21.5 at QoS 0|qos/1 21.5 at QoS 1|qos/2 21.5 at QoS 2" {
+			t.Errorf("the app received %q", got)
+		}
+	})
+
+	t.Run("session", func(t *testing.T) {
+		runLesson(t, ctx, "session", func(i int) {
+			switch i {
+			case 2:
+				if got := received(t, ctx, "device"); len(got) != 0 {
+					t.Errorf("the device received %q while it was away", got)
+				}
+			case 3:
+				if got := received(t, ctx, "device"); strings.Join(got, "|") != "sensor/cmd set interval 60" {
+					t.Errorf("on return the device received %q, want the queued command", got)
+				}
+				if sp := fieldLabelOf(t, ctx, "mqtt.CONNACK", "device", "mqtt.conack.flags.sp", -1); sp != "Session Present: Set" {
+					t.Errorf("the returning CONNACK says %q", sp)
+				}
+				screenshot(t, ctx, "lesson-session")
+			}
+		})
+		if got := received(t, ctx, "device"); len(got) != 1 {
+			t.Errorf("with a clean session the device received %q, want only the one queued command", got)
+		}
+	})
+
+	t.Run("retained", func(t *testing.T) {
+		runLesson(t, ctx, "retained", nil)
+		if got := received(t, ctx, "app"); strings.Join(got, "|") != "greenhouse/temp 19.5 °C (retained)|greenhouse/temp 20.1 °C|greenhouse/temp " {
+			t.Errorf("the app received %q", got)
+		}
+		if got := received(t, ctx, "late"); len(got) != 0 {
+			t.Errorf("the late subscriber received %q after the retained message was cleared", got)
+		}
+		if lanes := eval[string](t, ctx, `lifeline._view(0, 0).lanes.map(l => l.party).join(',')`); lanes != "device,app,late,proxy,dns,broker" {
+			t.Errorf("lanes %s: three clients, each its own", lanes)
+		}
+		screenshot(t, ctx, "lesson-retained")
+	})
+
+	t.Run("mqtt5", func(t *testing.T) {
+		runLesson(t, ctx, "mqtt5", func(i int) {
+			if i == 2 {
+				if got := fieldLabel(t, ctx, "mqtt.unsuback.reason_code"); got != "Reason Code: No subscription existed (17)" {
+					t.Errorf("UNSUBACK %q", got)
+				}
+				screenshot(t, ctx, "lesson-mqtt5")
+			}
+		})
+		if got := received(t, ctx, "app"); strings.Join(got, "|") != `sensor/temp {"t": 21.5}|sensor/status offline` {
+			t.Errorf("the app received %q, want the reading and the will sent by DISCONNECT 0x04", got)
+		}
+	})
+}
+
+// fieldLabelOf opens the n-th arrow of a kind to or from a client (-1: the
+// last) and returns a field's label.
+func fieldLabelOf(t *testing.T, ctx context.Context, kind, client, field string, n int) string {
+	t.Helper()
+	eval[bool](t, ctx, `(() => { const es = lifeline.trace().filter(e => e.kind === '`+kind+`' && e.leg === 'browser-proxy' && (e.from === '`+client+`' || e.to === '`+client+`')); const e = es.at(`+itoa(n)+`); lifeline._ui.diagram.select(e.seq, false); return true; })()`)
+	return fieldLabel(t, ctx, field)
 }
