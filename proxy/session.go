@@ -52,11 +52,28 @@ type session struct {
 
 	bytesUp, bytesDown atomic.Int64
 
+	// upq holds the entries of packets from the page that are not yet
+	// written to the broker; an entry is emitted only once its last byte
+	// is written (pageToBroker's goroutine only).
+	upq []queuedEntry
+
+	// pageGone is set once the page has closed its WebSocket (close frame
+	// or lost connection): the broker's bytes are still read and traced,
+	// but no longer sent.
+	pageGone  atomic.Bool
+	pageCode  int // the page's close code (1006 for a lost connection)
 	once      sync.Once
 	ended     atomic.Bool
 	closeCode int
 	closeText string
-	gotClose  bool // the page sent a close frame
+	closeNote string // set before finish: a note for the final ws.close entry
+}
+
+// queuedEntry is a traced packet waiting for its bytes to be written: end is
+// the offset just past its last byte in the pending write buffer.
+type queuedEntry struct {
+	e   trace.Entry
+	end int
 }
 
 // ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN]. The
@@ -177,13 +194,18 @@ func (ss *session) run(req sessionRequest) {
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
 	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
+	// The page's close frame is answered by finish, once the broker leg is
+	// closed, not at once by gorilla's default handler.
+	ss.ws.SetCloseHandler(func(int, string) error { return nil })
 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		ss.brokerToPage()
 	}()
-	ss.pageToBroker()
+	if ss.pageToBroker() {
+		ss.drain(done)
+	}
 	<-done
 	ss.ws.Close()
 	ss.log.Info("session ended", "code", ss.closeCode, "reason", ss.closeText,
@@ -212,6 +234,30 @@ func errorOr(err error, s string) error {
 	return errors.New(s)
 }
 
+// drain ends a session the page closed, once everything it sent is written
+// to the broker: the proxy half-closes (its FIN tells the broker nothing more
+// is coming), waits up to CloseWait for the broker to close its side (done:
+// brokerToPage has seen the FIN, or an error), and then finishes.
+func (ss *session) drain(done <-chan struct{}) {
+	reason := "closed by the page"
+	if ss.pageCode == websocket.CloseAbnormalClosure {
+		reason = "the page's connection was lost"
+	}
+	if err := ss.broker.CloseWrite(); err == nil {
+		wait := ss.srv.cfg.CloseWait
+		t := time.NewTimer(wait)
+		select {
+		case <-done:
+		case <-t.C:
+			ss.closeNote = "the broker had not closed its side " + wait.String() +
+				" after the proxy's FIN; the proxy closed the connection"
+			ss.log.Info("broker did not close after the proxy's FIN", "waited", wait.String())
+		}
+		t.Stop()
+	}
+	ss.finish(ss.pageCode, reason, nil)
+}
+
 // finish ends the session once: the broker connection is closed (its FIN
 // recorded), then the page gets a close frame with code and reason, and the
 // page's side is given a second to answer before it is dropped.
@@ -230,6 +276,7 @@ func (ss *session) finish(code int, reason string, err error) {
 		}
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSClose,
 			"Close "+strconv.Itoa(code)+" "+reason)
+		e.Note = ss.closeNote
 		if err != nil && code != websocket.CloseNormalClosure && code != websocket.CloseGoingAway {
 			e.Error = err.Error()
 		}
@@ -248,8 +295,11 @@ func (ss *session) finish(code int, reason string, err error) {
 }
 
 // pageToBroker forwards the page's binary messages to the broker. Frames that
-// are already buffered are gathered into one TCP write.
-func (ss *session) pageToBroker() {
+// are already buffered are gathered into one TCP write. When the page closes
+// (a close frame, or its connection lost) every byte received from it is
+// written to the broker first, and pageToBroker returns true for run to
+// drain the broker leg; otherwise the session has been finished.
+func (ss *session) pageToBroker() (pageClosed bool) {
 	var buf *[]byte
 	pending := 0
 	idle := ss.srv.cfg.IdleTimeout
@@ -260,8 +310,9 @@ func (ss *session) pageToBroker() {
 			return nil
 		}
 		lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastWriteDeadline, ss.srv.cfg.WriteTimeout)
-		_, err := ss.broker.Write((*buf)[:pending])
-		ss.bytesUp.Add(int64(pending))
+		n, err := ss.broker.Write((*buf)[:pending])
+		ss.bytesUp.Add(int64(n))
+		ss.written(n)
 		pending = 0
 		return err
 	}
@@ -272,6 +323,16 @@ func (ss *session) pageToBroker() {
 		}
 	}
 	defer release()
+	// readFailed ends the loop on an error from the page, after writing what
+	// the page sent before it.
+	readFailed := func(err error) bool {
+		if ferr := flush(); ferr != nil {
+			ss.brokerWriteFailed(ferr)
+			return false
+		}
+		return ss.pageReadFailed(err)
+	}
+	onPacket := func(first byte, n int, pkt []byte, end int) { ss.packetUp(first, n, pkt, pending+end) }
 	for {
 		if now := time.Now(); now.Sub(lastDeadline) > time.Second && !ss.ended.Load() {
 			lastDeadline = now
@@ -279,12 +340,11 @@ func (ss *session) pageToBroker() {
 		}
 		mt, r, err := ss.ws.NextReader()
 		if err != nil {
-			ss.pageReadFailed(err)
-			return
+			return readFailed(err)
 		}
 		if mt != websocket.BinaryMessage {
 			ss.finish(websocket.CloseUnsupportedData, "text frames are not MQTT: send binary frames", errors.New("text frame from the page"))
-			return
+			return false
 		}
 		if buf == nil {
 			buf = bigPool.Get().(*[]byte)
@@ -293,18 +353,18 @@ func (ss *session) pageToBroker() {
 			if pending == len(*buf) {
 				if err := flush(); err != nil {
 					ss.brokerWriteFailed(err)
-					return
+					return false
 				}
 			}
 			n, err := r.Read((*buf)[pending:])
 			if n > 0 {
-				if ferr := ss.up.feed((*buf)[pending:pending+n], ss.packetUp); ferr != nil {
+				if ferr := ss.up.feed((*buf)[pending:pending+n], onPacket); ferr != nil {
 					code := websocket.CloseProtocolError
 					if errors.Is(ferr, codec.ErrPacketTooLarge) {
 						code = websocket.CloseMessageTooBig
 					}
 					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
-					return
+					return false
 				}
 				pending += n
 			}
@@ -312,18 +372,38 @@ func (ss *session) pageToBroker() {
 				break
 			}
 			if err != nil {
-				ss.pageReadFailed(err)
-				return
+				return readFailed(err)
 			}
 		}
 		if !ss.frameWaiting() {
 			if err := flush(); err != nil {
 				ss.brokerWriteFailed(err)
-				return
+				return false
 			}
 			release()
 		}
 	}
+}
+
+// written emits the entries of the queued packets whose bytes are now all
+// written (the first n bytes of the pending buffer) and forgets the rest,
+// which never reached the broker.
+func (ss *session) written(n int) {
+	if len(ss.upq) == 0 {
+		return
+	}
+	now := time.Now()
+	for i := range ss.upq {
+		q := &ss.upq[i]
+		if q.end > n {
+			ss.log.Info("packets from the page not written to the broker", "count", len(ss.upq)-i)
+			break
+		}
+		q.e.T = msSince(ss.start, now)
+		ss.emit(q.e)
+	}
+	clear(ss.upq)
+	ss.upq = ss.upq[:0]
 }
 
 // frameWaiting reports whether a whole WebSocket frame from the page is
@@ -336,7 +416,9 @@ func (ss *session) frameWaiting() bool {
 	return frameBuffered(b)
 }
 
-func (ss *session) packetUp(first byte, n int, pkt []byte) {
+// packetUp queues the entry of a packet from the page, which ends at offset
+// end of the pending write buffer, until it is written.
+func (ss *session) packetUp(first byte, n int, pkt []byte, end int) {
 	if pkt != nil && ss.version.Load() == 0 {
 		if v := connectVersion(pkt); v != 0 {
 			ss.version.Store(int32(v))
@@ -346,17 +428,22 @@ func (ss *session) packetUp(first byte, n int, pkt []byte) {
 		ss.up.keep = false
 		return
 	}
-	ss.packet("proxy", "broker", first, n, pkt)
+	ss.upq = append(ss.upq, queuedEntry{ss.packet("proxy", "broker", first, n, pkt), end})
 }
 
-func (ss *session) packetDown(first byte, n int, pkt []byte) {
+// packetDown emits the entry of a packet read from the broker.
+func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
 	if !ss.tracing() {
 		return
 	}
-	ss.packet("broker", "proxy", first, n, pkt)
+	e := ss.packet("broker", "proxy", first, n, pkt)
+	if ss.pageGone.Load() {
+		e.Note = "not sent on: the page had closed its WebSocket"
+	}
+	ss.emit(e)
 }
 
-func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
+func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.Entry {
 	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, trace.KindMQTT(typeName(first)),
 		typeName(first)+" ("+strconv.Itoa(n)+" bytes)")
 	e.Observed = trace.ObservedWire
@@ -370,35 +457,48 @@ func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
 	} else {
 		e.Note = "packet too large to record"
 	}
-	ss.emit(e)
+	return e
 }
 
-func (ss *session) pageReadFailed(err error) {
+// pageReadFailed ends the session on an error reading the page. It returns
+// true when the page closed (a close frame, or the connection lost), for the
+// caller to drain the broker leg; otherwise it has finished the session.
+func (ss *session) pageReadFailed(err error) bool {
 	var ce *websocket.CloseError
+	var ne net.Error
+	isClose := errors.As(err, &ce)
+	lost := (isClose && ce.Code == websocket.CloseAbnormalClosure) ||
+		(!isClose && (errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && !isTimeout(err))
 	switch {
-	case errors.As(err, &ce) && ce.Code == websocket.CloseAbnormalClosure:
+	case lost:
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSClose,
 			"connection closed without a close frame (1006)")
 		e.Observed = trace.ObservedKernel
 		ss.emit(e)
-		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", nil)
-	case errors.As(err, &ce):
+		ss.pageCode = websocket.CloseAbnormalClosure
+	case isClose:
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSClose,
 			"Close "+strconv.Itoa(ce.Code)+" "+ce.Text)
 		ss.emit(e)
-		code := ce.Code
-		if code == websocket.CloseNoStatusReceived {
-			code = websocket.CloseNormalClosure
+		ss.pageCode = ce.Code
+		if ss.pageCode == websocket.CloseNoStatusReceived {
+			ss.pageCode = websocket.CloseNormalClosure
 		}
-		ss.finish(code, "closed by the page", nil)
+	case ss.ended.Load():
+		// finish ran and the page did not answer its close in time.
 	case errors.Is(err, websocket.ErrReadLimit):
 		ss.finish(websocket.CloseMessageTooBig,
 			fmt.Sprintf("message larger than %d bytes", ss.srv.cfg.MaxMessage), err)
 	case isTimeout(err):
 		ss.finish(websocket.CloseGoingAway, "idle for "+ss.srv.cfg.IdleTimeout.String(), err)
-	default:
-		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", err)
+	default: // an invalid frame; gorilla has sent close 1002
+		ss.finish(websocket.CloseProtocolError, "invalid WebSocket frame from the page", err)
 	}
+	if (lost || isClose) && !ss.ended.Load() {
+		ss.pageGone.Store(true)
+		return true
+	}
+	return false
 }
 
 func (ss *session) brokerWriteFailed(err error) {
@@ -423,18 +523,23 @@ func (ss *session) brokerToPage() {
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
 				return
 			}
-			lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
-			werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
-			if werr != nil {
-				put(buf)
-				if isTimeout(werr) {
+			if !ss.pageGone.Load() {
+				lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
+				werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
+				switch {
+				case werr == nil:
+					ss.bytesDown.Add(int64(n))
+				case isTimeout(werr):
+					put(buf)
 					ss.finish(websocket.ClosePolicyViolation, "the page is not reading", werr)
-				} else {
-					ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", werr)
+					return
+				default:
+					// The page's connection is gone: pageToBroker will see it
+					// too, write what the page sent and drain this leg, so
+					// go on reading the broker until it closes.
+					ss.pageGone.Store(true)
 				}
-				return
 			}
-			ss.bytesDown.Add(int64(n))
 		}
 		put(buf)
 		if err != nil {
@@ -446,6 +551,8 @@ func (ss *session) brokerToPage() {
 
 func (ss *session) brokerReadFailed(err error) {
 	switch {
+	case ss.pageGone.Load():
+		// pageToBroker is draining; its wait for this end finishes.
 	case errors.Is(err, io.EOF) && ss.down.partial():
 		ss.finish(1014, "the broker closed the connection in the middle of a packet", err)
 	case errors.Is(err, io.EOF):
