@@ -276,9 +276,17 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 		var m struct {
 			Type string  `json:"type"`
 			T    float64 `json:"t"`
+			Conn string  `json:"conn"`
 		}
-		if json.Unmarshal(msg, &m) == nil && m.Type == "ping" {
+		if json.Unmarshal(msg, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "ping":
 			tc.send(map[string]any{"type": "pong", "t": m.T, "serverTime": tc.since(time.Now())})
+		case "cut":
+			log.Info("cut requested", "conn", m.Conn)
+			tc.cut(m.Conn)
 		}
 	}
 	s.hub.remove(tc)

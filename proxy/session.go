@@ -112,7 +112,8 @@ func (s *Server) serveSession(ws *websocket.Conn, br *bufio.Reader, ip netip.Add
 			closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
 			return
 		}
-		ss.conn = ss.tc.nextConn()
+		ss.conn = ss.tc.nextConn(ss)
+		defer ss.tc.forget(ss.conn)
 		ss.start = ss.tc.start
 	}
 	ss.log = s.cfg.Log.With("remote", req.remote)
@@ -258,10 +259,48 @@ func (ss *session) drain(done <-chan struct{}) {
 	ss.finish(ss.pageCode, reason, nil)
 }
 
+// CloseCut is the WebSocket close code sent to the page when its trace
+// channel asked the proxy to cut the broker connection (4000–4999 are for
+// applications, RFC 6455 7.4.2); CutReason is the close reason.
+const (
+	CloseCut  = 4000
+	CutReason = "cut by request: abrupt close, no DISCONNECT"
+)
+
+var (
+	errNoSuchConn   = errors.New("no open connection of that name on this trace channel")
+	errNotConnected = errors.New("the connection has not reached the broker yet")
+	errEnded        = errors.New("the connection has already ended")
+)
+
+// cut aborts the broker connection as a device losing power would: an RST
+// (SO_LINGER 0), no DISCONNECT, whatever is unsent dropped; then the page's
+// WebSocket is closed with CloseCut. The broker publishes the will, if the
+// CONNECT set one.
+func (ss *session) cut() error {
+	ss.mu.Lock()
+	broker, ended := ss.broker, ss.ended.Load()
+	ss.mu.Unlock()
+	switch {
+	case ended:
+		return errEnded
+	case broker == nil:
+		return errNotConnected
+	}
+	ss.finishWith(CloseCut, CutReason, nil, true)
+	return nil
+}
+
 // finish ends the session once: the broker connection is closed (its FIN
 // recorded), then the page gets a close frame with code and reason, and the
 // page's side is given a second to answer before it is dropped.
 func (ss *session) finish(code int, reason string, err error) {
+	ss.finishWith(code, reason, err, false)
+}
+
+// finishWith is finish; with abort the broker connection is reset (RST)
+// rather than closed.
+func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 	ss.once.Do(func() {
 		ss.mu.Lock()
 		ss.ended.Store(true)
@@ -271,7 +310,10 @@ func (ss *session) finish(code int, reason string, err error) {
 		if cancel != nil {
 			cancel()
 		}
-		if broker != nil {
+		switch {
+		case broker != nil && abort:
+			broker.Abort("the proxy cut the connection on the page's request, without DISCONNECT")
+		case broker != nil:
 			broker.Close()
 		}
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSClose,
