@@ -56,6 +56,9 @@ type session struct {
 	// written to the broker; an entry is emitted only once its last byte
 	// is written (pageToBroker's goroutine only).
 	upq []queuedEntry
+	// writing is held while traced packets are written to the broker and
+	// recorded, so that the broker's answer is not recorded before them.
+	writing chan struct{}
 
 	// pageGone is set once the page has closed its WebSocket (close frame
 	// or lost connection): the broker's bytes are still read and traced,
@@ -192,6 +195,7 @@ func (ss *session) run(req sessionRequest) {
 	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
 		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
 
+	ss.writing = make(chan struct{}, 1)
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
 	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
@@ -352,9 +356,17 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 			return nil
 		}
 		lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastWriteDeadline, ss.srv.cfg.WriteTimeout)
+		traced := len(ss.upq) > 0
+		if traced {
+			ss.writing <- struct{}{}
+		}
+		at := time.Now() // the bytes are handed to the kernel now
 		n, err := ss.broker.Write((*buf)[:pending])
 		ss.bytesUp.Add(int64(n))
-		ss.written(n)
+		if traced {
+			ss.written(n, at)
+			<-ss.writing
+		}
 		pending = 0
 		return err
 	}
@@ -428,20 +440,16 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 }
 
 // written emits the entries of the queued packets whose bytes are now all
-// written (the first n bytes of the pending buffer) and forgets the rest,
-// which never reached the broker.
-func (ss *session) written(n int) {
-	if len(ss.upq) == 0 {
-		return
-	}
-	now := time.Now()
+// written (the first n bytes of the pending buffer, written at at) and
+// forgets the rest, which never reached the broker.
+func (ss *session) written(n int, at time.Time) {
 	for i := range ss.upq {
 		q := &ss.upq[i]
 		if q.end > n {
 			ss.log.Info("packets from the page not written to the broker", "count", len(ss.upq)-i)
 			break
 		}
-		q.e.T = msSince(ss.start, now)
+		q.e.T = msSince(ss.start, at)
 		ss.emit(q.e)
 	}
 	clear(ss.upq)
@@ -482,7 +490,28 @@ func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
 	if ss.pageGone.Load() {
 		e.Note = "not sent on: the page had closed its WebSocket"
 	}
+	ss.afterWrites()
 	ss.emit(e)
+}
+
+// afterWrites waits for a write of traced packets to the broker that is in
+// progress to be recorded (on loopback the broker's answer can be read
+// before the writer has recorded what it wrote), but not for long: a write
+// blocked by a broker that does not read must not stop this side.
+func (ss *session) afterWrites() {
+	select {
+	case ss.writing <- struct{}{}:
+		<-ss.writing
+		return
+	default:
+	}
+	t := time.NewTimer(50 * time.Millisecond)
+	select {
+	case ss.writing <- struct{}{}:
+		<-ss.writing
+	case <-t.C:
+	}
+	t.Stop()
 }
 
 func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.Entry {
