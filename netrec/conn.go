@@ -1,6 +1,7 @@
 package netrec
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -24,7 +25,8 @@ type Conn struct {
 
 	mu       sync.Mutex
 	peerDone bool // the peer's FIN or RST has been recorded
-	selfDone bool // our FIN has been recorded
+	selfDone bool // our FIN (or RST) has been recorded
+	closed   bool // Close or Abort ran
 }
 
 // TCP returns the underlying TCP connection.
@@ -49,13 +51,12 @@ func (c *Conn) peerClosed(err error) {
 	default:
 		return
 	}
-	c.mu.Lock()
-	if c.peerDone || c.selfDone {
-		c.mu.Unlock()
+	c.mu.Lock() // held while emitting, so that entries keep the order of events (see CloseWrite)
+	defer c.mu.Unlock()
+	if c.peerDone || c.closed {
 		return
 	}
 	c.peerDone = true
-	c.mu.Unlock()
 	e := c.d.entry(time.Now(), c.d.leg(), "broker", c.d.from(), kind, summary)
 	e.Observed = trace.ObservedKernel
 	c.d.emit(e)
@@ -68,11 +69,12 @@ func (c *Conn) PeerClosed() bool {
 	return c.peerDone
 }
 
-// Close closes the connection and records this side's FIN.
+// Close closes the connection and records this side's FIN, unless
+// CloseWrite or Abort already ended this side.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	first := !c.selfDone
-	c.selfDone = true
+	c.selfDone, c.closed = true, true
 	reply := c.peerDone
 	c.mu.Unlock()
 	err := c.Conn.Close()
@@ -81,11 +83,70 @@ func (c *Conn) Close() error {
 		if reply {
 			summary = "FIN from " + c.local.String() + ": closing in turn"
 		}
-		e := c.d.entry(time.Now(), c.d.leg(), c.d.from(), "broker", trace.KindTCPFin, summary)
-		e.Observed = trace.ObservedKernel
-		c.d.emit(e)
+		c.recordSelf(trace.KindTCPFin, summary)
 	}
 	return err
+}
+
+// CloseWrite sends this side's FIN while the peer may go on sending (a TCP
+// half-close), after TLS's close_notify on a TLS connection, and records
+// it. Reading still records the peer's FIN; Close then records nothing more.
+func (c *Conn) CloseWrite() error {
+	// c.mu is held from the FIN to its entry: the peer's answering FIN,
+	// read by another goroutine, cannot be recorded before it.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.selfDone {
+		return net.ErrClosed
+	}
+	c.selfDone = true
+	reply := c.peerDone
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		tc.CloseWrite() // close_notify; it leaves the TCP connection open
+	}
+	err := c.tcp.CloseWrite()
+	summary := "FIN from " + c.local.String() + ": the " + c.d.from() + " has nothing more to send (half-close)"
+	if reply {
+		summary = "FIN from " + c.local.String() + ": closing in turn"
+	}
+	if err != nil {
+		summary = "FIN from " + c.local.String() + " not sent: " + err.Error()
+	}
+	c.recordSelf(trace.KindTCPFin, summary)
+	return err
+}
+
+// Abort drops the connection at once: with SO_LINGER set to 0, close()
+// makes the kernel send an RST instead of a FIN, discarding whatever is
+// still unsent. It records the RST (unless this side had already closed).
+// Abort is what a device losing power or its network looks like to a broker.
+func (c *Conn) Abort(why string) error {
+	c.mu.Lock()
+	first := !c.closed
+	c.closed = true
+	c.selfDone = true
+	c.mu.Unlock()
+	if !first {
+		return net.ErrClosed
+	}
+	lerr := c.tcp.SetLinger(0)
+	err := c.tcp.Close() // not TLS's Close: it would send close_notify first
+	summary := "RST from " + c.local.String() + ": " + why
+	if lerr != nil {
+		summary = "close from " + c.local.String() + " (SO_LINGER 0 failed, so a FIN rather than an RST): " + why
+	}
+	kind := trace.KindTCPRst
+	if lerr != nil {
+		kind = trace.KindTCPFin
+	}
+	c.recordSelf(kind, summary)
+	return errors.Join(lerr, err)
+}
+
+func (c *Conn) recordSelf(kind, summary string) {
+	e := c.d.entry(time.Now(), c.d.leg(), c.d.from(), "broker", kind, summary)
+	e.Observed = trace.ObservedKernel
+	c.d.emit(e)
 }
 
 // ReadPooled reads like Read, but takes a buffer from get only once bytes

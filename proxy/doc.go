@@ -14,4 +14,46 @@
 //
 // It does not look inside packets beyond their fixed header and the CONNECT's
 // protocol level, and it never changes a byte.
+//
+// # Closing
+//
+// When the page closes its WebSocket (a close frame, or its connection lost),
+// every byte already received from it is written to the broker, then the
+// proxy half-closes (its FIN: nothing more will come), waits up to
+// Config.CloseWait for the broker to close its side, and only then closes the
+// broker connection and answers the page's close. An mqtt.* entry from proxy
+// to broker is emitted only once the packet's last byte is written to the
+// broker's socket; broker-to-proxy entries are emitted for bytes read.
+//
+// # The trace channel
+//
+// GET /trace is a WebSocket of JSON text messages. The server sends:
+//
+//	{"type":"hello","token":"<32 hex>","serverTime":<ms>}  first, once
+//	{"type":"entry","entry":{…trace.Entry…}}                 one per event
+//	{"type":"pong","t":<the page's t>,"serverTime":<ms>}    answer to ping
+//	{"type":"dropped","count":N}                             see below
+//	{"type":"cut","conn":"c1","ok":true}                     answer to cut
+//	{"type":"cut","conn":"c1","ok":false,"error":"<why>"}
+//
+// "dropped" says messages were lost: a channel holds at most 4 MiB (or 4096
+// messages) unsent, and the proxy drops messages beyond that rather than slow
+// the sessions down. It is sent just before the next message that is sent
+// after the loss; N is how many were dropped since the last such note. Dropped
+// entries keep their seq numbers, so the entries that follow show the gap.
+//
+// The page may send:
+//
+//	{"type":"ping","t":<page ms>}
+//	{"type":"cut","conn":"c1"}
+//
+// "cut" aborts the broker connection of the /mqtt session conn, which must
+// have been opened with this channel's token (another channel's sessions are
+// out of reach: the answer is ok false). The proxy resets the TCP connection
+// (SO_LINGER 0, so an RST; no DISCONNECT is sent and unsent bytes are
+// dropped), as a device losing power would, so the broker publishes the
+// session's will; the trace shows tcp.rst from proxy to broker (observed
+// kernel), and the page's /mqtt WebSocket is closed with code CloseCut (4000)
+// and reason CutReason ("cut by request: abrupt close, no DISCONNECT"). A
+// session that has not reached the broker yet, or has ended, answers ok false.
 package proxy

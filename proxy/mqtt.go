@@ -70,8 +70,10 @@ type stream struct {
 }
 
 // feed walks p and calls done for every packet completed in it, with its
-// bytes when they were kept (else nil). The bytes are valid during the call.
-func (s *stream) feed(p []byte, done func(first byte, n int, pkt []byte)) error {
+// bytes when they were kept (else nil) and the offset in p just past its last
+// byte. The bytes are valid during the call.
+func (s *stream) feed(p []byte, done func(first byte, n int, pkt []byte, end int)) error {
+	size := len(p)
 	for len(p) > 0 {
 		if !s.inBody {
 			s.hdr[s.nhdr] = p[0]
@@ -104,7 +106,7 @@ func (s *stream) feed(p []byte, done func(first byte, n int, pkt []byte)) error 
 			if s.copying {
 				pkt = s.pkt
 			}
-			done(s.first, s.total, pkt)
+			done(s.first, s.total, pkt, size-len(p))
 			if cap(s.pkt) > 64<<10 {
 				s.pkt = nil // do not hold on to a big packet's memory
 			}

@@ -25,17 +25,22 @@ func concat(ps ...[]byte) []byte { return bytes.Join(ps, nil) }
 func splitAll(b []byte, n, max int) ([][]byte, error) {
 	s := stream{max: max, keep: true}
 	var out [][]byte
+	fed, ends := 0, 0 // bytes fed before this chunk; where the last packet ended
 	for len(b) > 0 {
 		k := min(n, len(b))
-		if err := s.feed(b[:k], func(first byte, size int, pkt []byte) {
+		if err := s.feed(b[:k], func(first byte, size int, pkt []byte, end int) {
 			if pkt[0] != first || len(pkt) != size {
 				panic("packet and its header disagree")
+			}
+			if ends += size; fed+end != ends {
+				panic("the end offset is not where the packet ends")
 			}
 			out = append(out, append([]byte(nil), pkt...))
 		}); err != nil {
 			return out, err
 		}
 		b = b[k:]
+		fed += k
 	}
 	if s.partial() {
 		return out, errPartial
@@ -89,7 +94,7 @@ func TestStreamErrors(t *testing.T) {
 func TestStreamKeepMax(t *testing.T) {
 	s := stream{keep: true, keepMax: 10}
 	var sizes, kept []int
-	s.feed(concat(connack, publish, pingreq), func(_ byte, n int, pkt []byte) {
+	s.feed(concat(connack, publish, pingreq), func(_ byte, n int, pkt []byte, _ int) {
 		sizes = append(sizes, n)
 		kept = append(kept, len(pkt))
 	})

@@ -39,6 +39,7 @@ type Config struct {
 	DialTimeout  time.Duration // DNS + TCP + TLS (default 10 s)
 	IdleTimeout  time.Duration // nothing from the page for this long ends a session (default 5 min)
 	WriteTimeout time.Duration // a peer that reads nothing for this long ends a session (default 30 s)
+	CloseWait    time.Duration // after the page closes and the proxy's FIN is sent, how long to wait for the broker's (default 2 s)
 
 	// Resolver settings passed to netrec.Dialer.
 	Zone, ZoneServer, Nameserver string
@@ -65,6 +66,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.CloseWait <= 0 {
+		c.CloseWait = 2 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -272,9 +276,17 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 		var m struct {
 			Type string  `json:"type"`
 			T    float64 `json:"t"`
+			Conn string  `json:"conn"`
 		}
-		if json.Unmarshal(msg, &m) == nil && m.Type == "ping" {
+		if json.Unmarshal(msg, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "ping":
 			tc.send(map[string]any{"type": "pong", "t": m.T, "serverTime": tc.since(time.Now())})
+		case "cut":
+			log.Info("cut requested", "conn", m.Conn)
+			tc.cut(m.Conn)
 		}
 	}
 	s.hub.remove(tc)

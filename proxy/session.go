@@ -52,11 +52,31 @@ type session struct {
 
 	bytesUp, bytesDown atomic.Int64
 
+	// upq holds the entries of packets from the page that are not yet
+	// written to the broker; an entry is emitted only once its last byte
+	// is written (pageToBroker's goroutine only).
+	upq []queuedEntry
+	// writing is held while traced packets are written to the broker and
+	// recorded, so that the broker's answer is not recorded before them.
+	writing chan struct{}
+
+	// pageGone is set once the page has closed its WebSocket (close frame
+	// or lost connection): the broker's bytes are still read and traced,
+	// but no longer sent.
+	pageGone  atomic.Bool
+	pageCode  int // the page's close code (1006 for a lost connection)
 	once      sync.Once
 	ended     atomic.Bool
 	closeCode int
 	closeText string
-	gotClose  bool // the page sent a close frame
+	closeNote string // set before finish: a note for the final ws.close entry
+}
+
+// queuedEntry is a traced packet waiting for its bytes to be written: end is
+// the offset just past its last byte in the pending write buffer.
+type queuedEntry struct {
+	e   trace.Entry
+	end int
 }
 
 // ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN]. The
@@ -95,7 +115,8 @@ func (s *Server) serveSession(ws *websocket.Conn, br *bufio.Reader, ip netip.Add
 			closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
 			return
 		}
-		ss.conn = ss.tc.nextConn()
+		ss.conn = ss.tc.nextConn(ss)
+		defer ss.tc.forget(ss.conn)
 		ss.start = ss.tc.start
 	}
 	ss.log = s.cfg.Log.With("remote", req.remote)
@@ -174,16 +195,22 @@ func (ss *session) run(req sessionRequest) {
 	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
 		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
 
+	ss.writing = make(chan struct{}, 1)
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
 	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
+	// The page's close frame is answered by finish, once the broker leg is
+	// closed, not at once by gorilla's default handler.
+	ss.ws.SetCloseHandler(func(int, string) error { return nil })
 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		ss.brokerToPage()
 	}()
-	ss.pageToBroker()
+	if ss.pageToBroker() {
+		ss.drain(done)
+	}
 	<-done
 	ss.ws.Close()
 	ss.log.Info("session ended", "code", ss.closeCode, "reason", ss.closeText,
@@ -212,10 +239,72 @@ func errorOr(err error, s string) error {
 	return errors.New(s)
 }
 
+// drain ends a session the page closed, once everything it sent is written
+// to the broker: the proxy half-closes (its FIN tells the broker nothing more
+// is coming), waits up to CloseWait for the broker to close its side (done:
+// brokerToPage has seen the FIN, or an error), and then finishes.
+func (ss *session) drain(done <-chan struct{}) {
+	reason := "closed by the page"
+	if ss.pageCode == websocket.CloseAbnormalClosure {
+		reason = "the page's connection was lost"
+	}
+	if err := ss.broker.CloseWrite(); err == nil {
+		wait := ss.srv.cfg.CloseWait
+		t := time.NewTimer(wait)
+		select {
+		case <-done:
+		case <-t.C:
+			ss.closeNote = "the broker had not closed its side " + wait.String() +
+				" after the proxy's FIN; the proxy closed the connection"
+			ss.log.Info("broker did not close after the proxy's FIN", "waited", wait.String())
+		}
+		t.Stop()
+	}
+	ss.finish(ss.pageCode, reason, nil)
+}
+
+// CloseCut is the WebSocket close code sent to the page when its trace
+// channel asked the proxy to cut the broker connection (4000–4999 are for
+// applications, RFC 6455 7.4.2); CutReason is the close reason.
+const (
+	CloseCut  = 4000
+	CutReason = "cut by request: abrupt close, no DISCONNECT"
+)
+
+var (
+	errNoSuchConn   = errors.New("no open connection of that name on this trace channel")
+	errNotConnected = errors.New("the connection has not reached the broker yet")
+	errEnded        = errors.New("the connection has already ended")
+)
+
+// cut aborts the broker connection as a device losing power would: an RST
+// (SO_LINGER 0), no DISCONNECT, whatever is unsent dropped; then the page's
+// WebSocket is closed with CloseCut. The broker publishes the will, if the
+// CONNECT set one.
+func (ss *session) cut() error {
+	ss.mu.Lock()
+	broker, ended := ss.broker, ss.ended.Load()
+	ss.mu.Unlock()
+	switch {
+	case ended:
+		return errEnded
+	case broker == nil:
+		return errNotConnected
+	}
+	ss.finishWith(CloseCut, CutReason, nil, true)
+	return nil
+}
+
 // finish ends the session once: the broker connection is closed (its FIN
 // recorded), then the page gets a close frame with code and reason, and the
 // page's side is given a second to answer before it is dropped.
 func (ss *session) finish(code int, reason string, err error) {
+	ss.finishWith(code, reason, err, false)
+}
+
+// finishWith is finish; with abort the broker connection is reset (RST)
+// rather than closed.
+func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 	ss.once.Do(func() {
 		ss.mu.Lock()
 		ss.ended.Store(true)
@@ -225,11 +314,15 @@ func (ss *session) finish(code int, reason string, err error) {
 		if cancel != nil {
 			cancel()
 		}
-		if broker != nil {
+		switch {
+		case broker != nil && abort:
+			broker.Abort("the proxy cut the connection on the page's request, without DISCONNECT")
+		case broker != nil:
 			broker.Close()
 		}
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSClose,
 			"Close "+strconv.Itoa(code)+" "+reason)
+		e.Note = ss.closeNote
 		if err != nil && code != websocket.CloseNormalClosure && code != websocket.CloseGoingAway {
 			e.Error = err.Error()
 		}
@@ -248,8 +341,11 @@ func (ss *session) finish(code int, reason string, err error) {
 }
 
 // pageToBroker forwards the page's binary messages to the broker. Frames that
-// are already buffered are gathered into one TCP write.
-func (ss *session) pageToBroker() {
+// are already buffered are gathered into one TCP write. When the page closes
+// (a close frame, or its connection lost) every byte received from it is
+// written to the broker first, and pageToBroker returns true for run to
+// drain the broker leg; otherwise the session has been finished.
+func (ss *session) pageToBroker() (pageClosed bool) {
 	var buf *[]byte
 	pending := 0
 	idle := ss.srv.cfg.IdleTimeout
@@ -260,8 +356,17 @@ func (ss *session) pageToBroker() {
 			return nil
 		}
 		lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastWriteDeadline, ss.srv.cfg.WriteTimeout)
-		_, err := ss.broker.Write((*buf)[:pending])
-		ss.bytesUp.Add(int64(pending))
+		traced := len(ss.upq) > 0
+		if traced {
+			ss.writing <- struct{}{}
+		}
+		at := time.Now() // the bytes are handed to the kernel now
+		n, err := ss.broker.Write((*buf)[:pending])
+		ss.bytesUp.Add(int64(n))
+		if traced {
+			ss.written(n, at)
+			<-ss.writing
+		}
 		pending = 0
 		return err
 	}
@@ -272,19 +377,34 @@ func (ss *session) pageToBroker() {
 		}
 	}
 	defer release()
-	for {
+	// readFailed ends the loop on an error from the page, after writing what
+	// the page sent before it.
+	readFailed := func(err error) bool {
+		if ferr := flush(); ferr != nil {
+			ss.brokerWriteFailed(ferr)
+			return false
+		}
+		return ss.pageReadFailed(err)
+	}
+	onPacket := func(first byte, n int, pkt []byte, end int) { ss.packetUp(first, n, pkt, pending+end) }
+	// The idle deadline is moved only when the next read may wait for the
+	// page (no whole frame buffered), at most once a second: reading the
+	// clock for every frame costs a fifth of this loop under load.
+	waitNext := func() {
 		if now := time.Now(); now.Sub(lastDeadline) > time.Second && !ss.ended.Load() {
 			lastDeadline = now
 			ss.ws.SetReadDeadline(now.Add(idle))
 		}
+	}
+	waitNext()
+	for {
 		mt, r, err := ss.ws.NextReader()
 		if err != nil {
-			ss.pageReadFailed(err)
-			return
+			return readFailed(err)
 		}
 		if mt != websocket.BinaryMessage {
 			ss.finish(websocket.CloseUnsupportedData, "text frames are not MQTT: send binary frames", errors.New("text frame from the page"))
-			return
+			return false
 		}
 		if buf == nil {
 			buf = bigPool.Get().(*[]byte)
@@ -293,18 +413,18 @@ func (ss *session) pageToBroker() {
 			if pending == len(*buf) {
 				if err := flush(); err != nil {
 					ss.brokerWriteFailed(err)
-					return
+					return false
 				}
 			}
 			n, err := r.Read((*buf)[pending:])
 			if n > 0 {
-				if ferr := ss.up.feed((*buf)[pending:pending+n], ss.packetUp); ferr != nil {
+				if ferr := ss.up.feed((*buf)[pending:pending+n], onPacket); ferr != nil {
 					code := websocket.CloseProtocolError
 					if errors.Is(ferr, codec.ErrPacketTooLarge) {
 						code = websocket.CloseMessageTooBig
 					}
 					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
-					return
+					return false
 				}
 				pending += n
 			}
@@ -312,18 +432,35 @@ func (ss *session) pageToBroker() {
 				break
 			}
 			if err != nil {
-				ss.pageReadFailed(err)
-				return
+				return readFailed(err)
 			}
 		}
 		if !ss.frameWaiting() {
 			if err := flush(); err != nil {
 				ss.brokerWriteFailed(err)
-				return
+				return false
 			}
 			release()
+			waitNext()
 		}
 	}
+}
+
+// written emits the entries of the queued packets whose bytes are now all
+// written (the first n bytes of the pending buffer, written at at) and
+// forgets the rest, which never reached the broker.
+func (ss *session) written(n int, at time.Time) {
+	for i := range ss.upq {
+		q := &ss.upq[i]
+		if q.end > n {
+			ss.log.Info("packets from the page not written to the broker", "count", len(ss.upq)-i)
+			break
+		}
+		q.e.T = msSince(ss.start, at)
+		ss.emit(q.e)
+	}
+	clear(ss.upq)
+	ss.upq = ss.upq[:0]
 }
 
 // frameWaiting reports whether a whole WebSocket frame from the page is
@@ -336,7 +473,9 @@ func (ss *session) frameWaiting() bool {
 	return frameBuffered(b)
 }
 
-func (ss *session) packetUp(first byte, n int, pkt []byte) {
+// packetUp queues the entry of a packet from the page, which ends at offset
+// end of the pending write buffer, until it is written.
+func (ss *session) packetUp(first byte, n int, pkt []byte, end int) {
 	if pkt != nil && ss.version.Load() == 0 {
 		if v := connectVersion(pkt); v != 0 {
 			ss.version.Store(int32(v))
@@ -346,17 +485,43 @@ func (ss *session) packetUp(first byte, n int, pkt []byte) {
 		ss.up.keep = false
 		return
 	}
-	ss.packet("proxy", "broker", first, n, pkt)
+	ss.upq = append(ss.upq, queuedEntry{ss.packet("proxy", "broker", first, n, pkt), end})
 }
 
-func (ss *session) packetDown(first byte, n int, pkt []byte) {
+// packetDown emits the entry of a packet read from the broker.
+func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
 	if !ss.tracing() {
 		return
 	}
-	ss.packet("broker", "proxy", first, n, pkt)
+	e := ss.packet("broker", "proxy", first, n, pkt)
+	if ss.pageGone.Load() {
+		e.Note = "not sent on: the page had closed its WebSocket"
+	}
+	ss.afterWrites()
+	ss.emit(e)
 }
 
-func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
+// afterWrites waits for a write of traced packets to the broker that is in
+// progress to be recorded (on loopback the broker's answer can be read
+// before the writer has recorded what it wrote), but not for long: a write
+// blocked by a broker that does not read must not stop this side.
+func (ss *session) afterWrites() {
+	select {
+	case ss.writing <- struct{}{}:
+		<-ss.writing
+		return
+	default:
+	}
+	t := time.NewTimer(50 * time.Millisecond)
+	select {
+	case ss.writing <- struct{}{}:
+		<-ss.writing
+	case <-t.C:
+	}
+	t.Stop()
+}
+
+func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.Entry {
 	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, trace.KindMQTT(typeName(first)),
 		typeName(first)+" ("+strconv.Itoa(n)+" bytes)")
 	e.Observed = trace.ObservedWire
@@ -370,35 +535,48 @@ func (ss *session) packet(from, to string, first byte, n int, pkt []byte) {
 	} else {
 		e.Note = "packet too large to record"
 	}
-	ss.emit(e)
+	return e
 }
 
-func (ss *session) pageReadFailed(err error) {
+// pageReadFailed ends the session on an error reading the page. It returns
+// true when the page closed (a close frame, or the connection lost), for the
+// caller to drain the broker leg; otherwise it has finished the session.
+func (ss *session) pageReadFailed(err error) bool {
 	var ce *websocket.CloseError
+	var ne net.Error
+	isClose := errors.As(err, &ce)
+	lost := (isClose && ce.Code == websocket.CloseAbnormalClosure) ||
+		(!isClose && (errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && !isTimeout(err))
 	switch {
-	case errors.As(err, &ce) && ce.Code == websocket.CloseAbnormalClosure:
+	case lost:
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSClose,
 			"connection closed without a close frame (1006)")
 		e.Observed = trace.ObservedKernel
 		ss.emit(e)
-		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", nil)
-	case errors.As(err, &ce):
+		ss.pageCode = websocket.CloseAbnormalClosure
+	case isClose:
 		e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSClose,
 			"Close "+strconv.Itoa(ce.Code)+" "+ce.Text)
 		ss.emit(e)
-		code := ce.Code
-		if code == websocket.CloseNoStatusReceived {
-			code = websocket.CloseNormalClosure
+		ss.pageCode = ce.Code
+		if ss.pageCode == websocket.CloseNoStatusReceived {
+			ss.pageCode = websocket.CloseNormalClosure
 		}
-		ss.finish(code, "closed by the page", nil)
+	case ss.ended.Load():
+		// finish ran and the page did not answer its close in time.
 	case errors.Is(err, websocket.ErrReadLimit):
 		ss.finish(websocket.CloseMessageTooBig,
 			fmt.Sprintf("message larger than %d bytes", ss.srv.cfg.MaxMessage), err)
 	case isTimeout(err):
 		ss.finish(websocket.CloseGoingAway, "idle for "+ss.srv.cfg.IdleTimeout.String(), err)
-	default:
-		ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", err)
+	default: // an invalid frame; gorilla has sent close 1002
+		ss.finish(websocket.CloseProtocolError, "invalid WebSocket frame from the page", err)
 	}
+	if (lost || isClose) && !ss.ended.Load() {
+		ss.pageGone.Store(true)
+		return true
+	}
+	return false
 }
 
 func (ss *session) brokerWriteFailed(err error) {
@@ -423,18 +601,23 @@ func (ss *session) brokerToPage() {
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
 				return
 			}
-			lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
-			werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
-			if werr != nil {
-				put(buf)
-				if isTimeout(werr) {
+			if !ss.pageGone.Load() {
+				lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
+				werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
+				switch {
+				case werr == nil:
+					ss.bytesDown.Add(int64(n))
+				case isTimeout(werr):
+					put(buf)
 					ss.finish(websocket.ClosePolicyViolation, "the page is not reading", werr)
-				} else {
-					ss.finish(websocket.CloseAbnormalClosure, "the page's connection was lost", werr)
+					return
+				default:
+					// The page's connection is gone: pageToBroker will see it
+					// too, write what the page sent and drain this leg, so
+					// go on reading the broker until it closes.
+					ss.pageGone.Store(true)
 				}
-				return
 			}
-			ss.bytesDown.Add(int64(n))
 		}
 		put(buf)
 		if err != nil {
@@ -446,6 +629,8 @@ func (ss *session) brokerToPage() {
 
 func (ss *session) brokerReadFailed(err error) {
 	switch {
+	case ss.pageGone.Load():
+		// pageToBroker is draining; its wait for this end finishes.
 	case errors.Is(err, io.EOF) && ss.down.partial():
 		ss.finish(1014, "the broker closed the connection in the middle of a packet", err)
 	case errors.Is(err, io.EOF):

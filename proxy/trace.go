@@ -29,14 +29,15 @@ type traceChannel struct {
 	start time.Time
 	ws    *websocket.Conn
 
-	mu      sync.Mutex
-	seq     int
-	conns   int
-	queued  int // bytes in q
-	dropped int
-	closed  bool
-	q       chan []byte
-	wake    chan struct{}
+	mu       sync.Mutex
+	seq      int
+	conns    int
+	sessions map[string]*session // the open /mqtt sessions of this trace, by conn
+	queued   int                 // bytes in q
+	dropped  int
+	closed   bool
+	q        chan []byte
+	wake     chan struct{}
 }
 
 func newToken() string {
@@ -92,12 +93,51 @@ func (tc *traceChannel) since(t time.Time) float64 { return msSince(tc.start, t)
 
 func msSince(start, t time.Time) float64 { return float64(t.Sub(start)) / float64(time.Millisecond) }
 
-// nextConn names the next /mqtt connection of this trace: c1, c2, …
-func (tc *traceChannel) nextConn() string {
+// nextConn names the next /mqtt connection of this trace (c1, c2, …) and
+// registers its session, for commands from the page (see cut).
+func (tc *traceChannel) nextConn(ss *session) string {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	tc.conns++
-	return "c" + itoa(tc.conns)
+	conn := "c" + itoa(tc.conns)
+	if tc.sessions == nil {
+		tc.sessions = map[string]*session{}
+	}
+	tc.sessions[conn] = ss
+	return conn
+}
+
+// forget unregisters an ended session.
+func (tc *traceChannel) forget(conn string) {
+	tc.mu.Lock()
+	delete(tc.sessions, conn)
+	tc.mu.Unlock()
+}
+
+// session returns this trace's open session conn, or nil.
+func (tc *traceChannel) session(conn string) *session {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.sessions[conn]
+}
+
+// cut aborts the broker connection of this trace's session conn and tells
+// the page whether it did: {"type":"cut","conn":…,"ok":true} or with
+// "ok":false and an "error".
+func (tc *traceChannel) cut(conn string) {
+	reply := map[string]any{"type": "cut", "conn": conn, "ok": true}
+	ss := tc.session(conn)
+	var err error
+	if ss == nil {
+		err = errNoSuchConn
+	} else {
+		err = ss.cut()
+	}
+	if err != nil {
+		reply["ok"] = false
+		reply["error"] = err.Error()
+	}
+	tc.send(reply)
 }
 
 type entryMsg struct {

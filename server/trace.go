@@ -50,7 +50,8 @@ type traceOptions struct {
 	from     string // a capture file to draw instead of a live run
 	broker   string
 	useTLS   bool
-	mask     bool // golden tests: times masked
+	ns       string // the nameserver (host:port), empty for /etc/resolv.conf
+	mask     bool   // golden tests: times masked
 }
 
 // runTrace: lifeline trace [flags] mqtt://HOST:PORT — runs a lifecycle and
@@ -75,6 +76,7 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.BoolVar(&o.json, "json", false, "print trace entries as JSON, one a line")
 	fs.BoolVar(&o.insecure, "insecure", false, "mqtts: do not verify the broker's certificate")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on connecting and on each acknowledgement")
+	fs.StringVar(&o.ns, "nameserver", "", "DNS server (`host:port`) that resolves the broker's name (default: /etc/resolv.conf)")
 	fs.StringVar(&o.from, "from", "", "draw the lifecycle recorded in a .pcap or .pcapng `FILE` instead of connecting")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: lifeline trace [flags] mqtt://HOST[:PORT] | mqtts://HOST[:PORT]")
@@ -250,7 +252,8 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		pubs = append(pubs, m)
 	}
 	rec := &recorder{start: time.Now(), version: o.version, notify: make(chan struct{}, 1)}
-	d := &netrec.Dialer{Start: rec.start, Emit: rec.add, Party: "client", Leg: trace.LegClientBroker, Timeout: o.timeout}
+	d := &netrec.Dialer{Start: rec.start, Emit: rec.add, Party: "client", Leg: trace.LegClientBroker,
+		DNSLeg: trace.LegClientDNS, Nameserver: o.ns, Timeout: o.timeout}
 	if o.useTLS {
 		d.TLSConfig = &tls.Config{InsecureSkipVerify: o.insecure}
 	}

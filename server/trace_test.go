@@ -7,6 +7,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,7 +18,9 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -51,7 +55,11 @@ func TestTraceTextGolden(t *testing.T) {
 			if err := runTraceWith(context.Background(), args, &out, &errb, &o); err != nil {
 				t.Fatalf("%v\n%s", err, errb.String())
 			}
-			got := ports.ReplaceAllString(out.String(), "127.0.0.1:PORT")
+			// Ports masked digit for digit, so the lanes stay aligned.
+			got := ports.ReplaceAllStringFunc(out.String(), func(a string) string {
+				i := strings.LastIndexByte(a, ':') + 1
+				return a[:i] + strings.Repeat("P", len(a)-i)
+			})
 			// The two FINs of the close race each other: check them apart.
 			i := strings.Index(got, "| DISCONNECT")
 			if i < 0 {
@@ -156,6 +164,13 @@ func TestTraceFromCapture(t *testing.T) {
 		t.Fatalf("trace -from: %v\n%s", err, errs.String())
 	}
 	text := out.String()
+	path := filepath.Join("testdata", "trace-capture.golden")
+	if *updateTrace {
+		os.WriteFile(path, out.Bytes(), 0o644)
+	}
+	if want, err := os.ReadFile(path); err != nil || text != string(want) {
+		t.Errorf("diagram differs from %s (%v):\n%s", path, err, text)
+	}
 	last := -1
 	for _, want := range []string{
 		"dns.query  Standard query", "A broker.iot.example",
@@ -188,5 +203,77 @@ func TestTraceFromCapture(t *testing.T) {
 		if kinds[k] == 0 {
 			t.Errorf("-json: no %s entry (kinds %v)", k, kinds)
 		}
+	}
+}
+
+// The CLI's own DNS step, for real: the broker's name is resolved through a
+// DNS server on loopback (-nameserver), and the query and its response come
+// before the TCP handshake, on the client-dns leg.
+func TestTraceDNS(t *testing.T) {
+	addr := traceBroker(t)
+	ns, err := embedded.StartDNS("127.0.0.1:0", embedded.Zone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	ns.Set(embedded.BrokerName, netip.MustParseAddr("127.0.0.1"))
+	_, port, _ := net.SplitHostPort(addr)
+
+	var out, errb bytes.Buffer
+	args := []string{"-json", "-nameserver", ns.Addr().String(), "-id", "dns", "-wait", "0s",
+		"mqtt://" + embedded.BrokerName + ":" + port}
+	if err := runTrace(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	var entries []trace.Entry
+	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("line %d %q: %v", i, l, err)
+		}
+		entries = append(entries, e)
+	}
+	query, response, syn := -1, -1, -1
+	for i, e := range entries {
+		switch e.Kind {
+		case trace.KindDNSQuery:
+			if e.Leg != trace.LegClientDNS || e.From != "client" || e.To != "dns" {
+				t.Errorf("dns.query %+v: want leg client-dns from client to dns", e)
+			}
+			var p dnsmessage.Parser
+			if _, err := p.Start(e.Bytes); err != nil {
+				t.Fatalf("dns.query bytes: %v", err)
+			}
+			if q, err := p.Question(); err != nil || q.Name.String() != embedded.BrokerName+"." {
+				t.Errorf("question %v, %v: want %s", q, err, embedded.BrokerName)
+			}
+			if query < 0 {
+				query = i
+			}
+		case trace.KindDNSResponse:
+			if e.Leg != trace.LegClientDNS || e.From != "dns" || e.To != "client" || e.Error != "" {
+				t.Errorf("dns.response %+v: want leg client-dns from dns to client", e)
+			}
+			var msg dnsmessage.Message
+			if err := msg.Unpack(e.Bytes); err != nil {
+				t.Fatalf("dns.response bytes: %v", err)
+			}
+			for _, a := range msg.Answers {
+				if r, ok := a.Body.(*dnsmessage.AResource); ok && r.A == [4]byte{127, 0, 0, 1} {
+					response = i
+				}
+			}
+		case trace.KindTCPSyn:
+			if syn < 0 {
+				syn = i
+			}
+		}
+	}
+	if query < 0 || response < 0 || syn < 0 || !(query < response && response < syn) {
+		var kinds []string
+		for _, e := range entries {
+			kinds = append(kinds, e.Kind)
+		}
+		t.Fatalf("want dns.query, then a dns.response answering 127.0.0.1, then tcp.syn; got %v", kinds)
 	}
 }

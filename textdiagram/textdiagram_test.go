@@ -5,8 +5,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -33,28 +36,211 @@ func TestRenderGolden(t *testing.T) {
 			if err := Render(&b, entries, Options{Parties: []string{"client", "dns", "broker"}, MaskTimes: mask}); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", name)
-			if *update {
-				os.WriteFile(path, b.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(b.Bytes(), want) {
-				t.Fatalf("got:\n%s\nwant:\n%s", b.Bytes(), want)
-			}
+			golden(t, name, b.Bytes())
 		})
+	}
+}
+
+// golden compares got with testdata/name (rewritten with -update).
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
 
 func TestLaneOrder(t *testing.T) {
 	var b bytes.Buffer
 	Render(&b, []trace.Entry{{From: "broker", To: "client", Kind: "mqtt.PINGRESP", Summary: "PINGRESP"}}, Options{Parties: []string{"client", "dns", "broker"}})
-	want := "    t (ms) client                            broker\n" +
-		"       0.000  | PINGRESP                        |\n" +
-		"              |<--------------------------------|\n"
+	want := "       client          broker\n" +
+		"  t (ms)  |               |\n" +
+		"   0.000  | PINGRESP      |\n" +
+		"          |<--------------|\n"
 	if b.String() != want {
-		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
+}
+
+// connect is the bytes of a CONNECT with client id id.
+func connect(t *testing.T, id string) []byte {
+	t.Helper()
+	b, err := codec.AppendPacket(nil, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 5, ClientID: id}, codec.V311)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// captureEntries looks like a capture's: parties are addresses, two devices,
+// their lookups from ephemeral ports, a labels too long for any lane.
+func captureEntries(t *testing.T) []trace.Entry {
+	const dev, app, ns, br = "127.0.0.1:43270", "127.0.0.1:39020", "127.0.0.53:53", "127.0.0.10:1883"
+	long := "Standard query response 0xdf62 Refused AAAA broker.iot.example, and then some more words to wrap"
+	return []trace.Entry{
+		{T: 0, Leg: trace.LegClientDNS, From: "127.0.0.1:37608", To: ns, Kind: trace.KindDNSQuery, Summary: "Standard query 0xd46d A broker.iot.example"},
+		{T: 0.2, Leg: trace.LegClientDNS, From: ns, To: "127.0.0.1:37608", Kind: trace.KindDNSResponse, Summary: long, Error: "Refused"},
+		{T: 0.4, Leg: trace.LegClientBroker, From: dev, To: br, Kind: trace.KindTCPSyn, Summary: "[SYN] Seq=0", Observed: trace.ObservedKernel},
+		{T: 0.5, Leg: trace.LegClientBroker, From: dev, To: br, Kind: "mqtt.CONNECT", Summary: `CONNECT v3.1.1 id="device01" keepalive=5 clean`, Bytes: connect(t, "device01"), Version: 4},
+		{T: 0.6, Leg: trace.LegClientBroker, From: br, To: dev, Kind: "mqtt.CONNACK", Summary: "CONNACK Success"},
+		{T: 1000, Leg: trace.LegClientDNS, From: "127.0.0.1:60249", To: ns, Kind: trace.KindDNSQuery, Summary: "Standard query 0x7072 A broker.iot.example"},
+		{T: 1000.1, Leg: trace.LegClientBroker, From: app, To: br, Kind: "mqtt.CONNECT", Summary: `CONNECT v3.1.1 id="cloud-app"`, Bytes: connect(t, "cloud-app"), Version: 4},
+		{T: 1000.2, Leg: trace.LegClientBroker, From: app, To: br, Kind: trace.KindTCPAck, Summary: "ACK 127.0.0.1:39020 → 127.0.0.10:1883 (a label with an arrow in it)"},
+		{T: 1001, From: app, To: app, Kind: "error", Error: "a note on the lane that is longer than the sixty-four columns a label may take"},
+	}
+}
+
+func TestCaptureLanes(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, captureEntries(t), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	head := strings.SplitN(b.String(), "\n", 2)[0]
+	// Clients (with their ids), the lookups' host, the DNS server, the broker.
+	want := []string{"device01 127.0.0.1:43270", "cloud-app 127.0.0.1:39020", "127.0.0.1 (DNS client)", "127.0.0.53:53", "127.0.0.10:1883"}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(head[at:], w)
+		if i < 0 {
+			t.Fatalf("header %q: want lanes %q in that order", head, want)
+		}
+		at += i + len(w)
+	}
+	golden(t, "capture.golden", b.Bytes())
+}
+
+// Every label sits between the two lanes of its arrow (a note between its
+// lane and the next), its continuation lines too, and leaves the lanes
+// outside that span in place.
+func TestLabelsStayBetweenLanes(t *testing.T) {
+	var b bytes.Buffer
+	Render(&b, captureEntries(t), Options{})
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	var lanes []int
+	for i, r := range []rune(lines[1]) {
+		if r == '|' {
+			lanes = append(lanes, i)
+		}
+	}
+	if len(lanes) != 5 {
+		t.Fatalf("%d lanes in %q, want 5", len(lanes), lines[1])
+	}
+	isArrow := func(l string) bool { return strings.Trim(l, " |-.<>") == "" }
+	// span returns the lanes an arrow line joins.
+	span := func(l string) (lo, hi int) {
+		r := []rune(l)
+		lo, hi = -1, -1
+		for i, c := range lanes {
+			if c+1 < len(r) && r[c+1] != ' ' && lo < 0 {
+				lo = i
+			}
+			if c > 0 && c-1 < len(r) && r[c-1] != ' ' {
+				hi = i
+			}
+		}
+		return lo, hi
+	}
+	var label []string // the label line and its continuation lines
+	check := func(lo, hi int) {
+		for _, l := range label {
+			r := []rune(l)
+			for i := lanes[0]; i < len(r); i++ {
+				inside := i > lanes[lo]+1 && i < lanes[hi]
+				lane := false
+				for k, c := range lanes {
+					lane = lane || (c == i && (k <= lo || k >= hi))
+				}
+				switch {
+				case lane && r[i] != '|':
+					t.Errorf("label covers the lane at column %d:\n%s", i, l)
+				case !lane && !inside && r[i] != ' ' && r[i] != '|':
+					t.Errorf("label outside lanes %d–%d at column %d:\n%s", lo, hi, i, l)
+				}
+			}
+		}
+	}
+	for i := 2; i < len(lines); i++ {
+		l := lines[i]
+		if isArrow(l) {
+			continue
+		}
+		label = []string{l}
+		lo, hi := -1, -1
+		if i+1 < len(lines) && isArrow(lines[i+1]) {
+			lo, hi = span(lines[i+1])
+			i++
+		} else { // a note: find its lane
+			r := []rune(l)
+			for k, c := range lanes {
+				if c+2 < len(r) && r[c+2] == '*' {
+					lo, hi = k, min(k+1, len(lanes)-1)
+				}
+			}
+		}
+		for i+1 < len(lines) && !isArrow(lines[i+1]) && strings.TrimSpace(string([]rune(lines[i+1])[:lanes[0]])) == "" {
+			i++
+			label = append(label, lines[i])
+		}
+		if lo < 0 || hi <= lo {
+			t.Fatalf("cannot tell the span of:\n%s", strings.Join(label, "\n"))
+		}
+		check(lo, hi)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	tests := []struct {
+		text string
+		room int
+		want []string
+	}{
+		{"fits", 10, []string{"fits"}},
+		{"exactly ten", 11, []string{"exactly ten"}},
+		{"cut at a space please", 12, []string{"cut at a…", "…space…", "…please"}},
+		{"averyveryverylongword", 10, []string{"averyvery…", "…verylong…", "…word"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			got := wrap(tt.text, tt.room)
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Fatalf("wrap(%q, %d) = %q, want %q", tt.text, tt.room, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzWrap: the pieces fit, and together they hold every character.
+func FuzzWrap(f *testing.F) {
+	f.Add("dns.response  Standard query response 0xdf62 Refused AAAA broker.iot.example", 20)
+	f.Add("ACK 127.0.0.1:1 → 127.0.0.1:2", 8)
+	f.Fuzz(func(t *testing.T, text string, room int) {
+		if !utf8.ValidString(text) || room < 8 || room > 200 {
+			return
+		}
+		parts := wrap(text, room)
+		var all strings.Builder
+		for i, p := range parts {
+			if width(p) > room {
+				t.Fatalf("piece %q wider than %d", p, room)
+			}
+			if i > 0 {
+				p = strings.TrimPrefix(p, "…")
+			}
+			if i < len(parts)-1 {
+				p = strings.TrimSuffix(p, "…")
+			}
+			all.WriteString(p)
+		}
+		strip := func(s string) string { return strings.ReplaceAll(s, " ", "") }
+		if strip(all.String()) != strip(text) {
+			t.Fatalf("pieces %q lose characters of %q", parts, text)
+		}
+	})
 }

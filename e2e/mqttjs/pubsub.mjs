@@ -20,14 +20,20 @@ const client = mqtt.connect(url, {
 });
 client.on('error', (e) => fail(e.message));
 client.on('close', () => { if (got.length < 3) fail('connection closed early'); });
+// Disconnect once every publish is acknowledged and every message is in, and
+// only after the current task: mqtt.js emits a QoS 2 message before it writes
+// the PUBCOMP, which must reach the broker before our DISCONNECT.
+let published = false;
+const maybeEnd = () => {
+  if (!published || got.length < 3) return;
+  setImmediate(() => client.end(false, {}, () => {
+    console.log(JSON.stringify({ ok: true, got }));
+    process.exit(0);
+  }));
+};
 client.on('message', (topic, payload, packet) => {
   got.push({ topic, payload: payload.toString(), qos: packet.qos });
-  if (got.length === 3) {
-    client.end(false, {}, () => {
-      console.log(JSON.stringify({ ok: true, got, protocol: client.stream?.socket?.protocol ?? null }));
-      process.exit(0);
-    });
-  }
+  maybeEnd();
 });
 client.on('connect', async () => {
   try {
@@ -35,6 +41,8 @@ client.on('connect', async () => {
     for (const qos of [0, 1, 2]) {
       await client.publishAsync(`interop/q${qos}`, `hello at qos ${qos}`, { qos });
     }
+    published = true;
+    maybeEnd();
   } catch (e) {
     fail(e.message);
   }

@@ -1,0 +1,173 @@
+package proxy_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/proxy"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// clientFrame is one masked WebSocket frame as a browser sends it (RFC 6455,
+// 5.2), with a zero masking key so the payload reads as is. payload must be
+// shorter than 126 bytes.
+func clientFrame(opcode byte, payload []byte) []byte {
+	f := []byte{0x80 | opcode, 0x80 | byte(len(payload)), 0, 0, 0, 0}
+	return append(f, payload...)
+}
+
+func closePayload(code uint16) []byte { return binary.BigEndian.AppendUint16(nil, code) }
+
+// received is what a recording broker read: the bytes, and how the stream
+// ended (io.EOF for the proxy's FIN).
+type received struct {
+	bytes []byte
+	err   error
+}
+
+// newRecordingBroker is a broker stand-in that records every byte it reads
+// until the proxy's FIN or RST. With hold it then keeps the connection open
+// until the test ends (a broker that never closes); without, it closes at
+// once (its own FIN).
+func newRecordingBroker(t *testing.T, hold bool) (*fakeBroker, <-chan received) {
+	t.Helper()
+	got := make(chan received, 1)
+	release := make(chan struct{})
+	f := newFakeBroker(t, func(c *net.TCPConn) error {
+		var r received
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			r.bytes = append(r.bytes, buf[:n]...)
+			if err != nil {
+				r.err = err
+				break
+			}
+		}
+		got <- r
+		if hold {
+			<-release
+		}
+		return nil
+	})
+	t.Cleanup(func() { close(release) }) // runs before the broker's own cleanup waits
+	return f, got
+}
+
+// A page that sends packets and closes at once: every byte the proxy got
+// reaches the broker before the proxy's FIN, the trace shows exactly the
+// packets that were written, and the proxy waits (bounded) for the broker's
+// FIN before it tears the session down.
+func TestPageClosesRightAfterSending(t *testing.T) {
+	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
+	puback := []byte{0x40, 0x02, 0x00, 0x07}
+	disconnect := []byte{0xe0, 0x00}
+	packets := [][]byte{connect, puback, disconnect}
+	want := bytes.Join(packets, nil)
+
+	// oneWrite sends the frames and what follows them in a single TCP
+	// write, so the proxy finds them all buffered at once.
+	oneWrite := func(tail []byte) func(ws *websocket.Conn) error {
+		return func(ws *websocket.Conn) error {
+			var b []byte
+			for _, p := range packets {
+				b = append(b, clientFrame(websocket.BinaryMessage, p)...)
+			}
+			b = append(b, tail...)
+			if _, err := ws.NetConn().Write(b); err != nil {
+				return err
+			}
+			return ws.NetConn().Close()
+		}
+	}
+	tests := []struct {
+		name      string
+		send      func(ws *websocket.Conn) error
+		hold      bool // the broker never closes
+		brokerFIN bool // the trace shows the broker's FIN
+	}{
+		{"close frame in the same write", oneWrite(clientFrame(websocket.CloseMessage, closePayload(1000))), false, true},
+		{"no close frame", oneWrite(nil), false, true},
+		{"messages then close", func(ws *websocket.Conn) error {
+			for _, p := range packets {
+				if err := ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+					return err
+				}
+			}
+			ws.WriteControl(websocket.CloseMessage, closePayload(1000), time.Now().Add(time.Second))
+			return ws.Close()
+		}, false, true},
+		{"broker never closes", oneWrite(clientFrame(websocket.CloseMessage, closePayload(1000))), true, false},
+	}
+	const closeWait = 300 * time.Millisecond
+	e := privateEnv(t, func(c *proxy.Config) { c.CloseWait = closeWait })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, got := newRecordingBroker(t, tt.hold)
+			tc := e.openTrace(t)
+			ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
+			start := time.Now()
+			if err := tt.send(ws); err != nil {
+				t.Fatal(err)
+			}
+			var r received
+			select {
+			case r = <-got:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the broker saw no end of stream within 5 s")
+			}
+			if !bytes.Equal(r.bytes, want) {
+				t.Errorf("the broker received % x\nwant                  % x", r.bytes, want)
+			}
+			if !errors.Is(r.err, io.EOF) {
+				t.Errorf("the broker's read ended with %v, want EOF (the proxy's FIN)", r.err)
+			}
+
+			all := tc.waitFor(t, "ws.close from the proxy", func(en trace.Entry) bool {
+				return en.Kind == trace.KindWSClose && en.From == "proxy"
+			})
+			if tt.hold {
+				if took := time.Since(start); took < closeWait {
+					t.Errorf("the session ended after %v, before the %v wait for the broker's FIN", took, closeWait)
+				}
+			}
+			var sent [][]byte
+			finAt, brokerFinAt, closeAt := -1, -1, -1
+			for i, en := range all {
+				switch {
+				case en.Leg == trace.LegProxyBroker && en.From == "proxy" && en.Kind == trace.KindTCPFin:
+					finAt = i
+				case en.Leg == trace.LegProxyBroker && en.From == "broker" && en.Kind == trace.KindTCPFin:
+					brokerFinAt = i
+				case en.Kind == trace.KindWSClose && en.From == "proxy":
+					closeAt = i
+				case en.Leg == trace.LegProxyBroker && en.From == "proxy" && strings.HasPrefix(en.Kind, "mqtt."):
+					if finAt >= 0 {
+						t.Errorf("%s after the proxy's FIN", en.Kind)
+					}
+					sent = append(sent, en.Bytes)
+				}
+			}
+			if !bytes.Equal(bytes.Join(sent, nil), want) || len(sent) != len(packets) {
+				t.Errorf("the trace shows %d packets to the broker (% x), want %d (% x)\n%s", len(sent), sent, len(packets), packets, dump(all))
+			}
+			if finAt < 0 {
+				t.Errorf("no tcp.fin from the proxy in the trace:\n%s", dump(all))
+			}
+			if tt.brokerFIN && !(finAt < brokerFinAt && brokerFinAt < closeAt) {
+				t.Errorf("want the proxy's FIN, then the broker's, then the page's close; got:\n%s", dump(all))
+			}
+			if !tt.brokerFIN && brokerFinAt >= 0 {
+				t.Errorf("the trace shows a FIN from a broker that never sent one:\n%s", dump(all))
+			}
+		})
+	}
+}

@@ -1,0 +1,172 @@
+package proxy_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/proxy"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// waitMsg waits for a message other than an entry that satisfies ok.
+func (tc *traceConn) waitMsg(t *testing.T, what string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		tc.mu.Lock()
+		other := append([]map[string]any(nil), tc.other...)
+		tc.mu.Unlock()
+		for _, m := range other {
+			if ok(m) {
+				return m
+			}
+		}
+		select {
+		case <-tc.more:
+		case <-deadline:
+			t.Fatalf("no %s on the trace channel within 5 s; got %v", what, other)
+		}
+	}
+}
+
+func cutReply(conn string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["type"] == "cut" && m["conn"] == conn }
+}
+
+// The will lesson: a device connects through the proxy with a will, its page
+// asks for the cut, the broker sees an RST with no DISCONNECT and publishes
+// the will to a subscriber.
+func TestCutFiresWill(t *testing.T) {
+	e := newTestEnv(t, nil)
+	const willTopic, willPayload = "devices/d1/status", "d1 went away"
+
+	watcher := newPaho(t, "tcp://"+e.brokerAddr(), "watcher")
+	wills := make(chan string, 4)
+	if tok := watcher.Subscribe("devices/+/status", 1, func(_ paho.Client, m paho.Message) {
+		wills <- string(m.Payload())
+	}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	tc := e.openTrace(t)
+	other := e.openTrace(t) // another page's trace channel
+	ws := e.dialWS(t, e.mqttURL("trace="+tc.token))
+	connect, err := codec.AppendPacket(nil, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60,
+		ClientID: "d1", WillFlag: true, WillQoS: 1, WillTopic: willTopic, WillPayload: []byte(willPayload)}, codec.V311)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, connack, err := ws.ReadMessage(); err != nil || len(connack) != 4 || connack[0] != 0x20 || connack[3] != 0 {
+		t.Fatalf("CONNACK: % x, %v", connack, err)
+	}
+
+	// Only the trace channel that owns c1 can cut it.
+	for _, tt := range []struct {
+		name string
+		from *traceConn
+		conn string
+	}{
+		{"another page's trace", other, "c1"},
+		{"unknown conn", tc, "c9"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.from.ws.WriteJSON(map[string]string{"type": "cut", "conn": tt.conn}); err != nil {
+				t.Fatal(err)
+			}
+			if m := tt.from.waitMsg(t, "cut reply", cutReply(tt.conn)); m["ok"] != false || m["error"] == "" {
+				t.Fatalf("reply %v, want ok false and an error", m)
+			}
+		})
+	}
+	select {
+	case w := <-wills:
+		t.Fatalf("will %q published before the cut", w)
+	default:
+	}
+
+	if err := tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := tc.waitMsg(t, "cut reply", cutReply("c1")); m["ok"] != true {
+		t.Fatalf("reply %v, want ok true", m)
+	}
+	code, reason := closeCode(t, ws)
+	if code != proxy.CloseCut || reason != proxy.CutReason {
+		t.Errorf("the page's WebSocket closed with %d %q, want %d %q", code, reason, proxy.CloseCut, proxy.CutReason)
+	}
+	select {
+	case w := <-wills:
+		if w != willPayload {
+			t.Errorf("will payload %q, want %q", w, willPayload)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the broker did not publish the will within 5 s of the cut")
+	}
+
+	got := tc.waitFor(t, "ws.close from the proxy", func(en trace.Entry) bool {
+		return en.Kind == trace.KindWSClose && en.From == "proxy"
+	})
+	rst, closed := -1, -1
+	for i, en := range got {
+		switch {
+		case en.Kind == trace.KindTCPRst && en.From == "proxy" && en.To == "broker":
+			if en.Observed != trace.ObservedKernel || en.Leg != trace.LegProxyBroker {
+				t.Errorf("tcp.rst entry %+v: want leg proxy-broker, observed kernel", en)
+			}
+			rst = i
+		case en.Kind == trace.KindWSClose && en.From == "proxy":
+			if !strings.Contains(en.Summary, "4000") || !strings.Contains(en.Summary, proxy.CutReason) {
+				t.Errorf("ws.close summary %q lacks the code and reason", en.Summary)
+			}
+			closed = i
+		case en.Kind == "mqtt.DISCONNECT", en.Kind == trace.KindTCPFin && en.From == "proxy":
+			t.Errorf("%s from %s in a cut session", en.Kind, en.From)
+		}
+	}
+	if rst < 0 || closed < rst {
+		t.Errorf("want tcp.rst from the proxy, then ws.close; got:\n%s", dump(got))
+	}
+}
+
+// The cut is an RST on the wire: the broker's read fails with ECONNRESET,
+// and it received nothing after what the page sent.
+func TestCutSendsRST(t *testing.T) {
+	e := privateEnv(t, nil)
+	f, got := newRecordingBroker(t, false)
+	tc := e.openTrace(t)
+	ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
+	pingreq := []byte{0xc0, 0x00}
+	if err := ws.WriteMessage(websocket.BinaryMessage, pingreq); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitFor(t, "the PINGREQ written", func(en trace.Entry) bool { return en.Kind == "mqtt.PINGREQ" })
+	if err := tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		if !errors.Is(r.err, syscall.ECONNRESET) {
+			t.Errorf("the broker's read ended with %v, want ECONNRESET", r.err)
+		}
+		if !bytes.Equal(r.bytes, pingreq) {
+			t.Errorf("the broker received % x, want % x", r.bytes, pingreq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the broker's connection did not end within 5 s of the cut")
+	}
+	if code, _ := closeCode(t, ws); code != proxy.CloseCut {
+		t.Errorf("close code %d, want %d", code, proxy.CloseCut)
+	}
+}
