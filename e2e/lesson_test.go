@@ -408,3 +408,41 @@ func fieldLabelOf(t *testing.T, ctx context.Context, kind, client, field string,
 	eval[bool](t, ctx, `(() => { const es = lifeline.trace().filter(e => e.kind === '`+kind+`' && e.leg === 'browser-proxy' && (e.from === '`+client+`' || e.to === '`+client+`')); const e = es.at(`+itoa(n)+`); lifeline._ui.diagram.select(e.seq, false); return true; })()`)
 	return fieldLabel(t, ctx, field)
 }
+
+// TestLessonWill plays the will lesson: after the proxy cuts the device's
+// connection (a TCP reset, no DISCONNECT) the broker delivers the will to
+// the app; after a polite DISCONNECT it does not.
+func TestLessonWill(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	var willAt int
+	runLesson(t, ctx, "will", func(i int) {
+		switch i {
+		case 1:
+			if got := received(t, ctx, "app"); len(got) != 0 {
+				t.Errorf("the app received %q before the cut", got)
+			}
+		case 2:
+			if got := received(t, ctx, "app"); strings.Join(got, "|") != "sensor/status sensor-"+eval[string](t, ctx, `lifeline._ui.lessons.run`)+" went offline unexpectedly" {
+				t.Errorf("after the cut the app received %q, want the will", got)
+			}
+			// The cut, as the trace shows it: an RST to the broker, no
+			// DISCONNECT from the device, the page's socket closed with 4000.
+			seq := eval[[]string](t, ctx, `lifeline.trace().filter(e => e.conn === lifeline.trace().find(x => x.kind === 'tcp.rst').conn).map(e => e.kind + (e.kind === 'ws.close' ? ':' + e.summary : ''))`)
+			joined := strings.Join(seq, " ")
+			if strings.Contains(joined, "mqtt.DISCONNECT") || !strings.Contains(joined, "tcp.rst") || !strings.Contains(joined, "4000") {
+				t.Errorf("the cut connection's arrows: %v", seq)
+			}
+			willAt = eval[int](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.PUBLISH' && e.to === 'app').at(-1).seq`)
+			if rst := eval[int](t, ctx, `lifeline.trace().find(e => e.kind === 'tcp.rst').seq`); eval[int](t, ctx, `lifeline._rowOf(`+itoa(rst)+`)`) > eval[int](t, ctx, `lifeline._rowOf(`+itoa(willAt)+`)`) {
+				t.Error("the will is drawn before the reset that caused it")
+			}
+			screenshot(t, ctx, "lesson-will")
+		case 3:
+			if got := received(t, ctx, "app"); len(got) != 1 {
+				t.Errorf("after a polite DISCONNECT the app received %q, want only the earlier will", got)
+			}
+		}
+	})
+}

@@ -375,6 +375,9 @@ export class Diagram {
     const row = this.api._rowOf(seq);
     if (row < 0) return;
     const H = this.rowH();
+    // Rows may have arrived since the last frame: size the spacer first,
+    // or the browser clamps the scroll to the old height.
+    this.spacer.style.height = `${(this.api._total() + 1) * H}px`;
     const top = row * H, bottom = top + H;
     if (top < this.scroller.scrollTop || bottom > this.scroller.scrollTop + this.scroller.clientHeight) {
       this.setFollowing(false);
