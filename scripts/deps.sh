@@ -59,3 +59,20 @@ if [ ! -d e2e/mqttjs/node_modules/mqtt ] || [ e2e/mqttjs/package-lock.json -nt e
   echo "deps: installing mqtt.js into e2e/mqttjs/node_modules"
   (cd e2e/mqttjs && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Mermaid's self-contained browser bundle, so that e2e/export_test.go parses
+# the page's Mermaid export with Mermaid's own parser. Only the one file is
+# taken from the pinned package (npm pack checks it against the registry's
+# integrity; the sha256 pins it here too).
+MERMAID_VERSION=11.17.2
+MERMAID_SHA256=6ad2f42c3fc26bbf9e45cbb6d11898972573ea52b33a5f4ff51952899f950ffd
+if [ ! -f "e2e/mermaid/mermaid-$MERMAID_VERSION.min.js" ]; then
+  echo "deps: fetching mermaid $MERMAID_VERSION's browser bundle into e2e/mermaid"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "mermaid@$MERMAID_VERSION" >/dev/null &&
+    echo "$MERMAID_SHA256  mermaid-$MERMAID_VERSION.tgz" | sha256sum -c --quiet &&
+    tar -xzf "mermaid-$MERMAID_VERSION.tgz" package/dist/mermaid.min.js)
+  mkdir -p e2e/mermaid
+  mv "$tmp/package/dist/mermaid.min.js" "e2e/mermaid/mermaid-$MERMAID_VERSION.min.js"
+  rm -rf "$tmp"
+fi

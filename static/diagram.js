@@ -76,14 +76,19 @@ export class Diagram {
   }
 
   // reset forgets what was drawn: the model was replaced or cleared, and
-  // seq numbers may be reused.
-  reset() {
+  // seq numbers may be reused. A live diagram follows new arrows; an opened
+  // trace is shown from its top.
+  reset(follow) {
     this.layoutKey = '';
     this.lastWindow = '';
     this.lastVersion = -1;
     this.selected = 0;
     this.selectedExchange = 0;
-    this.setFollowing(true);
+    this.setFollowing(!!follow);
+    if (!follow) {
+      this.programmaticScroll = true;
+      this.scroller.scrollTop = 0;
+    }
   }
 
   rowH() { return Math.round(BASE_ROW * ZOOMS[this.zoomIndex]); }

@@ -178,7 +178,7 @@ export class Lessons {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.api._clear();
-    this.ui.diagram.reset();
+    this.ui.diagram.reset(true);
   }
 
   leave() {
