@@ -446,3 +446,82 @@ func TestLessonWill(t *testing.T) {
 		}
 	})
 }
+
+// TestClientsFromTheForm adds a second client with the page's client
+// switcher, connects both from the form and shows the broker's fan-out
+// from one to the other, each on its own lifeline.
+func TestClientsFromTheForm(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	setField(t, ctx, `#client-new`, "app")
+	click(t, ctx, `#client-add`)
+	if got := eval[string](t, ctx, `document.getElementById('client-select').value + ' ' + document.querySelector('#connect-form [name=clientId]').value`); !strings.HasPrefix(got, "app app-") {
+		t.Fatalf("after adding app: client and client id %q", got)
+	}
+	click(t, ctx, `#connect`)
+	waitFor(t, ctx, "app connected", `document.getElementById('conn-state').dataset.state === 'connected' && document.getElementById('conn-state').textContent.includes('lifeline app')`, 10*time.Second)
+	setField(t, ctx, `#subscribe-form [name=filter]`, "plant/#")
+	click(t, ctx, `#subscribe`)
+	waitFor(t, ctx, "app's subscription", `[...document.querySelectorAll('#subscriptions .filter')].some(e => e.textContent === 'plant/#')`, 5*time.Second)
+
+	// Back to the first client: not connected yet, no subscriptions shown.
+	setField(t, ctx, `#client-select`, "browser")
+	waitFor(t, ctx, "browser's state", `document.getElementById('conn-state').dataset.state === 'idle' && !document.querySelector('#subscriptions .filter')`, 5*time.Second)
+	click(t, ctx, `#connect`)
+	waitFor(t, ctx, "browser connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
+	setField(t, ctx, `#publish-form [name=topic]`, "plant/t1")
+	click(t, ctx, `#publish`)
+	waitFor(t, ctx, "the app's message", `lifeline._messages(0).messages.some(m => m.client === 'app' && m.topic === 'plant/t1')`, 5*time.Second)
+	if lanes := eval[string](t, ctx, `lifeline._view(0, 0).lanes.map(l => l.party).join(',')`); lanes != "app,browser,proxy,dns,broker" {
+		t.Errorf("lanes %s", lanes)
+	}
+	if opts := eval[string](t, ctx, `[...document.getElementById('client-select').options].map(o => o.value).join(',')`); opts != "browser,app" {
+		t.Errorf("client choices %s", opts)
+	}
+	screenshot(t, ctx, "clients-from-the-form")
+}
+
+// TestLessonPickerByKeyboard opens the picker and a lesson with the
+// keyboard alone, in the dark theme.
+func TestLessonPickerByKeyboard(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	click(t, ctx, `#theme`) // dark
+	key := func(sel, k string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(k)); err != nil {
+			t.Fatalf("key %q on %s: %v", k, sel, err)
+		}
+	}
+	key(`#lessons-open`, kb.Enter)
+	waitFor(t, ctx, "the picker, focus on the first lesson", `document.getElementById('lesson-picker').open && document.activeElement.closest('.lesson-card')?.dataset.lesson === 'lifecycle'`, 10*time.Second)
+	screenshot(t, ctx, "lesson-picker-dark")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the picker closed, focus back on Lessons", `!document.getElementById('lesson-picker').open && document.activeElement.id === 'lessons-open'`, 5*time.Second)
+	key(`#lessons-open`, kb.Enter)
+	waitFor(t, ctx, "the picker again", `document.getElementById('lesson-picker').open && document.activeElement.classList.contains('lesson-start')`, 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the lesson, focus on Next", `document.getElementById('lesson').dataset.lesson === 'lifecycle' && document.activeElement.id === 'lesson-next'`, 10*time.Second)
+	for i := 0; i < 3; i++ {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowRight)); err != nil {
+			t.Fatal(err)
+		}
+		waitStep(t, ctx, i, 20*time.Second)
+	}
+	if got := eval[string](t, ctx, `[...document.querySelectorAll('#lane-heads .lane-head')].map(e => e.textContent).join(',')`); !strings.HasPrefix(got, "Device,") {
+		t.Errorf("lane heads %s: the lesson names its client's lane", got)
+	}
+	screenshot(t, ctx, "lesson-connect-dark")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowLeft)); err != nil {
+		t.Fatal(err)
+	}
+	if st := readLesson(t, ctx); st.Step != 1 || st.Kind != "tcp.syn" {
+		t.Errorf("← went to %+v, want step 2", st)
+	}
+}

@@ -34,7 +34,11 @@ lifeline.exportSVG = () => lifeline._ui.diagram.standalone(svgCSS());
 // exportPNG paints that SVG on a canvas; it returns the PNG's bytes.
 lifeline.exportPNG = () => svgToPNG(lifeline.exportSVG());
 // exportMermaid returns the diagram as Mermaid sequence-diagram text.
-lifeline.exportMermaid = () => mermaid(lifeline._view(0, lifeline._total()));
+lifeline.exportMermaid = () => {
+  const v = lifeline._view(0, lifeline._total());
+  v.lanes = v.lanes.map((l) => ({ ...l, label: lifeline._ui.diagram.label(l) }));
+  return mermaid(v);
+};
 
 // importCapture opens a pcap/pcapng capture (read by the server) or a JSON
 // trace (read here) and shows it in the diagram. It returns

@@ -31,6 +31,7 @@ export class Diagram {
     this.lastVersion = -1;
     this.lastWindow = '';
     this.view = null;
+    this.labels = {}; // party -> a friendlier lane heading (a lesson's "Cloud app")
 
     this.toolbar = root.querySelector('.diagram-toolbar');
     this.followBtn = root.querySelector('#follow');
@@ -73,6 +74,16 @@ export class Diagram {
     });
     this.buildChips();
     this.setFollowing(true);
+  }
+
+  label(lane) { return this.labels[lane.party] || lane.label; }
+
+  // setLabels names lanes for people (e.g. a lesson's "Cloud app" for the
+  // party "app"); {} restores the model's labels.
+  setLabels(labels) {
+    this.labels = labels || {};
+    this.layoutKey = '';
+    this.lastWindow = '';
   }
 
   // reset forgets what was drawn: the model was replaced or cleared, and
@@ -187,9 +198,10 @@ export class Diagram {
         // Narrow lanes get the party's short name; the title has both.
         // Addresses (an opened capture's parties) keep their end: the port.
         const fit = Math.max(4, Math.floor((room - 14) / 6.9));
-        let text = l.label.length <= fit ? l.label : l.party;
+        const label = this.label(l);
+        let text = label.length <= fit ? label : l.party;
         if (text.length > fit) text = '…' + text.slice(-(fit - 1));
-        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${room}px`, title: `${l.label} (${l.party})`, text }));
+        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${room}px`, title: `${label} (${l.party})`, text }));
       }
     }
     this.svg.setAttribute('width', W);
@@ -288,10 +300,11 @@ export class Diagram {
       s('style', { text: css }),
       s('rect', { class: 'bg', x: 0, y: 0, width: W, height }));
     for (const [i, l] of v.lanes.entries()) {
-      const w = Math.min(this.laneW - 8, 14 + 7.4 * l.label.length);
+      const label = this.label(l);
+      const w = Math.min(this.laneW - 8, 14 + 7.4 * label.length);
       svg.append(s('g', { class: 'lane-head' },
         s('rect', { x: laneX(i) - w / 2, y: 8, width: w, height: 26, rx: 6 }),
-        s('text', { x: laneX(i), y: 26, 'text-anchor': 'middle', text: l.label })));
+        s('text', { x: laneX(i), y: 26, 'text-anchor': 'middle', text: label })));
     }
     const body = s('g', { transform: `translate(0 ${HEAD})` });
     const lanes = s('g', { class: 'lanes' });

@@ -63,7 +63,8 @@ export class Lessons {
       for (const w of this.waiters) w();
     });
     document.getElementById('lessons-open').addEventListener('click', () => this.openPicker());
-    this.picker.addEventListener('close', () => document.getElementById('lessons-open').focus());
+    // Closed without choosing: focus goes back to the Lessons button.
+    this.picker.addEventListener('close', () => { if (!this.lesson && !this.starting) document.getElementById('lessons-open').focus(); });
     this.root.querySelector('#lesson-next').addEventListener('click', () => this.next());
     this.root.querySelector('#lesson-back').addEventListener('click', () => this.back());
     this.root.querySelector('#lesson-replay').addEventListener('click', () => this.replay());
@@ -112,16 +113,22 @@ export class Lessons {
     for (const l of lessons) {
       const resume = s && s.id === l.id && s.at >= 0;
       this.list.append(h('li', { class: 'lesson-card', dataset: { lesson: l.id } },
-        h('button', { type: 'button', class: 'lesson-start', onclick: () => { this.picker.close(); this.start(l.id); } },
+        h('button', { type: 'button', class: 'lesson-start', onclick: () => this.choose(l.id) },
           h('span', { class: 'lesson-title', text: l.title }),
           h('span', { class: 'lesson-summary', text: l.summary }),
           h('span', { class: 'lesson-meta', text: `${l.steps.length} steps · ${Object.values(l.clients || {}).join(', ')}` })),
-        resume ? h('button', { type: 'button', class: 'lesson-resume', onclick: () => { this.picker.close(); this.start(l.id, s); } },
+        resume ? h('button', { type: 'button', class: 'lesson-resume', onclick: () => this.choose(l.id, s) },
           `Resume at step ${s.at + 1}`) : null));
     }
     this.picker.showModal();
     const first = this.list.querySelector('.lesson-resume') || this.list.querySelector('button');
     if (first) first.focus();
+  }
+
+  async choose(id, resume) {
+    this.starting = true;
+    this.picker.close();
+    try { await this.start(id, resume); } finally { this.starting = false; }
   }
 
   // start opens a lesson at its title page, or resumes a saved run: the
@@ -140,6 +147,7 @@ export class Lessons {
     this.root.dataset.lesson = id;
     this.root.dataset.state = 'ready';
     if (!this.zoomed) { this.ui.diagram.zoom(+1); this.zoomed = true; }
+    this.ui.diagram.setLabels(lesson.clients);
     // The header's connection state follows the lesson's first client.
     this.ui.panels.switchClient(Object.keys(lesson.clients || {})[0] || 'browser');
     this.render();
@@ -187,6 +195,7 @@ export class Lessons {
     if (this.zoomed) { this.ui.diagram.zoom(-1); this.zoomed = false; }
     this.lesson = null;
     this.ui.panels.switchClient('browser');
+    this.ui.diagram.setLabels({});
     this.markResumable();
     document.getElementById('lessons-open').focus();
   }

@@ -45,6 +45,7 @@ export class Panels {
     this.tpl = document.getElementById('message-tpl');
     this.client = 'browser'; // the client the panels drive (options.client)
     this.known = ['browser'];  // clients added here, connected or not
+    this.ids = {};             // client -> its client id in the form
     this.clientForm = document.getElementById('client-form');
     this.clientSelect = document.getElementById('client-select');
     this.lastMsg = 0;
@@ -71,7 +72,6 @@ export class Panels {
       input.value = '';
       if (!this.known.includes(name)) this.known.push(name);
       this.switchClient(name);
-      this.cf.elements.clientId.value = `${name}-${Math.random().toString(16).slice(2, 6)}`;
       this.cf.elements.clientId.focus();
     });
   }
@@ -79,6 +79,10 @@ export class Panels {
   // switchClient points the panels at another client: its connection
   // state, subscriptions, and what Connect, Subscribe and Publish do.
   switchClient(name) {
+    // Each client keeps its own client id in the form (two clients with
+    // one id would take each other's session at the broker).
+    this.ids[this.client] = this.cf.elements.clientId.value;
+    this.cf.elements.clientId.value = this.ids[name] || `${name}-${Math.random().toString(16).slice(2, 6)}`;
     this.client = name;
     if (!this.known.includes(name)) this.known.push(name);
     this.lastClient = '';
