@@ -279,3 +279,43 @@ func TestMessagesKeepCountingPastTheRing(t *testing.T) {
 		t.Fatalf("since(total-3) = %+v", got)
 	}
 }
+
+// _clear starts a fresh diagram for a lesson: no arrows, and the next
+// arrow does not reuse an old seq.
+func TestClearKeepsNumbering(t *testing.T) {
+	a, api := newTestApp(t)
+	a.add(trace.Entry{T: 1, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}, Observed: "wire"}, diagram.Local)
+	last := api.Call("trace").Index(0).Get("seq").Int()
+	api.Call("_clear")
+	if n := api.Call("_total").Int(); n != 0 {
+		t.Fatalf("after _clear, %d arrows", n)
+	}
+	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: "mqtt.PINGRESP", Bytes: []byte{0xd0, 0}, Observed: "wire"}, diagram.Local)
+	if seq := api.Call("trace").Index(0).Get("seq").Int(); seq <= last {
+		t.Fatalf("seq %d after _clear, the last before was %d", seq, last)
+	}
+}
+
+// cut refuses, in words, a client that is not connected through the
+// proxy's trace channel (the e2e tests cut a real one).
+func TestCutNeedsAConnection(t *testing.T) {
+	_, api := newTestApp(t)
+	for _, tt := range []struct {
+		name string
+		opts map[string]any
+		want string
+	}{
+		{"no such client", map[string]any{"client": "device"}, "no client named device"},
+		{"a bad name", map[string]any{"client": "broker"}, "options.client"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan string, 1)
+			onErr := js.FuncOf(func(_ js.Value, args []js.Value) any { done <- args[0].Get("message").String(); return nil })
+			defer onErr.Release()
+			api.Call("cut", tt.opts).Call("catch", onErr)
+			if msg := <-done; !strings.Contains(msg, tt.want) {
+				t.Fatalf("cut(%v) rejected with %q, want %q", tt.opts, msg, tt.want)
+			}
+		})
+	}
+}
