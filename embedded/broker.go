@@ -73,6 +73,13 @@ func StartBroker(addr string, lim BrokerLimits, log *slog.Logger) (*Broker, erro
 	caps.MaximumSessionExpiryInterval = lim.SessionExpiry
 	caps.MaximumMessageExpiryInterval = lim.MessageExpiry
 	caps.TopicAliasMaximum = lim.TopicAliasMax
+	// mochi copies a PUBLISH's properties into its PUBACK/PUBREC/PUBREL/
+	// PUBCOMP and, with properties to write, also writes the ack's reason
+	// code, which for a PUBACK it sets to "Granted QoS 1" (0x01): a reason
+	// code a PUBACK may not carry [3.4.2.1], so a strict client (ours)
+	// disconnects with Malformed Packet. Without the inherited properties
+	// the ack keeps its short form, which means Success.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
