@@ -180,3 +180,32 @@ func TestAcksToPublishWithUserProperties(t *testing.T) {
 		})
 	}
 }
+
+// A v5 DISCONNECT with reason 0x04 (Disconnect with Will Message) makes the
+// broker publish the will; mochi reads the reason code only when a property
+// length follows it, which our codec therefore writes.
+func TestDisconnectWithWillDeliversWill(t *testing.T) {
+	b := newTestBroker(t)
+	app := connect(t, b.Addr().String(), client.Config{Version: codec.V5, ClientID: "app", CleanStart: true, KeepAlive: 30})
+	sub, err := app.Subscribe([]codec.Subscription{{Filter: "lesson/will", QoS: 1}}, codec.Properties{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.wait("SUBACK", func(ev client.Event) bool { return ev.Type == client.EventSubscribed && ev.ID == sub })
+
+	dev := connect(t, b.Addr().String(), client.Config{Version: codec.V5, ClientID: "device", CleanStart: true, KeepAlive: 30,
+		Will: &client.Message{Topic: "lesson/will", Payload: []byte("device offline"), QoS: 1}})
+	if err := dev.Disconnect(codec.ReasonDisconnectWithWill, codec.Properties{}); err != nil {
+		t.Fatal(err)
+	}
+	sent := dev.wait("DISCONNECT", func(ev client.Event) bool {
+		return ev.Type == client.EventSend && ev.Packet != nil && ev.Packet.Type() == codec.TypeDisconnect
+	})
+	if want := []byte{0xe0, 0x02, 0x04, 0x00}; string(sent.Bytes) != string(want) {
+		t.Fatalf("DISCONNECT sent as % x, want % x", sent.Bytes, want)
+	}
+	msg := app.wait("the will", func(ev client.Event) bool { return ev.Type == client.EventMessage })
+	if msg.Message.Topic != "lesson/will" || string(msg.Message.Payload) != "device offline" {
+		t.Fatalf("app got %q on %q, want the will", msg.Message.Payload, msg.Message.Topic)
+	}
+}
