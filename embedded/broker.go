@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -130,6 +131,9 @@ func (l BrokerLimits) withDefaults() BrokerLimits {
 
 // Addr returns the address the broker listens on.
 func (b *Broker) Addr() *net.TCPAddr { return b.ln.ln.Addr().(*net.TCPAddr) }
+
+// Clients returns how many MQTT clients are connected now.
+func (b *Broker) Clients() int64 { return atomic.LoadInt64(&b.srv.Info.ClientsConnected) }
 
 // Close disconnects every client and stops the broker.
 func (b *Broker) Close() error { return b.srv.Close() }
