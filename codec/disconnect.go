@@ -3,7 +3,8 @@ package codec
 // Disconnect is a DISCONNECT packet [3.14]. In MQTT 3.1.1 it has no
 // fields; in MQTT 5.0 the Reason Code and Properties are omitted on the
 // wire when the code is 0 (Normal disconnection) and there are no
-// properties.
+// properties. Any other code is written with a Property Length, 0 when
+// there are no properties; both forms are decoded.
 type Disconnect struct {
 	ReasonCode ReasonCode // MQTT 5.0 only
 	Properties Properties // MQTT 5.0 only
@@ -81,7 +82,12 @@ func appendReasonOnly(dst []byte, v Version, t PacketType, rc ReasonCode, props 
 		return dst, newErr(t, reasonFields[t], 0, "2.4", ErrReasonCode)
 	}
 	if props.empty() {
-		return append(dst, h, 1, byte(rc)), nil
+		// A reason code alone (Remaining Length 1) is legal
+		// [3.14.2.2.1], and decoded above, but some brokers (mochi
+		// 2.7) read the reason code only when a Property Length follows
+		// it, and drop a Disconnect with Will Message sent so; paho.golang
+		// and mqtt.js always write the Property Length, and so do we.
+		return append(dst, h, 2, byte(rc), 0), nil
 	}
 	pl := props.propsLen()
 	dst = appendVarint(append(dst, h), 1+varintLen(pl)+pl)

@@ -10,12 +10,14 @@ import (
 )
 
 // vector is one named wire example. Good vectors (err == nil) must decode
-// to pkt and pkt must encode to exactly the same bytes; bad vectors must
-// fail with err, at offset off, citing clause.
+// to pkt and pkt must encode to exactly the same bytes, or to enc when set
+// (a legal form we read but do not write), which decodes to pkt too; bad
+// vectors must fail with err, at offset off, citing clause.
 type vector struct {
 	name   string
 	v      Version
 	hex    string
+	enc    string
 	pkt    Packet
 	err    error
 	off    int
@@ -100,7 +102,10 @@ var vectors = []vector{
 	{name: "v5 PINGREQ", v: V5, hex: "c000", pkt: &Pingreq{}},
 	{name: "v5 PINGRESP", v: V5, hex: "d000", pkt: &Pingresp{}},
 	{name: "v5 DISCONNECT short form", v: V5, hex: "e000", pkt: &Disconnect{}},
-	{name: "v5 DISCONNECT with will", v: V5, hex: "e00104", pkt: &Disconnect{ReasonCode: ReasonDisconnectWithWill}},
+	{name: "v5 DISCONNECT with will", v: V5, hex: "e0020400", pkt: &Disconnect{ReasonCode: ReasonDisconnectWithWill}},
+	{name: "v5 DISCONNECT 3.14.2.2.1 reason code without property length", v: V5, hex: "e00104", enc: "e0020400",
+		pkt: &Disconnect{ReasonCode: ReasonDisconnectWithWill}},
+	{name: "v5 DISCONNECT server shutting down", v: V5, hex: "e0028b00", pkt: &Disconnect{ReasonCode: ReasonServerShuttingDown}},
 	{name: "v5 DISCONNECT session expiry", v: V5, hex: "e007000511" + "00000000",
 		pkt: &Disconnect{Properties: props(func(p *Properties) { p.Set(PropSessionExpiry) })}},
 	{name: "v5 AUTH short form", v: V5, hex: "f000", pkt: &Auth{}},
@@ -208,8 +213,18 @@ func TestVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Append: %v", err)
 			}
-			if !bytes.Equal(out[1:], b) || out[0] != 0xAA {
-				t.Fatalf("Append =\n %x\nwant\n %x", out[1:], b)
+			want := b
+			if vec.enc != "" {
+				if want, err = hex.DecodeString(vec.enc); err != nil {
+					t.Fatalf("bad enc hex: %v", err)
+				}
+				again, err := Decode(want, vec.v)
+				if err != nil || !reflect.DeepEqual(normalize(again), normalize(vec.pkt)) {
+					t.Fatalf("Decode(enc) = %+v, %v; want %+v", again, err, vec.pkt)
+				}
+			}
+			if !bytes.Equal(out[1:], want) || out[0] != 0xAA {
+				t.Fatalf("Append =\n %x\nwant\n %x", out[1:], want)
 			}
 			tree := Dissect(b, vec.v)
 			if len(tree.Expert) != 0 || tree.Summary == "" {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -73,6 +74,13 @@ func StartBroker(addr string, lim BrokerLimits, log *slog.Logger) (*Broker, erro
 	caps.MaximumSessionExpiryInterval = lim.SessionExpiry
 	caps.MaximumMessageExpiryInterval = lim.MessageExpiry
 	caps.TopicAliasMaximum = lim.TopicAliasMax
+	// mochi copies a PUBLISH's properties into its PUBACK/PUBREC/PUBREL/
+	// PUBCOMP and, with properties to write, also writes the ack's reason
+	// code, which for a PUBACK it sets to "Granted QoS 1" (0x01): a reason
+	// code a PUBACK may not carry [3.4.2.1], so a strict client (ours)
+	// disconnects with Malformed Packet. Without the inherited properties
+	// the ack keeps its short form, which means Success.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -123,6 +131,9 @@ func (l BrokerLimits) withDefaults() BrokerLimits {
 
 // Addr returns the address the broker listens on.
 func (b *Broker) Addr() *net.TCPAddr { return b.ln.ln.Addr().(*net.TCPAddr) }
+
+// Clients returns how many MQTT clients are connected now.
+func (b *Broker) Clients() int64 { return atomic.LoadInt64(&b.srv.Info.ClientsConnected) }
 
 // Close disconnects every client and stops the broker.
 func (b *Broker) Close() error { return b.srv.Close() }

@@ -77,13 +77,14 @@ func (c *Conn) Close() error {
 	c.selfDone, c.closed = true, true
 	reply := c.peerDone
 	c.mu.Unlock()
+	at := time.Now() // before the FIN, as in Abort
 	err := c.Conn.Close()
 	if first {
 		summary := "FIN from " + c.local.String() + ": the " + c.d.from() + " closed the connection"
 		if reply {
 			summary = "FIN from " + c.local.String() + ": closing in turn"
 		}
-		c.recordSelf(trace.KindTCPFin, summary)
+		c.recordSelfAt(at, trace.KindTCPFin, summary)
 	}
 	return err
 }
@@ -104,6 +105,7 @@ func (c *Conn) CloseWrite() error {
 	if tc, ok := c.Conn.(*tls.Conn); ok {
 		tc.CloseWrite() // close_notify; it leaves the TCP connection open
 	}
+	at := time.Now() // before the FIN, as in Abort
 	err := c.tcp.CloseWrite()
 	summary := "FIN from " + c.local.String() + ": the " + c.d.from() + " has nothing more to send (half-close)"
 	if reply {
@@ -112,14 +114,15 @@ func (c *Conn) CloseWrite() error {
 	if err != nil {
 		summary = "FIN from " + c.local.String() + " not sent: " + err.Error()
 	}
-	c.recordSelf(trace.KindTCPFin, summary)
+	c.recordSelfAt(at, trace.KindTCPFin, summary)
 	return err
 }
 
 // Abort drops the connection at once: with SO_LINGER set to 0, close()
 // makes the kernel send an RST instead of a FIN, discarding whatever is
-// still unsent. It records the RST (unless this side had already closed).
-// Abort is what a device losing power or its network looks like to a broker.
+// still unsent. It records the RST (unless this side had already closed),
+// stamped with the time just before the close, so that the peer's reaction
+// seen elsewhere is never stamped before its cause. Abort is what a device losing power or its network looks like to a broker.
 func (c *Conn) Abort(why string) error {
 	c.mu.Lock()
 	first := !c.closed
@@ -130,6 +133,10 @@ func (c *Conn) Abort(why string) error {
 		return net.ErrClosed
 	}
 	lerr := c.tcp.SetLinger(0)
+	// The entry is stamped before the close that sends the RST: the
+	// broker's reaction (a will published to another connection, read
+	// and stamped by another goroutine) must not come before its cause.
+	at := time.Now()
 	err := c.tcp.Close() // not TLS's Close: it would send close_notify first
 	summary := "RST from " + c.local.String() + ": " + why
 	if lerr != nil {
@@ -139,12 +146,12 @@ func (c *Conn) Abort(why string) error {
 	if lerr != nil {
 		kind = trace.KindTCPFin
 	}
-	c.recordSelf(kind, summary)
+	c.recordSelfAt(at, kind, summary)
 	return errors.Join(lerr, err)
 }
 
-func (c *Conn) recordSelf(kind, summary string) {
-	e := c.d.entry(time.Now(), c.d.leg(), c.d.from(), "broker", kind, summary)
+func (c *Conn) recordSelfAt(at time.Time, kind, summary string) {
+	e := c.d.entry(at, c.d.leg(), c.d.from(), "broker", kind, summary)
 	e.Observed = trace.ObservedKernel
 	c.d.emit(e)
 }

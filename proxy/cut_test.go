@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,5 +169,78 @@ func TestCutSendsRST(t *testing.T) {
 	}
 	if code, _ := closeCode(t, ws); code != proxy.CloseCut {
 		t.Errorf("close code %d, want %d", code, proxy.CloseCut)
+	}
+}
+
+// The cause precedes its effects: the tcp.rst of a cut is stamped no later
+// than the will PUBLISH the broker sends, in reaction, to another connection
+// of the same trace channel (the page sorts arrows by t). Several rounds, as
+// the order is decided by the scheduler.
+func TestCutRSTStampedBeforeTheWill(t *testing.T) {
+	e := newTestEnv(t, nil)
+	tc := e.openTrace(t)
+	connectWS := func(t *testing.T, p *codec.Connect) *websocket.Conn {
+		t.Helper()
+		ws := e.dialWS(t, e.mqttURL("trace="+tc.token))
+		b, err := codec.AppendPacket(nil, p, codec.V311)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, connack, err := ws.ReadMessage(); err != nil || len(connack) != 4 || connack[3] != 0 {
+			t.Fatalf("CONNACK: % x, %v", connack, err)
+		}
+		return ws
+	}
+	conn := 0
+	for round := range 5 {
+		t.Run("round"+strconv.Itoa(round), func(t *testing.T) {
+			topic := "devices/r" + strconv.Itoa(round) + "/status"
+			app := connectWS(t, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: "app" + strconv.Itoa(round)})
+			conn++
+			appConn := "c" + strconv.Itoa(conn)
+			sub, _ := codec.AppendPacket(nil, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: topic, QoS: 1}}}, codec.V311)
+			if err := app.WriteMessage(websocket.BinaryMessage, sub); err != nil {
+				t.Fatal(err)
+			}
+			if _, suback, err := app.ReadMessage(); err != nil || len(suback) == 0 || suback[0] != 0x90 {
+				t.Fatalf("SUBACK: % x, %v", suback, err)
+			}
+			connectWS(t, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: "dev" + strconv.Itoa(round),
+				WillFlag: true, WillQoS: 1, WillTopic: topic, WillPayload: []byte("gone")})
+			conn++
+			devConn := "c" + strconv.Itoa(conn)
+
+			if err := tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": devConn}); err != nil {
+				t.Fatal(err)
+			}
+			isWill := func(en trace.Entry) bool {
+				return en.Conn == appConn && en.Kind == "mqtt.PUBLISH" && en.From == "broker"
+			}
+			got := tc.waitFor(t, "the will PUBLISH to "+appConn, isWill)
+			var rst, will *trace.Entry
+			for i, en := range got {
+				switch {
+				case en.Conn == devConn && en.Kind == trace.KindTCPRst:
+					rst = &got[i]
+				case isWill(en):
+					will = &got[i]
+				}
+			}
+			if rst == nil {
+				got = tc.waitFor(t, "tcp.rst on "+devConn, func(en trace.Entry) bool { return en.Conn == devConn && en.Kind == trace.KindTCPRst })
+				for i, en := range got {
+					if en.Conn == devConn && en.Kind == trace.KindTCPRst {
+						rst = &got[i]
+					}
+				}
+			}
+			if rst.T > will.T {
+				t.Errorf("tcp.rst at t=%.3f ms, after the will it caused at t=%.3f ms:\n%s", rst.T, will.T, dump(got))
+			}
+		})
 	}
 }

@@ -53,7 +53,8 @@
 // (SO_LINGER 0, so an RST; no DISCONNECT is sent and unsent bytes are
 // dropped), as a device losing power would, so the broker publishes the
 // session's will; the trace shows tcp.rst from proxy to broker (observed
-// kernel), and the page's /mqtt WebSocket is closed with code CloseCut (4000)
+// kernel; stamped just before the reset, so never after the will it causes,
+// which may arrive on another connection of the channel), and the page's /mqtt WebSocket is closed with code CloseCut (4000)
 // and reason CutReason ("cut by request: abrupt close, no DISCONNECT"). A
 // session that has not reached the broker yet, or has ended, answers ok false.
 package proxy

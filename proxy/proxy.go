@@ -295,6 +295,23 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 	log.Info("trace channel closed")
 }
 
+// Stats is a snapshot of a Server's load (for /healthz).
+type Stats struct {
+	Sessions     int  `json:"sessions"`     // /mqtt sessions open
+	Traces       int  `json:"traces"`       // /trace channels open
+	WebSockets   int  `json:"websockets"`   // both kinds, counted against MaxConns
+	MaxConns     int  `json:"maxConns"`     // Config.MaxConns
+	ShuttingDown bool `json:"shuttingDown"` // Shutdown was called
+}
+
+// Stats returns the Server's current load.
+func (s *Server) Stats() Stats {
+	traces := s.hub.len()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Sessions: len(s.sessions), Traces: traces, WebSockets: s.total, MaxConns: s.cfg.MaxConns, ShuttingDown: s.closing}
+}
+
 // Shutdown closes every session with 1001 (going away) and waits for them to
 // end, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {

@@ -78,6 +78,12 @@ func (h *hub) remove(tc *traceChannel) {
 	tc.mu.Unlock()
 }
 
+func (h *hub) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.channels)
+}
+
 func (h *hub) all() []*traceChannel {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -24,15 +24,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "lifeline:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // the help was asked for and printed
 		}
+		fmt.Fprintln(os.Stderr, "lifeline:", err)
 		os.Exit(2)
 	}
 }
+
+// stopSignals end a command gracefully (`lifeline serve` closes its
+// sessions with 1001 going away).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 // command is a subcommand's entry point.
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -68,12 +73,69 @@ func envDefaults(fs *flag.FlagSet) error {
 		if given[f.Name] || err != nil {
 			return
 		}
-		key := "LIFELINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		key := envName(f.Name)
 		if v, ok := os.LookupEnv(key); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", key, v, e)
+				err = fmt.Errorf("%s=%q: invalid value for -%s: %w", key, v, f.Name, e)
 			}
 		}
 	})
 	return err
+}
+
+// envName is the environment variable that sets flag name.
+func envName(name string) string {
+	return "LIFELINE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// flagGroup is a titled group of flags in a command's help.
+type flagGroup struct {
+	title string
+	names []string
+}
+
+// printUsage writes a command's help: its synopsis, then its flags by group,
+// each with its argument, environment variable, meaning and default; flags
+// in no group are listed last under "Other".
+func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string, groups []flagGroup) {
+	fmt.Fprintf(w, "Usage: %s\n", synopsis)
+	seen := map[string]bool{}
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, n := range g.names {
+			if f := fs.Lookup(n); f != nil && !seen[n] {
+				seen[n] = true
+				printFlag(w, f)
+			}
+		}
+	}
+	var rest []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if !seen[f.Name] {
+			rest = append(rest, f)
+		}
+	})
+	if len(rest) > 0 {
+		fmt.Fprintf(w, "\nOther:\n")
+		for _, f := range rest {
+			printFlag(w, f)
+		}
+	}
+	fmt.Fprintf(w, "\nEach flag can be set in the environment instead, as LIFELINE_<FLAG> with\n"+
+		"dashes as underscores (shown beside each flag); the command line wins.\n")
+}
+
+func printFlag(w io.Writer, f *flag.Flag) {
+	arg, usage := flag.UnquoteUsage(f)
+	head := "  -" + f.Name
+	if arg != "" {
+		head += " " + arg
+	}
+	fmt.Fprintf(w, "%-36s %s\n      %s", head, envName(f.Name), usage)
+	switch f.DefValue {
+	case "", "false", "0":
+	default:
+		fmt.Fprintf(w, " (default %s)", f.DefValue)
+	}
+	fmt.Fprintln(w)
 }

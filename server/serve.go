@@ -32,30 +32,60 @@ type serveConfig struct {
 	idle, write, dial                                                        time.Duration
 }
 
+// serveGroups arranges the flags of `lifeline serve` in its help.
+var serveGroups = []flagGroup{
+	{"Serving the page", []string{"listen", "origins", "log-level"}},
+	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
+	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
+	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	fset.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve the page and the proxy on")
-	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "address of the embedded MQTT broker, or off")
-	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP address of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
-	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets browsers may reach: host:port patterns (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
+	fset.SetOutput(io.Discard) // errors are returned as one line; -h prints to stdout
+	fset.Usage = func() {}
+	fset.StringVar(&c.listen, "listen", "127.0.0.1:8080", "`host:port` to serve the page and the proxy on")
+	fset.StringVar(&c.origins, "origins", "", "extra page `origins` allowed to use /mqtt and /trace, comma-separated (https://example.com,http://host:8080)")
+	fset.StringVar(&c.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug logs every trace entry)")
+	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "`host:port` of the embedded MQTT broker, or off")
+	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP `host:port` of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
+	fset.StringVar(&c.defaultBroker, "default-broker", "", "`host:port` for /mqtt without broker= (default: the embedded broker, as "+embedded.BrokerName+")")
+	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets the page may reach, comma-separated host:port `patterns` (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
 	fset.BoolVar(&c.allowPrivate, "allow-private", false, "permit loopback, private, link-local and other non-public broker addresses")
-	fset.StringVar(&c.origins, "origins", "", "extra page origins allowed to use /mqtt and /trace (https://example.com,http://host:8080)")
-	fset.StringVar(&c.defaultBroker, "default-broker", "", "broker for /mqtt without broker= (default: the embedded broker as "+embedded.BrokerName+")")
-	fset.StringVar(&c.nameserver, "nameserver", "", "DNS server (host:port) for names outside the demo zone (default: /etc/resolv.conf)")
-	fset.IntVar(&c.maxConns, "max-conns", 1024, "WebSocket connections at once")
+	fset.StringVar(&c.nameserver, "nameserver", "", "DNS server `host:port` for names outside the demo zone (default: /etc/resolv.conf)")
+	fset.IntVar(&c.maxConns, "max-conns", 1024, "WebSocket connections at once (/mqtt and /trace)")
 	fset.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections at once from one address")
-	fset.IntVar(&c.maxMessage, "max-message", 1<<20, "largest WebSocket message / MQTT packet from the page, in bytes")
-	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long")
+	fset.IntVar(&c.maxMessage, "max-message", 1<<20, "largest WebSocket message / MQTT packet from the page, in `bytes`")
+	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
-	fset.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error (debug logs every trace entry)")
 	if err := fset.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
+				"Serves the Lifeline page and proxies its MQTT-over-WebSocket connections to\n"+
+				"brokers, recording DNS, TCP, TLS and the broker leg. GET /healthz reports the\n"+
+				"load as JSON. SIGINT or SIGTERM closes the sessions (1001) and stops.", serveGroups)
+			return err
+		}
+		return fmt.Errorf("serve: %w (lifeline serve -h lists the flags)", err)
+	}
+	if fset.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q (flags start with -; lifeline serve -h lists them)", fset.Arg(0))
 	}
 	if err := envDefaults(fset); err != nil {
-		return err
+		return fmt.Errorf("serve: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
+		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
+	} {
+		if !f.ok {
+			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
@@ -75,6 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// The embedded broker and its DNS zone.
 	var brokerAddr *net.TCPAddr
+	var embeddedBroker *embedded.Broker
 	var exempt []netip.AddrPort
 	dnsServer, err := embedded.StartDNS(c.dns, embedded.Zone, log)
 	if err != nil {
@@ -93,6 +124,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("embedded broker: %w", err)
 		}
 		defer b.Close()
+		embeddedBroker = b
 		brokerAddr = b.Addr()
 		ap := brokerAddr.AddrPort()
 		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
@@ -139,10 +171,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mux.HandleFunc("GET /mqtt", px.ServeMQTT)
 	mux.HandleFunc("GET /trace", px.ServeTrace)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
+	mux.Handle("GET /healthz", healthz(px, embeddedBroker, time.Now()))
 	cfgJSON := apiConfig(c, brokerAddr, dnsServer.Addr(), wasm)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		if err := px.CheckRequest(r); err != nil {
@@ -167,11 +196,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "lifeline: serving http://%s/\n", ln.Addr())
-	if brokerAddr != nil {
-		fmt.Fprintf(stdout, "lifeline: embedded broker mqtt://%s\n", brokerAddr)
+	for _, line := range startupLines(ln.Addr().(*net.TCPAddr), brokerAddr, dnsServer.Addr(), c.defaultBroker) {
+		fmt.Fprintln(stdout, "lifeline: "+line)
 	}
-	fmt.Fprintf(stdout, "lifeline: embedded DNS zone %s on udp://%s\n", embedded.Zone, dnsServer.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "default_broker", c.defaultBroker, "allow", c.allow,
 		"allow_private", c.allowPrivate)
 
@@ -256,5 +283,72 @@ func guarded(px *proxy.Server, n int, h http.Handler) http.Handler {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "busy: too many imports or exports at once", http.StatusServiceUnavailable)
 		}
+	})
+}
+
+// startupLines say where to open the page, what runs beside it, and how to
+// stop. The first line, "serving URL", is read by scripts and tests: the URL
+// alone, one the page accepts as its Host.
+func startupLines(addr *net.TCPAddr, broker *net.TCPAddr, dns *net.UDPAddr, defaultBroker string) []string {
+	port := strconv.Itoa(addr.Port)
+	host := net.JoinHostPort(addr.IP.String(), port)
+	var lines []string
+	switch {
+	case addr.IP.IsUnspecified():
+		lines = append(lines, "serving http://localhost:"+port+"/",
+			"open that address in a browser here; the server listens on every interface ("+host+"), "+
+				"but pages from other machines need their address in -origins (e.g. -origins http://HOST:"+port+")")
+	case addr.IP.IsLoopback():
+		lines = append(lines, "serving http://"+host+"/",
+			"open that address in a browser on this machine (only it can reach "+host+")")
+	default:
+		lines = append(lines, "serving http://"+host+"/", "open that address in a browser")
+	}
+	if broker != nil {
+		lines = append(lines, "embedded broker mqtt://"+broker.String())
+	} else {
+		lines = append(lines, "embedded broker: off")
+	}
+	if defaultBroker != "" {
+		lines = append(lines, "the page's default broker is "+defaultBroker)
+	} else {
+		lines = append(lines, "no default broker: the page must name one (see -default-broker)")
+	}
+	return append(lines, "embedded DNS zone "+embedded.Zone+" on udp://"+dns.String(),
+		"health at /healthz; Ctrl-C or SIGTERM stops, closing sessions with 1001 (going away)")
+}
+
+// health is the JSON body of GET /healthz.
+type health struct {
+	Status         string `json:"status"` // "ok", or "shutting down" (with 503)
+	UptimeSeconds  int64  `json:"uptimeSeconds"`
+	Sessions       int    `json:"sessions"`   // /mqtt sessions open
+	Traces         int    `json:"traces"`     // /trace channels open
+	WebSockets     int    `json:"websockets"` // both, counted against maxConns
+	MaxConns       int    `json:"maxConns"`
+	EmbeddedBroker string `json:"embeddedBroker"`          // "running" or "off"
+	BrokerClients  *int64 `json:"brokerClients,omitempty"` // MQTT clients of the embedded broker
+}
+
+// healthz answers GET /healthz with the server's state as JSON: 200 while
+// serving, 503 once shutting down.
+func healthz(px *proxy.Server, broker *embedded.Broker, started time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := px.Stats()
+		h := health{Status: "ok", UptimeSeconds: int64(time.Since(started).Seconds()), Sessions: st.Sessions,
+			Traces: st.Traces, WebSockets: st.WebSockets, MaxConns: st.MaxConns, EmbeddedBroker: "off"}
+		if broker != nil {
+			n := broker.Clients()
+			h.EmbeddedBroker, h.BrokerClients = "running", &n
+		}
+		code := http.StatusOK
+		if st.ShuttingDown {
+			h.Status, code = "shutting down", http.StatusServiceUnavailable
+		}
+		b, _ := json.Marshal(h)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		w.Write(append(b, '\n'))
 	})
 }

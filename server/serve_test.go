@@ -37,23 +37,38 @@ func (l *lockedBuffer) String() string {
 // returns the lines it printed on stdout once the serving line appeared.
 func startServe(t *testing.T, args ...string) map[string]string {
 	t.Helper()
+	return startServeCtx(t, context.Background(), args...).lines
+}
+
+// served is a `lifeline serve` running in-process.
+type served struct {
+	lines map[string]string // the startup lines by prefix
+	done  chan struct{}     // closed when run returned
+	err   error             // what run returned, once done
+}
+
+// startServeCtx runs `lifeline serve args…` with ctx; it is stopped (if it
+// has not stopped by itself) when the test ends.
+func startServeCtx(t *testing.T, ctx context.Context, args ...string) *served {
+	t.Helper()
 	t.Setenv("LIFELINE_LISTEN", "")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	var stderr lockedBuffer
-	done := make(chan error, 1)
+	s := &served{lines: map[string]string{}, done: make(chan struct{})}
 	go func() {
-		done <- run(ctx, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...), pw, &stderr)
+		s.err = run(ctx, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...), pw, &stderr)
 		pw.Close()
+		close(s.done)
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v", err)
+		<-s.done
+		if s.err != nil {
+			t.Errorf("serve returned %v", s.err)
 		}
 		t.Log(stderr.String())
 	})
-	lines := map[string]string{}
 	sc := bufio.NewScanner(pr)
 	got := make(chan struct{})
 	go func() {
@@ -61,7 +76,7 @@ func startServe(t *testing.T, args ...string) map[string]string {
 			line := sc.Text()
 			for _, p := range []string{"lifeline: serving ", "lifeline: embedded broker ", "lifeline: embedded DNS zone "} {
 				if v, ok := strings.CutPrefix(line, p); ok {
-					lines[p] = v
+					s.lines[p] = v
 				}
 			}
 			if strings.HasPrefix(line, "lifeline: embedded DNS zone ") {
@@ -73,12 +88,12 @@ func startServe(t *testing.T, args ...string) map[string]string {
 	}()
 	select {
 	case <-got:
-	case err := <-done:
-		t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
+	case <-s.done:
+		t.Fatalf("serve ended early: %v\n%s", s.err, stderr.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve printed no address")
 	}
-	return lines
+	return s
 }
 
 func TestServeEndToEnd(t *testing.T) {
