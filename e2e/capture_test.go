@@ -116,6 +116,32 @@ func TestDropACapture(t *testing.T) {
 		{"tcp.fin", cb, ""},
 	})
 	inOrder(t, as, []step{{"mqtt.PUBLISH", cb, ""}, {"mqtt.PUBACK", cb, ""}})
+	screenshot(t, ctx, "dropped-capture")
+	// The lanes read as people name them, whole, side by side: clients by
+	// their client id over their address, the device's lookups in one
+	// lane, the DNS server and the broker by the name that led to it.
+	heads := eval[[]string](t, ctx, `[...document.querySelectorAll('#lane-heads .lane-head')].map(h => h.querySelector('.lh-label').textContent + ' | ' + (h.querySelector('.lh-detail') || {textContent: ''}).textContent)`)
+	want := []string{
+		"device01 | 127.0.0.1:43270", "device01-report | 127.0.0.1:43274", "cloud-app | 127.0.0.1:39020",
+		"DNS lookups | from 127.0.0.1", "DNS 127.0.0.53 | name server 127.0.0.53:53", "broker.iot.example | broker 127.0.0.10:1883",
+	}
+	if strings.Join(heads, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("lane heads:\n%s\nwant:\n%s", strings.Join(heads, "\n"), strings.Join(want, "\n"))
+	}
+	if bad := eval[string](t, ctx, `(() => {
+		const hs = [...document.querySelectorAll('#lane-heads .lane-head')];
+		const box = document.getElementById('lane-heads').getBoundingClientRect();
+		for (const [i, h] of hs.entries()) {
+			const r = h.getBoundingClientRect();
+			if (h.scrollWidth > h.clientWidth + 1 || h.scrollHeight > h.clientHeight + 1) return 'head ' + i + ' overflows';
+			if (r.bottom > box.bottom) return 'head ' + i + ' sticks out below the heads';
+			if (i > 0 && hs[i - 1].getBoundingClientRect().right > r.left) return 'heads ' + (i - 1) + ' and ' + i + ' overlap';
+			if (!h.title.includes(h.querySelector('.lh-label').textContent)) return 'head ' + i + ' lacks a title';
+		}
+		return '';
+	})()`); bad != "" {
+		t.Fatal(bad)
+	}
 	if st := eval[string](t, ctx, `document.getElementById('status').textContent`); !strings.Contains(st, "Opened lifecycle-v311-qos1.pcapng") {
 		t.Fatalf("status %q", st)
 	}
