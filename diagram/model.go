@@ -35,8 +35,11 @@ type Options struct {
 
 // Lane is one party's lifeline, left to right.
 type Lane struct {
-	Party string `json:"party"` // as in trace entries: browser, proxy, dns, broker, device …
-	Label string `json:"label"`
+	Party string `json:"party"` // as in trace entries: browser, proxy, dns, broker, device …; a host for a lane of DNS lookups
+	Label string `json:"label"` // the heading people read: "Broker", a client id, "broker.iot.example"
+	// Detail is the secondary text under the heading: the address behind
+	// a named lane of an opened capture ("127.0.0.1:43270"), or "".
+	Detail string `json:"detail,omitempty"`
 }
 
 // Arrow is one entry as the diagram shows it.
@@ -142,7 +145,8 @@ type Model struct {
 	hidden map[string]bool
 	rows   []*item // the shown items when a filter is set; nil means all
 
-	parties   map[string]int // party -> order of first appearance
+	parties   map[string]*party // what is known of each party, by name
+	names     map[string]string // IP address -> the DNS name whose answer gave it
 	lanes     []Lane
 	laneIndex map[string]int
 
@@ -204,7 +208,8 @@ func New(opts Options) *Model {
 		max:       opts.MaxArrows,
 		bySeq:     map[int]*item{},
 		hidden:    map[string]bool{},
-		parties:   map[string]int{},
+		parties:   map[string]*party{},
+		names:     map[string]string{},
 		laneIndex: map[string]int{},
 		exchanges: map[int]*Exchange{},
 		open:      map[string]int{},
@@ -259,8 +264,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	}
 	m.bySeq[it.e.Seq] = it
 	m.counts[it.class]++
-	m.addParty(e.From)
-	m.addParty(e.To)
+	m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
 	m.follow(it)
@@ -629,62 +633,6 @@ func (m *Model) timeRow(t float64) float64 {
 		f = (t - a) / (b - a)
 	}
 	return float64(k-1) + min(max(f, 0.1), 0.9)
-}
-
-func (m *Model) addParty(p string) {
-	if p == "" {
-		return
-	}
-	if _, ok := m.parties[p]; ok {
-		return
-	}
-	m.parties[p] = len(m.parties)
-	m.lanes = m.lanes[:0]
-	for q := range m.parties {
-		m.lanes = append(m.lanes, Lane{Party: q, Label: LaneLabel(q)})
-	}
-	sort.Slice(m.lanes, func(i, j int) bool {
-		ri, rj := partyRank(m.lanes[i].Party), partyRank(m.lanes[j].Party)
-		if ri != rj {
-			return ri < rj
-		}
-		return m.parties[m.lanes[i].Party] < m.parties[m.lanes[j].Party]
-	})
-	clear(m.laneIndex)
-	for i, l := range m.lanes {
-		m.laneIndex[l.Party] = i
-	}
-}
-
-// partyRank orders lanes: clients first, then the proxy, the DNS server
-// and the broker.
-func partyRank(p string) int {
-	switch p {
-	case "proxy":
-		return 1
-	case "dns":
-		return 2
-	case "broker":
-		return 3
-	}
-	return 0
-}
-
-// LaneLabel is the heading of a party's lifeline.
-func LaneLabel(p string) string {
-	switch p {
-	case "browser":
-		return "Browser"
-	case "proxy":
-		return "Lifeline proxy"
-	case "dns":
-		return "DNS server"
-	case "broker":
-		return "Broker"
-	case "client":
-		return "CLI client"
-	}
-	return p
 }
 
 // Lanes returns the lifelines, left to right.

@@ -149,7 +149,7 @@ func TestDiagramOfAnOpenedTrace(t *testing.T) {
 	}
 	eval[bool](t, ctx, `(document.getElementById('diagram-scroll').scrollTop = 0, true)`)
 	waitFor(t, ctx, "the top drawn again", `document.querySelector('#diagram [data-kind="mqtt.CONNECT"]')`, 5*time.Second)
-	lanes := eval[[]string](t, ctx, `[...document.querySelectorAll('#lane-heads .lane-head')].map(e => e.title.replace(/.*\((.*)\)$/, '$1'))`)
+	lanes := eval[[]string](t, ctx, `[...document.querySelectorAll('#lane-heads .lane-head')].map(e => e.dataset.party)`)
 	if !reflect.DeepEqual(lanes, []string{"browser", "proxy", "dns", "broker"}) {
 		t.Fatalf("lanes %v", lanes)
 	}

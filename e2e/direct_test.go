@@ -13,69 +13,151 @@ import (
 	"time"
 )
 
-// TestDirectWebSocketQoS2 connects the page straight to an MQTT WebSocket
-// endpoint by URL, in MQTT 5.0: lifeline serve's /mqtt used without a trace
-// token, as any third-party client uses it (this machine's mosquitto
-// cannot open its own WebSocket listener, and websockify refuses the "mqtt"
-// subprotocol). It runs a QoS 2 exchange both ways: and runs a QoS 2 exchange
-// both ways: the diagram has two lanes, the browser-broker leg, the four
-// QoS 2 steps linked as one exchange, and the WebSocket steps the page
-// inferred itself marked as kernel-observed.
-func TestDirectWebSocketQoS2(t *testing.T) {
-	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
-	url := "ws" + strings.TrimPrefix(s.URL, "http") + "/mqtt"
-	ctx := newBrowser(t)
-	openPage(t, ctx, s)
-	eval[bool](t, ctx, `lifeline.connect({url: `+jsString(url)+`, version: 5, clientId: 'direct-1', keepAlive: 20}).then(() => true)`)
-	eval[bool](t, ctx, `lifeline.subscribe('direct/#', {qos: 2}).then(() => true)`)
-	eval[bool](t, ctx, `lifeline.publish('direct/q2', 'exactly once', {qos: 2, properties: {contentType: 'text/plain', userProperties: [['k', 'v']]}}).then(() => true)`)
-	waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
-	eval[bool](t, ctx, `lifeline.disconnect({}).then(() => true)`)
-	waitFor(t, ctx, "the close", `lifeline.trace().some(e => e.kind === 'ws.close')`, 5*time.Second)
+// freePort returns a loopback port nobody listens on (a moment ago).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
 
-	lanes := eval[[]string](t, ctx, `lifeline._view(0, 0).lanes.map(l => l.party)`)
-	if strings.Join(lanes, ",") != "browser,broker" {
-		t.Fatalf("lanes %v", lanes)
-	}
-	as := drawnArrows(t, ctx)
-	const bb = "browser-broker"
-	inOrder(t, as, []step{
-		{"ws.upgrade", bb, "browser"},
-		{"ws.accept", bb, "broker"},
-		{"mqtt.CONNECT", bb, "browser"},
-		{"mqtt.CONNACK", bb, "broker"},
-		{"mqtt.SUBSCRIBE", bb, "browser"},
-		{"mqtt.SUBACK", bb, "broker"},
-		{"mqtt.PUBLISH", bb, "browser"},
-		{"mqtt.PUBREC", bb, "broker"},
-		{"mqtt.PUBREL", bb, "browser"},
-		{"mqtt.PUBCOMP", bb, "broker"},
-		{"mqtt.DISCONNECT", bb, "browser"},
-		{"ws.close", bb, "broker"},
-	})
-	inOrder(t, as, []step{ // the broker delivers it back at QoS 2
-		{"mqtt.PUBLISH", bb, "broker"},
-		{"mqtt.PUBREC", bb, "browser"},
-		{"mqtt.PUBREL", bb, "broker"},
-		{"mqtt.PUBCOMP", bb, "browser"},
-	})
-	for _, a := range as {
-		if a.Leg != bb {
-			t.Fatalf("arrow on leg %s in direct mode", a.Leg)
+// startMosquittoWS runs Debian's mosquitto with its own WebSocket listener
+// (`protocol websockets`) on a free loopback port, and a plain MQTT
+// listener beside it, as an operator configures it; mosquitto drops to its
+// own user, so its configuration is a world-readable file in a
+// world-readable directory. It returns the WebSocket port.
+func startMosquittoWS(t *testing.T) int {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
+			t.Fatal("e2e: mosquitto is missing: install Debian's mosquitto package (`make deps` does it as root)")
 		}
+		bin = "/usr/sbin/mosquitto"
 	}
-	if got := eval[string](t, ctx, `document.querySelector('#diagram [data-kind="ws.upgrade"]').classList.contains('kernel') + ''`); got != "true" {
-		t.Fatal("the page's own WebSocket steps are not marked as observed by the kernel")
+	tcp, ws := freePort(t), freePort(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	// Our QoS 2 publish is one exchange of four arrows.
-	x := eval[string](t, ctx, `(() => { const p = lifeline.trace().find(e => e.kind === 'mqtt.PUBLISH' && e.from === 'browser'); const d = lifeline._detail(p.seq); return d.exchange.name + ':' + d.exchange.arrows.map(a => a.kind).join(',') + ':' + d.exchange.done; })()`)
-	if x != "QoS 2 publish, packet id 2:mqtt.PUBLISH,mqtt.PUBREC,mqtt.PUBREL,mqtt.PUBCOMP:true" {
-		t.Fatalf("exchange %q", x)
+	conf := "persistence false\nallow_anonymous true\n" +
+		"listener " + strconv.Itoa(tcp) + " 127.0.0.1\n" +
+		"listener " + strconv.Itoa(ws) + " 127.0.0.1\nprotocol websockets\n"
+	file := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	// The v5 properties went out.
-	click(t, ctx, `#diagram [data-kind="mqtt.PUBLISH"][data-from="browser"] .shaft`)
-	waitFor(t, ctx, "the PUBLISH tree", `document.querySelector('#tree [data-field="mqtt.property.content_type"]')`, 5*time.Second)
-	screenshot(t, ctx, "direct-qos2")
+	cmd := exec.Command(bin, "-c", file)
+	logs := &testLog{t: t}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.stop() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ws))
+		if err == nil {
+			c.Close()
+			return ws
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto's WebSocket listener did not open on %d within 10 s (is this mosquitto built with websockets?): %v", ws, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDirectWebSocketQoS2 connects the page straight to a real broker's own
+// WebSocket listener (mosquitto's, ws://127.0.0.1:PORT), in MQTT 3.1.1 and
+// 5.0, with no Lifeline proxy in between, and runs a QoS 2 exchange each
+// way: the diagram has two lanes and only the browser-broker leg, the four
+// QoS 2 steps of each direction in order and linked as one exchange, and
+// the WebSocket steps the page inferred itself marked as kernel-observed.
+func TestDirectWebSocketQoS2(t *testing.T) {
+	port := startMosquittoWS(t)
+	url := "ws://127.0.0.1:" + strconv.Itoa(port)
+	s := startServer(t, "-embedded-broker", "off")
+	for _, version := range []string{"4", "5"} {
+		t.Run("v"+version, func(t *testing.T) {
+			ctx := newBrowser(t)
+			openPage(t, ctx, s)
+			id := "direct-v" + version
+			eval[bool](t, ctx, `lifeline.connect({url: `+jsString(url)+`, version: `+version+`, clientId: '`+id+`', keepAlive: 20}).then(() => true)`)
+			eval[bool](t, ctx, `lifeline.subscribe('direct/`+id+`/#', {qos: 2}).then(() => true)`)
+			props := ""
+			if version == "5" {
+				props = `, properties: {contentType: 'text/plain', userProperties: [['k', 'v']]}`
+			}
+			eval[bool](t, ctx, `lifeline.publish('direct/`+id+`/q2', 'exactly once', {qos: 2`+props+`}).then(() => true)`)
+			waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
+			waitFor(t, ctx, "our PUBCOMP of the broker's copy", `lifeline.trace().filter(e => e.kind === 'mqtt.PUBCOMP').length === 2`, 5*time.Second)
+			eval[bool](t, ctx, `lifeline.disconnect({}).then(() => true)`)
+			waitFor(t, ctx, "the close", `lifeline.trace().some(e => e.kind === 'ws.close')`, 5*time.Second)
+
+			lanes := eval[[]string](t, ctx, `lifeline._view(0, 0).lanes.map(l => l.party)`)
+			if strings.Join(lanes, ",") != "browser,broker" {
+				t.Fatalf("lanes %v", lanes)
+			}
+			as := drawnArrows(t, ctx)
+			const bb = "browser-broker"
+			inOrder(t, as, []step{
+				{"ws.upgrade", bb, "browser"},
+				{"ws.accept", bb, "broker"},
+				{"mqtt.CONNECT", bb, "browser"},
+				{"mqtt.CONNACK", bb, "broker"},
+				{"mqtt.SUBSCRIBE", bb, "browser"},
+				{"mqtt.SUBACK", bb, "broker"},
+				{"mqtt.PUBLISH", bb, "browser"},
+				{"mqtt.PUBREC", bb, "broker"},
+				{"mqtt.PUBREL", bb, "browser"},
+				{"mqtt.PUBCOMP", bb, "broker"},
+				{"mqtt.DISCONNECT", bb, "browser"},
+				{"ws.close", bb, ""},
+			})
+			inOrder(t, as, []step{ // mosquitto delivers it back at QoS 2
+				{"mqtt.PUBLISH", bb, "broker"},
+				{"mqtt.PUBREC", bb, "browser"},
+				{"mqtt.PUBREL", bb, "broker"},
+				{"mqtt.PUBCOMP", bb, "browser"},
+			})
+			for _, a := range as {
+				if a.Leg != bb {
+					t.Fatalf("arrow %s on leg %s in direct mode", a.Kind, a.Leg)
+				}
+				if (a.From != "browser" || a.To != "broker") && (a.From != "broker" || a.To != "browser") {
+					t.Fatalf("arrow %s from %s to %s in direct mode", a.Kind, a.From, a.To)
+				}
+			}
+			// The arrows go the right way on screen: the browser's lane is
+			// left of the broker's.
+			dirs := eval[string](t, ctx, `[...document.querySelectorAll('#diagram [data-kind^="mqtt.PUB"]')].map(g => { const l = g.querySelector('.shaft'); return g.dataset.from + (+l.getAttribute('x2') > +l.getAttribute('x1') ? '>' : '<'); }).join(' ')`)
+			for _, d := range strings.Fields(dirs) {
+				if d != "browser>" && d != "broker<" {
+					t.Fatalf("arrows drawn %s", dirs)
+				}
+			}
+			if got := eval[string](t, ctx, `document.querySelector('#diagram [data-kind="ws.upgrade"]').classList.contains('kernel') + ''`); got != "true" {
+				t.Fatal("the page's own WebSocket steps are not marked as observed by the kernel")
+			}
+			// Each QoS 2 publish is one exchange of four arrows.
+			for _, from := range []string{"browser", "broker"} {
+				x := eval[string](t, ctx, `(() => { const p = lifeline.trace().find(e => e.kind === 'mqtt.PUBLISH' && e.from === '`+from+`'); const d = lifeline._detail(p.seq); return d.exchange.arrows.map(a => a.kind + '/' + a.from).join(',') + ':' + d.exchange.done; })()`)
+				other := map[string]string{"browser": "broker", "broker": "browser"}[from]
+				want := "mqtt.PUBLISH/" + from + ",mqtt.PUBREC/" + other + ",mqtt.PUBREL/" + from + ",mqtt.PUBCOMP/" + other + ":true"
+				if x != want {
+					t.Fatalf("exchange of the %s's PUBLISH %q, want %q", from, x, want)
+				}
+			}
+			if version == "5" {
+				click(t, ctx, `#diagram [data-kind="mqtt.PUBLISH"][data-from="browser"] .shaft`)
+				waitFor(t, ctx, "the PUBLISH tree", `document.querySelector('#tree [data-field="mqtt.property.content_type"]')`, 5*time.Second)
+				screenshot(t, ctx, "direct-qos2")
+			}
+		})
+	}
 }
 
 // TestRefusedTargetInWords asks the proxy for a broker its policy refuses

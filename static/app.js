@@ -53,12 +53,25 @@ lifeline.importCapture = async (bytes) => {
     return { entries: n, problems: [] };
   }
   const r = await fetch('api/import', { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: b });
-  if (!r.ok) throw new Error(`import failed: ${r.status} ${(await r.text()).trim()}`);
+  if (!r.ok) {
+    // The server answers {"error": "…"}; say it without the package name.
+    const text = (await r.text()).trim();
+    let why = text;
+    try { why = JSON.parse(text).error || text; } catch { /* plain text */ }
+    throw new Error(`it is neither a capture (pcap, pcapng) nor a Lifeline JSON trace — ${String(why).replace(/^capture: /, '')}`);
+  }
   const res = await r.json();
   const n = lifeline._load(res.entries || []);
   if (lifeline._ui) lifeline._ui.diagram.reset();
-  return { entries: n, problems: res.problems || [] };
+  return { entries: n, problems: res.problems || [], conns: res.conns || [] };
 };
+
+// problemText says where a problem of an opened capture is and what it is.
+export function problemText(p, conns) {
+  const c = (conns || []).find((x) => x.id === p.conn);
+  const who = p.conn ? ` (connection ${p.conn}${c && c.clientId ? `, client ${c.clientId}` : ''})` : '';
+  return `${p.frame ? `Frame ${p.frame}` : 'The file as a whole'}${who}: ${p.reason}`;
+}
 
 // Called by the wasm module (wasm/main.go) once its functions are in place.
 lifeline._boot = (info) => {
@@ -111,14 +124,66 @@ function start() {
   exporter('export-png', () => lifeline.exportPNG(), 'png', 'image/png');
   exporter('export-mermaid', () => lifeline.exportMermaid(), 'mmd', 'text/vnd.mermaid');
   menu.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && menu.open) { menu.open = false; menu.querySelector('summary').focus(); } });
+  // Opening a file, from the picker or dropped anywhere on the page: what
+  // could not be read is listed in words, frame by frame; the rest is shown.
+  const report = document.getElementById('open-report');
+  const reportText = document.getElementById('open-report-text');
+  const problemList = document.getElementById('open-problems');
+  document.getElementById('open-report-close').addEventListener('click', () => { report.hidden = true; });
+  const openFile = async (f) => {
+    report.hidden = true;
+    problemList.replaceChildren();
+    try {
+      if (!f.size) throw new Error('the file is empty');
+      const r = await lifeline.importCapture(new Uint8Array(await f.arrayBuffer()));
+      setStatus('ready', `Opened ${f.name}: ${r.entries} arrows${r.problems.length ? `, ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}` : ''}.`);
+      if (r.problems.length) {
+        reportText.textContent = `Opened ${f.name}, but ${r.problems.length === 1 ? 'one part' : `${r.problems.length} parts`} of it could not be read. The rest is shown.`;
+        for (const p of r.problems) problemList.append(Object.assign(document.createElement('li'), { textContent: problemText(p, r.conns) }));
+        report.hidden = false;
+      }
+      if (!r.entries && !r.problems.length) {
+        reportText.textContent = `${f.name} was read, but it holds no DNS, TCP or MQTT traffic Lifeline recognises.`;
+        report.hidden = false;
+      }
+    } catch (e) {
+      const why = String(e.message || e).replace(/^Error: /, '');
+      setStatus('error', `Could not open ${f.name}.`);
+      reportText.textContent = `Could not open ${f.name}: ${why}.`.replace(/\.\.$/, '.');
+      report.hidden = false;
+    }
+  };
   document.getElementById('open-file').addEventListener('change', async (ev) => {
     const f = ev.target.files[0];
-    if (!f) return;
-    try {
-      const r = await lifeline.importCapture(new Uint8Array(await f.arrayBuffer()));
-      setStatus('ready', `Opened ${f.name}: ${r.entries} arrows${r.problems.length ? `, ${r.problems.length} problems` : ''}.`);
-    } catch (e) { setStatus('error', `Could not open ${f.name}: ${e.message}`); }
+    if (f) await openFile(f);
     ev.target.value = '';
+  });
+  const dropTarget = document.getElementById('drop-target');
+  const withFiles = (ev) => ev.dataTransfer && [...ev.dataTransfer.types].includes('Files');
+  let depth = 0; // dragenter/dragleave pairs, one per element crossed
+  document.addEventListener('dragenter', (ev) => {
+    if (!withFiles(ev)) return;
+    ev.preventDefault();
+    depth++;
+    dropTarget.hidden = false;
+  });
+  document.addEventListener('dragover', (ev) => {
+    if (!withFiles(ev)) return;
+    ev.preventDefault(); // allow the drop
+    ev.dataTransfer.dropEffect = 'copy';
+  });
+  document.addEventListener('dragleave', (ev) => {
+    if (!withFiles(ev)) return;
+    depth = Math.max(0, depth - 1);
+    if (!depth) dropTarget.hidden = true;
+  });
+  document.addEventListener('drop', (ev) => {
+    if (!withFiles(ev)) return;
+    ev.preventDefault(); // the browser would navigate to the file
+    depth = 0;
+    dropTarget.hidden = true;
+    const f = ev.dataTransfer.files[0];
+    if (f) lifeline._opening = openFile(f);
   });
   return panels.config();
 }

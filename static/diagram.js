@@ -187,7 +187,7 @@ export class Diagram {
     const lanesW = W - TIME_W - GUTTER_W;
     const laneX = (i) => TIME_W + (lanesW * (i + 0.5)) / n;
     this.laneW = lanesW / n;
-    const key = `${W}|${H}|${v.lanes.map((l) => l.party).join(',')}`;
+    const key = `${W}|${H}|${v.lanes.map((l) => `${l.party}=${l.label}=${l.detail || ''}`).join(',')}`;
     if (key !== this.layoutKey) {
       this.layoutKey = key;
       this.arrows.clear();
@@ -195,14 +195,24 @@ export class Diagram {
       clear(this.heads);
       const room = Math.floor(lanesW / n) - 6;
       for (const [i, l] of v.lanes.entries()) {
-        // Narrow lanes get the party's short name; the title has both.
-        // Addresses (an opened capture's parties) keep their end: the port.
-        const fit = Math.max(4, Math.floor((room - 14) / 6.9));
+        // The whole heading, wrapped where it may break (after . : - /),
+        // never cut to a fragment; under it the address, smaller. The
+        // title has both and the party's name.
         const label = this.label(l);
-        let text = label.length <= fit ? label : l.party;
-        if (text.length > fit) text = '…' + text.slice(-(fit - 1));
-        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, style: `left:${laneX(i)}px;max-width:${room}px`, title: `${label} (${l.party})`, text }));
+        const detail = this.labels[l.party] ? '' : (l.detail || '');
+        const title = [...new Set([label, detail, l.party].filter(Boolean))].join(' — ');
+        // Narrow lanes: a smaller font, so that the longest part of the
+        // name fits on a line (down to 9.5 px, then it breaks).
+        const need = Math.max(textWidth(label, '600 12px system-ui, sans-serif', /(?<=[.\-/ ])/),
+          detail ? textWidth(detail, '10.2px ui-monospace, "DejaVu Sans Mono", monospace', /(?<=[: ])/) : 0);
+        const px = Math.max(9, Math.min(12, 12 * (room - 20) / need));
+        this.heads.append(h('div', { class: `lane-head party-${safe(l.party)}`, dataset: { party: l.party }, style: `left:${laneX(i)}px;max-width:${room}px;font-size:${px.toFixed(1)}px`, title },
+          h('span', { class: 'lh-label' }, ...breakable(label, /(?<=[.\-/ ])/)),
+          detail ? h('span', { class: 'lh-detail' }, ...breakable(detail, /(?<=[: ])/)) : null));
       }
+      let tall = 0;
+      for (const el of this.heads.children) tall = Math.max(tall, el.offsetHeight);
+      this.heads.style.height = `${Math.max(tall + 10, 32)}px`;
     }
     this.svg.setAttribute('width', W);
     const height = Math.max(v.arrows.length, 1) * H + H;
@@ -432,6 +442,26 @@ export class Diagram {
     ev.preventDefault();
     if (target !== null && total > 0) this.selectRow(Math.max(0, Math.min(total - 1, target)));
   }
+}
+
+// breakable returns a text as text nodes with a <wbr> where the pattern
+// splits it, so that a long name or address wraps at its parts.
+function breakable(text, at) {
+  const out = [];
+  for (const part of String(text).split(at)) {
+    if (out.length) out.push(document.createElement('wbr'));
+    out.push(part);
+  }
+  return out;
+}
+
+// textWidth is the width in px of the widest part of a text (split where
+// it may wrap) in a CSS font.
+let measure;
+function textWidth(text, font, at) {
+  measure = measure || document.createElement('canvas').getContext('2d');
+  measure.font = font;
+  return Math.max(1, ...String(text).split(at).map((p) => measure.measureText(p).width));
 }
 
 const safe = (p) => String(p).replace(/[^a-z0-9-]/gi, '_');

@@ -127,6 +127,9 @@ func writeView(w *jsonw.Writer, v *diagram.View) {
 		w.Open('{')
 		w.KString("party", l.Party)
 		w.KString("label", l.Label)
+		if l.Detail != "" {
+			w.KString("detail", l.Detail)
+		}
 		w.Close('}')
 	}
 	w.Close(']')

@@ -1,0 +1,375 @@
+package diagram
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// A live session's parties have names (browser, proxy, dns, broker, device
+// …). An opened capture's parties are addresses, host:port, which say
+// little: the lanes of those are named for people from what the entries
+// show — a client by the client id of its CONNECT, a broker by the DNS name
+// whose answer led to its address, a DNS server as such — with the address
+// kept as the lane's Detail. A device's lookups from ephemeral ports (a port
+// per query) would each get a lane of two arrows; they share one lane per
+// host as long as those ports carry nothing but DNS.
+
+// partyRole is what a party does, as far as the entries show.
+type partyRole int
+
+const (
+	asClient partyRole = iota
+	asDNSClient
+	asProxy
+	asDNSServer
+	asBroker
+)
+
+// party is what the model knows of one party.
+type party struct {
+	order    int // of first appearance
+	addr     bool
+	role     partyRole
+	dnsOnly  bool   // every entry it took part in was DNS
+	clientID string // of its first CONNECT, for a client
+}
+
+// learn records what an entry says about its parties and lays the lanes
+// out again when that changed them.
+func (m *Model) learn(e *trace.Entry) {
+	changed := m.addParty(e.From)
+	changed = m.addParty(e.To) || changed
+	from, to := m.parties[e.From], m.parties[e.To]
+	dns := len(e.Kind) > 4 && e.Kind[:4] == "dns."
+	for _, p := range [2]*party{from, to} {
+		if p != nil && !dns && p.dnsOnly {
+			p.dnsOnly = false
+			changed = true
+		}
+	}
+	set := func(p *party, r partyRole, unless partyRole) {
+		if p != nil && p.addr && p.role != r && p.role != unless {
+			p.role = r
+			changed = true
+		}
+	}
+	switch e.Kind {
+	case trace.KindTCPSyn, "mqtt.CONNECT":
+		set(to, asBroker, asBroker)
+	case "mqtt.CONNACK":
+		set(from, asBroker, asBroker)
+	case trace.KindDNSQuery:
+		set(to, asDNSServer, asBroker)
+	case trace.KindDNSResponse:
+		set(from, asDNSServer, asBroker)
+		if e.Error == "" {
+			changed = m.learnNames(e.Bytes) || changed
+		}
+	}
+	if e.Kind == "mqtt.CONNECT" && from != nil && from.addr && from.clientID == "" {
+		if id, ok := clientID(e.Bytes); ok && id != "" {
+			from.clientID = id
+			changed = true
+		}
+	}
+	if changed {
+		m.layout()
+	}
+}
+
+// addParty notes a party seen for the first time.
+func (m *Model) addParty(name string) bool {
+	if name == "" || m.parties[name] != nil {
+		return false
+	}
+	_, _, addr := splitHostPort(name)
+	m.parties[name] = &party{order: len(m.parties), addr: addr, dnsOnly: true}
+	return true
+}
+
+// learnNames remembers which name a DNS answer gave each address.
+func (m *Model) learnNames(b []byte) bool {
+	changed := false
+	dnsAnswers(b, func(name, ip string) {
+		if len(m.names) < 4096 && m.names[ip] == "" {
+			m.names[ip] = name
+			changed = true
+		}
+	})
+	return changed
+}
+
+// layout computes the lanes from what is known of the parties: clients
+// first, then the DNS lookups, the proxy, the DNS servers and the brokers,
+// each group in order of first appearance.
+func (m *Model) layout() {
+	type placed struct {
+		Lane
+		rank, order int
+	}
+	var lanes []placed
+	at := map[string]int{} // lane key -> index in lanes
+	laneOf := map[string]string{}
+	for name, p := range m.parties {
+		l, key, rank := m.laneFor(name, p)
+		laneOf[name] = key
+		if i, ok := at[key]; ok {
+			lanes[i].order = min(lanes[i].order, p.order)
+			continue
+		}
+		at[key] = len(lanes)
+		lanes = append(lanes, placed{l, rank, p.order})
+	}
+	sort.Slice(lanes, func(i, j int) bool {
+		if lanes[i].rank != lanes[j].rank {
+			return lanes[i].rank < lanes[j].rank
+		}
+		return lanes[i].order < lanes[j].order
+	})
+	m.lanes = m.lanes[:0]
+	index := map[string]int{}
+	for i, l := range lanes {
+		m.lanes = append(m.lanes, l.Lane)
+		index[l.Party] = i
+	}
+	clear(m.laneIndex)
+	for name, key := range laneOf {
+		m.laneIndex[name] = index[key]
+	}
+}
+
+// laneFor returns the lane a party is drawn on, the key shared by the
+// parties drawn on it (its Party), and its rank left to right.
+func (m *Model) laneFor(name string, p *party) (Lane, string, int) {
+	if !p.addr {
+		return Lane{Party: name, Label: LaneLabel(name)}, name, partyRank(name)
+	}
+	host, port, _ := splitHostPort(name)
+	switch {
+	case p.role == asBroker:
+		if dn := m.names[host]; dn != "" {
+			return Lane{Party: name, Label: dn, Detail: "broker " + name}, name, int(asBroker)
+		}
+		return Lane{Party: name, Label: "broker " + name}, name, int(asBroker)
+	case p.role == asDNSServer:
+		short := name
+		if port == "53" {
+			short = host
+		}
+		return Lane{Party: name, Label: "DNS " + short, Detail: "name server " + name}, name, int(asDNSServer)
+	case p.dnsOnly:
+		key := host
+		return Lane{Party: key, Label: "DNS lookups", Detail: "from " + host}, key, int(asDNSClient)
+	case p.clientID != "":
+		return Lane{Party: name, Label: p.clientID, Detail: name}, name, int(asClient)
+	}
+	return Lane{Party: name, Label: name}, name, int(asClient)
+}
+
+// partyRank orders named lanes: clients first, then the proxy, the DNS
+// server and the broker.
+func partyRank(p string) int {
+	switch p {
+	case "proxy":
+		return int(asProxy)
+	case "dns":
+		return int(asDNSServer)
+	case "broker":
+		return int(asBroker)
+	}
+	return int(asClient)
+}
+
+// LaneLabel is the heading of a named party's lifeline.
+func LaneLabel(p string) string {
+	switch p {
+	case "browser":
+		return "Browser"
+	case "proxy":
+		return "Lifeline proxy"
+	case "dns":
+		return "DNS server"
+	case "broker":
+		return "Broker"
+	case "client":
+		return "CLI client"
+	}
+	return p
+}
+
+// splitHostPort splits "127.0.0.1:1883" or "[::1]:1883"; ok is false for
+// a name that is no address with a port (browser, broker …).
+func splitHostPort(s string) (host, port string, ok bool) {
+	i := len(s) - 1
+	for i >= 0 && s[i] >= '0' && s[i] <= '9' {
+		i--
+	}
+	if i <= 0 || i == len(s)-1 || s[i] != ':' {
+		return "", "", false
+	}
+	host, port = s[:i], s[i+1:]
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		return host[1 : len(host)-1], port, true
+	}
+	for j := 0; j < len(host); j++ {
+		if c := host[j]; !(c == '.' || c >= '0' && c <= '9') {
+			return "", "", false
+		}
+	}
+	return host, port, true
+}
+
+// clientID returns the Client Identifier of a CONNECT [3.1.3.1]: after the
+// protocol name, level, flags and keepalive, and in MQTT 5 the properties.
+func clientID(b []byte) (string, bool) {
+	typ, _, body, ok := mqttBody(b)
+	if !ok || typ != typeConnect {
+		return "", false
+	}
+	n, ok := u16(b, body)
+	if !ok || body+2+n >= len(b) {
+		return "", false
+	}
+	level := b[body+2+n]
+	off := body + 2 + n + 4
+	if level == 5 {
+		plen, used := uvarint(b[min(off, len(b)):])
+		if used == 0 {
+			return "", false
+		}
+		off += used + plen
+	}
+	l, ok := u16(b, off)
+	if !ok || off+2+l > len(b) {
+		return "", false
+	}
+	return string(b[off+2 : off+2+l]), true
+}
+
+// uvarint reads an MQTT Variable Byte Integer; used is 0 when b holds none.
+func uvarint(b []byte) (v, used int) {
+	for i, mult := 0, 1; i < 4 && i < len(b); i, mult = i+1, mult<<7 {
+		v += int(b[i]&0x7f) * mult
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// dnsAnswers calls f with the question's name and each A and AAAA address
+// in a DNS response's answers [RFC 1035 4.1]: the name a client asked for
+// is what led it to the address, whatever CNAMEs came between.
+func dnsAnswers(b []byte, f func(name, ip string)) {
+	if len(b) < 12 || b[2]&0x80 == 0 { // not a response
+		return
+	}
+	qd, _ := u16(b, 4)
+	an, _ := u16(b, 6)
+	if qd != 1 {
+		return
+	}
+	name, off := dnsName(b, 12)
+	if off < 0 || name == "" {
+		return
+	}
+	off += 4 // type, class
+	for ; an > 0; an-- {
+		_, off = dnsName(b, off)
+		if off < 0 || off+10 > len(b) {
+			return
+		}
+		typ, _ := u16(b, off)
+		rdlen, _ := u16(b, off+8)
+		off += 10
+		if off+rdlen > len(b) {
+			return
+		}
+		switch {
+		case typ == 1 && rdlen == 4:
+			f(name, ipv4(b[off:off+4]))
+		case typ == 28 && rdlen == 16:
+			f(name, ipv6(b[off:off+16]))
+		}
+		off += rdlen
+	}
+}
+
+// dnsName reads a domain name at off (following compression pointers) and
+// returns it with the offset after it in place, or -1 when it is malformed.
+func dnsName(b []byte, off int) (string, int) {
+	var name []byte
+	end := -1
+	for hops := 0; hops < 32; hops++ {
+		if off >= len(b) {
+			return "", -1
+		}
+		c := int(b[off])
+		switch {
+		case c == 0:
+			if end < 0 {
+				end = off + 1
+			}
+			return string(name), end
+		case c&0xc0 == 0xc0:
+			if off+1 >= len(b) {
+				return "", -1
+			}
+			if end < 0 {
+				end = off + 2
+			}
+			off = (c&0x3f)<<8 | int(b[off+1])
+		case c&0xc0 != 0:
+			return "", -1
+		default:
+			if off+1+c > len(b) || len(name)+c > 253 {
+				return "", -1
+			}
+			if len(name) > 0 {
+				name = append(name, '.')
+			}
+			name = append(name, b[off+1:off+1+c]...)
+			off += 1 + c
+		}
+	}
+	return "", -1
+}
+
+func ipv4(b []byte) string {
+	return strconv.Itoa(int(b[0])) + "." + strconv.Itoa(int(b[1])) + "." + strconv.Itoa(int(b[2])) + "." + strconv.Itoa(int(b[3]))
+}
+
+// ipv6 writes an IPv6 address as RFC 5952 says: lower-case hex, the
+// longest run of two or more zero groups as "::".
+func ipv6(b []byte) string {
+	var g [8]int
+	for i := range g {
+		g[i] = int(b[2*i])<<8 | int(b[2*i+1])
+	}
+	zs, zl := -1, 1
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && g[j] == 0 {
+			j++
+		}
+		if j-i > zl {
+			zs, zl = i, j-i
+		}
+		i = j + 1
+	}
+	s := ""
+	for i := 0; i < 8; i++ {
+		if i == zs {
+			s += "::"
+			i += zl - 1
+			continue
+		}
+		if s != "" && s[len(s)-1] != ':' {
+			s += ":"
+		}
+		s += strconv.FormatInt(int64(g[i]), 16)
+	}
+	return s
+}
