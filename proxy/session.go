@@ -37,6 +37,7 @@ type session struct {
 	srv   *Server
 	ws    *websocket.Conn
 	br    *bufio.Reader // the WebSocket's read buffer, nil if unknown
+	pr    *pageReader   // the reader under br, nil if none
 	tc    *traceChannel // nil without a trace token
 	conn  string
 	start time.Time
@@ -93,11 +94,11 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		tls:       q.Get("tls"),
 		token:     q.Get("trace"),
 	}
-	ws, br, ip, _ := s.upgrade(w, r)
+	ws, in, ip, _ := s.upgrade(w, r)
 	if ws == nil {
 		return
 	}
-	go s.serveSession(ws, br, ip, req)
+	go s.serveSession(ws, in, ip, req)
 }
 
 // sessionRequest is what a session keeps of its upgrade request.
@@ -106,9 +107,9 @@ type sessionRequest struct {
 	broker, tls, token              string
 }
 
-func (s *Server) serveSession(ws *websocket.Conn, br *bufio.Reader, ip netip.Addr, req sessionRequest) {
+func (s *Server) serveSession(ws *websocket.Conn, in pageInput, ip netip.Addr, req sessionRequest) {
 	defer s.release(ip)
-	ss := &session{srv: s, ws: ws, br: br, start: time.Now()}
+	ss := &session{srv: s, ws: ws, br: in.br, pr: in.pr, start: time.Now()}
 	if req.token != "" {
 		if ss.tc = s.hub.get(req.token); ss.tc == nil {
 			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
@@ -470,7 +471,7 @@ func (ss *session) frameWaiting() bool {
 		return false
 	}
 	b, _ := ss.br.Peek(ss.br.Buffered())
-	return frameBuffered(b)
+	return frameBuffered(b, ss.pr.buffered())
 }
 
 // packetUp queues the entry of a packet from the page, which ends at offset
