@@ -168,8 +168,9 @@ func (ss *session) run(req sessionRequest) {
 		return
 	}
 
+	ss.writing = make(chan struct{}, 1)
 	d := s.dialer()
-	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emit
+	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emitNet
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 	ss.mu.Lock()
 	ss.cancelDial = cancel
@@ -196,7 +197,6 @@ func (ss *session) run(req sessionRequest) {
 	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
 		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
 
-	ss.writing = make(chan struct{}, 1)
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
 	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
@@ -650,6 +650,17 @@ func (ss *session) entry(at time.Time, leg, from, to, kind, summary string) trac
 }
 
 // emit sends e to the session's trace channel, or to the debug log.
+// emitNet emits an entry of the recording dialer. The broker's FIN or RST
+// may answer what was just written (mosquitto closes at once after a
+// DISCONNECT), so like the broker's packets it waits for a write in progress
+// to be recorded first (afterWrites); the session's end follows it.
+func (ss *session) emitNet(e trace.Entry) {
+	if e.From == "broker" && (e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst) {
+		ss.afterWrites()
+	}
+	ss.emit(e)
+}
+
 func (ss *session) emit(e trace.Entry) {
 	if ss.tc != nil {
 		ss.tc.emit(e)
