@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,53 @@ func TestPageClosesRightAfterSending(t *testing.T) {
 				t.Errorf("the trace shows a FIN from a broker that never sent one:\n%s", dump(all))
 			}
 		})
+	}
+}
+
+// A broker that closes as soon as it reads a DISCONNECT (as mosquitto does):
+// the DISCONNECT's entry comes before the broker's FIN and the session's
+// ws.close on the trace channel, although the FIN may be read before the
+// writer has recorded its write. Several rounds, as the scheduler decides.
+func TestDisconnectRecordedBeforeBrokerFIN(t *testing.T) {
+	f := newFakeBroker(t, func(c *net.TCPConn) error {
+		b := make([]byte, 64)
+		for {
+			n, err := c.Read(b)
+			if err != nil {
+				return err
+			}
+			if bytes.IndexByte(b[:n], 0xe0) >= 0 {
+				return nil // close at once: the deferred Close sends the FIN
+			}
+		}
+	})
+	e := privateEnv(t, nil)
+	tc := e.openTrace(t)
+	for round := range 10 {
+		conn := "c" + strconv.Itoa(round+1)
+		ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
+		if err := ws.WriteMessage(websocket.BinaryMessage, []byte{0xe0, 0x00}); err != nil {
+			t.Fatal(err)
+		}
+		got := tc.waitFor(t, "ws.close of "+conn, func(en trace.Entry) bool {
+			return en.Conn == conn && en.Kind == trace.KindWSClose
+		})
+		checkOrderOf(t, got, conn, "mqtt.DISCONNECT", trace.KindTCPFin, trace.KindWSClose)
+		ws.Close()
+	}
+}
+
+// checkOrderOf checks that conn's entries of the kinds want appear in that
+// order (by seq), each present.
+func checkOrderOf(t *testing.T, got []trace.Entry, conn string, want ...string) {
+	t.Helper()
+	i := 0
+	for _, en := range got {
+		if en.Conn == conn && i < len(want) && en.Kind == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Fatalf("trace of %s: %s missing or out of order (want %v); got:\n%s", conn, want[i], want, dump(got))
 	}
 }

@@ -172,20 +172,30 @@ func TestFrameBuffered(t *testing.T) {
 		{"close frame", []byte{0x88, 0x00}, true},
 	}
 	for _, tt := range tests {
-		if got := frameBuffered(tt.b); got != tt.want {
-			t.Errorf("%s: frameBuffered = %v, want %v", tt.name, got, tt.want)
+		// The same bytes split anywhere between the WebSocket's buffer and
+		// the pageReader's give the same answer.
+		for i := 0; i <= len(tt.b); i++ {
+			if got := frameBuffered(tt.b[:i], tt.b[i:]); got != tt.want {
+				t.Errorf("%s split at %d: frameBuffered = %v, want %v", tt.name, i, got, tt.want)
+			}
 		}
 	}
 }
 
 // FuzzFrameBuffered checks that a whole frame stays whole when more bytes
-// arrive behind it.
+// arrive behind it, and that where the bytes are split between the two
+// buffers does not matter.
 func FuzzFrameBuffered(f *testing.F) {
 	f.Add([]byte{0x82, 0x82, 1, 2, 3, 4, 9, 9}, []byte{0x82})
 	f.Add([]byte{0x82, 0xfe, 0x00, 0x01, 1, 2, 3, 4, 0}, []byte{})
 	f.Fuzz(func(t *testing.T, b, more []byte) {
-		if frameBuffered(b) && !frameBuffered(append(append([]byte{}, b...), more...)) {
+		all := append(append([]byte{}, b...), more...)
+		whole := frameBuffered(b, nil)
+		if whole && !frameBuffered(all, nil) {
 			t.Fatalf("% x is a whole frame but not with % x behind it", b, more)
+		}
+		if got, want := frameBuffered(b, more), frameBuffered(all, nil); got != want {
+			t.Fatalf("frameBuffered(% x, % x) = %v, but %v for the bytes in one piece", b, more, got, want)
 		}
 	})
 }

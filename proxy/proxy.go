@@ -194,16 +194,16 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // upgrade checks the Host, takes a connection slot and upgrades. When it
 // returns a nil conn it has answered the request; ok false with a conn means
 // the WebSocket must be closed at once with code 1013 and the reason.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, br *bufio.Reader, ip netip.Addr, refused string) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr, refused string) {
 	if !s.hostOK(r.Host) {
 		http.Error(w, "Host "+r.Host+" is not served here (see -origins)", http.StatusForbidden)
 		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "reason", "host not allowed")
-		return nil, nil, ip, ""
+		return nil, in, ip, ""
 	}
 	if !s.originOK(r) {
 		http.Error(w, "Origin not allowed (see -origins)", http.StatusForbidden)
 		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "reason", "origin not allowed")
-		return nil, nil, ip, ""
+		return nil, in, ip, ""
 	}
 	ip = remoteIP(r)
 	refused = s.acquire(ip)
@@ -214,7 +214,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.
 			s.release(ip)
 		}
 		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-		return nil, nil, ip, ""
+		return nil, in, ip, ""
 	}
 	if refused != "" {
 		s.cfg.Log.Warn("refused connection", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", refused)
@@ -223,9 +223,24 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.
 			code = websocket.CloseGoingAway
 		}
 		closeNow(ws, code, refused)
-		return nil, nil, ip, refused
+		return nil, in, ip, refused
 	}
-	return ws, h.br, ip, ""
+	in.br = h.br
+	// Nothing has been read since the hijack: the reader under the buffer
+	// can be swapped for one that reads more at once while data flows.
+	if in.br != nil && in.br.Buffered() == 0 {
+		if in.pr = newPageReader(ws.NetConn()); in.pr != nil {
+			in.br.Reset(in.pr)
+		}
+	}
+	return ws, in, ip, ""
+}
+
+// pageInput is how the page's bytes reach gorilla: its read buffer, and the
+// pageReader under it (either may be nil).
+type pageInput struct {
+	br *bufio.Reader
+	pr *pageReader
 }
 
 // closeNow sends a close frame and drops the connection.

@@ -37,6 +37,7 @@ type session struct {
 	srv   *Server
 	ws    *websocket.Conn
 	br    *bufio.Reader // the WebSocket's read buffer, nil if unknown
+	pr    *pageReader   // the reader under br, nil if none
 	tc    *traceChannel // nil without a trace token
 	conn  string
 	start time.Time
@@ -93,11 +94,11 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		tls:       q.Get("tls"),
 		token:     q.Get("trace"),
 	}
-	ws, br, ip, _ := s.upgrade(w, r)
+	ws, in, ip, _ := s.upgrade(w, r)
 	if ws == nil {
 		return
 	}
-	go s.serveSession(ws, br, ip, req)
+	go s.serveSession(ws, in, ip, req)
 }
 
 // sessionRequest is what a session keeps of its upgrade request.
@@ -106,9 +107,9 @@ type sessionRequest struct {
 	broker, tls, token              string
 }
 
-func (s *Server) serveSession(ws *websocket.Conn, br *bufio.Reader, ip netip.Addr, req sessionRequest) {
+func (s *Server) serveSession(ws *websocket.Conn, in pageInput, ip netip.Addr, req sessionRequest) {
 	defer s.release(ip)
-	ss := &session{srv: s, ws: ws, br: br, start: time.Now()}
+	ss := &session{srv: s, ws: ws, br: in.br, pr: in.pr, start: time.Now()}
 	if req.token != "" {
 		if ss.tc = s.hub.get(req.token); ss.tc == nil {
 			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
@@ -167,8 +168,9 @@ func (ss *session) run(req sessionRequest) {
 		return
 	}
 
+	ss.writing = make(chan struct{}, 1)
 	d := s.dialer()
-	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emit
+	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emitNet
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 	ss.mu.Lock()
 	ss.cancelDial = cancel
@@ -195,7 +197,6 @@ func (ss *session) run(req sessionRequest) {
 	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
 		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
 
-	ss.writing = make(chan struct{}, 1)
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
 	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
@@ -470,7 +471,7 @@ func (ss *session) frameWaiting() bool {
 		return false
 	}
 	b, _ := ss.br.Peek(ss.br.Buffered())
-	return frameBuffered(b)
+	return frameBuffered(b, ss.pr.buffered())
 }
 
 // packetUp queues the entry of a packet from the page, which ends at offset
@@ -649,6 +650,17 @@ func (ss *session) entry(at time.Time, leg, from, to, kind, summary string) trac
 }
 
 // emit sends e to the session's trace channel, or to the debug log.
+// emitNet emits an entry of the recording dialer. The broker's FIN or RST
+// may answer what was just written (mosquitto closes at once after a
+// DISCONNECT), so like the broker's packets it waits for a write in progress
+// to be recorded first (afterWrites); the session's end follows it.
+func (ss *session) emitNet(e trace.Entry) {
+	if e.From == "broker" && (e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst) {
+		ss.afterWrites()
+	}
+	ss.emit(e)
+}
+
 func (ss *session) emit(e trace.Entry) {
 	if ss.tc != nil {
 		ss.tc.emit(e)
