@@ -99,7 +99,7 @@ func TestPubSubMosquitto(t *testing.T) {
 			got := tc.waitFor(t, "ws.close of "+conn, func(en trace.Entry) bool {
 				return en.Conn == conn && en.Kind == trace.KindWSClose && en.From == "proxy"
 			})
-			checkOrder(t, got, conn, "ws.upgrade", "ws.accept", "dns.query", "dns.response", "tcp.syn", "tcp.synack", "tcp.ack",
+			checkOrder(t, got, conn, "ws.upgrade", "dns.query", "dns.response", "tcp.syn", "tcp.synack", "tcp.ack", "ws.accept",
 				"mqtt.CONNECT", "mqtt.CONNACK", "mqtt.SUBSCRIBE", "mqtt.SUBACK", "mqtt.PUBLISH", "mqtt.DISCONNECT", "tcp.fin")
 		})
 	}

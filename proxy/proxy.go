@@ -191,39 +191,62 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-// upgrade checks the Host, takes a connection slot and upgrades. When it
-// returns a nil conn it has answered the request; ok false with a conn means
-// the WebSocket must be closed at once with code 1013 and the reason.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr, refused string) {
+// upgrade checks the Host and the Origin, takes a connection slot and
+// upgrades. When it returns a nil conn it has answered the request.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr) {
+	ip, ok := s.admit(w, r)
+	if !ok {
+		return nil, in, ip
+	}
+	if ws, in = s.accept(w, r); ws == nil {
+		s.release(ip)
+	}
+	return ws, in, ip
+}
+
+// admit checks the Host and the Origin and takes a connection slot. When it
+// returns false it has answered the request (403, or a WebSocket closed at
+// once with the reason: too many connections, shutting down).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (ip netip.Addr, ok bool) {
 	if !s.hostOK(r.Host) {
 		http.Error(w, "Host "+r.Host+" is not served here (see -origins)", http.StatusForbidden)
 		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "reason", "host not allowed")
-		return nil, in, ip, ""
+		return ip, false
 	}
 	if !s.originOK(r) {
 		http.Error(w, "Origin not allowed (see -origins)", http.StatusForbidden)
 		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "reason", "origin not allowed")
-		return nil, in, ip, ""
+		return ip, false
 	}
 	ip = remoteIP(r)
-	refused = s.acquire(ip)
+	refused := s.acquire(ip)
+	if refused == "" {
+		return ip, true
+	}
+	// Upgrade only to say why, in the close frame a page can read.
 	h := &hijacker{ResponseWriter: w}
 	ws, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
-		if refused == "" {
-			s.release(ip)
-		}
 		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-		return nil, in, ip, ""
+		return ip, false
 	}
-	if refused != "" {
-		s.cfg.Log.Warn("refused connection", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", refused)
-		code := websocket.CloseTryAgainLater
-		if refused == "server shutting down" {
-			code = websocket.CloseGoingAway
-		}
-		closeNow(ws, code, refused)
-		return nil, in, ip, refused
+	s.cfg.Log.Warn("refused connection", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", refused)
+	code := websocket.CloseTryAgainLater
+	if refused == "server shutting down" {
+		code = websocket.CloseGoingAway
+	}
+	closeNow(ws, code, refused)
+	return ip, false
+}
+
+// accept upgrades an admitted request; on failure it has answered the
+// request and returns a nil conn (the caller still holds the slot).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput) {
+	h := &hijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(h, r, nil)
+	if err != nil {
+		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		return nil, in
 	}
 	in.br = h.br
 	// Nothing has been read since the hijack: the reader under the buffer
@@ -233,7 +256,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.
 			in.br.Reset(in.pr)
 		}
 	}
-	return ws, in, ip, ""
+	return ws, in
 }
 
 // pageInput is how the page's bytes reach gorilla: its read buffer, and the
@@ -267,7 +290,7 @@ func clip(s string) string {
 // ServeTrace serves GET /trace: the trace side channel (see DESIGN.md and
 // the team notes for its messages).
 func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
-	ws, _, ip, _ := s.upgrade(w, r)
+	ws, _, ip := s.upgrade(w, r)
 	if ws == nil {
 		return
 	}

@@ -80,7 +80,7 @@ func TestTraceOrder(t *testing.T) {
 	c.Disconnect(100)
 	got := tc.waitFor(t, "ws.close", func(en trace.Entry) bool { return en.Kind == trace.KindWSClose && en.From == "proxy" })
 	t.Log("trace:\n" + dump(got))
-	checkOrder(t, got, "c1", "ws.upgrade", "ws.accept", "dns.query", "dns.response", "tcp.syn", "tcp.synack", "tcp.ack",
+	checkOrder(t, got, "c1", "ws.upgrade", "dns.query", "dns.response", "tcp.syn", "tcp.synack", "tcp.ack", "ws.accept",
 		"mqtt.CONNECT", "mqtt.CONNACK", "mqtt.SUBSCRIBE", "mqtt.SUBACK", "mqtt.PUBLISH", "mqtt.DISCONNECT", "tcp.fin")
 	for k := 1; k < len(got); k++ {
 		if got[k].Seq != got[k-1].Seq+1 {

@@ -80,9 +80,15 @@ type queuedEntry struct {
 	end int
 }
 
-// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN]. The
-// session runs on a goroutine of its own so that net/http's per-request
-// buffers are released once the connection is upgraded.
+// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
+//
+// The proxy resolves and connects to the broker before it answers the
+// upgrade, so the page's WebSocket opens only once the broker's TCP (or TLS)
+// connection is up — as a device's connect() returns only after the
+// handshake — and the diagram reads DNS, TCP, then CONNECT. A refused or
+// failed dial still completes the upgrade, only to close it at once with a
+// code and a reason the page can read. The session then runs on a goroutine
+// of its own so that net/http's per-request buffers are released.
 func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := sessionRequest{
@@ -94,11 +100,52 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		tls:       q.Get("tls"),
 		token:     q.Get("trace"),
 	}
-	ws, in, ip, _ := s.upgrade(w, r)
-	if ws == nil {
+	ip, ok := s.admit(w, r)
+	if !ok {
 		return
 	}
-	go s.serveSession(ws, in, ip, req)
+	ss := &session{srv: s, start: time.Now()}
+	if req.token != "" {
+		if ss.tc = s.hub.get(req.token); ss.tc == nil {
+			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
+			if ws, _ := s.accept(w, r); ws != nil {
+				closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
+			}
+			s.release(ip)
+			return
+		}
+		ss.conn = ss.tc.nextConn(ss)
+		ss.start = ss.tc.start
+	}
+	ss.log = s.cfg.Log.With("remote", req.remote)
+	if ss.conn != "" {
+		ss.log = ss.log.With("conn", ss.conn, "trace", req.token[:min(8, len(req.token))])
+	}
+	ss.debug = ss.log.Enabled(context.Background(), slog.LevelDebug)
+
+	e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSUpgrade, "GET "+req.path+" Upgrade: websocket")
+	e.Note = "Origin " + req.origin + ", protocols " + req.protocols
+	ss.emit(e)
+	d := ss.dial(req)
+
+	ws, in := s.accept(w, r)
+	if ws == nil {
+		if d.bc != nil {
+			d.bc.Close()
+		}
+		if ss.tc != nil {
+			ss.tc.forget(ss.conn)
+		}
+		s.release(ip)
+		return
+	}
+	ss.ws, ss.br, ss.pr = ws, in.br, in.pr
+	e = ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSAccept, "101 Switching Protocols, subprotocol "+ws.Subprotocol())
+	if d.err == nil {
+		e.Note = "sent once the broker's connection was up"
+	}
+	ss.emit(e)
+	go s.serveSession(ss, ip, d)
 }
 
 // sessionRequest is what a session keeps of its upgrade request.
@@ -107,50 +154,21 @@ type sessionRequest struct {
 	broker, tls, token              string
 }
 
-func (s *Server) serveSession(ws *websocket.Conn, in pageInput, ip netip.Addr, req sessionRequest) {
-	defer s.release(ip)
-	ss := &session{srv: s, ws: ws, br: in.br, pr: in.pr, start: time.Now()}
-	if req.token != "" {
-		if ss.tc = s.hub.get(req.token); ss.tc == nil {
-			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
-			closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
-			return
-		}
-		ss.conn = ss.tc.nextConn(ss)
-		defer ss.tc.forget(ss.conn)
-		ss.start = ss.tc.start
-	}
-	ss.log = s.cfg.Log.With("remote", req.remote)
-	if ss.conn != "" {
-		ss.log = ss.log.With("conn", ss.conn, "trace", req.token[:min(8, len(req.token))])
-	}
-	ss.debug = ss.log.Enabled(context.Background(), slog.LevelDebug)
-	s.mu.Lock()
-	closing := s.closing
-	s.sessions[ss] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.sessions, ss)
-		s.mu.Unlock()
-	}()
-	if closing {
-		closeNow(ws, websocket.CloseGoingAway, "server shutting down")
-		return
-	}
-	ss.run(req)
+// dialResult is the broker connection a session starts with, or why there
+// is none (code and reason for the page's close frame).
+type dialResult struct {
+	bc     *netrec.Conn
+	res    *netrec.Result
+	target string
+	code   int
+	reason string
+	err    error
 }
 
-func (ss *session) run(req sessionRequest) {
+// dial checks the target against the policy and connects to it, recording
+// DNS, the TCP handshake and TLS on the session's trace.
+func (ss *session) dial(req sessionRequest) dialResult {
 	s := ss.srv
-	now := time.Now()
-	sub := ss.ws.Subprotocol()
-	e := ss.entry(now, trace.LegBrowserProxy, "browser", "proxy", trace.KindWSUpgrade, "GET "+req.path+" Upgrade: websocket")
-	e.Note = "Origin " + req.origin + ", protocols " + req.protocols
-	ss.emit(e)
-	e = ss.entry(now, trace.LegBrowserProxy, "proxy", "browser", trace.KindWSAccept, "101 Switching Protocols, subprotocol "+sub)
-	ss.emit(e)
-
 	target := req.broker
 	if target == "" {
 		target = s.cfg.DefaultBroker
@@ -158,16 +176,12 @@ func (ss *session) run(req sessionRequest) {
 	host, portStr, err := net.SplitHostPort(target)
 	port, perr := strconv.Atoi(portStr)
 	if target == "" || err != nil || perr != nil || port <= 0 || port > 65535 {
-		ss.refuse(websocket.ClosePolicyViolation, fmt.Sprintf("broker %q: want HOST:PORT", target), nil)
-		return
+		return dialResult{target: target, code: websocket.ClosePolicyViolation, reason: fmt.Sprintf("broker %q: want HOST:PORT", target)}
 	}
 	useTLS := req.tls == "1" || req.tls == "true" || port == 8883
-	ss.log = ss.log.With("broker", target)
 	if err := s.cfg.Policy.CheckName(host, port); err != nil {
-		ss.refuse(websocket.ClosePolicyViolation, err.Error(), err)
-		return
+		return dialResult{target: target, code: websocket.ClosePolicyViolation, reason: err.Error(), err: err}
 	}
-
 	ss.writing = make(chan struct{}, 1)
 	d := s.dialer()
 	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emitNet
@@ -182,9 +196,45 @@ func (ss *session) run(req sessionRequest) {
 		if IsRefusal(err) {
 			code = websocket.ClosePolicyViolation
 		}
-		ss.refuse(code, err.Error(), err)
+		return dialResult{target: target, code: code, reason: err.Error(), err: err}
+	}
+	return dialResult{bc: bc, res: res, target: target}
+}
+
+func (s *Server) serveSession(ss *session, ip netip.Addr, d dialResult) {
+	defer s.release(ip)
+	if ss.tc != nil {
+		defer ss.tc.forget(ss.conn)
+	}
+	s.mu.Lock()
+	closing := s.closing
+	s.sessions[ss] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
+	if closing {
+		if d.bc != nil {
+			d.bc.Close()
+		}
+		closeNow(ss.ws, websocket.CloseGoingAway, "server shutting down")
 		return
 	}
+	ss.run(d)
+}
+
+func (ss *session) run(d dialResult) {
+	s := ss.srv
+	if d.target != "" {
+		ss.log = ss.log.With("broker", d.target)
+	}
+	if d.bc == nil {
+		ss.refuse(d.code, d.reason, d.err)
+		return
+	}
+	bc, res := d.bc, d.res
 	ss.mu.Lock()
 	ss.broker = bc
 	ended := ss.ended.Load()
