@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // sharedDir finds ../shared (the team's test data) from the repository, or
@@ -92,6 +95,20 @@ func TestDropACapture(t *testing.T) {
 	s := startServer(t, "-embedded-broker", "off")
 	ctx := newBrowser(t)
 	openPage(t, ctx, s)
+
+	// "Open trace" is reached by the keyboard and opens the file chooser.
+	eval[bool](t, ctx, `(document.getElementById('open-file').addEventListener('click', (e) => { e.preventDefault(); window.chooserOpened = true; }), true)`)
+	for i := 0; i < 10 && eval[string](t, ctx, `document.activeElement.id`) != "open-trace"; i++ {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	if !eval[bool](t, ctx, `window.chooserOpened === true`) {
+		t.Fatal(`"Open trace" cannot be reached and pressed by the keyboard`)
+	}
 
 	if !dropFile(t, ctx, "lifecycle-v311-qos1.pcapng", b) {
 		t.Fatal("the drop target did not show while the file was dragged, or stayed after the drop")

@@ -171,9 +171,15 @@ func TestRefusedTargetInWords(t *testing.T) {
 	click(t, ctx, `#connect`)
 	waitFor(t, ctx, "the error", `!document.getElementById('connect-error').hidden`, 10*time.Second)
 	msg := eval[string](t, ctx, `document.getElementById('connect-error').textContent`)
-	for _, want := range []string{"refused", "1008", "127.0.0.1:1"} {
+	for _, want := range []string{"The Lifeline proxy refused to connect to 127.0.0.1:1: 127.0.0.1", "not in the allowlist", "-allow list decides", "1008"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("error %q does not say %q", msg, want)
+		}
+	}
+	// A refusal is no lost connection, and says its reason once.
+	for _, bad := range []string{"connection lost", "policy: policy", "CONNACK"} {
+		if strings.Contains(msg, bad) {
+			t.Fatalf("error %q says %q", msg, bad)
 		}
 	}
 	if st := eval[string](t, ctx, `document.getElementById('conn-state').dataset.state`); st != "error" {
@@ -181,6 +187,20 @@ func TestRefusedTargetInWords(t *testing.T) {
 	}
 	waitFor(t, ctx, "the refusal in the diagram", `lifeline.trace().some(e => e.error)`, 5*time.Second)
 	screenshot(t, ctx, "refused")
+
+	// A name the DNS does not know: the proxy could not reach the broker.
+	setField(t, ctx, `#connect-form [name=broker]`, "nosuch.lifeline.test:1883")
+	click(t, ctx, `#connect`)
+	waitFor(t, ctx, "the DNS error", `/nosuch/.test(document.getElementById('connect-error').textContent)`, 10*time.Second)
+	msg = eval[string](t, ctx, `document.getElementById('connect-error').textContent`)
+	for _, want := range []string{"The Lifeline proxy could not reach the broker nosuch.lifeline.test:1883", "no such host", "Is the name right", "1014"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("error %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "connection lost") {
+		t.Fatalf("error %q calls an unreachable broker a lost connection", msg)
+	}
 }
 
 // TestTwoClientsFanOut runs two named clients in one page through the

@@ -92,7 +92,7 @@ func TestExports(t *testing.T) {
 	eval[bool](t, ctx, `lifeline.subscribe('plant/#', {client: 'device', qos: 2}).then(() => true)`)
 	eval[bool](t, ctx, `lifeline.publish('plant/t1', '{"celsius": 21.5}', {client: 'device', qos: 1}).then(() => true)`)
 	eval[bool](t, ctx, `lifeline.publish('plant/<b>;%%', 'x', {client: 'device', qos: 2}).then(() => true)`)
-	waitFor(t, ctx, "a ping", `lifeline.trace().some(e => e.kind === 'mqtt.PINGRESP' && e.to === 'device')`, 5*time.Second)
+	waitFor(t, ctx, "a ping", `lifeline.trace().some(e => e.kind === 'mqtt.PINGRESP' && e.to === 'device')`, 12*time.Second) // keepalive 2 s; slack for a loaded machine
 	eval[bool](t, ctx, `lifeline.disconnect({client: 'device'}).then(() => true)`)
 	waitFor(t, ctx, "the broker leg's close", `lifeline.trace().some(e => e.kind === 'tcp.fin' && e.leg === 'proxy-broker')`, 5*time.Second)
 	time.Sleep(300 * time.Millisecond) // the last entries of the close

@@ -153,6 +153,8 @@ function start() {
       report.hidden = false;
     }
   };
+  // A button, not a label around the hidden input: a keyboard reaches it.
+  document.getElementById('open-trace').addEventListener('click', () => document.getElementById('open-file').click());
   document.getElementById('open-file').addEventListener('change', async (ev) => {
     const f = ev.target.files[0];
     if (f) await openFile(f);

@@ -236,11 +236,15 @@ export class Diagram {
         rec = { g: this.arrow(a, laneX, H), row: a.row };
         this.arrows.set(a.seq, rec);
         this.arrowsG.append(rec.g);
-      } else if (rec.row !== a.row) {
+      } else if (rec.row !== a.row || rec.t !== a.t || rec.delta !== a.delta) {
+        // Moved, or moved in time (the clocks' offset was refined).
         rec.row = a.row;
         rec.g.setAttribute('transform', `translate(0 ${a.row * H})`);
         rec.g.querySelector('.delta').textContent = `+${fmtMs(a.delta)}`;
+        rec.g.querySelector('.abs').textContent = fmtMs(a.t);
       }
+      rec.t = a.t;
+      rec.delta = a.delta;
       rec.g.classList.toggle('selected', a.seq === this.selected);
       rec.g.classList.toggle('linked', a.exchange !== 0 && a.exchange === this.selectedExchange && a.seq !== this.selected);
     }
@@ -360,7 +364,7 @@ export class Diagram {
       g.append(s('text', { class: 'badge', x: x1 + dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'start' : 'end', text: 'kernel' }));
     }
     if (a.error) {
-      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: `✕ ${a.error.slice(0, 48)}` }));
+      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: clip(`✕ ${a.error}`, Math.max(12, Math.floor((Math.abs(x2 - x1) + this.laneW * 0.45) / (6.6 * ZOOMS[this.zoomIndex])))) }));
     }
     return g;
   }
@@ -463,5 +467,8 @@ function textWidth(text, font, at) {
   measure.font = font;
   return Math.max(1, ...String(text).split(at).map((p) => measure.measureText(p).width));
 }
+
+// clip shortens a text to n characters, marking the cut.
+const clip = (t, n) => (t.length > n ? t.slice(0, n - 1) + '…' : t);
 
 const safe = (p) => String(p).replace(/[^a-z0-9-]/gi, '_');

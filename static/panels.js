@@ -10,7 +10,8 @@ const MAX_CHARS = 4000;       // payload characters shown before "show all"
 
 function showError(el, err) {
   el.hidden = !err;
-  el.textContent = err ? (err.message || String(err)) : '';
+  const text = err ? String(err.message || err) : '';
+  el.textContent = text.charAt(0).toUpperCase() + text.slice(1); // a sentence
 }
 
 function num(form, name) {

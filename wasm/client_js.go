@@ -40,6 +40,7 @@ type session struct {
 	pubs       map[uint16]*promise
 	subs       map[uint16]*subRequest
 	lastErr    string
+	refusedBy  string // the proxy's refusal of the broker, in words, until the client reports it
 
 	subscriptions []subscription
 }
@@ -198,6 +199,9 @@ func (s *session) dial() {
 					return
 				}
 				err := errString(s.closeWords(code, reason))
+				if code == 1008 || code == 1014 {
+					s.refusedBy = string(err) // not a lost connection: there never was one
+				}
 				if s.cl.State() == client.StateConnecting || s.cl.State() == client.StateConnected {
 					s.cl.Closed(time.Now(), err)
 				} else {
@@ -253,11 +257,14 @@ func (s *session) closeWords(code int, reason string) string {
 	if s.mode == "proxy" {
 		what = "the Lifeline proxy"
 	}
+	// The proxy's reason repeats its kind ("policy: …", "dns: …"); the
+	// code's meaning says it once.
+	why := strings.TrimSpace(strings.TrimPrefix(reason, "policy: "))
 	switch code {
 	case 1008:
-		return what + " refused to connect to " + s.where + " (" + closeText(code, reason) + "); the server's -allow list decides which brokers pages may reach"
+		return what + " refused to connect to " + s.where + ": " + why + ". The server's -allow list decides which brokers pages may reach (WebSocket close code 1008, refused by policy)"
 	case 1014:
-		return what + " could not reach the broker " + s.where + " (" + closeText(code, reason) + ")"
+		return what + " could not reach the broker " + s.where + ": " + why + ". Is the name right and the broker running? (WebSocket close code 1014, bad gateway)"
 	case 1006:
 		if s.sock == nil && s.cl.State() == client.StateDialing {
 			return "could not open " + what + ": refused or unreachable (" + closeText(code, reason) + ")"
@@ -358,8 +365,16 @@ func (s *session) event(ev client.Event) {
 		a.emitState(s)
 	case client.EventError:
 		s.lastErr = ev.Err.Error()
+		if s.refusedBy != "" {
+			s.lastErr, s.refusedBy = s.refusedBy, ""
+		}
 		if s.refused != "" && !strings.Contains(s.lastErr, s.refused) {
-			s.lastErr = "the broker refused the connection (CONNACK " + s.refused + "): " + s.lastErr
+			// The client's text repeats the code's name; keep its clause.
+			clause := ""
+			if i := strings.LastIndexByte(s.lastErr, '['); i > 0 && strings.HasSuffix(s.lastErr, "]") {
+				clause = " " + s.lastErr[i:]
+			}
+			s.lastErr = "the broker refused the connection with CONNACK " + s.refused + clause
 		}
 		if len(a.listeners["error"]) > 0 {
 			a.emit("error", js.ValueOf(map[string]any{"message": s.lastErr, "clause": ev.Err.Clause, "reason": int(ev.Err.Reason), "fatal": ev.Err.Fatal}))

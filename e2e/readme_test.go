@@ -1,0 +1,124 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// viewportShot saves what a screen of w×h shows (not the whole page) as
+// artifacts/NAME.png and checks it is a PNG of that size.
+func viewportShot(t *testing.T, ctx context.Context, name string, w, h int) {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if got := img.Bounds().Size(); got.X != w || got.Y != h {
+		t.Fatalf("screenshot %s is %v, want %dx%d", name, got, w, h)
+	}
+	dir := os.Getenv("LIFELINE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", file)
+}
+
+// TestReadmeScreenshots makes the README's pictures on a projector's
+// 1280×720 screen: the lifecycle after pressing Connect, Subscribe and
+// Publish with the page's defaults (the diagram from the DNS lookup down,
+// the CONNECT opened), and the lifecycle lesson at its CONNECT step. It
+// checks what they show: every step of the lifecycle drawn on its leg, the
+// lane heads and the first arrows on screen, no error.
+func TestReadmeScreenshots(t *testing.T) {
+	const w, h = 1280, 720
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+
+	t.Run("lifecycle", func(t *testing.T) {
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
+			t.Fatal(err)
+		}
+		openPage(t, ctx, s)
+		click(t, ctx, `#connect`)
+		waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
+		click(t, ctx, `#subscribe`)
+		waitFor(t, ctx, "the SUBACK", `lifeline.trace().some(e => e.kind === 'mqtt.SUBACK' && e.to === 'browser')`, 5*time.Second)
+		click(t, ctx, `#publish`)
+		waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
+		waitFor(t, ctx, "the PUBACKs", `lifeline.trace().filter(e => e.kind === 'mqtt.PUBACK').length >= 4`, 5*time.Second)
+		if msg := eval[string](t, ctx, `document.getElementById('connect-error').hidden ? '' : document.getElementById('connect-error').textContent`); msg != "" {
+			t.Fatalf("the defaults gave an error: %s", msg)
+		}
+		inOrder(t, drawnArrows(t, ctx), []step{
+			{"ws.upgrade", "browser-proxy", "browser"},
+			{"ws.accept", "browser-proxy", "proxy"},
+			{"dns.query", "proxy-dns", "proxy"},
+			{"dns.response", "proxy-dns", "dns"},
+			{"tcp.syn", "proxy-broker", "proxy"},
+			{"mqtt.CONNECT", "browser-proxy", "browser"},
+			{"mqtt.CONNECT", "proxy-broker", "proxy"},
+			{"mqtt.CONNACK", "proxy-broker", "broker"},
+			{"mqtt.CONNACK", "browser-proxy", "proxy"},
+			{"mqtt.SUBSCRIBE", "browser-proxy", "browser"},
+			{"mqtt.SUBACK", "browser-proxy", "proxy"},
+			{"mqtt.PUBLISH", "browser-proxy", "browser"},
+			{"mqtt.PUBACK", "browser-proxy", "proxy"},
+		})
+		// From the top, a little smaller, the CONNECT's fields open.
+		click(t, ctx, `#zoom-out`)
+		eval[bool](t, ctx, `(lifeline._ui.diagram.setFollowing(false), lifeline._ui.diagram.programmaticScroll = true, document.getElementById('diagram-scroll').scrollTop = 0, true)`)
+		eval[bool](t, ctx, `(lifeline._ui.diagram.select(lifeline.trace().find(e => e.kind === 'mqtt.CONNECT' && e.from === 'browser').seq, true), true)`)
+		waitFor(t, ctx, "the CONNECT's tree", `document.querySelector('#tree [data-field="mqtt.kalive"]')`, 5*time.Second)
+		eval[bool](t, ctx, `(lifeline._ui.diagram.programmaticScroll = true, document.getElementById('diagram-scroll').scrollTop = 0, new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))))`)
+		// On screen: the four lanes named, and the first arrows (up to the DNS
+		// query) inside the visible part of the diagram.
+		if got := eval[string](t, ctx, `[...document.querySelectorAll('#lane-heads .lane-head')].map(e => e.textContent).join(',')`); got != "Browser,Lifeline proxy,DNS server,Broker" {
+			t.Fatalf("lane heads %q", got)
+		}
+		if !eval[bool](t, ctx, `(() => { const r = document.querySelector('#diagram [data-kind="dns.query"]').getBoundingClientRect(), v = document.getElementById('diagram-scroll').getBoundingClientRect(); return r.top >= v.top && r.bottom <= v.bottom && r.bottom <= innerHeight; })()`) {
+			t.Fatal("the DNS query is not on screen")
+		}
+		viewportShot(t, ctx, "readme-lifecycle", w, h)
+	})
+
+	t.Run("lesson", func(t *testing.T) {
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
+			t.Fatal(err)
+		}
+		openPage(t, ctx, s)
+		openLesson(t, ctx, "lifecycle", false)
+		for i := 0; i < 3; i++ {
+			click(t, ctx, `#lesson-next`)
+			waitStep(t, ctx, i, 25*time.Second)
+		}
+		st := readLesson(t, ctx)
+		if st.Kind != "mqtt.CONNECT" || len(st.Pointed) == 0 {
+			t.Fatalf("the lesson's CONNECT step shows %+v", st)
+		}
+		if !eval[bool](t, ctx, `(() => { const r = document.getElementById('lesson-next').getBoundingClientRect(); return r.bottom <= innerHeight && r.right <= innerWidth; })()`) {
+			t.Fatal("Next is off screen at 1280×720")
+		}
+		viewportShot(t, ctx, "readme-lesson", w, h)
+	})
+}
