@@ -71,10 +71,10 @@ func TestReadmeScreenshots(t *testing.T) {
 		}
 		inOrder(t, drawnArrows(t, ctx), []step{
 			{"ws.upgrade", "browser-proxy", "browser"},
-			{"ws.accept", "browser-proxy", "proxy"},
 			{"dns.query", "proxy-dns", "proxy"},
 			{"dns.response", "proxy-dns", "dns"},
 			{"tcp.syn", "proxy-broker", "proxy"},
+			{"ws.accept", "browser-proxy", "proxy"}, // the proxy answers the upgrade once the broker's TCP is up
 			{"mqtt.CONNECT", "browser-proxy", "browser"},
 			{"mqtt.CONNECT", "proxy-broker", "proxy"},
 			{"mqtt.CONNACK", "proxy-broker", "broker"},
