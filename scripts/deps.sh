@@ -36,7 +36,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # With recommends: Chromium's fonts (fonts-liberation) are among them, and the
+  # tests measure text on the page.
+  apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 
 # wasmbrowsertest pins its own chromedp, so it is installed with its own
