@@ -25,49 +25,14 @@ func freePort(t *testing.T) int {
 }
 
 // startMosquittoWS runs Debian's mosquitto with its own WebSocket listener
-// (`protocol websockets`) on a free loopback port, and a plain MQTT
-// listener beside it, as an operator configures it; mosquitto drops to its
-// own user, so its configuration is a world-readable file in a
-// world-readable directory. It returns the WebSocket port.
+// (`protocol websockets`) on a free loopback port, beside its plain MQTT
+// listener, as an operator configures it. It returns the WebSocket port.
 func startMosquittoWS(t *testing.T) int {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
-			t.Fatal("e2e: mosquitto is missing: install Debian's mosquitto package (`make deps` does it as root)")
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
-	tcp, ws := freePort(t), freePort(t)
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := "persistence false\nallow_anonymous true\n" +
-		"listener " + strconv.Itoa(tcp) + " 127.0.0.1\n" +
-		"listener " + strconv.Itoa(ws) + " 127.0.0.1\nprotocol websockets\n"
-	file := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", file)
-	logs := &testLog{t: t}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.stop() })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ws))
-		if err == nil {
-			c.Close()
-			return ws
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto's WebSocket listener did not open on %d within 10 s (is this mosquitto built with websockets?): %v", ws, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ws := freePort(t)
+	startMosquitto(t, "allow_anonymous true\nlistener "+strconv.Itoa(ws)+" 127.0.0.1\nprotocol websockets\n")
+	waitListening(t, ws, "mosquitto's WebSocket listener (is this mosquitto built with websockets?)")
+	return ws
 }
 
 // TestDirectWebSocketQoS2 connects the page straight to a real broker's own
@@ -263,14 +228,21 @@ func startMosquitto(t *testing.T, conf string) (int, *exec.Cmd) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.stop() })
+	waitListening(t, port, "mosquitto")
+	return port, cmd
+}
+
+// waitListening waits up to 10 s for a loopback port to accept connections.
+func waitListening(t *testing.T, port int, what string) {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
 			c.Close()
-			return port, cmd
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %d: %v", port, err)
+			t.Fatalf("%s did not listen on %d within 10 s: %v", what, port, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
