@@ -109,11 +109,21 @@ func New(cfg Config) *Server {
 // CheckRequest applies the Host and Origin checks of the WebSocket
 // endpoints; other handlers (the capture import, say) can use it too.
 func (s *Server) CheckRequest(r *http.Request) error {
-	if !s.hostOK(r.Host) {
-		return errors.New("Host " + r.Host + " is not served here (see -origins)")
+	if err := s.CheckHost(r); err != nil {
+		return err
 	}
 	if !s.originOK(r) {
 		return errors.New("Origin " + r.Header.Get("Origin") + " is not allowed (see -origins)")
+	}
+	return nil
+}
+
+// CheckHost applies the Host check of the WebSocket endpoints (the listen
+// address and the -origins hosts), which stops DNS rebinding against the
+// server itself; every other handler uses it too.
+func (s *Server) CheckHost(r *http.Request) error {
+	if !s.hostOK(r.Host) {
+		return errors.New("Host " + r.Host + " is not served here (see -origins)")
 	}
 	return nil
 }
@@ -191,10 +201,10 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-// upgrade checks the Host and the Origin, takes a connection slot and
-// upgrades. When it returns a nil conn it has answered the request.
+// upgrade checks the request, takes a connection slot and upgrades. When it
+// returns a nil conn it has answered the request.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr) {
-	ip, ok := s.admit(w, r)
+	ip, ok := s.admit(w, r, false)
 	if !ok {
 		return nil, in, ip
 	}
@@ -204,18 +214,27 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.
 	return ws, in, ip
 }
 
-// admit checks the Host and the Origin and takes a connection slot. When it
-// returns false it has answered the request (403, or a WebSocket closed at
-// once with the reason: too many connections, shutting down).
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) (ip netip.Addr, ok bool) {
-	if !s.hostOK(r.Host) {
-		http.Error(w, "Host "+r.Host+" is not served here (see -origins)", http.StatusForbidden)
-		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "reason", "host not allowed")
-		return ip, false
+// admit makes every check of the request that can refuse it — the Host,
+// then gorilla's (method, upgrade headers, Origin), then with mqtt the
+// subprotocol — and takes a connection slot. When it returns false it has
+// answered the request: 400, 403 or 405 with the reason, or, for the
+// connection limits and shutting down, a WebSocket closed at once with the
+// reason (a page can read that, not an HTTP status).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, mqtt bool) (ip netip.Addr, ok bool) {
+	status, reason := 0, ""
+	if err := s.CheckHost(r); err != nil {
+		status, reason = http.StatusForbidden, err.Error()
 	}
-	if !s.originOK(r) {
-		http.Error(w, "Origin not allowed (see -origins)", http.StatusForbidden)
-		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "reason", "origin not allowed")
+	if status == 0 {
+		status, reason = s.checkUpgrade(r)
+	}
+	if status == 0 && mqtt {
+		status, reason = s.checkSubprotocol(r)
+	}
+	if status != 0 {
+		http.Error(w, reason, status)
+		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"),
+			"remote", r.RemoteAddr, "status", status, "reason", reason)
 		return ip, false
 	}
 	ip = remoteIP(r)

@@ -82,7 +82,11 @@ type queuedEntry struct {
 
 // ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
 //
-// The proxy resolves and connects to the broker before it answers the
+// Every check that can refuse the request — Host, method, upgrade headers,
+// Origin, subprotocol, connection limits, trace token, the broker's syntax
+// and the allowlist's verdict on its name — is made before any DNS query or
+// dial, so a request that is not a valid upgrade makes the proxy reach
+// nothing. The proxy resolves and connects to the broker before it answers the
 // upgrade, so the page's WebSocket opens only once the broker's TCP (or TLS)
 // connection is up — as a device's connect() returns only after the
 // handshake — and the diagram reads DNS, TCP, then CONNECT. A refused or
@@ -100,7 +104,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		tls:       q.Get("tls"),
 		token:     q.Get("trace"),
 	}
-	ip, ok := s.admit(w, r)
+	ip, ok := s.admit(w, r, true)
 	if !ok {
 		return
 	}

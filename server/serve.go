@@ -190,7 +190,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("POST /api/export/pcapng", captures)
 
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           hostChecked(px, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
@@ -264,6 +264,19 @@ func apiConfig(c serveConfig, broker *net.TCPAddr, dns *net.UDPAddr, wasm *wasmH
 	}
 	b, _ := json.Marshal(cfg)
 	return b
+}
+
+// hostChecked serves h only to requests whose Host is one the server
+// answers to (the proxy's Host check, which stops DNS rebinding): the page,
+// /healthz and the API as well as the WebSockets.
+func hostChecked(px *proxy.Server, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := px.CheckHost(r); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // guarded serves h after the proxy's Host and Origin checks, to at most n
