@@ -357,3 +357,45 @@ func TestUnknownTraceToken(t *testing.T) {
 		t.Fatal("the refused session reached its target")
 	}
 }
+
+// A message over -max-message is closed with 1009 and a reason in words
+// the page can show (gorilla's own close for its read limit has none), in
+// one frame or in many, and the trace says the same.
+func TestOversizeMessageSaysWhy(t *testing.T) {
+	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
+	e := newTestEnv(t, func(c *proxy.Config) { c.MaxMessage = 1024 })
+	for _, frames := range []int{1, 16} {
+		t.Run(strconv.Itoa(frames)+" frames", func(t *testing.T) {
+			tc := e.openTrace(t)
+			d := websocket.Dialer{Subprotocols: []string{"mqtt"}, WriteBufferSize: 4096 / frames}
+			ws, _, err := d.Dial(e.mqttURL("trace="+tc.token), http.Header{"Origin": {"http://" + e.host}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			// A good packet first: what the page sent before is still delivered.
+			if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+				t.Fatal(err)
+			}
+			w, err := ws.NextWriter(websocket.BinaryMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range frames {
+				w.Write(make([]byte, 4096/frames))
+			}
+			w.Close()
+			code, reason := closeCode(t, ws)
+			if code != websocket.CloseMessageTooBig || !strings.Contains(reason, "larger than 1024 bytes") {
+				t.Fatalf("close %d %q, want 1009 saying the message is larger than 1024 bytes", code, reason)
+			}
+			got := tc.waitFor(t, "ws.close from the proxy", func(en trace.Entry) bool { return en.Kind == trace.KindWSClose && en.From == "proxy" })
+			for _, en := range got {
+				if en.Kind == trace.KindWSClose && en.From == "proxy" && !strings.Contains(en.Summary, "1009 message larger than 1024 bytes") {
+					t.Errorf("ws.close entry %q does not say why", en.Summary)
+				}
+			}
+			tc.waitFor(t, "the CONNECT sent before", func(en trace.Entry) bool { return en.Kind == "mqtt.CONNECT" })
+		})
+	}
+}

@@ -253,7 +253,8 @@ func (ss *session) run(d dialResult) {
 
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
-	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
+	// No gorilla read limit: its close for it carries no reason, so
+	// pageToBroker counts each message's bytes against MaxMessage itself.
 	// The page's close frame is answered by finish, once the broker leg is
 	// closed, not at once by gorilla's default handler.
 	ss.ws.SetCloseHandler(func(int, string) error { return nil })
@@ -464,14 +465,20 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 		if buf == nil {
 			buf = bigPool.Get().(*[]byte)
 		}
+		size, start := 0, pending // the message's bytes so far; where they start in buf
 		for {
 			if pending == len(*buf) {
 				if err := flush(); err != nil {
 					ss.brokerWriteFailed(err)
 					return false
 				}
+				start = 0
 			}
 			n, err := r.Read((*buf)[pending:])
+			if size += n; size > ss.srv.cfg.MaxMessage {
+				pending = start // what the page sent before is written, not this message
+				return readFailed(websocket.ErrReadLimit)
+			}
 			if n > 0 {
 				if ferr := ss.up.feed((*buf)[pending:pending+n], onPacket); ferr != nil {
 					code := websocket.CloseProtocolError
