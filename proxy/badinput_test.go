@@ -399,3 +399,73 @@ func TestOversizeMessageSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// A broker that stops in the middle of a packet is timed out, although the
+// page keeps the session busy with pings; one that sends whole packets
+// slowly is not.
+func TestBrokerStopsMidPacket(t *testing.T) {
+	half := []byte{0x30, 0x0a, 0x00, 0x03, 'a'} // 5 of a PUBLISH's 12 bytes
+	f := newFakeBroker(t, func(c *net.TCPConn) error {
+		if _, err := c.Write(half); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, c) // read the pings until the proxy closes
+		return err
+	})
+	e := privateEnv(t, func(c *proxy.Config) { c.PartialTimeout = 500 * time.Millisecond })
+	tc := e.openTrace(t)
+	ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if ws.WriteMessage(websocket.BinaryMessage, []byte{0xc0, 0x00}) != nil { // PINGREQ
+				return
+			}
+		}
+	}()
+	code, reason := closeCode(t, ws)
+	if code != 1014 {
+		t.Fatalf("close %d %q, want 1014", code, reason)
+	}
+	tc.waitFor(t, "ws.close saying the broker stopped mid-packet", func(en trace.Entry) bool {
+		return en.Kind == trace.KindWSClose && en.From == "proxy" && strings.Contains(en.Summary, "1014 the broker stopped in the middle of a packet") &&
+			strings.Contains(en.Summary, "500ms")
+	})
+	stillServes(t, e)
+
+	// 30 bytes of one packet, one every 100 ms: the packet takes 3 s, but
+	// the broker never stops for the 2 s timeout.
+	t.Run("slow but steady", func(t *testing.T) {
+		pkt := append([]byte{0x30, 28, 0x00, 0x03, 'a', '/', 'b'}, bytes.Repeat([]byte{'x'}, 23)...)
+		f := newFakeBroker(t, func(c *net.TCPConn) error {
+			for i := range pkt {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := c.Write(pkt[i : i+1]); err != nil {
+					return err
+				}
+			}
+			_, err := io.Copy(io.Discard, c)
+			return err
+		})
+		e := privateEnv(t, func(c *proxy.Config) { c.PartialTimeout = 2 * time.Second })
+		ws := e.dialWS(t, e.mqttURL("broker="+f.addr()))
+		var got []byte
+		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for len(got) < len(pkt) {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("after %d of %d bytes: %v", len(got), len(pkt), err)
+			}
+			got = append(got, msg...)
+		}
+		if !bytes.Equal(got, pkt) {
+			t.Fatalf("got % x, want % x", got, pkt)
+		}
+	})
+}

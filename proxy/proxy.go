@@ -40,6 +40,10 @@ type Config struct {
 	IdleTimeout  time.Duration // nothing from the page for this long ends a session (default 5 min)
 	WriteTimeout time.Duration // a peer that reads nothing for this long ends a session (default 30 s)
 	CloseWait    time.Duration // after the page closes and the proxy's FIN is sent, how long to wait for the broker's (default 2 s)
+	// PartialTimeout ends a session whose broker has sent part of a packet
+	// and then nothing more for this long (default 30 s): the page's own
+	// pings keep the session from being idle, and would hold it forever.
+	PartialTimeout time.Duration
 
 	// Resolver settings passed to netrec.Dialer.
 	Zone, ZoneServer, Nameserver string
@@ -69,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.CloseWait <= 0 {
 		c.CloseWait = 2 * time.Second
+	}
+	if c.PartialTimeout <= 0 {
+		c.PartialTimeout = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

@@ -654,7 +654,7 @@ func (ss *session) brokerWriteFailed(err error) {
 func (ss *session) brokerToPage() {
 	get := func() []byte { return *bigPool.Get().(*[]byte) }
 	put := func(b []byte) { bigPool.Put(&b) }
-	var lastDeadline time.Time
+	var lastDeadline, lastPartial time.Time
 	for {
 		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
@@ -663,6 +663,7 @@ func (ss *session) brokerToPage() {
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
 				return
 			}
+			lastPartial = ss.partialDeadline(lastPartial)
 			if !ss.pageGone.Load() {
 				lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
 				werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
@@ -689,10 +690,31 @@ func (ss *session) brokerToPage() {
 	}
 }
 
+// partialDeadline gives the broker PartialTimeout to send more while it is
+// in the middle of a packet, and no deadline between packets. The deadline
+// is moved at most every quarter of the timeout (or second), as last, the
+// time of the last move, says; partialDeadline returns it.
+func (ss *session) partialDeadline(last time.Time) time.Time {
+	switch timeout := ss.srv.cfg.PartialTimeout; {
+	case ss.down.partial():
+		if now := time.Now(); now.Sub(last) >= min(time.Second, timeout/4) {
+			ss.broker.SetReadDeadline(now.Add(timeout))
+			return now
+		}
+		return last
+	case !last.IsZero():
+		ss.broker.SetReadDeadline(time.Time{})
+	}
+	return time.Time{}
+}
+
 func (ss *session) brokerReadFailed(err error) {
 	switch {
 	case ss.pageGone.Load():
 		// pageToBroker is draining; its wait for this end finishes.
+	case isTimeout(err) && ss.down.partial():
+		ss.finish(1014, "the broker stopped in the middle of a packet: nothing more for "+
+			ss.srv.cfg.PartialTimeout.String(), err)
 	case errors.Is(err, io.EOF) && ss.down.partial():
 		ss.finish(1014, "the broker closed the connection in the middle of a packet", err)
 	case errors.Is(err, io.EOF):

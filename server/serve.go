@@ -29,7 +29,7 @@ type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
-	idle, write, dial                                                        time.Duration
+	idle, write, dial, partial                                               time.Duration
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
@@ -37,7 +37,7 @@ var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
-	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,6 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
+	fset.DurationVar(&c.partial, "partial-timeout", 30*time.Second, "close a session whose broker sent part of a packet and then nothing for this long")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
@@ -82,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}{
 		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
 		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
+		{"partial-timeout", c.partial > 0},
 	} {
 		if !f.ok {
 			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
@@ -144,20 +146,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	px := proxy.New(proxy.Config{
-		Policy:        proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: exempt, Zone: embedded.Zone},
-		DefaultBroker: c.defaultBroker,
-		Hosts:         hosts,
-		Origins:       origins,
-		MaxConns:      c.maxConns,
-		MaxConnsPerIP: c.maxConnsPerIP,
-		MaxMessage:    c.maxMessage,
-		DialTimeout:   c.dial,
-		IdleTimeout:   c.idle,
-		WriteTimeout:  c.write,
-		Zone:          embedded.Zone,
-		ZoneServer:    dnsServer.Addr().String(),
-		Nameserver:    c.nameserver,
-		Log:           log,
+		Policy:         proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: exempt, Zone: embedded.Zone},
+		DefaultBroker:  c.defaultBroker,
+		Hosts:          hosts,
+		Origins:        origins,
+		MaxConns:       c.maxConns,
+		MaxConnsPerIP:  c.maxConnsPerIP,
+		MaxMessage:     c.maxMessage,
+		DialTimeout:    c.dial,
+		IdleTimeout:    c.idle,
+		WriteTimeout:   c.write,
+		PartialTimeout: c.partial,
+		Zone:           embedded.Zone,
+		ZoneServer:     dnsServer.Addr().String(),
+		Nameserver:     c.nameserver,
+		Log:            log,
 	})
 
 	wasm, err := newWasmHandler(static.FS, "wasm/main.wasm")

@@ -75,6 +75,8 @@ func TestServeBadFlags(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}, [2]string{}, "-bogus"},
 		{"zero limit", []string{"-max-conns", "0"}, [2]string{}, "-max-conns must be greater than 0"},
 		{"negative timeout", []string{"-idle-timeout", "-1s"}, [2]string{}, "-idle-timeout must be greater than 0"},
+		{"zero partial timeout", []string{"-partial-timeout", "0s"}, [2]string{}, "-partial-timeout must be greater than 0"},
+		{"bad partial timeout in the environment", nil, [2]string{"LIFELINE_PARTIAL_TIMEOUT", "soon"}, `LIFELINE_PARTIAL_TIMEOUT="soon": invalid value for -partial-timeout`},
 		{"stray argument", []string{"8080"}, [2]string{}, `unexpected argument "8080"`},
 		{"bad log level", []string{"-log-level", "loud"}, [2]string{}, "-log-level"},
 		{"bad allow pattern", []string{"-allow", "nope"}, [2]string{}, "-allow"},
