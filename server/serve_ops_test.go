@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -239,5 +240,21 @@ func TestStartupLines(t *testing.T) {
 				t.Errorf("the printed host %s is not accepted (hosts %v)", host, hosts)
 			}
 		})
+	}
+}
+
+// The README names every flag of lifeline serve (the bounds in "Safe by
+// default"), so that a new flag is documented where people look.
+func TestReadmeNamesEveryServeFlag(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range serveGroups {
+		for _, name := range g.names {
+			if !strings.Contains(string(readme), "`-"+name) {
+				t.Errorf("README.md does not name -%s", name)
+			}
+		}
 	}
 }
