@@ -1,11 +1,114 @@
 package proxy
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 )
+
+// go.mod requires the gorilla version gorilla.go is written for: upgrading
+// gorilla means reading gorilla.go's assumptions again.
+func TestGorillaVersion(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "github.com/gorilla/websocket " + gorillaVersion
+	for _, line := range strings.Split(string(mod), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "github.com/gorilla/websocket ") && strings.TrimSpace(line) != want {
+			t.Fatalf("go.mod has %q, gorilla.go is written for %q: check its assumptions (TestGorillaAssumptions) and update gorillaVersion", strings.TrimSpace(line), want)
+		}
+	}
+	if !strings.Contains(string(mod), want) {
+		t.Fatalf("go.mod does not require %s", want)
+	}
+}
+
+// maskedFrame is a client's binary frame carrying p, masked with key 0.
+func maskedFrame(p []byte) []byte {
+	if len(p) > 125 {
+		panic("short frames only")
+	}
+	return append([]byte{0x82, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...)
+}
+
+// TestGorillaAssumptions checks, on a real upgrade over loopback, what
+// gorilla.go assumes of gorilla: the read buffer is net/http's 4 KiB
+// bufio.Reader handed over with the hijack, empty when Upgrade returns,
+// over a *net.TCPConn, and gorilla reads the page only through it, so the
+// frames that arrived with one it has read are visible to frameBuffered.
+func TestGorillaAssumptions(t *testing.T) {
+	s := New(Config{})
+	type accepted struct {
+		ws       *websocket.Conn
+		in       pageInput
+		buffered int
+	}
+	got := make(chan accepted, 1)
+	done := make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, in := s.accept(w, r)
+		a := accepted{ws: ws, in: in}
+		if in.br != nil {
+			a.buffered = in.br.Buffered()
+		}
+		got <- a
+		<-done
+	}))
+	defer hs.Close()
+	defer close(done)
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := <-got
+	if a.ws == nil {
+		t.Fatal("upgrade failed")
+	}
+	defer a.ws.Close()
+	switch {
+	case a.in.br == nil:
+		t.Fatal("the hijack handed over no bufio.Reader")
+	case a.in.br.Size() != 4096:
+		t.Errorf("the hijacked read buffer is %d bytes, want net/http's 4096", a.in.br.Size())
+	case a.buffered != 0:
+		t.Errorf("%d bytes buffered when Upgrade returned, want 0", a.buffered)
+	case a.in.pr == nil:
+		t.Fatalf("NetConn is a %T, not the *net.TCPConn net/http hijacked: no pageReader", a.ws.NetConn())
+	}
+
+	// Two frames in one TCP write: once gorilla has read the first, the
+	// second is in the buffers the proxy can see (br, then the pageReader).
+	first, second := []byte("first message"), []byte("second message")
+	if _, err := c.NetConn().Write(append(maskedFrame(first), maskedFrame(second)...)); err != nil {
+		t.Fatal(err)
+	}
+	a.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, want := range [][]byte{first, second} {
+		_, r, err := a.ws.NextReader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(msg, want) {
+			t.Fatalf("message %d: %q %v, want %q", i, msg, err, want)
+		}
+		b, _ := a.in.br.Peek(a.in.br.Buffered())
+		if waiting := frameBuffered(b, a.in.pr.buffered()); waiting != (i == 0) {
+			t.Fatalf("after message %d frameBuffered = %v (%d bytes in br, %d in the pageReader): gorilla does not read through the hijacked reader",
+				i, waiting, len(b), len(a.in.pr.buffered()))
+		}
+	}
+}
 
 // checkUpgrade must refuse exactly what gorilla's Upgrade refuses, with the
 // same status, or the proxy would dial for a request gorilla then refuses.

@@ -1,13 +1,11 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -193,21 +191,6 @@ func remoteIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// hijacker hands gorilla a buffered reader of our own making, so the session
-// can see how many bytes the page has already sent (see frameBuffered).
-type hijacker struct {
-	http.ResponseWriter
-	br *bufio.Reader
-}
-
-func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.br = brw.Reader // gorilla reuses it as the connection's read buffer
-	}
-	return c, brw, err
-}
-
 // upgrade checks the request, takes a connection slot and upgrades. When it
 // returns a nil conn it has answered the request.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr) {
@@ -263,33 +246,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, mqtt bool) (ip ne
 	}
 	closeNow(ws, code, refused)
 	return ip, false
-}
-
-// accept upgrades an admitted request; on failure it has answered the
-// request and returns a nil conn (the caller still holds the slot).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput) {
-	h := &hijacker{ResponseWriter: w}
-	ws, err := s.upgrader.Upgrade(h, r, nil)
-	if err != nil {
-		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-		return nil, in
-	}
-	in.br = h.br
-	// Nothing has been read since the hijack: the reader under the buffer
-	// can be swapped for one that reads more at once while data flows.
-	if in.br != nil && in.br.Buffered() == 0 {
-		if in.pr = newPageReader(ws.NetConn()); in.pr != nil {
-			in.br.Reset(in.pr)
-		}
-	}
-	return ws, in
-}
-
-// pageInput is how the page's bytes reach gorilla: its read buffer, and the
-// pageReader under it (either may be nil).
-type pageInput struct {
-	br *bufio.Reader
-	pr *pageReader
 }
 
 // closeNow sends a close frame and drops the connection.
