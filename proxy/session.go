@@ -86,13 +86,14 @@ type queuedEntry struct {
 // Origin, subprotocol, connection limits, trace token, the broker's syntax
 // and the allowlist's verdict on its name — is made before any DNS query or
 // dial, so a request that is not a valid upgrade makes the proxy reach
-// nothing. The proxy resolves and connects to the broker before it answers the
-// upgrade, so the page's WebSocket opens only once the broker's TCP (or TLS)
-// connection is up — as a device's connect() returns only after the
-// handshake — and the diagram reads DNS, TCP, then CONNECT. A refused or
-// failed dial still completes the upgrade, only to close it at once with a
-// code and a reason the page can read. The session then runs on a goroutine
-// of its own so that net/http's per-request buffers are released.
+// nothing. The proxy then resolves and connects to the broker before it
+// answers the upgrade, so the page's WebSocket opens only once the broker's
+// TCP (or TLS) connection is up — as a device's connect() returns only
+// after the handshake — and the diagram reads DNS, TCP, then CONNECT. A
+// refused or failed dial still completes the upgrade, only to close it at
+// once with a code and a reason the page can read. The session then runs on
+// a goroutine of its own so that net/http's per-request buffers are
+// released.
 func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := sessionRequest{
@@ -656,6 +657,8 @@ func (ss *session) brokerToPage() {
 	put := func(b []byte) { bigPool.Put(&b) }
 	var lastDeadline, lastPartial time.Time
 	for {
+		// Time spent writing to a slow page does not count against the broker.
+		lastPartial = ss.partialDeadline(lastPartial)
 		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
 			if ferr := ss.down.feed(buf[:n], ss.packetDown); ferr != nil {
@@ -663,7 +666,6 @@ func (ss *session) brokerToPage() {
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
 				return
 			}
-			lastPartial = ss.partialDeadline(lastPartial)
 			if !ss.pageGone.Load() {
 				lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
 				werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
