@@ -129,13 +129,13 @@ func (s *Server) checkSubprotocol(r *http.Request) (status int, reason string) {
 func headerHasToken(h http.Header, name, value string) bool {
 	for _, s := range h[http.CanonicalHeaderKey(name)] {
 		for {
-			s = strings.TrimLeft(s, " \t\r\n")
+			s = strings.TrimLeft(s, " \t")
 			i := 0
 			for i < len(s) && isTokenOctet(s[i]) {
 				i++
 			}
 			t := s[:i]
-			s = strings.TrimLeft(s[i:], " \t\r\n")
+			s = strings.TrimLeft(s[i:], " \t")
 			if t == "" || (s != "" && s[0] != ',') {
 				break
 			}

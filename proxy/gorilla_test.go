@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,4 +195,36 @@ func TestCheckSubprotocol(t *testing.T) {
 			t.Errorf("offered %q: reason %q does not say what to ask for", tt.offered, reason)
 		}
 	}
+}
+
+// FuzzCheckUpgrade holds checkUpgrade to gorilla's Upgrade on any request:
+// the same refusals with the same statuses, and nothing more.
+func FuzzCheckUpgrade(f *testing.F) {
+	f.Add("GET", "Upgrade", "websocket", "13", "dGhlIHNhbXBsZSBub25jZQ==", "http://proxy.test")
+	f.Add("GET", "keep-alive, Upgrade", "WebSocket", "8, 13", "dGhlIHNhbXBsZSBub25jZQ==", "")
+	f.Add("HEAD", "a b, Upgrade", "h2c, websocket", "13;x", "c2hvcnQ=", "http://evil.example")
+	f.Add("POST", "UPGRADE , close", "websocket/13", " 13 ", "dGhlIHNhbXBsZSBub25jZQ", "null")
+	s := New(Config{Hosts: []string{"proxy.test"}, Origins: []string{"http://proxy.test"}})
+	f.Fuzz(func(t *testing.T, method, conn, upgrade, version, key, origin string) {
+		r := &http.Request{Method: method, Host: "proxy.test", Header: http.Header{}, URL: &url.URL{Path: "/mqtt"}}
+		for k, v := range map[string]string{"Connection": conn, "Upgrade": upgrade, "Sec-Websocket-Version": version,
+			"Sec-Websocket-Key": key, "Origin": origin} {
+			if v != "" {
+				r.Header[k] = []string{v}
+			}
+		}
+		status, reason := s.checkUpgrade(r)
+		var gStatus int
+		var gErr error
+		up := s.upgrader
+		up.Error = func(_ http.ResponseWriter, _ *http.Request, status int, reason error) { gStatus, gErr = status, reason }
+		up.Upgrade(httptest.NewRecorder(), r, nil)
+		valid := gStatus == http.StatusInternalServerError && strings.Contains(gErr.Error(), "Hijacker")
+		if valid && status != 0 {
+			t.Fatalf("refused %d %q, gorilla accepts", status, reason)
+		}
+		if !valid && status != gStatus {
+			t.Fatalf("status %d %q, gorilla %d %v", status, reason, gStatus, gErr)
+		}
+	})
 }
