@@ -309,3 +309,16 @@ func TestHostAddrs(t *testing.T) {
 	}
 	t.Logf("this machine's addresses: %v", addrs)
 }
+
+// BenchmarkCheckAddr is the cost of the check made before every connect,
+// which lists the machine's addresses each time (HostAddrs).
+func BenchmarkCheckAddr(b *testing.B) {
+	allow, _ := proxy.ParseAllow("*:1883")
+	p := proxy.Policy{Allow: allow}
+	ap := netip.MustParseAddrPort("93.184.215.14:1883")
+	for b.Loop() {
+		if err := p.CheckAddr("broker.example.com", ap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
