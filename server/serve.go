@@ -29,7 +29,7 @@ type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
-	idle, write, dial                                                        time.Duration
+	idle, write, dial, partial                                               time.Duration
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
@@ -37,11 +37,55 @@ var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
-	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
 }
 
+// runServe runs `lifeline serve`: flags, the embedded broker and zone, the
+// proxy, the page's handlers, then serving until ctx ends.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c serveConfig
+	c, err := parseServeFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	allow, err := proxy.ParseAllow(c.allow)
+	if err != nil {
+		return fmt.Errorf("-allow: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (choose another address with -listen or LIFELINE_LISTEN)", c.listen, err)
+	}
+	defer ln.Close()
+	emb, err := startEmbedded(&c, log)
+	if err != nil {
+		return err
+	}
+	defer emb.close()
+	px, err := newProxy(c, allow, emb, ln.Addr().(*net.TCPAddr), log)
+	if err != nil {
+		return err
+	}
+	handler, err := serveHandler(c, px, emb)
+	if err != nil {
+		return err
+	}
+
+	for _, line := range startupLines(ln.Addr().(*net.TCPAddr), emb.brokerAddr, emb.dns.Addr(), c.defaultBroker) {
+		fmt.Fprintln(stdout, "lifeline: "+line)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "default_broker", c.defaultBroker, "allow", c.allow,
+		"allow_private", c.allowPrivate)
+	return serveUntil(ctx, ln, handler, px, log)
+}
+
+// serveFlags defines the flags of `lifeline serve` into c.
+func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fset.SetOutput(io.Discard) // errors are returned as one line; -h prints to stdout
 	fset.Usage = func() {}
@@ -60,21 +104,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
+	fset.DurationVar(&c.partial, "partial-timeout", 30*time.Second, "close a session whose broker sent part of a packet and then nothing for this long")
+	return fset
+}
+
+// parseServeFlags reads the command line, then the environment for the
+// flags it did not set, and checks the limits; -h prints the help and
+// returns flag.ErrHelp.
+func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fset := serveFlags(&c)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
 				"Serves the Lifeline page and proxies its MQTT-over-WebSocket connections to\n"+
 				"brokers, recording DNS, TCP, TLS and the broker leg. GET /healthz reports the\n"+
 				"load as JSON. SIGINT or SIGTERM closes the sessions (1001) and stops.", serveGroups)
-			return err
+			return c, err
 		}
-		return fmt.Errorf("serve: %w (lifeline serve -h lists the flags)", err)
+		return c, fmt.Errorf("serve: %w (lifeline serve -h lists the flags)", err)
 	}
 	if fset.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q (flags start with -; lifeline serve -h lists them)", fset.Arg(0))
+		return c, fmt.Errorf("serve: unexpected argument %q (flags start with -; lifeline serve -h lists them)", fset.Arg(0))
 	}
 	if err := envDefaults(fset); err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return c, fmt.Errorf("serve: %w", err)
 	}
 	for _, f := range []struct {
 		name string
@@ -82,87 +136,100 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}{
 		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
 		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
+		{"partial-timeout", c.partial > 0},
 	} {
 		if !f.ok {
-			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
+			return c, fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
 		}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	allow, err := proxy.ParseAllow(c.allow)
-	if err != nil {
-		return fmt.Errorf("-allow: %w", err)
-	}
+	return c, nil
+}
 
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w (choose another address with -listen or LIFELINE_LISTEN)", c.listen, err)
-	}
-	defer ln.Close()
+// embeddedParts are the embedded DNS zone and, unless it is off, the
+// embedded broker, with the address the proxy may always reach.
+type embeddedParts struct {
+	dns        *embedded.DNS
+	broker     *embedded.Broker // nil when off
+	brokerAddr *net.TCPAddr     // nil when off
+	exempt     []netip.AddrPort
+}
 
-	// The embedded broker and its DNS zone.
-	var brokerAddr *net.TCPAddr
-	var embeddedBroker *embedded.Broker
-	var exempt []netip.AddrPort
+func (e *embeddedParts) close() {
+	if e.broker != nil {
+		e.broker.Close()
+	}
+	e.dns.Close()
+}
+
+// startEmbedded starts the embedded DNS zone and broker, names the broker
+// in the zone, and makes it the default broker unless c names one.
+func startEmbedded(c *serveConfig, log *slog.Logger) (*embeddedParts, error) {
 	dnsServer, err := embedded.StartDNS(c.dns, embedded.Zone, log)
 	if err != nil {
 		if errors.Is(err, embedded.ErrAddrInUse) {
-			return fmt.Errorf("the embedded DNS address %s is already in use; choose another with -embedded-dns 127.0.0.1:0 (or LIFELINE_EMBEDDED_DNS)", c.dns)
+			return nil, fmt.Errorf("the embedded DNS address %s is already in use; choose another with -embedded-dns 127.0.0.1:0 (or LIFELINE_EMBEDDED_DNS)", c.dns)
 		}
-		return fmt.Errorf("embedded DNS: %w", err)
+		return nil, fmt.Errorf("embedded DNS: %w", err)
 	}
-	defer dnsServer.Close()
-	if c.broker != "off" {
-		b, err := embedded.StartBroker(c.broker, embedded.DefaultBrokerLimits, log)
-		if err != nil {
-			if errors.Is(err, embedded.ErrAddrInUse) {
-				return fmt.Errorf("the embedded broker's address %s is already in use (another MQTT broker, such as mosquitto?); choose another with -embedded-broker 127.0.0.1:1884 (or LIFELINE_EMBEDDED_BROKER), or -embedded-broker off", c.broker)
-			}
-			return fmt.Errorf("embedded broker: %w", err)
-		}
-		defer b.Close()
-		embeddedBroker = b
-		brokerAddr = b.Addr()
-		ap := brokerAddr.AddrPort()
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		exempt = append(exempt, ap)
-		if ap.Addr().IsUnspecified() {
-			dnsServer.Set(embedded.BrokerName, netip.MustParseAddr("127.0.0.1"))
-		} else {
-			dnsServer.Set(embedded.BrokerName, ap.Addr())
-		}
-		if c.defaultBroker == "" {
-			c.defaultBroker = net.JoinHostPort(embedded.BrokerName, strconv.Itoa(int(ap.Port())))
-		}
+	e := &embeddedParts{dns: dnsServer}
+	if c.broker == "off" {
+		return e, nil
 	}
-
-	hosts, origins, err := allowedHosts(ln.Addr().(*net.TCPAddr), c.origins)
+	b, err := embedded.StartBroker(c.broker, embedded.DefaultBrokerLimits, log)
 	if err != nil {
-		return err
+		dnsServer.Close()
+		if errors.Is(err, embedded.ErrAddrInUse) {
+			return nil, fmt.Errorf("the embedded broker's address %s is already in use (another MQTT broker, such as mosquitto?); choose another with -embedded-broker 127.0.0.1:1884 (or LIFELINE_EMBEDDED_BROKER), or -embedded-broker off", c.broker)
+		}
+		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	px := proxy.New(proxy.Config{
-		Policy:        proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: exempt, Zone: embedded.Zone},
-		DefaultBroker: c.defaultBroker,
-		Hosts:         hosts,
-		Origins:       origins,
-		MaxConns:      c.maxConns,
-		MaxConnsPerIP: c.maxConnsPerIP,
-		MaxMessage:    c.maxMessage,
-		DialTimeout:   c.dial,
-		IdleTimeout:   c.idle,
-		WriteTimeout:  c.write,
-		Zone:          embedded.Zone,
-		ZoneServer:    dnsServer.Addr().String(),
-		Nameserver:    c.nameserver,
-		Log:           log,
-	})
+	e.broker, e.brokerAddr = b, b.Addr()
+	ap := e.brokerAddr.AddrPort()
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	e.exempt = append(e.exempt, ap)
+	if ap.Addr().IsUnspecified() {
+		dnsServer.Set(embedded.BrokerName, netip.MustParseAddr("127.0.0.1"))
+	} else {
+		dnsServer.Set(embedded.BrokerName, ap.Addr())
+	}
+	if c.defaultBroker == "" {
+		c.defaultBroker = net.JoinHostPort(embedded.BrokerName, strconv.Itoa(int(ap.Port())))
+	}
+	return e, nil
+}
 
+// newProxy configures the proxy of /mqtt and /trace for the listen address
+// addr.
+func newProxy(c serveConfig, allow []proxy.Pattern, emb *embeddedParts, addr *net.TCPAddr, log *slog.Logger) (*proxy.Server, error) {
+	hosts, origins, err := allowedHosts(addr, c.origins)
+	if err != nil {
+		return nil, err
+	}
+	return proxy.New(proxy.Config{
+		Policy:         proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: emb.exempt, Zone: embedded.Zone},
+		DefaultBroker:  c.defaultBroker,
+		Hosts:          hosts,
+		Origins:        origins,
+		MaxConns:       c.maxConns,
+		MaxConnsPerIP:  c.maxConnsPerIP,
+		MaxMessage:     c.maxMessage,
+		DialTimeout:    c.dial,
+		IdleTimeout:    c.idle,
+		WriteTimeout:   c.write,
+		PartialTimeout: c.partial,
+		Zone:           embedded.Zone,
+		ZoneServer:     emb.dns.Addr().String(),
+		Nameserver:     c.nameserver,
+		Log:            log,
+	}), nil
+}
+
+// serveHandler routes the page, the WebSockets, /healthz and the API, all
+// behind the Host check.
+func serveHandler(c serveConfig, px *proxy.Server, emb *embeddedParts) (http.Handler, error) {
 	wasm, err := newWasmHandler(static.FS, "wasm/main.wasm")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(static.FS))
@@ -171,8 +238,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mux.HandleFunc("GET /mqtt", px.ServeMQTT)
 	mux.HandleFunc("GET /trace", px.ServeTrace)
-	mux.Handle("GET /healthz", healthz(px, embeddedBroker, time.Now()))
-	cfgJSON := apiConfig(c, brokerAddr, dnsServer.Addr(), wasm)
+	mux.Handle("GET /healthz", healthz(px, emb.broker, time.Now()))
+	cfgJSON := apiConfig(c, emb.brokerAddr, emb.dns.Addr(), wasm)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		if err := px.CheckRequest(r); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
@@ -188,20 +255,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{}))
 	mux.Handle("POST /api/import", captures)
 	mux.Handle("POST /api/export/pcapng", captures)
+	return hostChecked(px, mux), nil
+}
 
+// serveUntil serves on ln until ctx ends, then closes the sessions (1001)
+// and stops.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, px *proxy.Server, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	for _, line := range startupLines(ln.Addr().(*net.TCPAddr), brokerAddr, dnsServer.Addr(), c.defaultBroker) {
-		fmt.Fprintln(stdout, "lifeline: "+line)
-	}
-	log.Info("serving", "addr", ln.Addr().String(), "default_broker", c.defaultBroker, "allow", c.allow,
-		"allow_private", c.allowPrivate)
-
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -264,6 +330,19 @@ func apiConfig(c serveConfig, broker *net.TCPAddr, dns *net.UDPAddr, wasm *wasmH
 	}
 	b, _ := json.Marshal(cfg)
 	return b
+}
+
+// hostChecked serves h only to requests whose Host is one the server
+// answers to (the proxy's Host check, which stops DNS rebinding): the page,
+// /healthz and the API as well as the WebSockets.
+func hostChecked(px *proxy.Server, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := px.CheckHost(r); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // guarded serves h after the proxy's Host and Origin checks, to at most n
