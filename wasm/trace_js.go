@@ -13,7 +13,7 @@ import (
 )
 
 // traceChannel is the page's end of the server's /trace side channel (see
-// the team notes): a hello with a token, pong answers to clock pings, and
+// docs/trace.md): a hello with a token, pong answers to clock pings, and
 // the proxy's entries (DNS, TCP, WebSocket, the broker leg) on the server's
 // clock.
 type traceChannel struct {
@@ -183,7 +183,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 	}
 }
 
-// readEntry reads a trace entry (the schema of DESIGN.md) at the reader;
+// readEntry reads a trace entry (the schema of docs/trace.md) at the reader;
 // names interns the strings that repeat (nil: none).
 func readEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
 	name := func() string {
