@@ -185,12 +185,3 @@ func writeView(w *jsonw.Writer, v *diagram.View) {
 	writeCounts(w, "counts", v.Counts)
 	w.Close('}')
 }
-
-func writeExchange(w *jsonw.Writer, x *diagram.Exchange) {
-	w.Open('{')
-	w.KInt("id", x.ID)
-	w.KString("name", x.Name)
-	writeInts(w, "seqs", x.Seqs)
-	w.KBool("done", x.Done)
-	w.Close('}')
-}

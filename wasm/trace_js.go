@@ -258,19 +258,3 @@ func (tc *traceChannel) cut(conn string) js.Value {
 	tc.sock.sendText(`{"type":"cut","conn":"` + conn + `"}`)
 	return p.p
 }
-
-func (tc *traceChannel) close() {
-	tc.pinger.stop()
-	if tc.sock != nil {
-		tc.sock.close(1000, "page closed")
-	}
-}
-
-func parseJSONText(s string) (v js.Value) {
-	defer func() {
-		if recover() != nil {
-			v = js.Null()
-		}
-	}()
-	return jsJSON.Call("parse", s)
-}
