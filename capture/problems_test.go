@@ -3,17 +3,18 @@ package capture
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
-// TestProblems damages the shared capture in one place each and checks
+// TestProblems damages the lifecycle capture in one place each and checks
 // that the damage is reported with its frame number and the rest is read.
 func TestProblems(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng")
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestNotACapture(t *testing.T) {
 // FuzzImport feeds arbitrary bytes to the reader: it must never panic,
 // hang or emit an entry without a kind.
 func FuzzImport(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(f), "captures", "*.pcapng"))
+	files := testenv.Captures(f)
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -119,7 +120,7 @@ func FuzzImport(f *testing.F) {
 		f.Add(b[:len(b)/2])
 	}
 	var buf bytes.Buffer
-	if _, err := WritePcapng(&buf, liveTraceFrom(readSharedF(f)), nil); err != nil {
+	if _, err := WritePcapng(&buf, liveTraceFrom(readLifecycleF(f)), nil); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())

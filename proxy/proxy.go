@@ -269,8 +269,8 @@ func clip(s string) string {
 	return s + "..."
 }
 
-// ServeTrace serves GET /trace: the trace side channel (see DESIGN.md and
-// the team notes for its messages).
+// ServeTrace serves GET /trace: the trace side channel (its messages are
+// in the package documentation and docs/trace.md).
 func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 	ws, _, ip := s.upgrade(w, r)
 	if ws == nil {
