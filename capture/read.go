@@ -65,6 +65,11 @@ type Options struct {
 	// waiting for a missing segment or for the rest of a packet
 	// (default 64 MiB). A larger packet is reported and skipped.
 	MaxBuffer int
+	// MaxHeld bounds the bytes of out-of-order TCP segments held across
+	// all connections at once, each segment's bookkeeping counted
+	// (default 256 MiB). Over it, gaps are given up on and said as
+	// problems.
+	MaxHeld int
 	// Ports lists TCP ports besides 1883 that carry MQTT from the first
 	// byte (for captures that start mid-connection). Other ports are
 	// recognised by content.
@@ -74,7 +79,10 @@ type Options struct {
 	DNSPorts []uint16
 }
 
-const defaultMaxBuffer = 64 << 20
+const (
+	defaultMaxBuffer = 64 << 20
+	defaultMaxHeld   = 256 << 20
+)
 
 // Result is a whole capture read into trace entries.
 type Result struct {
@@ -243,6 +251,7 @@ type scanner struct {
 	order   []*conn     // connections that carried MQTT, in order of id
 	nextID  int
 	dnsName map[netip.Addr]dnsAnswer
+	held    int // bytes of out-of-order segments held, as direction.pendBytes counts them
 
 	// The current frame's comments, when written by Exporter.
 	metas []entryMeta
@@ -304,6 +313,9 @@ type dnsAnswer struct {
 func newScanner(opts Options, fn func(Item) error) *scanner {
 	if opts.MaxBuffer <= 0 {
 		opts.MaxBuffer = defaultMaxBuffer
+	}
+	if opts.MaxHeld <= 0 {
+		opts.MaxHeld = defaultMaxHeld
 	}
 	s := &scanner{
 		opts:    opts,
