@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -34,7 +35,8 @@ const (
 // conn is one TCP connection being followed.
 type conn struct {
 	id          string
-	meta        Conn // what Result.Conns says about it
+	frame       int // the frame that opened it
+	listed      int // its place in scanner.metas, once recognised as MQTT
 	client      netip.AddrPort
 	server      netip.AddrPort
 	clientKnown bool
@@ -205,6 +207,27 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 		if !t.SYN && len(t.Payload) == 0 {
 			return // an ACK, FIN or RST of a connection the capture never saw carry bytes
 		}
+		if len(s.conns) >= s.opts.MaxConns {
+			s.forget()
+		}
+		if len(s.conns) >= s.opts.MaxConns {
+			// Ended connections are only remembered for late
+			// retransmissions: let them go before refusing a live one.
+			for _, e := range s.ended {
+				if key := keyOf(e.c.client, e.c.server); s.conns[key] == e.c {
+					delete(s.conns, key)
+				}
+			}
+			s.ended = nil
+		}
+		if len(s.conns) >= s.opts.MaxConns {
+			if s.connsSkipped == 0 {
+				s.problem(nil, "more than %d TCP connections open at once, the limit: segments of new connections (the first from %v to %v) are skipped until some end",
+					s.opts.MaxConns, src, dst)
+			}
+			s.connsSkipped++
+			return
+		}
 		c = s.newConn(src, dst, t.SYN && !t.ACK)
 		s.conns[key] = c
 	}
@@ -315,7 +338,7 @@ func (s *scanner) rel(d *direction, seq uint32) string {
 
 func (s *scanner) newConn(src, dst netip.AddrPort, syn bool) *conn {
 	c := &conn{client: src, server: dst, clientKnown: syn}
-	c.meta.Frame = s.frame
+	c.frame = s.frame
 	if !syn {
 		// Mid-connection: the side on an MQTT port is the server.
 		if s.isMQTTPort(src.Port()) && !s.isMQTTPort(dst.Port()) {
@@ -363,6 +386,9 @@ func (s *scanner) forget() {
 
 // dropConn forgets a finished connection whose ports are reused.
 func (s *scanner) dropConn(c *conn) {
+	if !c.closed && c.id != "" {
+		s.reportPartial(c, "the connection's ports were reused")
+	}
 	for i := range c.dirs {
 		s.releaseHeld(&c.dirs[i])
 	}
@@ -383,9 +409,9 @@ func (s *scanner) recognise(c *conn, k connKind) {
 	}
 	s.nextID++
 	c.id = "c" + strconv.Itoa(s.nextID)
-	c.meta.ID, c.meta.Client, c.meta.Server = c.id, c.client.String(), c.server.String()
-	c.meta.DNSName, c.meta.WebSocket = c.dnsNote, k == kindWS
-	s.order = append(s.order, c)
+	c.listed = len(s.listed)
+	s.listed = append(s.listed, Conn{ID: c.id, Client: c.client.String(), Server: c.server.String(),
+		DNSName: c.dnsNote, WebSocket: k == kindWS, Frame: c.frame})
 	held := c.held
 	c.held = nil
 	for _, it := range held {
@@ -561,7 +587,7 @@ func (s *scanner) finish() {
 	for _, c := range s.conns {
 		open = append(open, c)
 	}
-	slices.SortFunc(open, func(a, b *conn) int { return a.meta.Frame - b.meta.Frame })
+	slices.SortFunc(open, func(a, b *conn) int { return a.frame - b.frame })
 	for _, c := range open {
 		for dir := range c.dirs {
 			for c.dirs[dir].pending.len() > 0 && s.err == nil {
@@ -570,12 +596,20 @@ func (s *scanner) finish() {
 		}
 	}
 	s.frame--
-	for _, c := range s.order {
-		if !c.closed {
+	slices.SortFunc(open, func(a, b *conn) int { return a.listed - b.listed })
+	for _, c := range open {
+		if !c.closed && c.id != "" {
 			s.reportPartial(c, "the capture ends")
 		}
 	}
+	if s.connsSkipped > 0 {
+		s.problem(nil, "%d segments of connections over the limit of %d open at once were skipped", s.connsSkipped, s.opts.MaxConns)
+	}
 	slices.SortStableFunc(s.problems, func(a, b Problem) int { return a.Frame - b.Frame })
+	if s.unlisted > 0 {
+		s.problems = append(s.problems, Problem{Frame: s.frame, Reason: fmt.Sprintf(
+			"%d more problems not listed (the first %d are)", s.unlisted, s.opts.MaxProblems)})
+	}
 }
 
 // reportPartial reports MQTT packets left incomplete in c's buffers.
@@ -593,8 +627,7 @@ func (s *scanner) reportPartialDir(c *conn, dir int, when string) {
 	}
 	if n > 0 {
 		from, to := c.names(dir)
-		s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
-			Reason: when + " inside an MQTT packet from " + from + " to " + to + " (" + strconv.Itoa(n) + " bytes)"})
+		s.problem(c, "%s inside an MQTT packet from %s to %s (%d bytes)", when, from, to, n)
 	}
 	d.raw, d.mq = d.raw[:0], d.mq[:0]
 }
@@ -626,9 +659,5 @@ func (s *scanner) maybeRelease(c *conn) {
 }
 
 func (s *scanner) connList() []Conn {
-	out := make([]Conn, 0, len(s.order))
-	for _, c := range s.order {
-		out = append(out, c.meta)
-	}
-	return out
+	return s.listed
 }

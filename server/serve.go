@@ -30,6 +30,9 @@ type serveConfig struct {
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
 	idle, write, dial                                                        time.Duration
+	// Capture import and export.
+	maxImport, maxExport                       int64
+	maxEntries, maxCaptureConns, maxInterfaces int
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
@@ -38,6 +41,7 @@ var serveGroups = []flagGroup{
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces"}},
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,6 +64,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
+	fset.Int64Var(&c.maxImport, "max-import", capture.DefaultMaxImport, "largest pcap/pcapng upload, in `bytes` (413 beyond)")
+	fset.Int64Var(&c.maxExport, "max-export", capture.DefaultMaxExport, "largest JSON body of an export, in `bytes` (413 beyond)")
+	fset.IntVar(&c.maxEntries, "max-entries", capture.DefaultMaxEntries, "most trace entries an import yields or an export carries (413 beyond)")
+	fset.IntVar(&c.maxCaptureConns, "max-capture-conns", capture.DefaultMaxConns, "TCP connections an import follows at once (more are skipped, said as a problem) and an export writes (413 beyond)")
+	fset.IntVar(&c.maxInterfaces, "max-interfaces", capture.DefaultMaxInterfaces, "pcapng interface blocks an upload may have (413 beyond)")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
@@ -82,6 +91,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}{
 		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
 		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
+		{"max-import", c.maxImport > 0}, {"max-export", c.maxExport > 0}, {"max-entries", c.maxEntries > 0},
+		{"max-capture-conns", c.maxCaptureConns > 0}, {"max-interfaces", c.maxInterfaces > 0},
 	} {
 		if !f.ok {
 			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
@@ -184,8 +195,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 
 	// Capture import and export: same Host/Origin checks as the WebSockets,
-	// and at most two at once (each may hold a large body in memory).
-	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{}))
+	// and at most two at once (each holds its body in memory).
+	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{
+		MaxImport: c.maxImport, MaxExport: c.maxExport, MaxEntries: c.maxEntries, MaxConns: c.maxCaptureConns,
+		MaxInterfaces: c.maxInterfaces,
+	}))
 	mux.Handle("POST /api/import", captures)
 	mux.Handle("POST /api/export/pcapng", captures)
 
