@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -22,6 +24,8 @@ const (
 	DefaultMaxEntries    = 1_000_000 // entries an import yields or an export carries
 	DefaultMaxConns      = defaultMaxConns
 	DefaultMaxInterfaces = defaultMaxInterfaces
+	DefaultBodyTimeout   = time.Minute
+	DefaultWorkers       = 2
 )
 
 // HandlerOptions tunes Handler. The zero value uses the defaults.
@@ -38,6 +42,17 @@ type HandlerOptions struct {
 	// MaxInterfaces bounds a pcapng upload's interface description
 	// blocks (413 beyond).
 	MaxInterfaces int
+	// BodyTimeout is how long a request body may take to arrive (408
+	// beyond), so that a slow upload cannot hold the server's memory or
+	// its workers.
+	BodyTimeout time.Duration
+	// Workers is how many imports and exports are processed at once,
+	// counted only once their bodies have arrived (503 beyond).
+	Workers int
+	// MaxPending bounds the bytes of request bodies held at once, arriving
+	// or being processed (503 beyond); default twice the larger of
+	// MaxImport and MaxExport.
+	MaxPending int64
 }
 
 // Handler serves the page's capture endpoints:
@@ -48,10 +63,11 @@ type HandlerOptions struct {
 //	                          → 200 application/vnd.tcpdump.pcap (pcapng bytes)
 //
 // Errors are JSON {"error":"…"} with 400 (not a capture, bad JSON), 405
-// (not POST) or 413 (body, entries, connections or interface blocks over
-// the limit). A body is read whole; the response is streamed, so memory is
-// the body plus bounded state. The Origin check is the caller's: mount it
-// behind the server's middleware, e.g.
+// (not POST), 408 (body too slow), 413 (body, entries, connections or
+// interface blocks over the limit) or 503 (busy). A body is read whole
+// before its request takes a worker; the response is streamed, so memory
+// is the body plus bounded state. The Origin check is the caller's: mount
+// it behind the server's middleware, e.g.
 //
 //	h := capture.Handler(capture.HandlerOptions{})
 //	mux.Handle("POST /api/import", checkOrigin(h))
@@ -72,7 +88,16 @@ func Handler(opts HandlerOptions) http.Handler {
 	if opts.MaxInterfaces <= 0 {
 		opts.MaxInterfaces = DefaultMaxInterfaces
 	}
-	h := &handler{opts: opts}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 2 * max(opts.MaxImport, opts.MaxExport)
+	}
+	h := &handler{opts: opts, workers: make(chan struct{}, opts.Workers)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/import", h.serveImport)
 	mux.HandleFunc("/api/export/pcapng", h.serveExport)
@@ -80,7 +105,9 @@ func Handler(opts HandlerOptions) http.Handler {
 }
 
 type handler struct {
-	opts HandlerOptions
+	opts    HandlerOptions
+	workers chan struct{}
+	pending atomic.Int64 // bytes reserved for bodies
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -103,7 +130,8 @@ func limitError(w http.ResponseWriter, err error) bool {
 // body is a request body read whole, in chunks, so that it can be read
 // again and is never copied to grow.
 type body struct {
-	chunks [][]byte
+	chunks   [][]byte
+	reserved int64
 }
 
 func (b *body) reader() io.Reader {
@@ -116,16 +144,33 @@ func (b *body) reader() io.Reader {
 
 const bodyChunk = 64 << 10
 
-// readBody reads r's body whole. ok is false when it has answered the
-// request; otherwise done must be called.
+// readBody reads r's body whole within the body timeout, reserving its
+// bytes against MaxPending as they arrive, and then takes a worker. ok is
+// false when it has answered the request; otherwise done must be called.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) (b *body, done func(), ok bool) {
 	if r.ContentLength > limit {
 		httpError(w, http.StatusRequestEntityTooLarge, "body larger than "+formatBytes(limit))
 		return nil, nil, false
 	}
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(h.opts.BodyTimeout)
+	if err := rc.SetReadDeadline(deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		httpError(w, http.StatusInternalServerError, err.Error())
+		return nil, nil, false
+	}
 	b = &body{}
+	release := func() { h.pending.Add(-b.reserved); b.chunks, b.reserved = nil, 0 }
 	in := http.MaxBytesReader(w, r.Body, limit)
 	for {
+		if h.pending.Add(bodyChunk) > h.opts.MaxPending {
+			h.pending.Add(-bodyChunk)
+			release()
+			w.Header().Set("Retry-After", "5")
+			httpError(w, http.StatusServiceUnavailable, "busy: "+formatBytes(h.opts.MaxPending)+
+				" of imports and exports are being received or processed; try again shortly")
+			return nil, nil, false
+		}
+		b.reserved += bodyChunk
 		c := make([]byte, bodyChunk)
 		n, err := io.ReadFull(in, c)
 		if n > 0 {
@@ -135,16 +180,29 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 			break
 		}
 		if err != nil {
+			release()
 			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
+			switch {
+			case errors.As(err, &tooBig):
 				httpError(w, http.StatusRequestEntityTooLarge, "body larger than "+formatBytes(tooBig.Limit))
-			} else {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				httpError(w, http.StatusRequestTimeout, fmt.Sprintf("the %s did not arrive within %v", what, h.opts.BodyTimeout))
+			default:
 				httpError(w, http.StatusBadRequest, "reading the "+what+": "+err.Error())
 			}
 			return nil, nil, false
 		}
 	}
-	return b, func() { b.chunks = nil }, true
+	rc.SetReadDeadline(time.Time{})
+	select {
+	case h.workers <- struct{}{}:
+	default:
+		release()
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "busy: too many imports or exports at once; try again shortly")
+		return nil, nil, false
+	}
+	return b, func() { <-h.workers; release() }, true
 }
 
 func (h *handler) serveImport(w http.ResponseWriter, r *http.Request) {

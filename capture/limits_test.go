@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -370,5 +371,85 @@ func TestImportStreamedAsReadTrace(t *testing.T) {
 	})
 	if late != 1 {
 		t.Errorf("the test capture's first SYN was seen %d times, want once (held, then given late)", late)
+	}
+}
+
+// trickle opens a connection that sends an upload's headers, then one
+// byte of its body every interval until stop is closed; it returns the
+// status line the server answered with, if any.
+func trickle(t *testing.T, addr, path string, interval time.Duration, stop chan struct{}) <-chan string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := make(chan string, 1)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n", path, addr)
+	go func() {
+		defer conn.Close()
+		got := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(conn).ReadString('\n')
+			got <- strings.TrimSpace(line)
+		}()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				status <- ""
+				return
+			case s := <-got:
+				status <- s
+				return
+			case <-tick.C:
+				conn.Write([]byte{0x0a})
+			}
+		}
+	}()
+	return status
+}
+
+// TestSlowUploads: uploads that trickle do not hold the workers (a real
+// import succeeds while three trickle), and are cut with 408 once the body
+// timeout passes.
+func TestSlowUploads(t *testing.T) {
+	pcap, err := os.ReadFile(filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 4 * time.Second
+	srv := httptest.NewServer(Handler(HandlerOptions{BodyTimeout: timeout}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	stop := make(chan struct{})
+	defer close(stop)
+	var slow []<-chan string
+	for _, path := range []string{"/api/import", "/api/import", "/api/export/pcapng"} {
+		slow = append(slow, trickle(t, addr, path, 100*time.Millisecond, stop))
+	}
+	time.Sleep(300 * time.Millisecond) // all three are in their bodies
+	start := time.Now()
+	resp, err := http.Post(srv.URL+"/api/import", "application/octet-stream", bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"mqtt.CONNECT"`)) {
+		t.Fatalf("a real import while three uploads trickle: %d %.200s", resp.StatusCode, b)
+	}
+	if elapsed := time.Since(start); elapsed >= timeout {
+		t.Errorf("the real import took %v, as long as the body timeout: it waited for the trickling uploads", elapsed)
+	}
+	for i, s := range slow {
+		select {
+		case line := <-s:
+			if !strings.Contains(line, "408") {
+				t.Errorf("trickling upload %d: %q, want 408", i, line)
+			}
+		case <-time.After(timeout + 30*time.Second):
+			t.Errorf("trickling upload %d still open long after the %v body timeout", i, timeout)
+		}
 	}
 }

@@ -33,6 +33,7 @@ type serveConfig struct {
 	// Capture import and export.
 	maxImport, maxExport                       int64
 	maxEntries, maxCaptureConns, maxInterfaces int
+	uploadTimeout                              time.Duration
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
@@ -41,7 +42,7 @@ var serveGroups = []flagGroup{
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
-	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces"}},
+	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces", "upload-timeout"}},
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,6 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.IntVar(&c.maxEntries, "max-entries", capture.DefaultMaxEntries, "most trace entries an import yields or an export carries (413 beyond)")
 	fset.IntVar(&c.maxCaptureConns, "max-capture-conns", capture.DefaultMaxConns, "TCP connections an import follows at once (more are skipped, said as a problem) and an export writes (413 beyond)")
 	fset.IntVar(&c.maxInterfaces, "max-interfaces", capture.DefaultMaxInterfaces, "pcapng interface blocks an upload may have (413 beyond)")
+	fset.DurationVar(&c.uploadTimeout, "upload-timeout", capture.DefaultBodyTimeout, "an import's or export's body must arrive within this (408 beyond); only then does it take one of the 2 workers")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
@@ -92,7 +94,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
 		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
 		{"max-import", c.maxImport > 0}, {"max-export", c.maxExport > 0}, {"max-entries", c.maxEntries > 0},
-		{"max-capture-conns", c.maxCaptureConns > 0}, {"max-interfaces", c.maxInterfaces > 0},
+		{"max-capture-conns", c.maxCaptureConns > 0}, {"max-interfaces", c.maxInterfaces > 0}, {"upload-timeout", c.uploadTimeout > 0},
 	} {
 		if !f.ok {
 			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
@@ -194,11 +196,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		w.Write(cfgJSON)
 	})
 
-	// Capture import and export: same Host/Origin checks as the WebSockets,
-	// and at most two at once (each holds its body in memory).
-	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{
+	// Capture import and export: same Host/Origin checks as the WebSockets;
+	// bodies must arrive within -upload-timeout, and only then take one of
+	// two workers; the bodies held at once are bounded by twice the larger
+	// of -max-import and -max-export.
+	captures := guarded(px, capture.Handler(capture.HandlerOptions{
 		MaxImport: c.maxImport, MaxExport: c.maxExport, MaxEntries: c.maxEntries, MaxConns: c.maxCaptureConns,
-		MaxInterfaces: c.maxInterfaces,
+		MaxInterfaces: c.maxInterfaces, BodyTimeout: c.uploadTimeout,
 	}))
 	mux.Handle("POST /api/import", captures)
 	mux.Handle("POST /api/export/pcapng", captures)
@@ -280,23 +284,15 @@ func apiConfig(c serveConfig, broker *net.TCPAddr, dns *net.UDPAddr, wasm *wasmH
 	return b
 }
 
-// guarded serves h after the proxy's Host and Origin checks, to at most n
-// requests at once (503 beyond).
-func guarded(px *proxy.Server, n int, h http.Handler) http.Handler {
-	slots := make(chan struct{}, n)
+// guarded serves h after the proxy's Host and Origin checks (h bounds its
+// own concurrency, once a body has arrived).
+func guarded(px *proxy.Server, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := px.CheckRequest(r); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "busy: too many imports or exports at once", http.StatusServiceUnavailable)
-		}
+		h.ServeHTTP(w, r)
 	})
 }
 
