@@ -84,27 +84,44 @@ type segment struct {
 // that a flood of one-byte segments is bounded like a few large ones.
 const segOverhead = 64
 
-// segments holds the out-of-order segments of one direction: a 4-ary
-// min-heap of sequence numbers, compared as TCP does (modulo 2^32, so that
-// wrap-around orders correctly while the held bytes span less than 2 GiB),
-// each packed with the slot of its bytes so that the heap stays small and
-// cache-friendly. Insertion and taking the first are O(log n), so
-// reassembly of n segments is O(n log n) whatever their order. A
+// segments holds the out-of-order segments of one direction, ordered by
+// sequence number as TCP compares them (modulo 2^32, so that wrap-around
+// orders correctly while the held bytes span less than 2 GiB). Segments
+// that arrive in rising or falling order (the usual way: a hole, then the
+// segments after it; or a sender's retransmissions backwards) go to a
+// sorted deque in O(1); the others to a 4-ary min-heap in O(log n). Keys
+// pack the sequence number with the slot of the segment's bytes, so that
+// both stay small and cache-friendly. Reassembly of n segments is thus
+// O(n log n) whatever their order, O(n) for monotone runs. A
 // retransmission of a held segment is held again and skipped when
 // delivered (drain trims what was already delivered); it counts against
 // the limits like any segment.
 type segments struct {
-	heap []uint64 // seq<<32 | slot
-	data [][]byte // by slot
-	free []uint32 // empty slots
+	ring    []uint64 // the deque: sorted keys from ring[head], n of them, wrapping
+	head, n int
+	heap    []uint64 // seq<<32 | slot
+	data    [][]byte // by slot
+	free    []uint32 // empty slots
 }
 
 func seqLess(a, b uint64) bool { return int32(uint32(a>>32)-uint32(b>>32)) < 0 }
 
-func (p *segments) len() int { return len(p.heap) }
+func (p *segments) len() int { return p.n + len(p.heap) }
+
+func (p *segments) ringAt(i int) uint64 { return p.ring[(p.head+i)%len(p.ring)] }
+
+// fromRing reports whether the lowest key is the deque's front.
+func (p *segments) fromRing() bool {
+	return p.n > 0 && (len(p.heap) == 0 || !seqLess(p.heap[0], p.ring[p.head]))
+}
 
 // first returns the lowest held sequence number; p must not be empty.
-func (p *segments) first() uint32 { return uint32(p.heap[0] >> 32) }
+func (p *segments) first() uint32 {
+	if p.fromRing() {
+		return uint32(p.ring[p.head] >> 32)
+	}
+	return uint32(p.heap[0] >> 32)
+}
 
 // put holds a copy of data at seq and returns the change in held bytes.
 func (p *segments) put(seq uint32, data []byte) int {
@@ -117,46 +134,78 @@ func (p *segments) put(seq uint32, data []byte) int {
 		slot = uint32(len(p.data))
 		p.data = append(p.data, append([]byte(nil), data...))
 	}
-	h := append(p.heap, uint64(seq)<<32|uint64(slot))
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 4
-		if !seqLess(h[i], h[parent]) {
-			break
+	key := uint64(seq)<<32 | uint64(slot)
+	switch {
+	case p.n == 0 || !seqLess(key, p.ringAt(p.n-1)): // at or after the back
+		p.grow()
+		p.ring[(p.head+p.n)%len(p.ring)] = key
+		p.n++
+	case !seqLess(p.ring[p.head], key): // at or before the front
+		p.grow()
+		p.head = (p.head - 1 + len(p.ring)) % len(p.ring)
+		p.ring[p.head] = key
+		p.n++
+	default:
+		h := append(p.heap, key)
+		for i := len(h) - 1; i > 0; {
+			parent := (i - 1) / 4
+			if !seqLess(h[i], h[parent]) {
+				break
+			}
+			h[i], h[parent] = h[parent], h[i]
+			i = parent
 		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
+		p.heap = h
 	}
-	p.heap = h
 	return len(data) + segOverhead
+}
+
+// grow makes room for one more key in the deque.
+func (p *segments) grow() {
+	if p.n < len(p.ring) {
+		return
+	}
+	ring := make([]uint64, max(8, 2*len(p.ring)))
+	for i := range p.n {
+		ring[i] = p.ringAt(i)
+	}
+	p.ring, p.head = ring, 0
 }
 
 // pop removes the segment with the lowest sequence number and returns it
 // with the change in held bytes; p must not be empty.
 func (p *segments) pop() (segment, int) {
-	h := p.heap
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	for i := 0; ; {
-		small := i
-		for c := 4*i + 1; c <= 4*i+4 && c < n; c++ {
-			if seqLess(h[c], h[small]) {
-				small = c
+	var top uint64
+	if p.fromRing() {
+		top = p.ring[p.head]
+		p.head = (p.head + 1) % len(p.ring)
+		p.n--
+	} else {
+		h := p.heap
+		top = h[0]
+		n := len(h) - 1
+		h[0] = h[n]
+		h = h[:n]
+		for i := 0; ; {
+			small := i
+			for c := 4*i + 1; c <= 4*i+4 && c < n; c++ {
+				if seqLess(h[c], h[small]) {
+					small = c
+				}
 			}
+			if small == i {
+				break
+			}
+			h[i], h[small] = h[small], h[i]
+			i = small
 		}
-		if small == i {
-			break
-		}
-		h[i], h[small] = h[small], h[i]
-		i = small
+		p.heap = h
 	}
 	slot := uint32(top)
 	seg := segment{uint32(top >> 32), p.data[slot]}
-	if n == 0 {
+	if p.len() == 0 {
 		*p = segments{} // let a drained direction's arrays go
 	} else {
-		p.heap = h
 		p.data[slot] = nil
 		p.free = append(p.free, slot)
 	}
