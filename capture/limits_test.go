@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -451,5 +453,56 @@ func TestSlowUploads(t *testing.T) {
 		case <-time.After(timeout + 30*time.Second):
 			t.Errorf("trickling upload %d still open long after the %v body timeout", i, timeout)
 		}
+	}
+}
+
+// TestInterfaceBlockLimit: Scan counts a pcapng's interface blocks in
+// either byte order, across sections, and stops past the limit with a
+// *LimitError; at the limit it reads the file.
+func TestInterfaceBlockLimit(t *testing.T) {
+	section := func(order binary.AppendByteOrder, interfaces int) []byte {
+		var b []byte
+		b = order.AppendUint32(b, 0x0a0d0d0a)
+		b = order.AppendUint32(b, 28)
+		b = order.AppendUint32(b, 0x1a2b3c4d)
+		b = order.AppendUint16(b, 1)
+		b = order.AppendUint16(b, 0)
+		b = order.AppendUint64(b, ^uint64(0))
+		b = order.AppendUint32(b, 28)
+		for range interfaces {
+			b = order.AppendUint32(b, 1)
+			b = order.AppendUint32(b, 20)
+			b = order.AppendUint16(b, 1)
+			b = order.AppendUint16(b, 0)
+			b = order.AppendUint32(b, 65535)
+			b = order.AppendUint32(b, 20)
+		}
+		return b
+	}
+	le, be := binary.LittleEndian, binary.BigEndian
+	for _, c := range []struct {
+		name string
+		file []byte
+		over bool
+	}{
+		{"little-endian at the limit", section(le, 3), false},
+		{"little-endian over", section(le, 4), true},
+		{"big-endian at the limit", section(be, 3), false},
+		{"big-endian over", section(be, 4), true},
+		{"two sections over", append(section(be, 2), section(le, 2)...), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Whole, and a byte per read (block headers split across reads).
+			for _, r := range []io.Reader{bytes.NewReader(c.file), iotest.OneByteReader(bytes.NewReader(c.file))} {
+				_, err := Scan(r, Options{MaxInterfaces: 3}, func(Item) error { return nil })
+				var le *LimitError
+				if got := errors.As(err, &le); got != c.over {
+					t.Errorf("Scan: %v, want a *LimitError: %v", err, c.over)
+				}
+				if !c.over && err != nil {
+					t.Errorf("Scan: %v", err)
+				}
+			}
+		})
 	}
 }
