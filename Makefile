@@ -13,10 +13,18 @@ WASM_TEST_PKGS := ./wasm/...
 FUZZ_TARGETS = $(sort $(shell grep -r --include='*_test.go' --exclude-dir=bench --exclude-dir=node_modules \
 	-o '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^(.*)/[^/]*_test\.go:func |\1:|'))
 FUZZ_TIME    ?= 10s
+# Go minimizes each new input for up to 60 s by default, in a pass
+# quadratic in its length: bounded here, so that short runs fuzz.
+FUZZ_MINIMIZE ?= 200x
+# fuzz-long: every fuzz target in the repository, FUZZ_LONG_TIME each
+# (FUZZ_LONG_ONLY=capture/ limits it to the packages under a path).
+FUZZ_LONG_TIME ?= 5m
+FUZZ_LONG_ONLY ?=
 # staticcheck, pinned; make deps installs it into bin/tools.
 STATICCHECK := $(TOOLS)/staticcheck
 
 .PHONY: all run build wasm deps test vet staticcheck test-native test-race test-fuzz test-wasm test-e2e clean bench-capture bench-codec bench-proxy bench-page
+.PHONY: fuzz-long
 
 all: build
 
@@ -64,7 +72,17 @@ test-fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZ_TIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) $$pkg || exit 1; \
+	done
+
+## fuzz-long: every fuzz target in the repository (found by grepping
+## `func Fuzz` in the module's tests), FUZZ_LONG_TIME each
+fuzz-long:
+	@grep -rHo --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*' . | grep -v '^\./bench/' | \
+	sed -E 's|^\./(.*/)[^/]*_test\.go:func (Fuzz.*)$$|\1 \2|' | grep -E "^$(FUZZ_LONG_ONLY)" | sort -u | \
+	while read -r pkg fn; do \
+		echo "fuzz ./$$pkg $$fn ($(FUZZ_LONG_TIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_LONG_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) ./$$pkg || exit 1; \
 	done
 
 test-wasm:

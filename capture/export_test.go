@@ -274,7 +274,7 @@ func TestMemoryFollowsOpenConnections(t *testing.T) {
 	if len(s.conns) > 800 {
 		t.Errorf("%d connections still held after reading 2000 that ended", len(s.conns))
 	}
-	if len(s.order) != 2000 {
-		t.Errorf("%d connections listed, want 2000", len(s.order))
+	if len(s.listed) != 2000 {
+		t.Errorf("%d connections listed, want 2000", len(s.listed))
 	}
 }

@@ -26,7 +26,7 @@ type frame struct {
 }
 
 // readFrames reads every frame of a pcap or pcapng file (Ethernet only).
-func readFrames(t *testing.T, file string) []frame {
+func readFrames(t testing.TB, file string) []frame {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -64,7 +64,7 @@ func readFrames(t *testing.T, file string) []frame {
 }
 
 // writePcap writes frames as a pcap file of the given link type.
-func writePcap(t *testing.T, frames []frame, lt layers.LinkType) []byte {
+func writePcap(t testing.TB, frames []frame, lt layers.LinkType) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := pcapgo.NewWriterNanos(&buf)

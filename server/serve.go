@@ -30,6 +30,10 @@ type serveConfig struct {
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
 	idle, write, dial, partial                                               time.Duration
+	// Capture import and export.
+	maxImport, maxExport                       int64
+	maxEntries, maxCaptureConns, maxInterfaces int
+	uploadTimeout                              time.Duration
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
@@ -38,6 +42,7 @@ var serveGroups = []flagGroup{
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
+	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces", "upload-timeout"}},
 }
 
 // runServe runs `lifeline serve`: flags, the embedded broker and zone, the
@@ -105,6 +110,12 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
 	fset.DurationVar(&c.partial, "partial-timeout", 30*time.Second, "close a session whose broker sent part of a packet and then nothing for this long")
+	fset.Int64Var(&c.maxImport, "max-import", capture.DefaultMaxImport, "largest pcap/pcapng upload, in `bytes` (413 beyond)")
+	fset.Int64Var(&c.maxExport, "max-export", capture.DefaultMaxExport, "largest JSON body of an export, in `bytes` (413 beyond)")
+	fset.IntVar(&c.maxEntries, "max-entries", capture.DefaultMaxEntries, "most trace entries an import yields or an export carries (413 beyond)")
+	fset.IntVar(&c.maxCaptureConns, "max-capture-conns", capture.DefaultMaxConns, "TCP connections an import follows at once (more are skipped, said as a problem) and an export writes (413 beyond)")
+	fset.IntVar(&c.maxInterfaces, "max-interfaces", capture.DefaultMaxInterfaces, "pcapng interface blocks an upload may have (413 beyond)")
+	fset.DurationVar(&c.uploadTimeout, "upload-timeout", capture.DefaultBodyTimeout, "an import's or export's body must arrive within this (408 beyond); only then does it take one of the 2 workers")
 	return fset
 }
 
@@ -137,6 +148,8 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
 		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
 		{"partial-timeout", c.partial > 0},
+		{"max-import", c.maxImport > 0}, {"max-export", c.maxExport > 0}, {"max-entries", c.maxEntries > 0},
+		{"max-capture-conns", c.maxCaptureConns > 0}, {"max-interfaces", c.maxInterfaces > 0}, {"upload-timeout", c.uploadTimeout > 0},
 	} {
 		if !f.ok {
 			return c, fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
@@ -250,9 +263,14 @@ func serveHandler(c serveConfig, px *proxy.Server, emb *embeddedParts) (http.Han
 		w.Write(cfgJSON)
 	})
 
-	// Capture import and export: same Host/Origin checks as the WebSockets,
-	// and at most two at once (each may hold a large body in memory).
-	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{}))
+	// Capture import and export: same Host/Origin checks as the WebSockets;
+	// bodies must arrive within -upload-timeout, and only then take one of
+	// two workers; the bodies held at once are bounded by twice the larger
+	// of -max-import and -max-export.
+	captures := guarded(px, capture.Handler(capture.HandlerOptions{
+		MaxImport: c.maxImport, MaxExport: c.maxExport, MaxEntries: c.maxEntries, MaxConns: c.maxCaptureConns,
+		MaxInterfaces: c.maxInterfaces, BodyTimeout: c.uploadTimeout,
+	}))
 	mux.Handle("POST /api/import", captures)
 	mux.Handle("POST /api/export/pcapng", captures)
 	return hostChecked(px, mux), nil
@@ -345,23 +363,15 @@ func hostChecked(px *proxy.Server, h http.Handler) http.Handler {
 	})
 }
 
-// guarded serves h after the proxy's Host and Origin checks, to at most n
-// requests at once (503 beyond).
-func guarded(px *proxy.Server, n int, h http.Handler) http.Handler {
-	slots := make(chan struct{}, n)
+// guarded serves h after the proxy's Host and Origin checks (h bounds its
+// own concurrency, once a body has arrived).
+func guarded(px *proxy.Server, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := px.CheckRequest(r); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "busy: too many imports or exports at once", http.StatusServiceUnavailable)
-		}
+		h.ServeHTTP(w, r)
 	})
 }
 
