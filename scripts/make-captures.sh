@@ -112,6 +112,11 @@ password_file $work/passwd
 persistence false
 log_dest stderr
 EOF
+  if [ "$mode" = bench ]; then
+    # The bench's subscriber falls behind its publishers: queue, never drop
+    # (mosquitto drops QoS 1 messages beyond 1000 queued by default).
+    echo "max_queued_messages 0" >>"$work/mosquitto.conf"
+  fi
   chmod 0644 "$work/passwd" "$work/mosquitto.conf"
   ip netns exec "$SRV" mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
   pids+=($!)
@@ -170,7 +175,7 @@ bench() {
   seq "$per" | sed 's/^/reading /' >"$work/lines"
   record "$file"
   ip netns exec "$DEV" mosquitto_sub -h broker.iot.example -i bench-sink -u cloud-app -P cloud-secret -q 1 -t 'bench/#' \
-    -C "$(( per * conns ))" >/dev/null &
+    -C "$(( per * conns ))" -W 900 >/dev/null &
   local sub=$!
   sleep 1
   local pubs=()
@@ -185,8 +190,9 @@ bench() {
   echo "make-captures: $file ($(stat -c %s "$file") bytes, $((per * conns)) messages over $conns connections)"
 }
 
+mode=${1:-all}
 network
-case "${1:-all}" in
+case "$mode" in
 all)
   out=$repo/testdata/captures
   mkdir -p "$out"
