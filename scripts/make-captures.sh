@@ -2,7 +2,7 @@
 # Records the test captures in testdata/captures/ with real programs, on a
 # private network that exists only for the run:
 #
-#   network namespace "dev" 10.203.0.1/24 ──veth── namespace "srv":
+#   namespace llcap-dev-PID 10.203.0.1/24 ──veth── namespace llcap-srv-PID:
 #       the device and the apps              10.203.0.53  dnsmasq (Debian's), authoritative
 #       (mosquitto_sub, mosquitto_pub),                   broker.iot.example → 10.203.0.10
 #       dumpcap recording on dev's veth      10.203.0.10  mosquitto :1883, passwords
@@ -36,6 +36,17 @@
 # After recording, `go test ./codec/ -run TestOracleCaptures -update` writes
 # each capture's tshark output (NAME.mqtt.tsv, NAME.tcp.tsv) that the codec's
 # oracle test compares with, besides running tshark live.
+#
+# A new recording has the same story but new ports, DNS ids and times. Tests
+# that name them must be updated from the new capture (read it with tshark):
+# server/dissect_test.go (frame 8's line), server/testdata/trace-capture.golden
+# (go test ./server/ -run TestTraceFromCapture -update-trace), and the lane
+# heads of e2e/capture_test.go.
+#
+# The bench mode records, in the same network, MESSAGES QoS 1 messages
+# (default 100000) published by CONNS mosquitto_pub -l clients (default 10)
+# to topics a mosquitto_sub subscribes to: 4 MQTT packets a message
+# (PUBLISH and PUBACK on both legs).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
