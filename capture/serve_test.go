@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/embedded"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -28,19 +29,8 @@ import (
 // reported over /trace: the same MQTT bytes in the same order on both legs,
 // the same DNS messages, and the handshakes.
 func TestCaptureThroughProxy(t *testing.T) {
-	dns, err := embedded.StartDNS("127.0.0.1:0", embedded.Zone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dns.Close() })
-	broker, err := embedded.StartBroker("127.0.0.1:0", embedded.BrokerLimits{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { broker.Close() })
-	bap := broker.Addr().AddrPort()
-	bap = netip.AddrPortFrom(bap.Addr().Unmap(), bap.Port())
-	dns.Set(embedded.BrokerName, bap.Addr())
+	emb := testenv.StartEmbedded(t)
+	dns, bap := emb.DNS, emb.BrokerAddr
 
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)

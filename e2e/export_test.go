@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -324,10 +325,7 @@ func checkPcapng(t *testing.T, file string, es []trace.Entry, broker string) {
 		for _, f := range fields {
 			args = append(args, "-e", f)
 		}
-		path, err := exec.LookPath("tshark")
-		if err != nil {
-			t.Fatal("tshark is missing (run `make deps`)")
-		}
+		path := testenv.Tshark(t)
 		out, err := exec.Command(path, args...).Output()
 		if err != nil {
 			t.Fatalf("tshark %v: %v", args, err)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
 // binary is the lifeline binary built once by TestMain.
@@ -119,10 +121,7 @@ func (l *testLog) stop() {
 // the page are written to the test log.
 func newBrowser(t testing.TB) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("e2e: Chromium is missing: install Debian's chromium package (`make deps` does it as root)")
-	}
+	path := testenv.Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
 // TestMQTTJSThroughProxy drives mqtt.js — a client Lifeline did not write —
@@ -16,10 +18,7 @@ import (
 // 3.1.1 and 5.0: it subscribes, publishes at QoS 0, 1 and 2, and receives all
 // three back unchanged. The proxy must pass bytes through untouched.
 func TestMQTTJSThroughProxy(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("e2e: node is missing: install Debian's nodejs (`make deps` does it as root)")
-	}
+	node := testenv.Tool(t, "node")
 	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
 	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/mqtt"
 	for _, version := range []string{"4", "5"} {

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/embedded"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -37,18 +38,8 @@ type env struct {
 func newTestEnv(t *testing.T, change func(*proxy.Config)) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := embedded.StartDNS("127.0.0.1:0", embedded.Zone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	b, err := embedded.StartBroker("127.0.0.1:0", embedded.BrokerLimits{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	bap := b.Addr().AddrPort()
-	d.Set(embedded.BrokerName, bap.Addr().Unmap())
+	emb := testenv.StartEmbedded(t)
+	d, b, bap := emb.DNS, emb.Broker, emb.BrokerAddr
 
 	e := &env{broker: b, dns: d}
 	mux := http.NewServeMux()

@@ -2,7 +2,7 @@
 # Records the test captures in testdata/captures/ with real programs, on a
 # private network that exists only for the run:
 #
-#   network namespace "dev" 10.203.0.1/24 ──veth── namespace "srv":
+#   namespace llcap-dev-PID 10.203.0.1/24 ──veth── namespace llcap-srv-PID:
 #       the device and the apps              10.203.0.53  dnsmasq (Debian's), authoritative
 #       (mosquitto_sub, mosquitto_pub),                   broker.iot.example → 10.203.0.10
 #       dumpcap recording on dev's veth      10.203.0.10  mosquitto :1883, passwords
@@ -36,6 +36,17 @@
 # After recording, `go test ./codec/ -run TestOracleCaptures -update` writes
 # each capture's tshark output (NAME.mqtt.tsv, NAME.tcp.tsv) that the codec's
 # oracle test compares with, besides running tshark live.
+#
+# A new recording has the same story but new ports, DNS ids and times. Tests
+# that name them must be updated from the new capture (read it with tshark):
+# server/dissect_test.go (frame 8's line), server/testdata/trace-capture.golden
+# (go test ./server/ -run TestTraceFromCapture -update-trace), and the lane
+# heads of e2e/capture_test.go.
+#
+# The bench mode records, in the same network, MESSAGES QoS 1 messages
+# (default 100000) published by CONNS mosquitto_pub -l clients (default 10)
+# to topics a mosquitto_sub subscribes to: 4 MQTT packets a message
+# (PUBLISH and PUBACK on both legs).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
@@ -112,6 +123,11 @@ password_file $work/passwd
 persistence false
 log_dest stderr
 EOF
+  if [ "$mode" = bench ]; then
+    # The bench's subscriber falls behind its publishers: queue, never drop
+    # (mosquitto drops QoS 1 messages beyond 1000 queued by default).
+    echo "max_queued_messages 0" >>"$work/mosquitto.conf"
+  fi
   chmod 0644 "$work/passwd" "$work/mosquitto.conf"
   ip netns exec "$SRV" mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
   pids+=($!)
@@ -170,7 +186,7 @@ bench() {
   seq "$per" | sed 's/^/reading /' >"$work/lines"
   record "$file"
   ip netns exec "$DEV" mosquitto_sub -h broker.iot.example -i bench-sink -u cloud-app -P cloud-secret -q 1 -t 'bench/#' \
-    -C "$(( per * conns ))" >/dev/null &
+    -C "$(( per * conns ))" -W 900 >/dev/null &
   local sub=$!
   sleep 1
   local pubs=()
@@ -185,8 +201,9 @@ bench() {
   echo "make-captures: $file ($(stat -c %s "$file") bytes, $((per * conns)) messages over $conns connections)"
 }
 
+mode=${1:-all}
 network
-case "${1:-all}" in
+case "$mode" in
 all)
   out=$repo/testdata/captures
   mkdir -p "$out"

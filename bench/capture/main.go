@@ -1,13 +1,18 @@
 // Command capture-bench times capture import against tshark on the same
-// file: it writes a pcapng of many MQTT connections with Lifeline's
-// exporter, then runs, each as its own process so that peak memory is
-// measured apart,
+// capture: one recorded by dumpcap while mosquitto_pub clients publish many
+// QoS 1 messages through Debian's mosquitto to a mosquitto_sub, in the
+// private network namespaces of scripts/make-captures.sh (its bench mode;
+// root needed), or the capture given with -file. Then it runs, each as its
+// own process so that peak memory is measured apart,
 //
 //	lifeline's import:  capture.Scan, printing each MQTT packet's type
+//	                    (and capture.ReadTrace, the whole trace, as the
+//	                    page's import does)
 //	tshark:             tshark -r FILE -Y mqtt -T fields -e mqtt.msgtype
 //
-// and prints wall time, peak RSS and the ratio. Run it with
-// `make bench-capture` (PACKETS=1000000 by default).
+// prints wall time, peak RSS and the ratio, and fails when the two count a
+// different number of MQTT packets. Run it with `make bench-capture`
+// (MESSAGES=250000 by default).
 package main
 
 import (
@@ -24,14 +29,15 @@ import (
 	"time"
 
 	"github.com/lifeline-mqtt/lifeline/capture"
-	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
 func main() {
-	packets := flag.Int("packets", 1_000_000, "MQTT packets in the generated capture")
-	conns := flag.Int("conns", 100, "connections they are spread over")
-	file := flag.String("file", "", "capture to write and read (default: a temporary file, removed after)")
+	messages := flag.Int("messages", 250_000, "QoS 1 messages to record (each is 4 MQTT packets: PUBLISH and PUBACK on both legs)")
+	conns := flag.Int("conns", 10, "publishing connections they are spread over")
+	file := flag.String("file", "", "read this capture instead of recording one")
+	keep := flag.String("keep", "", "record into this file and keep it (default: a temporary file, removed after)")
+	script := flag.String("script", "scripts/make-captures.sh", "the recording script (run from the repository root)")
 	importOnly := flag.String("import", "", "internal: import FILE, print each MQTT packet's type")
 	collect := flag.Bool("collect", false, "internal, with -import: collect the whole trace (ReadTrace) instead of streaming")
 	flag.Parse()
@@ -42,7 +48,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*packets, *conns, *file); err != nil {
+	if err := bench(*messages, *conns, *file, *keep, *script); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-capture:", err)
 		os.Exit(1)
 	}
@@ -81,73 +87,6 @@ func doImport(name string, collect bool) error {
 	return err
 }
 
-// generate writes n MQTT packets over conns connections: each connects,
-// publishes QoS 1 readings (PUBLISH and PUBACK), pings and disconnects.
-func generate(name string, n, conns int) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	x, err := capture.NewExporter(f, &capture.ExportOptions{Start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), NoComments: true})
-	if err != nil {
-		return err
-	}
-	t := 0.0
-	write := func(e trace.Entry) error {
-		t += 0.01
-		e.T = t
-		_, err := x.Write(&e)
-		return err
-	}
-	perConn := n / conns
-	for c := 0; c < conns; c++ {
-		id := "c" + strconv.Itoa(c+1)
-		dev := "device-" + strconv.Itoa(c)
-		up := func(kind string, b []byte) error {
-			return write(trace.Entry{Leg: trace.LegClientBroker, From: dev, To: "broker", Kind: kind, Bytes: b, Conn: id})
-		}
-		down := func(kind string, b []byte) error {
-			return write(trace.Entry{Leg: trace.LegClientBroker, From: "broker", To: dev, Kind: kind, Bytes: b, Conn: id})
-		}
-		pkt := func(p codec.Packet) []byte {
-			b, err := codec.AppendPacket(nil, p, codec.V311)
-			if err != nil {
-				panic(err)
-			}
-			return b
-		}
-		if err := up("mqtt.CONNECT", pkt(&codec.Connect{Version: codec.V311, ClientID: dev, KeepAlive: 60, CleanStart: true})); err != nil {
-			return err
-		}
-		if err := down("mqtt.CONNACK", pkt(&codec.Connack{})); err != nil {
-			return err
-		}
-		sent := 2
-		for i := 1; sent+2 <= perConn-2; i++ {
-			id := uint16(i%65535 + 1)
-			payload := []byte(strconv.Itoa(20+i%10) + ".5")
-			if err := up("mqtt.PUBLISH", pkt(&codec.Publish{Topic: "t/" + strconv.Itoa(c), QoS: 1, PacketID: id, Payload: payload})); err != nil {
-				return err
-			}
-			if err := down("mqtt.PUBACK", pkt(&codec.Puback{PacketID: id})); err != nil {
-				return err
-			}
-			sent += 2
-		}
-		if err := up("mqtt.PINGREQ", pkt(&codec.Pingreq{})); err != nil {
-			return err
-		}
-		if err := up("mqtt.DISCONNECT", pkt(&codec.Disconnect{})); err != nil {
-			return err
-		}
-		if err := write(trace.Entry{Leg: trace.LegClientBroker, From: dev, To: "broker", Kind: trace.KindTCPFin, Conn: id}); err != nil {
-			return err
-		}
-	}
-	return x.Flush()
-}
-
 type result struct {
 	wall  time.Duration
 	rss   int64 // KiB
@@ -176,24 +115,30 @@ func measure(name string, args ...string) (result, error) {
 	return r, nil
 }
 
-func bench(n, conns int, file string) error {
+func bench(messages, conns int, file, keep, script string) error {
 	if file == "" {
-		dir, err := os.MkdirTemp("", "bench-capture")
-		if err != nil {
-			return err
+		file = keep
+		if file == "" {
+			dir, err := os.MkdirTemp("", "bench-capture")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			file = filepath.Join(dir, "bench.pcapng")
 		}
-		defer os.RemoveAll(dir)
-		file = filepath.Join(dir, "bench.pcapng")
-	}
-	start := time.Now()
-	if err := generate(file, n, conns); err != nil {
-		return err
+		start := time.Now()
+		cmd := exec.Command("bash", script, "bench", file, strconv.Itoa(messages), strconv.Itoa(conns))
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("recording with %s: %w", script, err)
+		}
+		fmt.Printf("recorded by dumpcap in %v\n", time.Since(start).Round(time.Second))
 	}
 	st, err := os.Stat(file)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("capture: %s, %.1f MB, written in %v by capture.Exporter\n", file, float64(st.Size())/1e6, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("capture: %s, %.1f MB\n", file, float64(st.Size())/1e6)
 
 	self, err := os.Executable()
 	if err != nil {
@@ -226,8 +171,11 @@ func bench(n, conns int, file string) error {
 	row("tshark -Y mqtt -T fields -e mqtt.msgtype", theirs, theirCount)
 	fmt.Printf("ratio tshark/lifeline (streaming): %.1fx faster, %.1fx less memory\n",
 		theirs.wall.Seconds()/ours.wall.Seconds(), float64(theirs.rss)/float64(ours.rss))
-	if ours.lines != theirCount {
-		fmt.Printf("WARNING: packet counts differ: lifeline %d, tshark %d\n", ours.lines, theirCount)
+	if ours.lines != theirCount || collected.lines != theirCount {
+		return fmt.Errorf("MQTT packet counts differ: lifeline %d (Scan), %d (ReadTrace), tshark %d", ours.lines, collected.lines, theirCount)
+	}
+	if theirCount == 0 {
+		return fmt.Errorf("no MQTT packets in %s", file)
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package testenv holds what Lifeline's tests share about their
 // environment: where the repository's test captures are, the programs the
-// tests run (tshark, mosquitto, Chromium, found the one way), and a
-// launcher for Debian's mosquitto on a free loopback port.
+// tests run (tshark, mosquitto, Chromium, found the one way), a launcher for
+// Debian's mosquitto on a free loopback port, and the embedded broker and DNS
+// zone wired as `lifeline serve` wires them.
 //
 // A missing program or file fails the test with a message saying what to
 // install (`make deps` installs all of it); nothing is skipped.
@@ -11,6 +12,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifeline-mqtt/lifeline/embedded"
 )
 
 // Root returns the repository's root: the directory holding go.mod, found
@@ -286,4 +290,34 @@ func (l *lineLog) stop() {
 	l.mu.Lock()
 	l.done = true
 	l.mu.Unlock()
+}
+
+// Embedded is Lifeline's offline pair as `lifeline serve` wires it: the
+// embedded mochi broker and the demo DNS zone answering
+// embedded.BrokerName with the broker's address, both on free loopback
+// ports and closed when the test ends.
+type Embedded struct {
+	DNS    *embedded.DNS
+	Broker *embedded.Broker
+	// BrokerAddr is the broker's listener (IPv4, unmapped).
+	BrokerAddr netip.AddrPort
+}
+
+// StartEmbedded starts the embedded broker and DNS zone, wired together.
+func StartEmbedded(t testing.TB) *Embedded {
+	t.Helper()
+	d, err := embedded.StartDNS("127.0.0.1:0", embedded.Zone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	b, err := embedded.StartBroker("127.0.0.1:0", embedded.BrokerLimits{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	bap := b.Addr().AddrPort()
+	bap = netip.AddrPortFrom(bap.Addr().Unmap(), bap.Port())
+	d.Set(embedded.BrokerName, bap.Addr())
+	return &Embedded{DNS: d, Broker: b, BrokerAddr: bap}
 }

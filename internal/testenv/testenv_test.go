@@ -1,10 +1,13 @@
 package testenv
 
 import (
+	"context"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lifeline-mqtt/lifeline/embedded"
 )
 
 func TestCaptures(t *testing.T) {
@@ -46,4 +49,21 @@ func TestStartMosquitto(t *testing.T) {
 	if _, err := c.Read(b[:]); err != nil || b != [4]byte{0x20, 2, 0, 0} {
 		t.Fatalf("CONNACK %x, %v; want 20020000\n%s", b, err, m.Log())
 	}
+}
+
+func TestStartEmbedded(t *testing.T) {
+	e := StartEmbedded(t)
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", e.DNS.Addr().String())
+	}}
+	addrs, err := r.LookupNetIP(context.Background(), "ip4", embedded.BrokerName)
+	if err != nil || len(addrs) != 1 || addrs[0] != e.BrokerAddr.Addr() {
+		t.Fatalf("%s resolves to %v (%v), want %v", embedded.BrokerName, addrs, err, e.BrokerAddr.Addr())
+	}
+	c, err := net.Dial("tcp", e.BrokerAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
