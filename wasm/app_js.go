@@ -12,6 +12,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // app is the whole state of the client in the page, made once in main.
@@ -66,7 +67,7 @@ func (a *app) add(e trace.Entry, src diagram.Source) {
 		e, _ := a.model.Entry(seq)
 		fill(&e)
 		a.w.Reset()
-		writeEntry(&a.w, &e)
+		pagejson.WriteEntry(&a.w, &e)
 		a.emit("entry", parseJSON(a.w.B))
 	}
 }
@@ -119,7 +120,7 @@ func arg(args []js.Value, i int) js.Value {
 func (a *app) install() {
 	a.syncMethod("trace", func([]js.Value) any {
 		a.w.Reset()
-		writeEntries(&a.w, a.entries())
+		pagejson.WriteEntries(&a.w, a.entries())
 		return parseJSON(a.w.B)
 	})
 	a.syncMethod("on", func(args []js.Value) any {
@@ -153,11 +154,11 @@ func (a *app) install() {
 		a.w.Open('{')
 		a.w.KString("format", "lifeline-trace")
 		a.w.Key("clock")
-		writeClock(&a.w, a.model.Clock())
+		pagejson.WriteClock(&a.w, a.model.Clock())
 		p := a.model.PagedOut()
 		a.w.KInt("pagedOut", p.Count)
 		a.w.Key("entries")
-		writeEntries(&a.w, a.entries())
+		pagejson.WriteEntries(&a.w, a.entries())
 		a.w.Close('}')
 		return bytesToJS(a.w.B)
 	})
@@ -175,7 +176,7 @@ func (a *app) install() {
 			}
 		}
 		a.w.Reset()
-		writeView(&a.w, &v)
+		pagejson.WriteView(&a.w, &v)
 		return parseJSON(a.w.B)
 	})
 	a.syncMethod("_total", func([]js.Value) any { return a.model.Len() })
@@ -296,7 +297,7 @@ func readTrace(b []byte) ([]trace.Entry, bool) {
 	r := jsonw.NewReader(b)
 	entries := func() {
 		found = true
-		r.Array(func() { out = append(out, readEntry(r, nil)) })
+		r.Array(func() { out = append(out, pagejson.ReadEntry(r, nil)) })
 	}
 	r.Object(func(k string) {
 		if k == "entries" {
@@ -410,7 +411,7 @@ func (a *app) detail(seq int) js.Value {
 	w.Reset()
 	w.Open('{')
 	w.Key("entry")
-	writeEntry(w, &e)
+	pagejson.WriteEntry(w, &e)
 	if x, ok := a.model.ExchangeOf(seq); ok {
 		w.Key("exchange")
 		w.Open('{')

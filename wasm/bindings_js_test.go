@@ -123,57 +123,6 @@ func TestDissect(t *testing.T) {
 	})
 }
 
-// TestJSONMatchesTheSchema checks the hand-written JSON against
-// encoding/json of the same Go values: the page and the exports read the
-// schema of DESIGN.md.
-func TestJSONMatchesTheSchema(t *testing.T) {
-	m := diagram.New(diagram.Options{})
-	m.AddClockSample(diagram.Sample{Sent: 0, Received: 2, Server: 1001})
-	conn := connectBytes(t)
-	entries := []trace.Entry{
-		{T: 1.5, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.CONNECT", Summary: `CONNECT id="dev1" <&>`, Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
-		{T: 1003, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
-		{T: 1004, Leg: trace.LegProxyBroker, From: "broker", To: "proxy", Kind: "tcp.rst", Observed: "kernel", Note: "a note", Error: "reset\u2028by peer"},
-	}
-	m.Add(entries[0], diagram.Local)
-	m.Add(entries[1], diagram.Remote)
-	m.Add(entries[2], diagram.Remote)
-	v := m.View(0, 10)
-
-	same := func(t *testing.T, got []byte, want any) {
-		t.Helper()
-		wantJSON, err := json.Marshal(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g, w any
-		if err := json.Unmarshal(got, &g); err != nil {
-			t.Fatalf("%v in %s", err, got)
-		}
-		json.Unmarshal(wantJSON, &w)
-		if !reflect.DeepEqual(g, w) {
-			t.Fatalf("got  %s\nwant %s", got, wantJSON)
-		}
-	}
-	var w jsonw.Writer
-	t.Run("view", func(t *testing.T) {
-		w.Reset()
-		writeView(&w, &v)
-		same(t, w.B, v)
-	})
-	t.Run("entries", func(t *testing.T) {
-		w.Reset()
-		writeEntries(&w, m.Entries())
-		same(t, w.B, m.Entries())
-	})
-	t.Run("tree", func(t *testing.T) {
-		tree := codec.Dissect(conn, codec.V311)
-		w.Reset()
-		writeTree(&w, &tree)
-		same(t, w.B, tree)
-	})
-}
-
 func TestTraceExportAndLoad(t *testing.T) {
 	a, api := newTestApp(t)
 	conn := connectBytes(t)

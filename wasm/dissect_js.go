@@ -9,6 +9,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // writeDissection adds the field tree of an MQTT entry ("tree"), read as
@@ -23,53 +24,7 @@ func (a *app) writeDissection(w *jsonw.Writer, e *trace.Entry) {
 	}
 	t := codec.Dissect(e.Bytes, v)
 	w.Key("tree")
-	writeTree(w, &t)
-}
-
-func writeTree(w *jsonw.Writer, t *codec.Tree) {
-	w.Open('{')
-	w.KInt("type", int(t.Type))
-	w.KString("name", t.Name)
-	w.KInt("version", int(t.Version))
-	w.KString("summary", t.Summary)
-	w.Key("fields")
-	writeFields(w, t.Fields)
-	if len(t.Expert) > 0 {
-		w.Key("expert")
-		w.Open('[')
-		for _, x := range t.Expert {
-			w.Open('{')
-			w.KInt("offset", x.Offset)
-			w.KString("clause", x.Clause)
-			w.KString("message", x.Message)
-			w.Close('}')
-		}
-		w.Close(']')
-	}
-	w.Close('}')
-}
-
-func writeFields(w *jsonw.Writer, fs []codec.Field) {
-	if fs == nil {
-		w.Null()
-		return
-	}
-	w.Open('[')
-	for i := range fs {
-		f := &fs[i]
-		w.Open('{')
-		w.KString("name", f.Name)
-		w.KString("value", f.Value)
-		w.KInt("offset", f.Offset)
-		w.KInt("length", f.Length)
-		w.KString("label", f.Label)
-		if len(f.Children) > 0 {
-			w.Key("children")
-			writeFields(w, f.Children)
-		}
-		w.Close('}')
-	}
-	w.Close(']')
+	pagejson.WriteTree(w, &t)
 }
 
 // dissect is lifeline.dissect(hexOrBytes, version): the field tree of one
@@ -93,7 +48,7 @@ func (a *app) dissect(args []js.Value) any {
 	}
 	t := codec.Dissect(b, v)
 	a.w.Reset()
-	writeTree(&a.w, &t)
+	pagejson.WriteTree(&a.w, &t)
 	return parseJSON(a.w.B)
 }
 

@@ -1,19 +1,26 @@
-//go:build js && wasm
-
-package main
+// Package pagejson writes and reads the JSON that the WebAssembly client
+// and the page exchange: trace entries (the schema of DESIGN.md), the
+// diagram's view and clock, and codec field trees. It is written by hand on
+// package jsonw, with no reflection and no encoding/json, because it is
+// compiled into the wasm; it carries no build tag, so its schema test
+// checks it against encoding/json under plain `go test`.
+//
+// The names follow the json tags of the Go types (trace.Entry,
+// diagram.View, codec.Tree). The package does not talk to JavaScript.
+package pagejson
 
 import (
+	"encoding/base64"
+
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
 
-// The JSON the page reads. The names follow the json tags of the Go types
-// (diagram.View, trace.Entry, codec.Tree), so the page and the exports speak
-// the schema of DESIGN.md; encode_js_test.go checks them against
-// encoding/json.
-
-func writeEntry(w *jsonw.Writer, e *trace.Entry) {
+// WriteEntry writes one trace entry as encoding/json would (omitempty
+// fields left out when empty).
+func WriteEntry(w *jsonw.Writer, e *trace.Entry) {
 	w.Open('{')
 	w.KInt("seq", e.Seq)
 	w.KFloat("t", e.T)
@@ -42,10 +49,11 @@ func writeEntry(w *jsonw.Writer, e *trace.Entry) {
 	w.Close('}')
 }
 
-func writeEntries(w *jsonw.Writer, es []trace.Entry) {
+// WriteEntries writes entries as a JSON array.
+func WriteEntries(w *jsonw.Writer, es []trace.Entry) {
 	w.Open('[')
 	for i := range es {
-		writeEntry(w, &es[i])
+		WriteEntry(w, &es[i])
 	}
 	w.Close(']')
 }
@@ -107,7 +115,8 @@ func writeCounts(w *jsonw.Writer, k string, m map[string]int) {
 	w.Close('}')
 }
 
-func writeClock(w *jsonw.Writer, c diagram.ClockInfo) {
+// WriteClock writes the clock alignment the page shows.
+func WriteClock(w *jsonw.Writer, c diagram.ClockInfo) {
 	w.Open('{')
 	w.KBool("aligned", c.Aligned)
 	w.KFloat("offset", c.Offset)
@@ -117,7 +126,9 @@ func writeClock(w *jsonw.Writer, c diagram.ClockInfo) {
 	w.Close('}')
 }
 
-func writeView(w *jsonw.Writer, v *diagram.View) {
+// WriteView writes a page of the diagram: lanes, arrows, spans, deadlines,
+// what was paged out, the clock and the counts.
+func WriteView(w *jsonw.Writer, v *diagram.View) {
 	w.Open('{')
 	w.KInt("first", v.First)
 	w.KInt("total", v.Total)
@@ -181,16 +192,101 @@ func writeView(w *jsonw.Writer, v *diagram.View) {
 	writeCounts(w, "byKind", v.PagedOut.ByKind)
 	w.Close('}')
 	w.Key("clock")
-	writeClock(w, v.Clock)
+	WriteClock(w, v.Clock)
 	writeCounts(w, "counts", v.Counts)
 	w.Close('}')
 }
 
-func writeExchange(w *jsonw.Writer, x *diagram.Exchange) {
+// WriteTree writes the field tree of one dissected packet.
+func WriteTree(w *jsonw.Writer, t *codec.Tree) {
 	w.Open('{')
-	w.KInt("id", x.ID)
-	w.KString("name", x.Name)
-	writeInts(w, "seqs", x.Seqs)
-	w.KBool("done", x.Done)
+	w.KInt("type", int(t.Type))
+	w.KString("name", t.Name)
+	w.KInt("version", int(t.Version))
+	w.KString("summary", t.Summary)
+	w.Key("fields")
+	writeFields(w, t.Fields)
+	if len(t.Expert) > 0 {
+		w.Key("expert")
+		w.Open('[')
+		for _, x := range t.Expert {
+			w.Open('{')
+			w.KInt("offset", x.Offset)
+			w.KString("clause", x.Clause)
+			w.KString("message", x.Message)
+			w.Close('}')
+		}
+		w.Close(']')
+	}
 	w.Close('}')
+}
+
+func writeFields(w *jsonw.Writer, fs []codec.Field) {
+	if fs == nil {
+		w.Null()
+		return
+	}
+	w.Open('[')
+	for i := range fs {
+		f := &fs[i]
+		w.Open('{')
+		w.KString("name", f.Name)
+		w.KString("value", f.Value)
+		w.KInt("offset", f.Offset)
+		w.KInt("length", f.Length)
+		w.KString("label", f.Label)
+		if len(f.Children) > 0 {
+			w.Key("children")
+			writeFields(w, f.Children)
+		}
+		w.Close('}')
+	}
+	w.Close(']')
+}
+
+// readEntry reads a trace entry (the schema of DESIGN.md) at the reader;
+// names interns the strings that repeat (nil: none).
+func ReadEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
+	name := func() string {
+		if names == nil {
+			return r.String()
+		}
+		return r.Intern(names, 512)
+	}
+	var e trace.Entry
+	r.Object(func(k string) {
+		switch k {
+		case "seq":
+			e.Seq = r.Int()
+		case "t":
+			e.T = r.Float()
+		case "leg":
+			e.Leg = name()
+		case "from":
+			e.From = name()
+		case "to":
+			e.To = name()
+		case "kind":
+			e.Kind = name()
+		case "summary":
+			e.Summary = r.String()
+		case "bytes":
+			if b, err := base64.StdEncoding.DecodeString(r.String()); err == nil && len(b) > 0 {
+				e.Bytes = b
+			}
+		case "observed":
+			e.Observed = name()
+		case "note":
+			e.Note = r.String()
+		case "conn":
+			e.Conn = name()
+		case "version":
+			e.Version = r.Int()
+		case "error":
+			e.Error = r.String()
+		default:
+			r.Skip()
+		}
+	})
+	return e
 }
