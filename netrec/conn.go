@@ -59,6 +59,7 @@ func (c *Conn) peerClosed(err error) {
 	c.peerDone = true
 	e := c.d.entry(time.Now(), c.d.leg(), "broker", c.d.from(), kind, summary)
 	e.Observed = trace.ObservedKernel
+	e.Src, e.Dst = c.remote.String(), c.local.String()
 	c.d.emit(e)
 }
 
@@ -153,6 +154,7 @@ func (c *Conn) Abort(why string) error {
 func (c *Conn) recordSelfAt(at time.Time, kind, summary string) {
 	e := c.d.entry(at, c.d.leg(), c.d.from(), "broker", kind, summary)
 	e.Observed = trace.ObservedKernel
+	e.Src, e.Dst = c.local.String(), c.remote.String()
 	c.d.emit(e)
 }
 

@@ -44,6 +44,12 @@ type session struct {
 	log   *slog.Logger
 	debug bool // log every entry
 
+	// pageEnds and brokerEnds are the browser's and the proxy's addresses
+	// on the WebSocket, and the proxy's and the broker's on the broker's
+	// connection, for the entries' Src and Dst ("" where unknown); set
+	// before the session's goroutines start.
+	pageEnds, brokerEnds [2]string
+
 	mu         sync.Mutex // guards broker and cancelDial against finish
 	broker     *netrec.Conn
 	cancelDial context.CancelFunc
@@ -104,7 +110,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ss := &session{srv: s, start: time.Now()}
+	ss := &session{srv: s, start: time.Now(), pageEnds: pageEnds(r)}
 	if req.token != "" {
 		if ss.tc = s.hub.get(req.token); ss.tc == nil {
 			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
@@ -198,6 +204,7 @@ func (ss *session) dial(req sessionRequest) dialResult {
 		}
 		return dialResult{target: target, code: code, reason: err.Error(), err: err}
 	}
+	ss.brokerEnds = [2]string{res.Local.String(), res.Addr.String()}
 	return dialResult{bc: bc, res: res, target: target}
 }
 
@@ -695,8 +702,10 @@ func (ss *session) brokerReadFailed(err error) {
 }
 
 func (ss *session) entry(at time.Time, leg, from, to, kind, summary string) trace.Entry {
-	return trace.Entry{T: msSince(ss.start, at), Leg: leg, From: from, To: to, Kind: kind,
+	e := trace.Entry{T: msSince(ss.start, at), Leg: leg, From: from, To: to, Kind: kind,
 		Summary: summary, Observed: trace.ObservedWire, Conn: ss.conn}
+	e.Src, e.Dst = entryEnds(leg, from, ss.pageEnds, ss.brokerEnds)
+	return e
 }
 
 // emit sends e to the session's trace channel, or to the debug log.

@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -230,4 +233,38 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b[i:])
+}
+
+// pageEnds returns the browser's and the proxy's addresses of r's
+// connection, as trace.Entry's Src and Dst write them.
+func pageEnds(r *http.Request) [2]string {
+	var ends [2]string
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ends[0] = unmapped(ap)
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		ends[1] = unmapped(a.AddrPort())
+	}
+	return ends
+}
+
+func unmapped(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
+// entryEnds is the Src and Dst of an entry of a session from party from on
+// leg: page holds the browser's and the proxy's addresses, broker the
+// proxy's and the broker's.
+func entryEnds(leg, from string, page, broker [2]string) (src, dst string) {
+	ends, first := broker, "proxy"
+	if leg == trace.LegBrowserProxy {
+		ends, first = page, "browser"
+	}
+	if from == first {
+		return ends[0], ends[1]
+	}
+	return ends[1], ends[0]
 }

@@ -40,6 +40,12 @@ func WriteEntry(w *jsonw.Writer, e *trace.Entry) {
 	if e.Conn != "" {
 		w.KString("conn", e.Conn)
 	}
+	if e.Src != "" {
+		w.KString("src", e.Src)
+	}
+	if e.Dst != "" {
+		w.KString("dst", e.Dst)
+	}
 	if e.Version != 0 {
 		w.KInt("version", e.Version)
 	}
@@ -280,6 +286,10 @@ func ReadEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
 			e.Note = r.String()
 		case "conn":
 			e.Conn = name()
+		case "src":
+			e.Src = r.String()
+		case "dst":
+			e.Dst = r.String()
 		case "version":
 			e.Version = r.Int()
 		case "error":

@@ -29,7 +29,7 @@ func TestJSONMatchesTheSchema(t *testing.T) {
 	conn := connectBytes(t)
 	entries := []trace.Entry{
 		{T: 1.5, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.CONNECT", Summary: `CONNECT id="dev1" <&>`, Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
-		{T: 1003, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
+		{T: 1003, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Conn: "c1", Version: 4, Src: "127.0.0.1:40001", Dst: "127.0.0.1:1883"},
 		{T: 1004, Leg: trace.LegProxyBroker, From: "broker", To: "proxy", Kind: "tcp.rst", Observed: "kernel", Note: "a note", Error: "reset\u2028by peer"},
 	}
 	m.Add(entries[0], diagram.Local)
@@ -81,7 +81,7 @@ func TestReadEntryReadsWhatWriteEntryWrites(t *testing.T) {
 	}{
 		{"empty", trace.Entry{}},
 		{"every field", trace.Entry{Seq: 7, T: 12.25, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT",
-			Summary: "CONNECT \"x\" <&>", Bytes: connectBytes(t), Observed: trace.ObservedWire, Note: "a\u2028note", Conn: "c3", Version: 5, Error: "bad"}},
+			Summary: "CONNECT \"x\" <&>", Bytes: connectBytes(t), Observed: trace.ObservedWire, Note: "a\u2028note", Conn: "c3", Src: "10.0.0.2:53422", Dst: "[2001:db8::1]:1883", Version: 5, Error: "bad"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
