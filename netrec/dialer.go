@@ -234,7 +234,7 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 	ack.Src, ack.Dst = local, remote
 	ack.Note = "connection established"
 	d.emit(ack)
-	return &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap}, nil
+	return &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap, peerGone: make(chan struct{})}, nil
 }
 
 func (d *Dialer) resolvedNote(host string, res *Result) string {
