@@ -86,7 +86,8 @@ type queuedEntry struct {
 	end int
 }
 
-// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
+// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN[&conn=ID]].
+// ID names the connection in the trace's entries (see claimConn).
 //
 // The proxy resolves and connects to the broker before it answers the
 // upgrade, so the page's WebSocket opens only once the broker's TCP (or TLS)
@@ -120,7 +121,15 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 			s.release(ip)
 			return
 		}
-		ss.conn = ss.tc.nextConn(ss)
+		var refused string
+		if ss.conn, refused = ss.tc.claimConn(q.Get("conn"), ss); refused != "" {
+			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", refused)
+			if ws, _ := s.accept(w, r); ws != nil {
+				closeNow(ws, websocket.ClosePolicyViolation, refused)
+			}
+			s.release(ip)
+			return
+		}
 		ss.start = ss.tc.start
 	}
 	ss.log = s.cfg.Log.With("remote", req.remote)

@@ -27,7 +27,7 @@ type traceChannel struct {
 	pinger   *timer
 	pings    int
 	conns    int               // /mqtt connections opened with this token
-	parties  map[string]string // their conn ids ("c1" …) -> the page client's lifeline
+	parties  map[string]string // the conn ids the page gave them ("c1" …) -> the page client's lifeline
 	err      string            // why the channel is not there, for the page
 	cutting  *promise          // a cut request waiting for the proxy's answer
 	cutConn  string            // … for this conn
