@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -355,10 +356,11 @@ func (m *Model) openExchange(key string) (int, bool) {
 func (m *Model) follow(it *item) {
 	e := &it.e
 	if e.Kind == "mqtt.CONNECT" && e.From != "proxy" { // the proxy's copy has the same deadlines
-		ka, ok := keepAlive(e.Bytes)
+		ka16, ok := codec.PeekKeepAlive(e.Bytes)
 		if !ok {
 			return
 		}
+		ka := int(ka16)
 		c := &channel{leg: e.Leg, conn: e.Conn, client: e.From, keepAlive: ka, src: it.src, sends: []float64{it.rawT}}
 		key := chanKey{e.Leg, e.Conn, e.From}
 		if old := m.byChan[key]; old != nil && !old.closed {
