@@ -162,5 +162,15 @@ func Class(kind string) string {
 	return "other"
 }
 
-// Classes lists the classes in the order the page shows them.
-var Classes = []string{"dns", "tcp", "tls", "ws", "connect", "subscribe", "publish", "ping", "disconnect", "other"}
+// ClassName is a class and its name for people.
+type ClassName struct {
+	Class string `json:"class"`
+	Name  string `json:"name"`
+}
+
+// Classes lists the classes (see Class) in the order the page shows them,
+// with the names its filter gives them. It is the page's only list.
+var Classes = []ClassName{
+	{"dns", "DNS"}, {"tcp", "TCP"}, {"tls", "TLS"}, {"ws", "WebSocket"}, {"connect", "Connect"},
+	{"subscribe", "Subscribe"}, {"publish", "Publish"}, {"ping", "Keepalive"}, {"disconnect", "Disconnect"}, {"other", "Other"},
+}

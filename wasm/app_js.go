@@ -10,6 +10,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/mermaid"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
@@ -166,18 +167,28 @@ func (a *app) install() {
 	// For the page's own scripts.
 	a.syncMethod("_version", func([]js.Value) any { return a.version })
 	a.syncMethod("_view", func(args []js.Value) any {
-		v := a.model.View(arg(args, 0).Int(), arg(args, 1).Int())
-		for i := range v.Arrows {
-			if ar := &v.Arrows[i]; ar.Summary == "" {
-				if e, ok := a.model.Entry(ar.Seq); ok {
-					fill(&e)
-					ar.Summary = e.Summary
-				}
-			}
-		}
+		v := a.view(arg(args, 0).Int(), arg(args, 1).Int())
 		a.w.Reset()
 		pagejson.WriteView(&a.w, &v)
 		return parseJSON(a.w.B)
+	})
+	a.syncMethod("_classes", func([]js.Value) any {
+		a.w.Reset()
+		pagejson.WriteClasses(&a.w, diagram.Classes)
+		return parseJSON(a.w.B)
+	})
+	// _mermaid(labels) is the whole diagram as Mermaid text; labels
+	// ({party: heading}) replaces lane headings, as the page shows them.
+	a.syncMethod("_mermaid", func(args []js.Value) any {
+		v := a.view(0, a.model.Len())
+		if labels := arg(args, 0); labels.Type() == js.TypeObject {
+			for i := range v.Lanes {
+				if l := labels.Get(v.Lanes[i].Party); l.Type() == js.TypeString && l.String() != "" {
+					v.Lanes[i].Label = l.String()
+				}
+			}
+		}
+		return string(mermaid.Append(nil, &v))
 	})
 	a.syncMethod("_total", func([]js.Value) any { return a.model.Len() })
 	a.syncMethod("_rowOf", func(args []js.Value) any { return a.model.RowOf(arg(args, 0).Int()) })
@@ -401,6 +412,21 @@ func (a *app) emitState(s *session) {
 
 // detail is what the page shows for one arrow: the entry, its exchange
 // with the times of the other arrows in it.
+// view is rows [first, first+n) of the diagram, each arrow with its
+// summary (the codec's, for the page's own packets).
+func (a *app) view(first, n int) diagram.View {
+	v := a.model.View(first, n)
+	for i := range v.Arrows {
+		if ar := &v.Arrows[i]; ar.Summary == "" {
+			if e, ok := a.model.Entry(ar.Seq); ok {
+				fill(&e)
+				ar.Summary = e.Summary
+			}
+		}
+	}
+	return v
+}
+
 func (a *app) detail(seq int) js.Value {
 	e, ok := a.model.Entry(seq)
 	if !ok {
@@ -412,6 +438,7 @@ func (a *app) detail(seq int) js.Value {
 	w.Open('{')
 	w.Key("entry")
 	pagejson.WriteEntry(w, &e)
+	w.KString("class", diagram.Class(e.Kind))
 	if x, ok := a.model.ExchangeOf(seq); ok {
 		w.Key("exchange")
 		w.Open('{')

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/mermaid"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
@@ -266,5 +267,34 @@ func TestCutNeedsAConnection(t *testing.T) {
 				t.Fatalf("cut(%v) rejected with %q, want %q", tt.opts, msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestClassesDetailAndMermaid checks what the page takes from Go instead of
+// its own copies: the class list, an arrow's class in _detail, and the
+// Mermaid text with the page's lane headings.
+func TestClassesDetailAndMermaid(t *testing.T) {
+	a, api := newTestApp(t)
+	classes := toGo(t, api.Call("_classes")).([]any)
+	if len(classes) != len(diagram.Classes) || classes[0].(map[string]any)["name"] != diagram.Classes[0].Name {
+		t.Fatalf("_classes() = %v", classes)
+	}
+	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: connectBytes(t), Observed: "wire", Version: 4}, diagram.Local)
+	a.add(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
+	seq := a.model.View(0, 1).Arrows[0].Seq
+	if got := api.Call("_detail", seq).Get("class").String(); got != "connect" {
+		t.Errorf("_detail(%d).class = %q, want connect", seq, got)
+	}
+	labels := js.Global().Get("Object").New()
+	labels.Set("broker", "Cloud <broker>")
+	got := api.Call("_mermaid", labels).String()
+	v := a.view(0, a.model.Len())
+	for i := range v.Lanes {
+		if v.Lanes[i].Party == "broker" {
+			v.Lanes[i].Label = "Cloud <broker>"
+		}
+	}
+	if want := string(mermaid.Append(nil, &v)); got != want || !strings.Contains(got, " as Cloud #lt;broker#gt;\n") || !strings.Contains(got, `CONNECT v3.1.1 id="dev1"`) {
+		t.Fatalf("_mermaid() =\n%s\nwant\n%s", got, want)
 	}
 }

@@ -203,6 +203,19 @@ func WriteView(w *jsonw.Writer, v *diagram.View) {
 	w.Close('}')
 }
 
+// WriteClasses writes the classes of arrows with their names, for the
+// page's filter and colours.
+func WriteClasses(w *jsonw.Writer, cs []diagram.ClassName) {
+	w.Open('[')
+	for _, c := range cs {
+		w.Open('{')
+		w.KString("class", c.Class)
+		w.KString("name", c.Name)
+		w.Close('}')
+	}
+	w.Close(']')
+}
+
 // WriteTree writes the field tree of one dissected packet.
 func WriteTree(w *jsonw.Writer, t *codec.Tree) {
 	w.Open('{')

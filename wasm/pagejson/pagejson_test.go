@@ -63,6 +63,11 @@ func TestJSONMatchesTheSchema(t *testing.T) {
 		WriteEntries(&w, m.Entries())
 		same(t, w.B, m.Entries())
 	})
+	t.Run("classes", func(t *testing.T) {
+		w.Reset()
+		WriteClasses(&w, diagram.Classes)
+		same(t, w.B, diagram.Classes)
+	})
 	t.Run("tree", func(t *testing.T) {
 		tree := codec.Dissect(conn, codec.V311)
 		w.Reset()
