@@ -104,10 +104,7 @@ func TestPeekAllocatesNothing(t *testing.T) {
 func FuzzPeek(f *testing.F) {
 	seedVectors(f)
 	f.Fuzz(func(t *testing.T, b []byte, vb byte) {
-		v := V311
-		if vb&1 == 1 {
-			v = V5
-		}
+		v := fuzzVersion(vb)
 		typ, typOK := PeekType(b)
 		id, idOK := PeekPacketID(b)
 		qos, qosOK := PeekQoS(b)

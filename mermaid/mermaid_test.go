@@ -1,33 +1,12 @@
 package mermaid
 
 import (
-	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/internal/golden"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/name (rewritten with -update).
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.WriteFile(path, got, 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
-	}
-}
 
 // mermaidView is a diagram with what the Mermaid export must get right:
 // wire and kernel arrows, an arrow without a summary, text with Mermaid's
@@ -51,7 +30,7 @@ func mermaidView(t *testing.T) diagram.View {
 
 func TestMermaidGolden(t *testing.T) {
 	v := mermaidView(t)
-	golden(t, "mermaid.golden", Append(nil, &v))
+	golden.Check(t, "mermaid.golden", Append(nil, &v))
 }
 
 func TestMermaidText(t *testing.T) {

@@ -433,38 +433,13 @@ func (a *app) detail(seq int) js.Value {
 		return js.Null()
 	}
 	fill(&e)
+	var x *diagram.Exchange
+	if ex, ok := a.model.ExchangeOf(seq); ok {
+		x = &ex
+	}
 	w := &a.w
 	w.Reset()
-	w.Open('{')
-	w.Key("entry")
-	pagejson.WriteEntry(w, &e)
-	w.KString("class", diagram.Class(e.Kind))
-	if x, ok := a.model.ExchangeOf(seq); ok {
-		w.Key("exchange")
-		w.Open('{')
-		w.KInt("id", x.ID)
-		w.KString("name", x.Name)
-		w.KBool("done", x.Done)
-		w.Key("arrows")
-		w.Open('[')
-		for _, s := range x.Seqs {
-			o, ok := a.model.Entry(s)
-			if !ok {
-				continue
-			}
-			w.Open('{')
-			w.KInt("seq", s)
-			w.KString("kind", o.Kind)
-			w.KString("from", o.From)
-			w.KString("to", o.To)
-			w.KFloat("t", o.T)
-			w.Close('}')
-		}
-		w.Close(']')
-		w.Close('}')
-	}
-	a.writeDissection(w, &e)
-	w.Close('}')
+	pagejson.WriteDetail(w, &e, x, a.model.Entry)
 	return parseJSON(w.B)
 }
 

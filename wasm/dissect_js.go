@@ -3,29 +3,11 @@
 package main
 
 import (
-	"strings"
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
-	"github.com/lifeline-mqtt/lifeline/trace"
-	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
-
-// writeDissection adds the field tree of an MQTT entry ("tree"), read as
-// the entry's version (3.1.1 when it is not known; a CONNECT says its own).
-func (a *app) writeDissection(w *jsonw.Writer, e *trace.Entry) {
-	if !strings.HasPrefix(e.Kind, "mqtt.") || len(e.Bytes) == 0 {
-		return
-	}
-	v := codec.Version(e.Version)
-	if v == 0 {
-		v = codec.V311
-	}
-	t := codec.Dissect(e.Bytes, v)
-	w.Key("tree")
-	pagejson.WriteTree(w, &t)
-}
 
 // dissect is lifeline.dissect(hexOrBytes, version): the field tree of one
 // packet given as hex text (spaces and colons allowed) or bytes.

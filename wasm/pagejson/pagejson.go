@@ -11,6 +11,7 @@ package pagejson
 
 import (
 	"encoding/base64"
+	"strings"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
@@ -214,6 +215,52 @@ func WriteClasses(w *jsonw.Writer, cs []diagram.ClassName) {
 		w.Close('}')
 	}
 	w.Close(']')
+}
+
+// WriteDetail writes what the page's detail panel shows of one arrow: its
+// entry, its class (see diagram.Class), its exchange when it has one (x,
+// with those of its arrows that entry still finds) and, for an MQTT packet,
+// its field tree read as the entry's version (3.1.1 when it is not known;
+// a CONNECT says its own).
+func WriteDetail(w *jsonw.Writer, e *trace.Entry, x *diagram.Exchange, entry func(seq int) (trace.Entry, bool)) {
+	w.Open('{')
+	w.Key("entry")
+	WriteEntry(w, e)
+	w.KString("class", diagram.Class(e.Kind))
+	if x != nil {
+		w.Key("exchange")
+		w.Open('{')
+		w.KInt("id", x.ID)
+		w.KString("name", x.Name)
+		w.KBool("done", x.Done)
+		w.Key("arrows")
+		w.Open('[')
+		for _, seq := range x.Seqs {
+			o, ok := entry(seq)
+			if !ok {
+				continue
+			}
+			w.Open('{')
+			w.KInt("seq", seq)
+			w.KString("kind", o.Kind)
+			w.KString("from", o.From)
+			w.KString("to", o.To)
+			w.KFloat("t", o.T)
+			w.Close('}')
+		}
+		w.Close(']')
+		w.Close('}')
+	}
+	if strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) > 0 {
+		v := codec.Version(e.Version)
+		if v == 0 {
+			v = codec.V311
+		}
+		t := codec.Dissect(e.Bytes, v)
+		w.Key("tree")
+		WriteTree(w, &t)
+	}
+	w.Close('}')
 }
 
 // WriteTree writes the field tree of one dissected packet.

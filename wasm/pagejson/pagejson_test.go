@@ -112,3 +112,52 @@ func TestReadEntryReadsWhatWriteEntryWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteDetail checks the detail panel's JSON: the entry, its class, the
+// exchange with its arrows, and an MQTT packet's tree (as encoding/json
+// writes codec.Dissect's) and none for other kinds.
+func TestWriteDetail(t *testing.T) {
+	conn := connectBytes(t)
+	connect := trace.Entry{Seq: 3, T: 1.5, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire"}
+	connack := trace.Entry{Seq: 4, T: 2.5, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire"}
+	syn := trace.Entry{Seq: 1, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: trace.KindTCPSyn, Observed: "kernel"}
+	tree := codec.Dissect(conn, codec.V311)
+	tests := []struct {
+		name string
+		e    trace.Entry
+		x    *diagram.Exchange
+		kept []trace.Entry
+		want map[string]any
+	}{
+		{"MQTT in an exchange", connect, &diagram.Exchange{ID: 2, Name: "connect", Done: true, Seqs: []int{3, 9, 4}}, []trace.Entry{connect, connack},
+			map[string]any{"entry": connect, "class": "connect", "tree": tree, "exchange": map[string]any{"id": 2, "name": "connect", "done": true,
+				"arrows": []map[string]any{{"seq": 3, "kind": "mqtt.CONNECT", "from": "browser", "to": "broker", "t": 1.5}, {"seq": 4, "kind": "mqtt.CONNACK", "from": "broker", "to": "browser", "t": 2.5}}}}},
+		{"TCP alone", syn, nil, nil, map[string]any{"entry": syn, "class": "tcp"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w jsonw.Writer
+			entry := func(seq int) (trace.Entry, bool) {
+				for _, e := range tt.kept {
+					if e.Seq == seq {
+						return e, true
+					}
+				}
+				return trace.Entry{}, false // paged out
+			}
+			WriteDetail(&w, &tt.e, tt.x, entry)
+			wantJSON, err := json.Marshal(tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g, wt any
+			if err := json.Unmarshal(w.B, &g); err != nil {
+				t.Fatalf("%v in %s", err, w.B)
+			}
+			json.Unmarshal(wantJSON, &wt)
+			if !reflect.DeepEqual(g, wt) {
+				t.Fatalf("got  %s\nwant %s", w.B, wantJSON)
+			}
+		})
+	}
+}
