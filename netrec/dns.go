@@ -16,6 +16,10 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
+// errLookupOver refuses a resolver's exchange that starts after its lookup
+// returned.
+var errLookupOver = errors.New("netrec: the lookup is over")
+
 // lookup resolves name with Go's resolver sending its queries to server
 // (host:port; "" means the system's nameservers from /etc/resolv.conf), and
 // records every DNS message exchanged. exchanged reports whether any DNS
@@ -38,9 +42,16 @@ func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip
 				return nil, err
 			}
 			rec.mu.Lock()
+			if rec.finished {
+				// The lookup has returned and is waiting on open: a late
+				// exchange is neither counted nor recorded.
+				rec.mu.Unlock()
+				c.Close()
+				return nil, errLookupOver
+			}
 			rec.exchanged = true
+			rec.open.Add(1) // under mu: before Wait, never beside it
 			rec.mu.Unlock()
-			rec.open.Add(1)
 			c.SetDeadline(rec.clamp(time.Time{}))
 			if uc, ok := c.(*net.UDPConn); ok {
 				return &udpRecorder{UDPConn: uc, rec: rec, server: address, ends: endpointsOf(c, address)}, nil
@@ -51,6 +62,9 @@ func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip
 	addrs, err = r.LookupNetIP(ctx, "ip", name)
 	// LookupNetIP returns when ctx ends, before its exchanges have noticed;
 	// wait for them so their failures are recorded before the caller goes on.
+	rec.mu.Lock()
+	rec.finished = true
+	rec.mu.Unlock()
 	waited := make(chan struct{})
 	go func() {
 		rec.open.Wait()
@@ -74,6 +88,7 @@ type dnsRecorder struct {
 	d         *Dialer
 	mu        sync.Mutex
 	exchanged bool
+	finished  bool                 // lookup has stopped counting exchanges (see open)
 	sent      map[uint16]time.Time // query id -> when it was sent
 	open      sync.WaitGroup       // resolver connections not yet closed
 	deadline  time.Time            // of the whole lookup; zero if none
