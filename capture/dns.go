@@ -17,6 +17,7 @@ func (s *scanner) dnsMessage(src, dst netip.AddrPort, payload []byte) {
 		Leg: LegClientDNS, From: src.String(), To: dst.String(), Kind: trace.KindDNSQuery,
 		Bytes: append([]byte(nil), payload...), Observed: trace.ObservedWire,
 	}
+	e.Src, e.Dst = e.From, e.To
 	sum, resp, answers, rcode, err := dnsSummary(payload)
 	if resp {
 		e.Kind = trace.KindDNSResponse

@@ -52,6 +52,8 @@ type entryMeta struct {
 	Observed string `json:"observed,omitempty"`
 	Note     string `json:"note,omitempty"`
 	Conn     string `json:"conn,omitempty"`
+	Src      string `json:"src,omitempty"`
+	Dst      string `json:"dst,omitempty"`
 	Version  int    `json:"version,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
@@ -59,10 +61,13 @@ type entryMeta struct {
 // WritePcapng writes entries as a pcapng file: DNS messages in UDP, TCP
 // flag entries as segments, MQTT packets as TCP payload (in WebSocket
 // binary frames on the browser's legs), each frame commented with its
-// entry. Addresses and ports are the real ones where From/To (or Conn) are
-// host:port; otherwise each party gets a loopback address (browser
-// 127.0.0.1, proxy 127.0.0.2, broker 127.0.0.3:1883, client 127.0.0.4,
-// dns 127.0.0.53:53). A connection whose handshake the trace lacks gets one
+// entry. Addresses and ports are the entries' own (Src and Dst) where the
+// trace has them; a connection takes those of any of its entries. Where it
+// has none (the page's own entries, traces written before trace.Entry had
+// addresses) each party gets a placeholder loopback address (browser
+// 127.0.0.1, proxy 127.0.0.2:8080, broker 127.0.0.3:1883, client
+// 127.0.0.4, dns 127.0.0.53:53, any other name 127.0.1.n) and clients an
+// ephemeral port from 40001; nothing is read out of names or summaries. A connection whose handshake the trace lacks gets one
 // made up before its first bytes. Entries with nothing to put on the wire
 // (tls.handshake, failures without bytes) are left out. It returns the
 // number of entries left out.
@@ -164,13 +169,10 @@ func (x *Exporter) host(name string) netip.Addr {
 	return a
 }
 
-// endpoint returns the host:port of a party: the name itself when it is
-// one, a made-up address otherwise (port from the server table, or a new
-// ephemeral port for clients).
+// endpoint returns a placeholder address for a party the trace gives no
+// address for: its loopback address (see WritePcapng) with the port of
+// the server table for servers, a new ephemeral port for clients.
 func (x *Exporter) endpoint(name string, server bool) netip.AddrPort {
-	if ap, err := netip.ParseAddrPort(name); err == nil {
-		return ap
-	}
 	if server {
 		port, ok := serverParties[name]
 		if !ok {
@@ -194,57 +196,80 @@ func isServerName(leg, name string) bool {
 
 type flowAddrs struct{ client, server netip.AddrPort }
 
-// Learn takes the real addresses a live trace states in its summaries and
-// notes ("SYN to 192.0.2.7:1883", "ACK 10.0.0.2:53422 → 192.0.2.7:1883",
-// a DNS query "to 127.0.0.53:53 over udp"), to use them instead of made-up
-// ones. WritePcapng calls it for every entry before writing any; a caller
-// of Write should do the same.
+// addrs returns an entry's Src and Dst; either is invalid when the entry
+// has none.
+func addrs(e *trace.Entry) (src, dst netip.AddrPort) {
+	src, _ = netip.ParseAddrPort(e.Src)
+	dst, _ = netip.ParseAddrPort(e.Dst)
+	return src, dst
+}
+
+// fromClient reports whether e was sent by the side that opened its
+// connection. Party names and the kinds only an opener sends decide first;
+// then the addresses the flow is known to have (k may be nil); then, for a
+// connection the trace shows neither opening nor naming (a capture that
+// starts in the middle), the side with the lower port is taken as the
+// server (1883, 8883 and 80 lie below the ephemeral ports); without
+// addresses, the sender.
+func fromClient(e *trace.Entry, k *flowAddrs) bool {
+	switch {
+	case isServerName(e.Leg, e.From):
+		return false
+	case e.Kind == trace.KindTCPSyn || e.Kind == trace.KindWSUpgrade || e.Kind == "mqtt.CONNECT" || isServerName(e.Leg, e.To):
+		return true
+	}
+	src, dst := addrs(e)
+	switch {
+	case !src.IsValid():
+		return true
+	case k != nil && k.server.IsValid():
+		return src != k.server
+	case k != nil && k.client.IsValid():
+		return src == k.client
+	case dst.IsValid():
+		return src.Port() > dst.Port()
+	}
+	return true
+}
+
+// Learn takes the addresses an entry states in Src and Dst, so that every
+// frame of its connection uses them, including frames made up before the
+// entry (a handshake the trace lacks). WritePcapng calls it for every entry
+// before writing any; a caller of Write should do the same. Entries without
+// addresses (the page's own, traces written before trace.Entry had them)
+// get placeholder addresses, as WritePcapng says.
 func (x *Exporter) Learn(e *trace.Entry) {
+	src, dst := addrs(e)
+	switch e.Kind {
+	case trace.KindDNSQuery:
+		if dst.IsValid() {
+			x.dnsAt = dst
+		}
+		return
+	case trace.KindDNSResponse:
+		if src.IsValid() {
+			x.dnsAt = src
+		}
+		return
+	}
+	if !src.IsValid() && !dst.IsValid() {
+		return
+	}
 	key := e.Leg + "|" + e.Conn
 	k := x.known[key]
 	if k == nil {
 		k = &flowAddrs{}
-	}
-	word := func(s, prefix string) netip.AddrPort {
-		rest, ok := strings.CutPrefix(s, prefix)
-		if !ok {
-			return netip.AddrPort{}
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			return netip.AddrPort{}
-		}
-		ap, _ := netip.ParseAddrPort(f[0])
-		return ap
-	}
-	switch e.Kind {
-	case trace.KindTCPSyn:
-		if ap := word(e.Summary, "SYN to "); ap.IsValid() {
-			k.server = ap
-		}
-	case trace.KindTCPSynAck:
-		if ap := word(e.Summary, "SYN-ACK from "); ap.IsValid() {
-			k.server = ap
-		}
-	case trace.KindTCPAck:
-		if l, r, ok := strings.Cut(strings.TrimPrefix(e.Summary, "ACK "), " → "); ok {
-			la, err1 := netip.ParseAddrPort(strings.TrimSpace(l))
-			ra, err2 := netip.ParseAddrPort(strings.TrimSpace(r))
-			if err1 == nil && err2 == nil {
-				k.client, k.server = la, ra
-			}
-		}
-	case trace.KindDNSQuery:
-		if ap := word(e.Note, "to "); ap.IsValid() {
-			x.dnsAt = ap
-		}
-	case trace.KindDNSResponse:
-		if ap := word(e.Note, "from "); ap.IsValid() {
-			x.dnsAt = ap
-		}
-	}
-	if k.client.IsValid() || k.server.IsValid() {
 		x.known[key] = k
+	}
+	client, server := src, dst
+	if !fromClient(e, k) {
+		client, server = dst, src
+	}
+	if client.IsValid() {
+		k.client = client
+	}
+	if server.IsValid() {
+		k.server = server
 	}
 }
 
@@ -254,20 +279,13 @@ func (x *Exporter) flowOf(e *trace.Entry) *flow {
 	if f, ok := x.flows[key]; ok && !(e.Kind == trace.KindTCPSyn && f.open) {
 		return f
 	}
+	k := x.known[key]
 	client, server := e.From, e.To
-	if isServerName(e.Leg, e.From) || (e.Kind != trace.KindTCPSyn && e.Kind != trace.KindWSUpgrade &&
-		e.Kind != "mqtt.CONNECT" && !isServerName(e.Leg, e.To) && strings.HasSuffix(e.From, ":1883")) {
+	if !fromClient(e, k) {
 		client, server = server, client
 	}
 	f := &flow{clientName: client, seq: [2]uint32{1000, 5000}}
-	if a, b, ok := strings.Cut(e.Conn, "->"); ok {
-		ca, err1 := netip.ParseAddrPort(a)
-		sa, err2 := netip.ParseAddrPort(b)
-		if err1 == nil && err2 == nil {
-			f.client, f.server = ca, sa
-		}
-	}
-	if k := x.known[key]; k != nil && !f.client.IsValid() {
+	if k != nil {
 		f.client, f.server = k.client, k.server
 	}
 	if !f.client.IsValid() {
@@ -452,19 +470,28 @@ func (x *Exporter) segment(f *flow, dir, flags int, payload []byte, at time.Time
 	return x.ip(src.Addr(), dst.Addr(), layers.IPProtocolTCP, tcp, payload, at, note)
 }
 
-// dns writes a DNS message as a UDP datagram.
+// dns writes a DNS message as a UDP datagram, between the entry's
+// addresses or placeholders: the DNS server another entry named, else the
+// "dns" party's; a response goes back to its query's sender.
 func (x *Exporter) dns(e *trace.Entry, at time.Time, note string) error {
 	id := binary.BigEndian.Uint16(e.Bytes)
-	var src, dst netip.AddrPort
+	src, dst := addrs(e)
 	if e.Kind == trace.KindDNSQuery {
-		src, dst = x.dnsEndpoint(e.From, false), x.dnsEndpoint(e.To, true)
+		if !src.IsValid() {
+			src = x.endpoint(e.From, false)
+		}
+		if !dst.IsValid() {
+			dst = x.dnsServer(e.To)
+		}
 		x.dnsSrc[id] = src
 	} else {
-		src = x.dnsEndpoint(e.From, true)
-		if q, ok := x.dnsSrc[id]; ok {
+		if !src.IsValid() {
+			src = x.dnsServer(e.From)
+		}
+		if q, ok := x.dnsSrc[id]; ok && !dst.IsValid() {
 			dst = q
-		} else {
-			dst = x.dnsEndpoint(e.To, false)
+		} else if !dst.IsValid() {
+			dst = x.endpoint(e.To, false)
 		}
 	}
 	if src.Addr().Is4() != dst.Addr().Is4() {
@@ -475,18 +502,11 @@ func (x *Exporter) dns(e *trace.Entry, at time.Time, note string) error {
 	return x.ip(src.Addr(), dst.Addr(), layers.IPProtocolUDP, udp, e.Bytes, at, note)
 }
 
-func (x *Exporter) dnsEndpoint(name string, server bool) netip.AddrPort {
-	if ap, err := netip.ParseAddrPort(name); err == nil {
-		return ap
-	}
-	if server && x.dnsAt.IsValid() {
+func (x *Exporter) dnsServer(name string) netip.AddrPort {
+	if x.dnsAt.IsValid() {
 		return x.dnsAt
 	}
-	if server {
-		return netip.AddrPortFrom(x.host(name), 53)
-	}
-	x.nport++
-	return netip.AddrPortFrom(x.host(name), x.nport)
+	return netip.AddrPortFrom(x.host(name), 53)
 }
 
 type checksummer interface {
@@ -528,7 +548,7 @@ func (x *Exporter) ip(src, dst netip.Addr, proto layers.IPProtocol, l4 checksumm
 func comment(e *trace.Entry) string {
 	b, err := json.Marshal(entryMeta{
 		Seq: e.Seq, Leg: e.Leg, From: e.From, To: e.To, Kind: e.Kind, Summary: e.Summary,
-		Observed: e.Observed, Note: e.Note, Conn: e.Conn, Version: e.Version, Error: e.Error,
+		Observed: e.Observed, Note: e.Note, Conn: e.Conn, Src: e.Src, Dst: e.Dst, Version: e.Version, Error: e.Error,
 	})
 	if err != nil {
 		return ""

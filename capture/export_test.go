@@ -52,7 +52,7 @@ func liveTraceFrom(res *Result) []trace.Entry {
 	add(trace.Entry{Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: trace.KindWSAccept, Summary: "101", Conn: "c1"})
 	for _, e := range res.Entries {
 		if strings.HasPrefix(e.Kind, "dns.") && strings.Contains(e.Summary, " A ") && len(out) < 4 {
-			e.Leg, e.From, e.To, e.Conn = trace.LegProxyDNS, "proxy", "dns", "c1"
+			e.Leg, e.From, e.To, e.Conn, e.Src, e.Dst = trace.LegProxyDNS, "proxy", "dns", "c1", "", ""
 			if e.Kind == trace.KindDNSResponse {
 				e.From, e.To = "dns", "proxy"
 			}
@@ -71,6 +71,7 @@ func liveTraceFrom(res *Result) []trace.Entry {
 			continue
 		}
 		toBroker := strings.HasSuffix(e.To, ":1883")
+		e.Src, e.Dst = "", ""
 		b := e
 		b.Leg, b.From, b.To = trace.LegBrowserProxy, "browser", "proxy"
 		p := e
@@ -276,5 +277,101 @@ func TestMemoryFollowsOpenConnections(t *testing.T) {
 	}
 	if len(s.listed) != 2000 {
 		t.Errorf("%d connections listed, want 2000", len(s.listed))
+	}
+}
+
+// TestExportAddresses checks where the exported frames' addresses come
+// from: the entries' Src and Dst, never their summaries or notes, and
+// placeholders when an entry has none.
+func TestExportAddresses(t *testing.T) {
+	const device, broker, dnsAt = "10.0.0.2:53422", "192.0.2.7:1883", "127.0.0.53:53"
+	withFields := func(es []trace.Entry) {
+		for i := range es {
+			e := &es[i]
+			switch {
+			case e.Kind == trace.KindTCPSyn:
+				e.Src, e.Dst = device, broker
+			case e.Kind == trace.KindTCPSynAck:
+				e.Src, e.Dst = broker, device
+			case e.Kind == trace.KindDNSQuery:
+				e.Dst = dnsAt
+			case e.Kind == trace.KindDNSResponse:
+				e.Src = dnsAt
+			case e.Leg == trace.LegProxyBroker && e.From == "broker":
+				e.Src, e.Dst = broker, device
+			case e.Leg == trace.LegProxyBroker:
+				e.Src, e.Dst = device, broker
+			}
+		}
+	}
+	withSummaries := func(es []trace.Entry) {
+		for i := range es {
+			e := &es[i]
+			switch e.Kind {
+			case trace.KindTCPSyn:
+				e.Summary = "SYN to " + broker
+			case trace.KindTCPSynAck:
+				e.Summary = "SYN-ACK from " + broker
+			case trace.KindTCPAck:
+				e.Summary = "ACK " + device + " → " + broker
+			case trace.KindDNSQuery:
+				e.Note = "to " + dnsAt + " over udp"
+			}
+		}
+	}
+	// midStream keeps the broker leg's MQTT packets from the CONNACK on:
+	// a capture that starts after the connection opened, its first packet
+	// the broker's.
+	midStream := func(es []trace.Entry) []trace.Entry {
+		var out []trace.Entry
+		for _, e := range es {
+			if e.Leg == trace.LegProxyBroker && strings.HasPrefix(e.Kind, "mqtt.") && (len(out) > 0 || e.Kind == "mqtt.CONNACK") {
+				e.From, e.To = e.Src, e.Dst // named by address, as capture import names them
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name           string
+		edit           func([]trace.Entry) []trace.Entry
+		client, server string
+		dns            string
+	}{
+		{"no addresses: placeholders", func(es []trace.Entry) []trace.Entry { return es }, "127.0.0.2:", "127.0.0.3:1883", "127.0.0.53:53"},
+		{"fields", func(es []trace.Entry) []trace.Entry { withFields(es); return es }, device, broker, dnsAt},
+		{"summaries are not read", func(es []trace.Entry) []trace.Entry { withSummaries(es); return es }, "127.0.0.2:", "127.0.0.3:1883", "127.0.0.53:53"},
+		{"mid-stream: the lower port serves", func(es []trace.Entry) []trace.Entry { withFields(es); return midStream(es) }, device, broker, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es := tt.edit(liveTrace(t))
+			var buf bytes.Buffer
+			if _, err := WritePcapng(&buf, es, &ExportOptions{NoComments: true}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := ReadTrace(bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, c := range res.Conns {
+				if c.WebSocket {
+					continue
+				}
+				found = true
+				if !strings.HasPrefix(c.Client, tt.client) || c.Server != tt.server {
+					t.Errorf("broker connection %s → %s, want %s… → %s", c.Client, c.Server, tt.client, tt.server)
+				}
+			}
+			if !found {
+				t.Errorf("no broker connection in %+v", res.Conns)
+			}
+			for _, e := range res.Entries {
+				if e.Kind == trace.KindDNSQuery && e.Dst != tt.dns {
+					t.Errorf("DNS query to %s, want %s", e.Dst, tt.dns)
+				}
+			}
+		})
 	}
 }

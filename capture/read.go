@@ -327,6 +327,9 @@ func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
 		keep(&e.Observed, m.Observed)
 		keep(&e.Conn, m.Conn)
 		e.Note, e.Error = m.Note, m.Error
+		// The frame's addresses are placeholders where the entry had
+		// none: the comment says which it had.
+		e.Src, e.Dst = m.Src, m.Dst
 		if m.Version != 0 {
 			e.Version = m.Version
 		}

@@ -95,7 +95,7 @@ func (s *scanner) classify(c *conn, dir int) {
 	line, _, _ := strings.Cut(string(head), "\r\n")
 	from, to := c.names(0)
 	s.emit(s.frame, s.now, trace.Entry{
-		Leg: c.leg(), From: from, To: to, Kind: trace.KindWSUpgrade,
+		Leg: c.leg(), From: from, To: to, Src: from, Dst: to, Kind: trace.KindWSUpgrade,
 		Summary: line + " (Upgrade: websocket, mqtt)", Bytes: bytes.Clone(head),
 		Observed: trace.ObservedWire, Conn: c.id,
 	})
@@ -182,7 +182,7 @@ func (s *scanner) mqttPacket(c *conn, dir int, pkt []byte) {
 	}
 	from, to := c.names(dir)
 	e := trace.Entry{
-		Leg: c.leg(), From: from, To: to, Kind: mqttKinds[pkt[0]>>4],
+		Leg: c.leg(), From: from, To: to, Src: from, Dst: to, Kind: mqttKinds[pkt[0]>>4],
 		Bytes: pkt, Observed: trace.ObservedWire, Conn: c.id, Version: c.version,
 	}
 	if err != nil {
@@ -212,7 +212,7 @@ func (s *scanner) websocket(c *conn, dir int) {
 		line, _, _ := strings.Cut(string(head), "\r\n")
 		from, to := c.names(dir)
 		e := trace.Entry{
-			Leg: c.leg(), From: from, To: to, Kind: trace.KindWSAccept,
+			Leg: c.leg(), From: from, To: to, Src: from, Dst: to, Kind: trace.KindWSAccept,
 			Summary: line, Bytes: bytes.Clone(head), Observed: trace.ObservedWire, Conn: c.id,
 		}
 		if f := strings.Fields(line); len(f) < 2 || f[1] != "101" {
@@ -265,7 +265,7 @@ func (s *scanner) websocket(c *conn, dir int) {
 				}
 			}
 			s.emit(s.frame, s.now, trace.Entry{
-				Leg: c.leg(), From: from, To: to, Kind: trace.KindWSClose,
+				Leg: c.leg(), From: from, To: to, Src: from, Dst: to, Kind: trace.KindWSClose,
 				Summary: sum, Bytes: bytes.Clone(payload), Observed: trace.ObservedWire, Conn: c.id,
 			})
 		case 0x9, 0xa: // ping, pong

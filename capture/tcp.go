@@ -478,7 +478,7 @@ func (s *scanner) recognise(c *conn, k connKind) {
 func (s *scanner) tcpEvent(c *conn, dir int, kind, summary string) {
 	from, to := c.names(dir)
 	e := trace.Entry{
-		Leg: c.leg(), From: from, To: to, Kind: kind,
+		Leg: c.leg(), From: from, To: to, Src: from, Dst: to, Kind: kind,
 		Summary: summary, Observed: trace.ObservedWire, Conn: c.id,
 	}
 	if kind == trace.KindTCPSyn && c.dnsNote != "" {

@@ -27,6 +27,11 @@
 // the protocol level byte, and PeekVersion reads it without decoding the
 // rest.
 //
+// Lenient peeks (PeekHeader, PeekType, PeekPacketID, PeekQoS,
+// PeekReasonCode, PeekLevel, PeekKeepAlive, PeekClientID) read one field
+// for code that follows traffic, such as the diagram and the proxy: no
+// validation, no allocation, false when the bytes do not hold the field.
+//
 // Zero-copy views: strings (topics, client identifiers, property strings)
 // and byte slices (payloads, passwords, binary properties) of a decoded
 // packet point into the buffer passed to Decode; nothing is copied. The

@@ -9,6 +9,14 @@ import (
 	"testing"
 )
 
+// fuzzVersion picks the version a fuzz input is read as.
+func fuzzVersion(vb byte) Version {
+	if vb&1 == 1 {
+		return V5
+	}
+	return V311
+}
+
 func seedVectors(f *testing.F) {
 	for _, vec := range vectors {
 		f.Add(vectorBytes(f, vec), byte(vec.v))
@@ -20,10 +28,7 @@ func seedVectors(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	seedVectors(f)
 	f.Fuzz(func(t *testing.T, b []byte, vb byte) {
-		v := V311
-		if vb&1 == 1 {
-			v = V5
-		}
+		v := fuzzVersion(vb)
 		p, err := Decode(b, v)
 		tree := Dissect(b, v)
 		for _, e := range tree.Expert {
@@ -143,10 +148,7 @@ func FuzzDecodeBound(f *testing.F) {
 	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 'a'}, byte(4))
 	f.Add([]byte{0x82, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01}, byte(5))
 	f.Fuzz(func(t *testing.T, b []byte, vb byte) {
-		v := V311
-		if vb&1 == 1 {
-			v = V5
-		}
+		v := fuzzVersion(vb)
 		// The fuzzing worker allocates in the background too: take the
 		// smallest of three measurements.
 		got := ^uint64(0)

@@ -3,6 +3,7 @@ package diagram
 import (
 	"strconv"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -43,7 +44,7 @@ type step struct {
 func stepOf(e *trace.Entry) step {
 	switch e.Kind {
 	case "mqtt.PUBLISH":
-		if q, ok := publishQoS(e.Bytes); !ok || q == 0 {
+		if q, ok := codec.PeekQoS(e.Bytes); !ok || q == 0 {
 			return step{} // QoS 0 stands alone: the common case, decided without allocating
 		}
 	case "mqtt.DISCONNECT", trace.KindTCPRst, trace.KindTLS:
@@ -93,20 +94,23 @@ func stepOf(e *trace.Entry) step {
 		return step{base + "ping", roleLast, "keepalive ping"}
 	}
 
-	id, ok := packetID(e.Bytes)
+	pkid, ok := codec.PeekPacketID(e.Bytes)
 	if !ok {
 		return step{}
 	}
+	id := int(pkid)
 	pid := "pid" + strconv.Itoa(id)
 	ids := ", packet id " + strconv.Itoa(id)
 	switch e.Kind {
 	case "mqtt.PUBLISH":
-		q, _ := publishQoS(e.Bytes)
-		return step{byRequester(e.From, pid), roleOpen, "QoS " + strconv.Itoa(q) + " publish" + ids}
+		q, _ := codec.PeekQoS(e.Bytes)
+		return step{byRequester(e.From, pid), roleOpen, "QoS " + strconv.Itoa(int(q)) + " publish" + ids}
 	case "mqtt.PUBACK":
 		return step{byRequester(e.To, pid), roleLast, "QoS 1 publish" + ids}
 	case "mqtt.PUBREC":
-		if pubrecFailed(e.Bytes) {
+		// A reason code of 0x80 or more ends a QoS 2 exchange at the
+		// PUBREC [MQTT-4.3.3].
+		if rc, ok := codec.PeekReasonCode(e.Bytes); ok && rc >= 0x80 {
 			return step{byRequester(e.To, pid), roleLast, "QoS 2 publish" + ids}
 		}
 		return step{byRequester(e.To, pid), roleMid, "QoS 2 publish" + ids}
@@ -158,5 +162,15 @@ func Class(kind string) string {
 	return "other"
 }
 
-// Classes lists the classes in the order the page shows them.
-var Classes = []string{"dns", "tcp", "tls", "ws", "connect", "subscribe", "publish", "ping", "disconnect", "other"}
+// ClassName is a class and its name for people.
+type ClassName struct {
+	Class string `json:"class"`
+	Name  string `json:"name"`
+}
+
+// Classes lists the classes (see Class) in the order the page shows them,
+// with the names its filter gives them. It is the page's only list.
+var Classes = []ClassName{
+	{"dns", "DNS"}, {"tcp", "TCP"}, {"tls", "TLS"}, {"ws", "WebSocket"}, {"connect", "Connect"},
+	{"subscribe", "Subscribe"}, {"publish", "Publish"}, {"ping", "Keepalive"}, {"disconnect", "Disconnect"}, {"other", "Other"},
+}

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -69,8 +70,8 @@ func (m *Model) learn(e *trace.Entry) {
 		}
 	}
 	if e.Kind == "mqtt.CONNECT" && from != nil && from.addr && from.clientID == "" {
-		if id, ok := clientID(e.Bytes); ok && id != "" {
-			from.clientID = id
+		if id, ok := codec.PeekClientID(e.Bytes); ok && len(id) > 0 {
+			from.clientID = string(id)
 			changed = true
 		}
 	}
@@ -219,44 +220,6 @@ func splitHostPort(s string) (host, port string, ok bool) {
 		}
 	}
 	return host, port, true
-}
-
-// clientID returns the Client Identifier of a CONNECT [3.1.3.1]: after the
-// protocol name, level, flags and keepalive, and in MQTT 5 the properties.
-func clientID(b []byte) (string, bool) {
-	typ, _, body, ok := mqttBody(b)
-	if !ok || typ != typeConnect {
-		return "", false
-	}
-	n, ok := u16(b, body)
-	if !ok || body+2+n >= len(b) {
-		return "", false
-	}
-	level := b[body+2+n]
-	off := body + 2 + n + 4
-	if level == 5 {
-		plen, used := uvarint(b[min(off, len(b)):])
-		if used == 0 {
-			return "", false
-		}
-		off += used + plen
-	}
-	l, ok := u16(b, off)
-	if !ok || off+2+l > len(b) {
-		return "", false
-	}
-	return string(b[off+2 : off+2+l]), true
-}
-
-// uvarint reads an MQTT Variable Byte Integer; used is 0 when b holds none.
-func uvarint(b []byte) (v, used int) {
-	for i, mult := 0, 1; i < 4 && i < len(b); i, mult = i+1, mult<<7 {
-		v += int(b[i]&0x7f) * mult
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 // dnsAnswers calls f with the question's name and each A and AAAA address

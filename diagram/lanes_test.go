@@ -209,22 +209,6 @@ func TestDNSAnswers(t *testing.T) {
 	}
 }
 
-// TestClientID reads the client id of CONNECTs of both versions, and
-// nothing from a cut one.
-func TestClientID(t *testing.T) {
-	for _, v := range []codec.Version{codec.V311, codec.V5} {
-		for _, id := range []string{"device01", "", "ü-client"} {
-			b := connectBytes(t, v, id)
-			if got, ok := clientID(b); !ok || got != id {
-				t.Errorf("v%d %q: got %q, %v", v, id, got, ok)
-			}
-			if _, ok := clientID(b[:len(b)-1]); ok {
-				t.Errorf("v%d %q: a cut CONNECT gave an id", v, id)
-			}
-		}
-	}
-}
-
 func TestSplitHostPort(t *testing.T) {
 	tests := []struct{ in, host, port string }{
 		{"127.0.0.1:1883", "127.0.0.1", "1883"},

@@ -98,6 +98,12 @@ func TestExports(t *testing.T) {
 	waitFor(t, ctx, "the broker leg's close", `lifeline.trace().some(e => e.kind === 'tcp.fin' && e.leg === 'proxy-broker')`, 5*time.Second)
 	time.Sleep(300 * time.Millisecond) // the last entries of the close
 	recorded := pageTrace(t, ctx)
+	// The page's own model of the session and its JSON export, taken at
+	// once with the trace: a clock ping answered later (every 5 s, while
+	// the exports below run) may move the proxy's entries by the better
+	// offset it brings.
+	before := eval[string](t, ctx, pageView)
+	exported := pageBytes(t, ctx, `lifeline.exportJSON()`)
 
 	t.Run("pcapng", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "session.pcapng")
@@ -110,9 +116,7 @@ func TestExports(t *testing.T) {
 		checkPcapng(t, file, recorded, eval[string](t, ctx, `fetch('api/config').then(r => r.json()).then(c => c.defaultBroker)`))
 	})
 
-	// The page's own model of the session, then the JSON export opened.
-	before := eval[string](t, ctx, pageView)
-	exported := pageBytes(t, ctx, `lifeline.exportJSON()`)
+	// The JSON export opened.
 	n := eval[int](t, ctx, `lifeline.importCapture(Uint8Array.from(atob(`+jsString(base64.StdEncoding.EncodeToString(exported))+`), c => c.charCodeAt(0))).then(r => r.entries)`)
 	if n != len(recorded) {
 		t.Fatalf("the JSON export opened as %d arrows, the session had %d", n, len(recorded))

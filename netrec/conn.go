@@ -24,9 +24,10 @@ type Conn struct {
 	remote   netip.AddrPort
 
 	mu       sync.Mutex
-	peerDone bool // the peer's FIN or RST has been recorded
-	selfDone bool // our FIN (or RST) has been recorded
-	closed   bool // Close or Abort ran
+	peerGone chan struct{} // closed when peerDone is set
+	peerDone bool          // the peer's FIN or RST has been recorded
+	selfDone bool          // our FIN (or RST) has been recorded
+	closed   bool          // Close or Abort ran
 }
 
 // TCP returns the underlying TCP connection.
@@ -57,10 +58,16 @@ func (c *Conn) peerClosed(err error) {
 		return
 	}
 	c.peerDone = true
+	close(c.peerGone)
 	e := c.d.entry(time.Now(), c.d.leg(), "broker", c.d.from(), kind, summary)
 	e.Observed = trace.ObservedKernel
+	e.Src, e.Dst = c.remote.String(), c.local.String()
 	c.d.emit(e)
 }
+
+// PeerDone returns a channel that is closed once the peer's FIN or RST has
+// been read and recorded (never, if this side closed first).
+func (c *Conn) PeerDone() <-chan struct{} { return c.peerGone }
 
 // PeerClosed reports whether the peer's FIN or RST was seen.
 func (c *Conn) PeerClosed() bool {
@@ -153,6 +160,7 @@ func (c *Conn) Abort(why string) error {
 func (c *Conn) recordSelfAt(at time.Time, kind, summary string) {
 	e := c.d.entry(at, c.d.leg(), c.d.from(), "broker", kind, summary)
 	e.Observed = trace.ObservedKernel
+	e.Src, e.Dst = c.local.String(), c.remote.String()
 	c.d.emit(e)
 }
 

@@ -197,6 +197,7 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 	start := time.Now()
 	syn := d.entry(start, d.leg(), d.from(), "broker", trace.KindTCPSyn, "SYN to "+ap.String())
 	syn.Observed = trace.ObservedKernel
+	syn.Dst = ap.String()
 	syn.Note = d.resolvedNote(host, res)
 	c, err := nd.DialContext(ctx, "tcp", ap.String())
 	end := time.Now()
@@ -205,12 +206,14 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 		d.emit(syn)
 		e := d.entry(end, d.leg(), "broker", d.from(), trace.KindTCPRst, "connect() to "+ap.String()+" failed")
 		e.Observed = trace.ObservedKernel
+		e.Src = ap.String()
 		e.Error = err.Error()
 		e.Note = fmt.Sprintf("after %.3f ms", ms(end.Sub(start)))
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			e.Kind = trace.KindTCPSyn
 			e.From, e.To = d.from(), "broker"
 			e.Summary = "no answer to SYN from " + ap.String()
+			e.Src, e.Dst = "", ap.String()
 		}
 		d.emit(e)
 		return nil, err
@@ -220,9 +223,12 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 	res.Local = netip.MustParseAddrPort(c.LocalAddr().String())
 	res.Connect = end.Sub(start)
 	res.RTT = kernelRTT(tc)
+	local, remote := res.Local.String(), ap.String()
+	syn.Src = local
 	d.emit(syn)
 	sa := d.entry(end, d.leg(), "broker", d.from(), trace.KindTCPSynAck, "SYN-ACK from "+ap.String())
 	sa.Observed = trace.ObservedKernel
+	sa.Src, sa.Dst = remote, local
 	sa.Note = fmt.Sprintf("connect() took %.3f ms", ms(res.Connect))
 	if res.RTT > 0 {
 		sa.Note += fmt.Sprintf("; kernel RTT %d µs (TCP_INFO)", res.RTT.Microseconds())
@@ -230,9 +236,10 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 	d.emit(sa)
 	ack := d.entry(end, d.leg(), d.from(), "broker", trace.KindTCPAck, "ACK "+res.Local.String()+" → "+ap.String())
 	ack.Observed = trace.ObservedKernel
+	ack.Src, ack.Dst = local, remote
 	ack.Note = "connection established"
 	d.emit(ack)
-	return &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap}, nil
+	return &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap, peerGone: make(chan struct{})}, nil
 }
 
 func (d *Dialer) resolvedNote(host string, res *Result) string {
@@ -265,6 +272,7 @@ func (d *Dialer) handshake(ctx context.Context, c *Conn, host string, res *Resul
 	end := time.Now()
 	e := d.entry(start, d.leg(), d.from(), "broker", trace.KindTLS, "TLS handshake")
 	e.Observed = trace.ObservedKernel
+	e.Src, e.Dst = c.local.String(), c.remote.String()
 	e.Note = fmt.Sprintf("took %.3f ms (crypto/tls)", ms(end.Sub(start)))
 	if err != nil {
 		e.Summary = "TLS handshake failed"

@@ -99,6 +99,28 @@ func TestDialRecordsLifecycle(t *testing.T) {
 	if !strings.HasSuffix(got, "proxy>tcp.syn broker>tcp.synack proxy>tcp.ack broker>tcp.fin proxy>tcp.fin") {
 		t.Errorf("TCP entries out of order: %s", got)
 	}
+	// Every entry says its addresses: the DNS server's, the broker's and
+	// this end's.
+	local, broker, dns := res.Local.String(), res.Addr.String(), z.Addr().String()
+	ends := map[string][2]string{
+		"proxy>tcp.syn": {local, broker}, "broker>tcp.synack": {broker, local}, "proxy>tcp.ack": {local, broker},
+		"broker>tcp.fin": {broker, local}, "proxy>tcp.fin": {local, broker},
+	}
+	for _, e := range rec.es {
+		want, ok := ends[e.From+">"+e.Kind]
+		switch {
+		case e.Kind == trace.KindDNSQuery:
+			ok, want = true, [2]string{e.Src, dns}
+		case e.Kind == trace.KindDNSResponse:
+			ok, want = true, [2]string{dns, e.Dst}
+		}
+		if !ok {
+			t.Errorf("unexpected entry %+v", e)
+		}
+		if e.Src != want[0] || e.Dst != want[1] || !netip.MustParseAddrPort(e.Src).IsValid() || !netip.MustParseAddrPort(e.Dst).IsValid() {
+			t.Errorf("%s>%s: src %q dst %q, want %q %q", e.From, e.Kind, e.Src, e.Dst, want[0], want[1])
+		}
+	}
 	for _, e := range rec.es {
 		if e.Conn != "c9" || e.T < 0 {
 			t.Errorf("entry %+v: want conn c9 and t >= 0", e)
@@ -168,6 +190,10 @@ func TestDialConnectionRefused(t *testing.T) {
 	}
 	if got := rec.kinds(); got != "proxy>tcp.syn broker>tcp.rst" {
 		t.Fatalf("entries %q, want the SYN and the RST", got)
+	}
+	// The local port of a connection that never opened is not known.
+	if syn, rst := rec.es[0], rec.es[1]; syn.Src != "" || syn.Dst != addr || rst.Src != addr || rst.Dst != "" {
+		t.Errorf("SYN %q → %q, RST %q → %q; want → %s and %s →", syn.Src, syn.Dst, rst.Src, rst.Dst, addr, addr)
 	}
 }
 

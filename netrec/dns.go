@@ -16,6 +16,10 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
+// errLookupOver refuses a resolver's exchange that starts after its lookup
+// returned.
+var errLookupOver = errors.New("netrec: the lookup is over")
+
 // lookup resolves name with Go's resolver sending its queries to server
 // (host:port; "" means the system's nameservers from /etc/resolv.conf), and
 // records every DNS message exchanged. exchanged reports whether any DNS
@@ -38,19 +42,29 @@ func (d *Dialer) lookup(ctx context.Context, name, server string) (addrs []netip
 				return nil, err
 			}
 			rec.mu.Lock()
+			if rec.finished {
+				// The lookup has returned and is waiting on open: a late
+				// exchange is neither counted nor recorded.
+				rec.mu.Unlock()
+				c.Close()
+				return nil, errLookupOver
+			}
 			rec.exchanged = true
+			rec.open.Add(1) // under mu: before Wait, never beside it
 			rec.mu.Unlock()
-			rec.open.Add(1)
 			c.SetDeadline(rec.clamp(time.Time{}))
 			if uc, ok := c.(*net.UDPConn); ok {
-				return &udpRecorder{UDPConn: uc, rec: rec, server: address}, nil
+				return &udpRecorder{UDPConn: uc, rec: rec, server: address, ends: endpointsOf(c, address)}, nil
 			}
-			return &tcpRecorder{Conn: c, rec: rec, server: address}, nil
+			return &tcpRecorder{Conn: c, rec: rec, server: address, ends: endpointsOf(c, address)}, nil
 		},
 	}
 	addrs, err = r.LookupNetIP(ctx, "ip", name)
 	// LookupNetIP returns when ctx ends, before its exchanges have noticed;
 	// wait for them so their failures are recorded before the caller goes on.
+	rec.mu.Lock()
+	rec.finished = true
+	rec.mu.Unlock()
 	waited := make(chan struct{})
 	go func() {
 		rec.open.Wait()
@@ -74,6 +88,7 @@ type dnsRecorder struct {
 	d         *Dialer
 	mu        sync.Mutex
 	exchanged bool
+	finished  bool                 // lookup has stopped counting exchanges (see open)
 	sent      map[uint16]time.Time // query id -> when it was sent
 	open      sync.WaitGroup       // resolver connections not yet closed
 	deadline  time.Time            // of the whole lookup; zero if none
@@ -87,7 +102,43 @@ func (r *dnsRecorder) clamp(t time.Time) time.Time {
 	return t
 }
 
-func (r *dnsRecorder) query(msg []byte, server, network string) {
+// endpoints are the two ends of one resolver connection, as trace.Entry's
+// Src and Dst write them ("" where not known).
+type endpoints struct{ local, server string }
+
+func endpointsOf(c net.Conn, server string) endpoints {
+	return endpoints{local: addrString(c.LocalAddr()), server: addrString(addrOf(server))}
+}
+
+// addrOf reads a host:port of the resolver's (always an address: it dials
+// nameservers by address).
+func addrOf(s string) net.Addr {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
+}
+
+// addrString writes a socket's address as netip.AddrPort does, IPv4 in
+// IPv6 unmapped; "" when it is not an IP address.
+func addrString(a net.Addr) string {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	default:
+		return ""
+	}
+	if !ap.IsValid() {
+		return ""
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
+func (r *dnsRecorder) query(msg []byte, ends endpoints, server, network string) {
 	now := time.Now()
 	summary, h, err := summarizeDNS(msg)
 	r.mu.Lock()
@@ -97,6 +148,7 @@ func (r *dnsRecorder) query(msg []byte, server, network string) {
 	r.sent[h.ID] = now
 	r.mu.Unlock()
 	e := r.d.entry(now, r.d.dnsLeg(), r.d.from(), "dns", trace.KindDNSQuery, summary)
+	e.Src, e.Dst = ends.local, ends.server
 	e.Bytes = clone(msg)
 	e.Observed = trace.ObservedWire
 	e.Note = "to " + server + " over " + network
@@ -106,10 +158,11 @@ func (r *dnsRecorder) query(msg []byte, server, network string) {
 	r.d.emit(e)
 }
 
-func (r *dnsRecorder) response(msg []byte, server, network string) {
+func (r *dnsRecorder) response(msg []byte, ends endpoints, server, network string) {
 	now := time.Now()
 	summary, h, err := summarizeDNS(msg)
 	e := r.d.entry(now, r.d.dnsLeg(), "dns", r.d.from(), trace.KindDNSResponse, summary)
+	e.Src, e.Dst = ends.server, ends.local
 	e.Bytes = clone(msg)
 	e.Observed = trace.ObservedWire
 	e.Note = "from " + server + " over " + network
@@ -127,7 +180,7 @@ func (r *dnsRecorder) response(msg []byte, server, network string) {
 	r.d.emit(e)
 }
 
-func (r *dnsRecorder) failed(err error, server, network string) {
+func (r *dnsRecorder) failed(err error, ends endpoints, server, network string) {
 	now := time.Now()
 	msg := "no response"
 	var ne net.Error
@@ -136,6 +189,7 @@ func (r *dnsRecorder) failed(err error, server, network string) {
 	}
 	e := r.d.entry(now, r.d.dnsLeg(), "dns", r.d.from(), trace.KindDNSResponse, msg)
 	e.Observed = trace.ObservedKernel
+	e.Src, e.Dst = ends.server, ends.local
 	e.Note = "waiting on " + server + " over " + network
 	r.mu.Lock()
 	var first time.Time
@@ -158,6 +212,7 @@ type udpRecorder struct {
 	*net.UDPConn
 	rec    *dnsRecorder
 	server string
+	ends   endpoints
 	once   sync.Once
 }
 
@@ -178,7 +233,7 @@ func (c *udpRecorder) Close() error {
 func (c *udpRecorder) Write(b []byte) (int, error) {
 	n, err := c.UDPConn.Write(b)
 	if n > 0 {
-		c.rec.query(b[:n], c.server, "udp")
+		c.rec.query(b[:n], c.ends, c.server, "udp")
 	}
 	return n, err
 }
@@ -186,10 +241,10 @@ func (c *udpRecorder) Write(b []byte) (int, error) {
 func (c *udpRecorder) Read(b []byte) (int, error) {
 	n, err := c.UDPConn.Read(b)
 	if n > 0 {
-		c.rec.response(b[:n], c.server, "udp")
+		c.rec.response(b[:n], c.ends, c.server, "udp")
 	}
 	if err != nil && n == 0 {
-		c.rec.failed(err, c.server, "udp")
+		c.rec.failed(err, c.ends, c.server, "udp")
 	}
 	return n, err
 }
@@ -200,6 +255,7 @@ type tcpRecorder struct {
 	net.Conn
 	rec        *dnsRecorder
 	server     string
+	ends       endpoints
 	out, in    []byte
 	readFailed bool
 	once       sync.Once
@@ -221,16 +277,16 @@ func (c *tcpRecorder) Close() error {
 
 func (c *tcpRecorder) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
-	c.out = appendMessages(c.out, b[:n], func(m []byte) { c.rec.query(m, c.server, "tcp") })
+	c.out = appendMessages(c.out, b[:n], func(m []byte) { c.rec.query(m, c.ends, c.server, "tcp") })
 	return n, err
 }
 
 func (c *tcpRecorder) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	c.in = appendMessages(c.in, b[:n], func(m []byte) { c.rec.response(m, c.server, "tcp") })
+	c.in = appendMessages(c.in, b[:n], func(m []byte) { c.rec.response(m, c.ends, c.server, "tcp") })
 	if err != nil && n == 0 && !c.readFailed {
 		c.readFailed = true
-		c.rec.failed(err, c.server, "tcp")
+		c.rec.failed(err, c.ends, c.server, "tcp")
 	}
 	return n, err
 }

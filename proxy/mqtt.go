@@ -28,25 +28,10 @@ func summary(pkt []byte, version int) (string, error) {
 }
 
 // connectVersion returns the protocol level of a CONNECT packet (3, 4 or 5),
-// or 0 when pkt is not a CONNECT that says.
+// or 0 if pkt is not a CONNECT that says one.
 func connectVersion(pkt []byte) int {
-	if len(pkt) < 2 || pkt[0]>>4 != 1 {
-		return 0
-	}
-	i := 1
-	for i < len(pkt) && i < 5 && pkt[i]&0x80 != 0 {
-		i++
-	}
-	i++ // past the last Remaining Length byte
-	if i+2 > len(pkt) {
-		return 0
-	}
-	nameLen := int(pkt[i])<<8 | int(pkt[i+1])
-	i += 2 + nameLen
-	if i >= len(pkt) {
-		return 0
-	}
-	return int(pkt[i])
+	v, _ := codec.PeekLevel(pkt)
+	return int(v)
 }
 
 // stream follows the MQTT packet boundaries of one direction of a

@@ -87,6 +87,43 @@ func TestTraceOrder(t *testing.T) {
 			t.Fatalf("seq not consecutive at %d:\n%s", k, dump(got))
 		}
 	}
+	checkAddresses(t, got, e.host)
+}
+
+// checkAddresses checks the Src and Dst of a session's entries: on the
+// page's leg the proxy is at proxyAddr, on the broker's leg each entry has
+// the addresses of the TCP handshake, and DNS has both ends.
+func checkAddresses(t *testing.T, got []trace.Entry, proxyAddr string) {
+	t.Helper()
+	var broker [2]string // proxy, broker
+	for _, en := range got {
+		if en.Kind == trace.KindTCPAck {
+			broker = [2]string{en.Src, en.Dst}
+		}
+	}
+	if broker[0] == "" || broker[1] == "" {
+		t.Fatalf("no tcp.ack with both addresses:\n%s", dump(got))
+	}
+	for _, en := range got {
+		var want [2]string
+		switch en.Leg {
+		case trace.LegBrowserProxy:
+			want = [2]string{en.Src, proxyAddr}
+			if en.From == "proxy" {
+				want = [2]string{proxyAddr, en.Dst}
+			}
+		case trace.LegProxyBroker:
+			want = broker
+			if en.From == "broker" {
+				want = [2]string{broker[1], broker[0]}
+			}
+		default:
+			want = [2]string{en.Src, en.Dst}
+		}
+		if en.Src == "" || en.Dst == "" || en.Src != want[0] || en.Dst != want[1] {
+			t.Errorf("entry %d %s %s→%s: src %q dst %q, want %q %q", en.Seq, en.Kind, en.From, en.To, en.Src, en.Dst, want[0], want[1])
+		}
+	}
 }
 
 // checkOrder checks that the entries of conn hold the kinds want in that

@@ -44,6 +44,12 @@ type session struct {
 	log   *slog.Logger
 	debug bool // log every entry
 
+	// pageEnds and brokerEnds are the browser's and the proxy's addresses
+	// on the WebSocket, and the proxy's and the broker's on the broker's
+	// connection, for the entries' Src and Dst ("" where unknown); set
+	// before the session's goroutines start.
+	pageEnds, brokerEnds [2]string
+
 	mu         sync.Mutex // guards broker and cancelDial against finish
 	broker     *netrec.Conn
 	cancelDial context.CancelFunc
@@ -80,7 +86,8 @@ type queuedEntry struct {
 	end int
 }
 
-// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
+// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN[&conn=ID]].
+// ID names the connection in the trace's entries (see claimConn).
 //
 // Every check that can refuse the request — Host, method, upgrade headers,
 // Origin, subprotocol, connection limits, trace token, the broker's syntax
@@ -109,7 +116,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ss := &session{srv: s, start: time.Now()}
+	ss := &session{srv: s, start: time.Now(), pageEnds: pageEnds(r)}
 	if req.token != "" {
 		if ss.tc = s.hub.get(req.token); ss.tc == nil {
 			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
@@ -119,7 +126,15 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 			s.release(ip)
 			return
 		}
-		ss.conn = ss.tc.nextConn(ss)
+		var refused string
+		if ss.conn, refused = ss.tc.claimConn(q.Get("conn"), ss); refused != "" {
+			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", refused)
+			if ws, _ := s.accept(w, r); ws != nil {
+				closeNow(ws, websocket.ClosePolicyViolation, refused)
+			}
+			s.release(ip)
+			return
+		}
 		ss.start = ss.tc.start
 	}
 	ss.log = s.cfg.Log.With("remote", req.remote)
@@ -203,6 +218,7 @@ func (ss *session) dial(req sessionRequest) dialResult {
 		}
 		return dialResult{target: target, code: code, reason: err.Error(), err: err}
 	}
+	ss.brokerEnds = [2]string{res.Local.String(), res.Addr.String()}
 	return dialResult{bc: bc, res: res, target: target}
 }
 
@@ -730,8 +746,10 @@ func (ss *session) brokerReadFailed(err error) {
 }
 
 func (ss *session) entry(at time.Time, leg, from, to, kind, summary string) trace.Entry {
-	return trace.Entry{T: msSince(ss.start, at), Leg: leg, From: from, To: to, Kind: kind,
+	e := trace.Entry{T: msSince(ss.start, at), Leg: leg, From: from, To: to, Kind: kind,
 		Summary: summary, Observed: trace.ObservedWire, Conn: ss.conn}
+	e.Src, e.Dst = entryEnds(leg, from, ss.pageEnds, ss.brokerEnds)
+	return e
 }
 
 // emit sends e to the session's trace channel, or to the debug log.

@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -32,6 +35,7 @@ type traceChannel struct {
 	mu       sync.Mutex
 	seq      int
 	conns    int
+	used     map[string]bool     // every conn id this trace has had
 	sessions map[string]*session // the open /mqtt sessions of this trace, by conn
 	queued   int                 // bytes in q
 	dropped  int
@@ -99,18 +103,55 @@ func (tc *traceChannel) since(t time.Time) float64 { return msSince(tc.start, t)
 
 func msSince(start, t time.Time) float64 { return float64(t.Sub(start)) / float64(time.Millisecond) }
 
-// nextConn names the next /mqtt connection of this trace (c1, c2, …) and
-// registers its session, for commands from the page (see cut).
-func (tc *traceChannel) nextConn(ss *session) string {
+// maxConnID is the longest connection id a page may choose.
+const maxConnID = 32
+
+// checkConnID says in words what is wrong with a connection id a page
+// chose (&conn= on /mqtt): 1 to maxConnID letters, digits, '-', '_' or
+// '.'; "" if nothing is.
+func checkConnID(id string) string {
+	if id == "" || len(id) > maxConnID {
+		return "conn: want 1 to " + itoa(maxConnID) + " characters, got " + itoa(len(id))
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return "conn: only letters, digits, '-', '_' and '.' (character " + itoa(i+1) + " is not)"
+		}
+	}
+	return ""
+}
+
+// claimConn registers ss under the connection id the page chose (&conn=),
+// which labels the session's entries: the page then knows its
+// connections' ids without predicting them from the order its requests
+// arrive in. An id is used once per trace. Without one the proxy numbers
+// the connection (c1, c2, … skipping ids already used), for clients other
+// than the page. refused says in words why an id is not taken.
+func (tc *traceChannel) claimConn(id string, ss *session) (conn, refused string) {
+	if id != "" {
+		if why := checkConnID(id); why != "" {
+			return "", why
+		}
+	}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	tc.conns++
-	conn := "c" + itoa(tc.conns)
-	if tc.sessions == nil {
+	if tc.used == nil {
+		tc.used = map[string]bool{}
 		tc.sessions = map[string]*session{}
 	}
-	tc.sessions[conn] = ss
-	return conn
+	if id == "" {
+		for id == "" || tc.used[id] {
+			tc.conns++
+			id = "c" + itoa(tc.conns)
+		}
+	} else if tc.used[id] {
+		return "", "conn " + id + " is already used in this trace: choose a new id for each connection"
+	}
+	tc.used[id] = true
+	tc.sessions[id] = ss
+	return id, ""
 }
 
 // forget unregisters an ended session.
@@ -230,4 +271,38 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b[i:])
+}
+
+// pageEnds returns the browser's and the proxy's addresses of r's
+// connection, as trace.Entry's Src and Dst write them.
+func pageEnds(r *http.Request) [2]string {
+	var ends [2]string
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ends[0] = unmapped(ap)
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		ends[1] = unmapped(a.AddrPort())
+	}
+	return ends
+}
+
+func unmapped(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
+// entryEnds is the Src and Dst of an entry of a session from party from on
+// leg: page holds the browser's and the proxy's addresses, broker the
+// proxy's and the broker's.
+func entryEnds(leg, from string, page, broker [2]string) (src, dst string) {
+	ends, first := broker, "proxy"
+	if leg == trace.LegBrowserProxy {
+		ends, first = page, "browser"
+	}
+	if from == first {
+		return ends[0], ends[1]
+	}
+	return ends[1], ends[0]
 }

@@ -262,7 +262,7 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		if err != nil {
 			return nil, err
 		}
-		return c, nil
+		return closeInTurn{c, closeWait}, nil
 	}
 	cfg := client.Config{Version: codec.Version(o.version), ClientID: o.id, Username: o.user, KeepAlive: uint16(o.keep),
 		CleanStart: true, ConnectTimeout: o.timeout, Seed: uint64(time.Now().UnixNano())}
@@ -382,9 +382,34 @@ func traceSteps(ctx context.Context, nc *netclient.Client, rec *recorder, o trac
 	case <-ctx.Done():
 	}
 	if nc.State() == client.StateConnected {
+		// The connection's Close (closeInTurn) waits for the broker's FIN,
+		// so the close is drawn from both sides.
 		nc.Disconnect(0, codec.Properties{})
-		// Let the broker's FIN arrive so the close is drawn from both sides.
-		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
+}
+
+// closeWait bounds how long closing waits for the broker's FIN; a broker
+// closes at once after DISCONNECT [MQTT-3.14.4-1].
+const closeWait = time.Second
+
+// closeInTurn is the trace's broker connection: its Close sends this side's
+// FIN, waits (up to wait) for the broker's, which the client's reader reads
+// and records, then closes. So the trace shows both FINs, in the order they
+// happened, instead of closing before the broker's could be read.
+type closeInTurn struct {
+	*netrec.Conn
+	wait time.Duration
+}
+
+func (c closeInTurn) Close() error {
+	if !c.PeerClosed() && c.CloseWrite() == nil {
+		t := time.NewTimer(c.wait)
+		select {
+		case <-c.PeerDone():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return c.Conn.Close()
 }

@@ -67,8 +67,8 @@ func TestTraceTextGolden(t *testing.T) {
 				t.Fatalf("no DISCONNECT in\n%s", got)
 			}
 			head, tail := got[:i], got[i:]
-			if !strings.Contains(tail, "tcp.fin") {
-				t.Errorf("close not drawn:\n%s", tail)
+			if n := strings.Count(tail, "tcp.fin"); n != 2 {
+				t.Errorf("%d FINs drawn, want one from each side:\n%s", n, tail)
 			}
 			path := filepath.Join("testdata", "trace-v"+v+".golden")
 			if *updateTrace {
@@ -94,6 +94,7 @@ func TestTraceJSON(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
 	var kinds []string
+	var froms string
 	last := -1.0
 	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var e trace.Entry
@@ -108,12 +109,16 @@ func TestTraceJSON(t *testing.T) {
 		}
 		last = e.T
 		kinds = append(kinds, e.Kind)
+		froms += " " + e.From + ">" + e.Kind
 	}
-	// Then one or two tcp.fin: whether the broker's FIN is read before the
-	// client's own close is a race.
-	want := "tcp.syn tcp.synack tcp.ack mqtt.CONNECT mqtt.CONNACK mqtt.PINGREQ mqtt.PINGRESP mqtt.DISCONNECT tcp.fin"
-	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, want) {
+	// Then both FINs: closing waits for the broker's (which of the two
+	// comes first is a race).
+	want := "tcp.syn tcp.synack tcp.ack mqtt.CONNECT mqtt.CONNACK mqtt.PINGREQ mqtt.PINGRESP mqtt.DISCONNECT tcp.fin tcp.fin"
+	if got := strings.Join(kinds, " "); got != want {
 		t.Fatalf("kinds:\n %s\nwant\n %s", got, want)
+	}
+	if !strings.Contains(froms, "broker>tcp.fin") || !strings.Contains(froms, "client>tcp.fin") {
+		t.Errorf("want a FIN from each side, got %s", froms)
 	}
 }
 

@@ -5,7 +5,7 @@ import { Diagram } from './diagram.js';
 import { Detail } from './detail.js';
 import { Panels } from './panels.js';
 import { Lessons } from './lessons.js';
-import { svgCSS, svgToPNG, mermaid } from './export.js';
+import { svgCSS, svgToPNG } from './export.js';
 
 const status = document.getElementById('status');
 
@@ -30,15 +30,12 @@ lifeline.exportPcapng = async () => {
 
 // exportSVG returns the whole diagram (what the filter shows) as an SVG
 // document, drawn as the page draws it with the theme's colours written in.
-lifeline.exportSVG = () => lifeline._ui.diagram.standalone(svgCSS());
+lifeline.exportSVG = () => lifeline._ui.diagram.standalone(svgCSS(lifeline._ui.diagram.classes));
 // exportPNG paints that SVG on a canvas; it returns the PNG's bytes.
 lifeline.exportPNG = () => svgToPNG(lifeline.exportSVG());
 // exportMermaid returns the diagram as Mermaid sequence-diagram text.
-lifeline.exportMermaid = () => {
-  const v = lifeline._view(0, lifeline._total());
-  v.lanes = v.lanes.map((l) => ({ ...l, label: lifeline._ui.diagram.label(l) }));
-  return mermaid(v);
-};
+// The lanes are headed as the page heads them (a lesson's "Cloud app").
+lifeline.exportMermaid = () => lifeline._mermaid(lifeline._ui.diagram.labels);
 
 // importCapture opens a pcap/pcapng capture (read by the server) or a JSON
 // trace (read here) and shows it in the diagram. It returns

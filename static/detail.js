@@ -43,7 +43,7 @@ export class Detail {
     this.root.dataset.seq = String(e.seq);
     clear(this.head);
     this.head.append(
-      h('h2', { id: 'detail-title' }, h('span', { class: `kind-pill c-${classOf(e.kind)}`, text: e.kind }), ' ', h('span', { class: 'summary', text: e.summary || '' })),
+      h('h2', { id: 'detail-title' }, h('span', { class: `kind-pill c-${d.class}`, text: e.kind }), ' ', h('span', { class: 'summary', text: e.summary || '' })),
       h('dl', { class: 'facts' },
         h('dt', { text: 'time' }), h('dd', { text: fmtMs(e.t) }),
         h('dt', { text: 'from → to' }), h('dd', { text: `${e.from} → ${e.to}` }),
@@ -224,18 +224,4 @@ export class Detail {
       next.focus();
     }
   }
-}
-
-export function classOf(kind) {
-  if (kind.startsWith('dns.')) return 'dns';
-  if (kind.startsWith('tcp.')) return 'tcp';
-  if (kind.startsWith('tls.')) return 'tls';
-  if (kind.startsWith('ws.')) return 'ws';
-  const t = kind.replace('mqtt.', '');
-  if (['CONNECT', 'CONNACK', 'AUTH'].includes(t)) return 'connect';
-  if (t.startsWith('PUB')) return 'publish';
-  if (t.includes('SUB')) return 'subscribe';
-  if (t.startsWith('PING')) return 'ping';
-  if (t === 'DISCONNECT') return 'disconnect';
-  return 'other';
 }

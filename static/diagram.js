@@ -12,14 +12,10 @@ const OVERSCAN = 40;       // rows drawn above and below what is visible
 const OVERSCAN_LIVE = 3;   // … while following live traffic, when rows scroll by fast
 const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
 
-export const CLASS_NAMES = {
-  dns: 'DNS', tcp: 'TCP', tls: 'TLS', ws: 'WebSocket', connect: 'Connect',
-  subscribe: 'Subscribe', publish: 'Publish', ping: 'Keepalive', disconnect: 'Disconnect', other: 'Other',
-};
-
 export class Diagram {
   constructor(root, api, onSelect) {
     this.api = api;
+    this.classes = api._classes(); // [{class, name}], the Go client's one list (diagram.Classes)
     this.onSelect = onSelect;
     this.zoomIndex = 3;
     this.following = true;
@@ -123,7 +119,7 @@ export class Diagram {
 
   buildChips() {
     clear(this.chips);
-    for (const [cls, name] of Object.entries(CLASS_NAMES)) {
+    for (const { class: cls, name } of this.classes) {
       const b = h('button', {
         type: 'button', class: `chip c-${cls}`, 'aria-pressed': 'true', dataset: { class: cls },
         title: `Show or hide ${name} arrows`,

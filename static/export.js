@@ -1,12 +1,13 @@
 // Exports of the diagram: SVG (the page's own drawing of every arrow, with
-// its colours written in), PNG (that SVG painted on a canvas) and Mermaid
-// sequence-diagram text. JSON and pcapng come from the trace (app.js).
-import { CLASS_NAMES } from './diagram.js';
+// its colours written in) and PNG (that SVG painted on a canvas). Mermaid
+// text comes from the Go client (lifeline._mermaid, package textdiagram);
+// JSON and pcapng from the trace (app.js).
 
 // svgCSS is the diagram's style sheet with the current theme's colours
 // written out, so the SVG looks the same outside the page (CSS variables
-// are resolved here: not every SVG viewer knows them).
-export function svgCSS() {
+// are resolved here: not every SVG viewer knows them). classes is the
+// Go client's list of arrow classes (lifeline._classes()).
+export function svgCSS(classes) {
   const cs = getComputedStyle(document.documentElement);
   const v = (name) => cs.getPropertyValue(name).trim();
   const [panel, ink, muted, line, soft, err, ping] = ['--panel', '--ink', '--muted', '--line', '--soft', '--err', '--c-ping'].map(v);
@@ -36,7 +37,7 @@ export function svgCSS() {
     `.deadline.missed line, .deadline.missed circle { stroke: ${err}; }`,
     `.deadline.missed text { fill: ${err}; }`,
   ];
-  for (const cls of Object.keys(CLASS_NAMES)) {
+  for (const { class: cls } of classes) {
     const c = v(`--c-${cls}`);
     rules.push(`.c-${cls} .shaft, .span.c-${cls} line { stroke: ${c}; }`, `.c-${cls} .head { fill: ${c}; }`);
   }
@@ -72,39 +73,4 @@ export async function svgToPNG(svgText) {
   } finally {
     URL.revokeObjectURL(url);
   }
-}
-
-// mermaidText writes Mermaid's entity codes for the characters its
-// sequence grammar reads as syntax (# ; % < >) and turns line breaks into
-// spaces, so text from the wire can neither end a statement nor start a
-// comment or markup. An empty text becomes a space's code.
-export function mermaidText(s) {
-  if (!String(s).trim()) return '#32;';
-  return String(s).replace(/[#;%<>\r\n\t]|[\x00-\x1f\x7f]/g, (c) => {
-    switch (c) {
-      case '#': return '#35;';
-      case ';': return '#59;';
-      case '%': return '#37;';
-      case '<': return '#lt;';
-      case '>': return '#gt;';
-      case '\r': case '\n': case '\t': return ' ';
-      default: return `#${c.charCodeAt(0)};`;
-    }
-  });
-}
-
-// mermaid writes a diagram view (lifeline._view) as a Mermaid sequence
-// diagram: one participant per lane (p0, p1 … as the lane's label), one
-// message per arrow in row order — solid ->> for bytes seen on the wire,
-// dashed -->> for what the kernel observed — labelled with its summary, and
-// a note over the two parties for an arrow with an error.
-export function mermaid(v) {
-  const out = ['sequenceDiagram'];
-  for (const [i, l] of v.lanes.entries()) out.push(`    participant p${i} as ${mermaidText(l.label)}`);
-  for (const a of v.arrows) {
-    const from = `p${a.fromLane}`, to = `p${a.toLane}`;
-    out.push(`    ${from}${a.observed === 'kernel' ? '-->>' : '->>'}${to}: ${mermaidText(a.summary || a.kind)}`);
-    if (a.error) out.push(`    Note over ${from}${to !== from ? ',' + to : ''}: error: ${mermaidText(a.error)}`);
-  }
-  return out.join('\n') + '\n';
 }

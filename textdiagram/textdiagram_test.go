@@ -2,18 +2,14 @@ package textdiagram
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/golden"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestRenderGolden(t *testing.T) {
 	entries := []trace.Entry{
@@ -36,24 +32,8 @@ func TestRenderGolden(t *testing.T) {
 			if err := Render(&b, entries, Options{Parties: []string{"client", "dns", "broker"}, MaskTimes: mask}); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name, b.Bytes())
+			golden.Check(t, name, b.Bytes())
 		})
-	}
-}
-
-// golden compares got with testdata/name (rewritten with -update).
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.WriteFile(path, got, 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -113,7 +93,7 @@ func TestCaptureLanes(t *testing.T) {
 		}
 		at += i + len(w)
 	}
-	golden(t, "capture.golden", b.Bytes())
+	golden.Check(t, "capture.golden", b.Bytes())
 }
 
 // Every label sits between the two lanes of its arrow (a note between its

@@ -60,9 +60,20 @@ type Entry struct {
 
 	// Optional fields beyond the minimum schema.
 
-	// Conn names the connection an entry belongs to (e.g. "c1" or
-	// "127.0.0.1:53422->127.0.0.1:1883"), so entries can be grouped.
+	// Conn names the connection an entry belongs to (e.g. "c1"), so
+	// entries can be grouped.
 	Conn string `json:"conn,omitempty"`
+	// Src and Dst are the addresses the entry travelled from and to, each
+	// "ip:port" as netip.AddrPort writes it ("192.0.2.7:1883",
+	// "[2001:db8::1]:8883"), set by whoever knew them: netrec on DNS
+	// messages and on the TCP and TLS steps of a connection, the proxy on
+	// its WebSocket and broker-leg entries, capture import on every entry.
+	// Either may be empty: the page's own entries, an endpoint not known
+	// yet (the local port of a SYN that failed) and traces written before
+	// the fields existed have none. Readers take addresses from here, never
+	// from Summary or Note.
+	Src string `json:"src,omitempty"`
+	Dst string `json:"dst,omitempty"`
 	// Version is the MQTT protocol level (4 or 5) needed to dissect Bytes
 	// of an mqtt.* entry; 0 when not known or not MQTT.
 	Version int `json:"version,omitempty"`

@@ -10,8 +10,10 @@ import (
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/mermaid"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // app is the whole state of the client in the page, made once in main.
@@ -66,7 +68,7 @@ func (a *app) add(e trace.Entry, src diagram.Source) {
 		e, _ := a.model.Entry(seq)
 		fill(&e)
 		a.w.Reset()
-		writeEntry(&a.w, &e)
+		pagejson.WriteEntry(&a.w, &e)
 		a.emit("entry", parseJSON(a.w.B))
 	}
 }
@@ -119,7 +121,7 @@ func arg(args []js.Value, i int) js.Value {
 func (a *app) install() {
 	a.syncMethod("trace", func([]js.Value) any {
 		a.w.Reset()
-		writeEntries(&a.w, a.entries())
+		pagejson.WriteEntries(&a.w, a.entries())
 		return parseJSON(a.w.B)
 	})
 	a.syncMethod("on", func(args []js.Value) any {
@@ -153,11 +155,11 @@ func (a *app) install() {
 		a.w.Open('{')
 		a.w.KString("format", "lifeline-trace")
 		a.w.Key("clock")
-		writeClock(&a.w, a.model.Clock())
+		pagejson.WriteClock(&a.w, a.model.Clock())
 		p := a.model.PagedOut()
 		a.w.KInt("pagedOut", p.Count)
 		a.w.Key("entries")
-		writeEntries(&a.w, a.entries())
+		pagejson.WriteEntries(&a.w, a.entries())
 		a.w.Close('}')
 		return bytesToJS(a.w.B)
 	})
@@ -165,18 +167,28 @@ func (a *app) install() {
 	// For the page's own scripts.
 	a.syncMethod("_version", func([]js.Value) any { return a.version })
 	a.syncMethod("_view", func(args []js.Value) any {
-		v := a.model.View(arg(args, 0).Int(), arg(args, 1).Int())
-		for i := range v.Arrows {
-			if ar := &v.Arrows[i]; ar.Summary == "" {
-				if e, ok := a.model.Entry(ar.Seq); ok {
-					fill(&e)
-					ar.Summary = e.Summary
+		v := a.view(arg(args, 0).Int(), arg(args, 1).Int())
+		a.w.Reset()
+		pagejson.WriteView(&a.w, &v)
+		return parseJSON(a.w.B)
+	})
+	a.syncMethod("_classes", func([]js.Value) any {
+		a.w.Reset()
+		pagejson.WriteClasses(&a.w, diagram.Classes)
+		return parseJSON(a.w.B)
+	})
+	// _mermaid(labels) is the whole diagram as Mermaid text; labels
+	// ({party: heading}) replaces lane headings, as the page shows them.
+	a.syncMethod("_mermaid", func(args []js.Value) any {
+		v := a.view(0, a.model.Len())
+		if labels := arg(args, 0); labels.Type() == js.TypeObject {
+			for i := range v.Lanes {
+				if l := labels.Get(v.Lanes[i].Party); l.Type() == js.TypeString && l.String() != "" {
+					v.Lanes[i].Label = l.String()
 				}
 			}
 		}
-		a.w.Reset()
-		writeView(&a.w, &v)
-		return parseJSON(a.w.B)
+		return string(mermaid.Append(nil, &v))
 	})
 	a.syncMethod("_total", func([]js.Value) any { return a.model.Len() })
 	a.syncMethod("_rowOf", func(args []js.Value) any { return a.model.RowOf(arg(args, 0).Int()) })
@@ -296,7 +308,7 @@ func readTrace(b []byte) ([]trace.Entry, bool) {
 	r := jsonw.NewReader(b)
 	entries := func() {
 		found = true
-		r.Array(func() { out = append(out, readEntry(r, nil)) })
+		r.Array(func() { out = append(out, pagejson.ReadEntry(r, nil)) })
 	}
 	r.Object(func(k string) {
 		if k == "entries" {
@@ -400,43 +412,34 @@ func (a *app) emitState(s *session) {
 
 // detail is what the page shows for one arrow: the entry, its exchange
 // with the times of the other arrows in it.
+// view is rows [first, first+n) of the diagram, each arrow with its
+// summary (the codec's, for the page's own packets).
+func (a *app) view(first, n int) diagram.View {
+	v := a.model.View(first, n)
+	for i := range v.Arrows {
+		if ar := &v.Arrows[i]; ar.Summary == "" {
+			if e, ok := a.model.Entry(ar.Seq); ok {
+				fill(&e)
+				ar.Summary = e.Summary
+			}
+		}
+	}
+	return v
+}
+
 func (a *app) detail(seq int) js.Value {
 	e, ok := a.model.Entry(seq)
 	if !ok {
 		return js.Null()
 	}
 	fill(&e)
+	var x *diagram.Exchange
+	if ex, ok := a.model.ExchangeOf(seq); ok {
+		x = &ex
+	}
 	w := &a.w
 	w.Reset()
-	w.Open('{')
-	w.Key("entry")
-	writeEntry(w, &e)
-	if x, ok := a.model.ExchangeOf(seq); ok {
-		w.Key("exchange")
-		w.Open('{')
-		w.KInt("id", x.ID)
-		w.KString("name", x.Name)
-		w.KBool("done", x.Done)
-		w.Key("arrows")
-		w.Open('[')
-		for _, s := range x.Seqs {
-			o, ok := a.model.Entry(s)
-			if !ok {
-				continue
-			}
-			w.Open('{')
-			w.KInt("seq", s)
-			w.KString("kind", o.Kind)
-			w.KString("from", o.From)
-			w.KString("to", o.To)
-			w.KFloat("t", o.T)
-			w.Close('}')
-		}
-		w.Close(']')
-		w.Close('}')
-	}
-	a.writeDissection(w, &e)
-	w.Close('}')
+	pagejson.WriteDetail(w, &e, x, a.model.Entry)
 	return parseJSON(w.B)
 }
 

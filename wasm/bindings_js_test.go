@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/mermaid"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
@@ -120,57 +121,6 @@ func TestDissect(t *testing.T) {
 		if msg := throws(func() { api.Call("dissect", "zz", 4) }); !strings.Contains(msg, "not hex") {
 			t.Fatalf("threw %q", msg)
 		}
-	})
-}
-
-// TestJSONMatchesTheSchema checks the hand-written JSON against
-// encoding/json of the same Go values: the page and the exports read the
-// schema of docs/trace.md.
-func TestJSONMatchesTheSchema(t *testing.T) {
-	m := diagram.New(diagram.Options{})
-	m.AddClockSample(diagram.Sample{Sent: 0, Received: 2, Server: 1001})
-	conn := connectBytes(t)
-	entries := []trace.Entry{
-		{T: 1.5, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.CONNECT", Summary: `CONNECT id="dev1" <&>`, Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
-		{T: 1003, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Conn: "c1", Version: 4},
-		{T: 1004, Leg: trace.LegProxyBroker, From: "broker", To: "proxy", Kind: "tcp.rst", Observed: "kernel", Note: "a note", Error: "reset\u2028by peer"},
-	}
-	m.Add(entries[0], diagram.Local)
-	m.Add(entries[1], diagram.Remote)
-	m.Add(entries[2], diagram.Remote)
-	v := m.View(0, 10)
-
-	same := func(t *testing.T, got []byte, want any) {
-		t.Helper()
-		wantJSON, err := json.Marshal(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g, w any
-		if err := json.Unmarshal(got, &g); err != nil {
-			t.Fatalf("%v in %s", err, got)
-		}
-		json.Unmarshal(wantJSON, &w)
-		if !reflect.DeepEqual(g, w) {
-			t.Fatalf("got  %s\nwant %s", got, wantJSON)
-		}
-	}
-	var w jsonw.Writer
-	t.Run("view", func(t *testing.T) {
-		w.Reset()
-		writeView(&w, &v)
-		same(t, w.B, v)
-	})
-	t.Run("entries", func(t *testing.T) {
-		w.Reset()
-		writeEntries(&w, m.Entries())
-		same(t, w.B, m.Entries())
-	})
-	t.Run("tree", func(t *testing.T) {
-		tree := codec.Dissect(conn, codec.V311)
-		w.Reset()
-		writeTree(&w, &tree)
-		same(t, w.B, tree)
 	})
 }
 
@@ -317,5 +267,34 @@ func TestCutNeedsAConnection(t *testing.T) {
 				t.Fatalf("cut(%v) rejected with %q, want %q", tt.opts, msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestClassesDetailAndMermaid checks what the page takes from Go instead of
+// its own copies: the class list, an arrow's class in _detail, and the
+// Mermaid text with the page's lane headings.
+func TestClassesDetailAndMermaid(t *testing.T) {
+	a, api := newTestApp(t)
+	classes := toGo(t, api.Call("_classes")).([]any)
+	if len(classes) != len(diagram.Classes) || classes[0].(map[string]any)["name"] != diagram.Classes[0].Name {
+		t.Fatalf("_classes() = %v", classes)
+	}
+	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: connectBytes(t), Observed: "wire", Version: 4}, diagram.Local)
+	a.add(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
+	seq := a.model.View(0, 1).Arrows[0].Seq
+	if got := api.Call("_detail", seq).Get("class").String(); got != "connect" {
+		t.Errorf("_detail(%d).class = %q, want connect", seq, got)
+	}
+	labels := js.Global().Get("Object").New()
+	labels.Set("broker", "Cloud <broker>")
+	got := api.Call("_mermaid", labels).String()
+	v := a.view(0, a.model.Len())
+	for i := range v.Lanes {
+		if v.Lanes[i].Party == "broker" {
+			v.Lanes[i].Label = "Cloud <broker>"
+		}
+	}
+	if want := string(mermaid.Append(nil, &v)); got != want || !strings.Contains(got, " as Cloud #lt;broker#gt;\n") || !strings.Contains(got, `CONNECT v3.1.1 id="dev1"`) {
+		t.Fatalf("_mermaid() =\n%s\nwant\n%s", got, want)
 	}
 }

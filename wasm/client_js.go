@@ -238,11 +238,12 @@ func (s *session) dial() {
 		}
 		s.traced = token != ""
 		if s.traced {
-			q += "&trace=" + token
-			// The proxy numbers the connections of a token c1, c2 …
+			// The page names the connection; the proxy labels its entries
+			// with the name (or refuses it in words).
 			s.a.tc.conns++
 			s.conn = "c" + strconv.Itoa(s.a.tc.conns)
 			s.a.tc.parties[s.conn] = s.party
+			q += "&trace=" + token + "&conn=" + s.conn
 		} else {
 			s.a.untracedConns++
 			s.conn = "u" + strconv.Itoa(s.a.untracedConns)

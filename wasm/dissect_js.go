@@ -3,74 +3,11 @@
 package main
 
 import (
-	"strings"
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
-	"github.com/lifeline-mqtt/lifeline/trace"
-	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
-
-// writeDissection adds the field tree of an MQTT entry ("tree"), read as
-// the entry's version (3.1.1 when it is not known; a CONNECT says its own).
-func (a *app) writeDissection(w *jsonw.Writer, e *trace.Entry) {
-	if !strings.HasPrefix(e.Kind, "mqtt.") || len(e.Bytes) == 0 {
-		return
-	}
-	v := codec.Version(e.Version)
-	if v == 0 {
-		v = codec.V311
-	}
-	t := codec.Dissect(e.Bytes, v)
-	w.Key("tree")
-	writeTree(w, &t)
-}
-
-func writeTree(w *jsonw.Writer, t *codec.Tree) {
-	w.Open('{')
-	w.KInt("type", int(t.Type))
-	w.KString("name", t.Name)
-	w.KInt("version", int(t.Version))
-	w.KString("summary", t.Summary)
-	w.Key("fields")
-	writeFields(w, t.Fields)
-	if len(t.Expert) > 0 {
-		w.Key("expert")
-		w.Open('[')
-		for _, x := range t.Expert {
-			w.Open('{')
-			w.KInt("offset", x.Offset)
-			w.KString("clause", x.Clause)
-			w.KString("message", x.Message)
-			w.Close('}')
-		}
-		w.Close(']')
-	}
-	w.Close('}')
-}
-
-func writeFields(w *jsonw.Writer, fs []codec.Field) {
-	if fs == nil {
-		w.Null()
-		return
-	}
-	w.Open('[')
-	for i := range fs {
-		f := &fs[i]
-		w.Open('{')
-		w.KString("name", f.Name)
-		w.KString("value", f.Value)
-		w.KInt("offset", f.Offset)
-		w.KInt("length", f.Length)
-		w.KString("label", f.Label)
-		if len(f.Children) > 0 {
-			w.Key("children")
-			writeFields(w, f.Children)
-		}
-		w.Close('}')
-	}
-	w.Close(']')
-}
 
 // dissect is lifeline.dissect(hexOrBytes, version): the field tree of one
 // packet given as hex text (spaces and colons allowed) or bytes.
@@ -93,7 +30,7 @@ func (a *app) dissect(args []js.Value) any {
 	}
 	t := codec.Dissect(b, v)
 	a.w.Reset()
-	writeTree(&a.w, &t)
+	pagejson.WriteTree(&a.w, &t)
 	return parseJSON(a.w.B)
 }
 

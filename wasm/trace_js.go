@@ -3,13 +3,13 @@
 package main
 
 import (
-	"encoding/base64"
 	"strings"
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // traceChannel is the page's end of the server's /trace side channel (see
@@ -27,7 +27,7 @@ type traceChannel struct {
 	pinger   *timer
 	pings    int
 	conns    int               // /mqtt connections opened with this token
-	parties  map[string]string // their conn ids ("c1" …) -> the page client's lifeline
+	parties  map[string]string // the conn ids the page gave them ("c1" …) -> the page client's lifeline
 	err      string            // why the channel is not there, for the page
 	cutting  *promise          // a cut request waiting for the proxy's answer
 	cutConn  string            // … for this conn
@@ -121,7 +121,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 		case "serverTime":
 			serverTime = r.Float()
 		case "entry":
-			en, hasEntry = readEntry(r, tc.a.names), true
+			en, hasEntry = pagejson.ReadEntry(r, tc.a.names), true
 		case "conn":
 			conn = r.String()
 		case "ok":
@@ -181,53 +181,6 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 		}
 		tc.a.add(en, diagram.Remote)
 	}
-}
-
-// readEntry reads a trace entry (the schema of docs/trace.md) at the reader;
-// names interns the strings that repeat (nil: none).
-func readEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
-	name := func() string {
-		if names == nil {
-			return r.String()
-		}
-		return r.Intern(names, 512)
-	}
-	var e trace.Entry
-	r.Object(func(k string) {
-		switch k {
-		case "seq":
-			e.Seq = r.Int()
-		case "t":
-			e.T = r.Float()
-		case "leg":
-			e.Leg = name()
-		case "from":
-			e.From = name()
-		case "to":
-			e.To = name()
-		case "kind":
-			e.Kind = name()
-		case "summary":
-			e.Summary = r.String()
-		case "bytes":
-			if b, err := base64.StdEncoding.DecodeString(r.String()); err == nil && len(b) > 0 {
-				e.Bytes = b
-			}
-		case "observed":
-			e.Observed = name()
-		case "note":
-			e.Note = r.String()
-		case "conn":
-			e.Conn = name()
-		case "version":
-			e.Version = r.Int()
-		case "error":
-			e.Error = r.String()
-		default:
-			r.Skip()
-		}
-	})
-	return e
 }
 
 // ping sends clock pings: five quickly, then one every 5 s.

@@ -1,0 +1,150 @@
+package diagram
+
+// Clock relay: remote entries (the proxy's, on the server's clock) are
+// moved onto the page's clock with the offset the ping samples and the
+// packets the proxy relayed between the page and the broker allow.
+
+import (
+	"sort"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// relayKey names a relayed packet: its direction, connection and bytes
+// (by length and FNV-1a hash, so that no key is allocated per packet).
+type relayKey struct {
+	up   bool
+	conn string
+	n    int
+	h    uint64
+}
+
+func fnv(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// relayEnd is one side of a packet the proxy relayed.
+type relayEnd struct {
+	t      float64 // raw time
+	remote bool
+}
+
+// maxRelays bounds the packets waiting for their other half (the server
+// may drop trace entries under load).
+const maxRelays = 4096
+
+// raw converts a page time to the clock of src.
+func (m *Model) raw(t float64, src Source) float64 {
+	if src == Remote {
+		return t + m.clock.Info().Offset
+	}
+	return t
+}
+
+// AddClockSample records a ping/pong sample. When it improves the offset,
+// the server's entries are moved to the new estimate and re-sorted.
+func (m *Model) AddClockSample(s Sample) {
+	if m.clock.Add(s) {
+		m.moved()
+	}
+}
+
+// relay pairs an MQTT packet the page sent or received with the proxy's
+// record of relaying it on the broker leg (same connection, same bytes):
+// the page's send precedes the proxy's, and the proxy's read from the
+// broker precedes the page's receive. Each pair bounds the clock offset.
+func (m *Model) relay(it *item) {
+	e := &it.e
+	if len(e.Bytes) == 0 || len(e.Kind) < 5 || e.Kind[:5] != "mqtt." || it.src == Imported {
+		return
+	}
+	var up bool
+	switch {
+	case it.src == Local && e.Leg == trace.LegBrowserProxy && e.To == "proxy":
+		up = true
+	case it.src == Local && e.Leg == trace.LegBrowserProxy && e.From == "proxy":
+	case it.src == Remote && e.Leg == trace.LegProxyBroker && e.From == "proxy":
+		up = true
+	case it.src == Remote && e.Leg == trace.LegProxyBroker && e.To == "proxy":
+	default:
+		return
+	}
+	key := relayKey{up, e.Conn, len(e.Bytes), fnv(e.Bytes)}
+	remote := it.src == Remote
+	q := m.relays[key]
+	if len(q) == 0 || q[0].remote == remote {
+		m.relays[key] = append(q, relayEnd{it.rawT, remote})
+		m.relayOrder = append(m.relayOrder, key)
+		if len(m.relayOrder) > maxRelays {
+			old := m.relayOrder[0]
+			m.relayOrder = m.relayOrder[1:]
+			if oq := m.relays[old]; len(oq) > 1 {
+				m.relays[old] = oq[1:]
+			} else {
+				delete(m.relays, old)
+			}
+		}
+		return
+	}
+	other := q[0]
+	if len(q) > 1 {
+		m.relays[key] = q[1:]
+	} else {
+		delete(m.relays, key)
+	}
+	page, server := it.rawT, other.t
+	if remote {
+		page, server = other.t, it.rawT
+	}
+	var changed bool
+	if up {
+		changed = m.clock.Before(page, server)
+	} else {
+		changed = m.clock.After(page, server)
+	}
+	if changed {
+		m.moved()
+	}
+}
+
+// moved reacts to a new offset: at once for a small diagram, else on the
+// next read (at most once a frame, not once a packet).
+func (m *Model) moved() {
+	if len(m.items) <= 2000 {
+		m.realign()
+		return
+	}
+	m.stale = true
+}
+
+// fresh realigns if the offset moved since.
+func (m *Model) fresh() {
+	if m.stale {
+		m.realign()
+	}
+}
+
+// realign moves the server's entries to the current offset and re-sorts.
+func (m *Model) realign() {
+	m.stale = false
+	for _, it := range m.items {
+		if it.src == Remote {
+			it.e.T = m.clock.ToPage(it.rawT)
+		}
+	}
+	sort.SliceStable(m.items, func(i, j int) bool { return m.items[i].e.T < m.items[j].e.T })
+	for i, it := range m.items {
+		it.ord = m.dropped + i
+	}
+	if m.rows != nil {
+		m.refilter()
+	}
+}
+
+// Clock reports how the server's clock is aligned with the page's.
+func (m *Model) Clock() ClockInfo { return m.clock.Info() }

@@ -1,0 +1,283 @@
+package diagram
+
+// The view: the lanes, arrows, spans and deadlines of a window of rows,
+// what the page draws, and the lookups the page makes by row and seq.
+
+import (
+	"sort"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// Lane is one party's lifeline, left to right.
+type Lane struct {
+	Party string `json:"party"` // as in trace entries: browser, proxy, dns, broker, device …; a host for a lane of DNS lookups
+	Label string `json:"label"` // the heading people read: "Broker", a client id, "broker.iot.example"
+	// Detail is the secondary text under the heading: the address behind
+	// a named lane of an opened capture ("127.0.0.1:43270"), or "".
+	Detail string `json:"detail,omitempty"`
+}
+
+// Arrow is one entry as the diagram shows it.
+type Arrow struct {
+	Row      int     `json:"row"` // position among the shown (unfiltered) arrows
+	Seq      int     `json:"seq"`
+	T        float64 `json:"t"`     // ms on the page's clock
+	Delta    float64 `json:"delta"` // ms since the arrow one row up (since 0 for the first)
+	Kind     string  `json:"kind"`
+	Class    string  `json:"class"`
+	Leg      string  `json:"leg"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	FromLane int     `json:"fromLane"`
+	ToLane   int     `json:"toLane"`
+	Summary  string  `json:"summary"`
+	Observed string  `json:"observed"`
+	Conn     string  `json:"conn,omitempty"`
+	Note     string  `json:"note,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	Remote   bool    `json:"remote"`   // from the server's side channel
+	Exchange int     `json:"exchange"` // Exchange.ID, 0 for none
+	Size     int     `json:"size"`     // len(bytes)
+}
+
+// Span is an exchange as far as it is shown: the rows of its arrows.
+type Span struct {
+	Exchange int    `json:"exchange"`
+	Name     string `json:"name"`
+	Class    string `json:"class"`
+	Rows     []int  `json:"rows"` // rows of its shown arrows, ascending
+	Done     bool   `json:"done"`
+	Column   int    `json:"column"` // gutter column, 0 nearest the lanes; -1 when there is no room
+}
+
+// PagedOut summarises the arrows a Model no longer keeps.
+type PagedOut struct {
+	Count  int            `json:"count"`
+	Until  float64        `json:"until"` // time of the last one paged out
+	ByKind map[string]int `json:"byKind"`
+}
+
+// View is what the page draws: a window of rows and everything that
+// touches it.
+type View struct {
+	First     int            `json:"first"`
+	Total     int            `json:"total"` // rows in all (after the filter)
+	Lanes     []Lane         `json:"lanes"`
+	Arrows    []Arrow        `json:"arrows"`
+	Spans     []Span         `json:"spans"`
+	Deadlines []Deadline     `json:"deadlines"`
+	PagedOut  PagedOut       `json:"pagedOut"`
+	Clock     ClockInfo      `json:"clock"`
+	Counts    map[string]int `json:"counts"` // arrows per class, paged-out ones included
+}
+
+// SetHidden hides the arrows of the given classes (see Class); none shows
+// all.
+func (m *Model) SetHidden(classes ...string) {
+	clear(m.hidden)
+	for _, c := range classes {
+		m.hidden[c] = true
+	}
+	if len(m.hidden) == 0 {
+		m.rows = nil
+		return
+	}
+	m.refilter()
+}
+
+func (m *Model) refilter() {
+	m.rows = m.rows[:0]
+	if m.rows == nil {
+		m.rows = make([]*item, 0, len(m.items))
+	}
+	for _, it := range m.items {
+		if !m.hidden[it.class] {
+			m.rows = append(m.rows, it)
+		}
+	}
+}
+
+func (m *Model) at(row int) *item {
+	if m.rows != nil {
+		return m.rows[row]
+	}
+	return m.items[row]
+}
+
+// rowOf returns the row of it, or -1 when it is filtered out.
+func (m *Model) rowOf(it *item) int {
+	if m.rows == nil {
+		return it.ord - m.dropped
+	}
+	k := sort.Search(len(m.rows), func(k int) bool { return m.rows[k].ord >= it.ord })
+	if k < len(m.rows) && m.rows[k] == it {
+		return k
+	}
+	return -1
+}
+
+// RowOf returns the row of the arrow seq, or -1 when it is paged out or
+// filtered out.
+func (m *Model) RowOf(seq int) int {
+	m.fresh()
+	it := m.bySeq[seq]
+	if it == nil {
+		return -1
+	}
+	return m.rowOf(it)
+}
+
+// timeRow returns where time t falls between rows: the row of the last
+// arrow at or before t plus the fraction of the way to the next.
+func (m *Model) timeRow(t float64) float64 {
+	n := m.Len()
+	k := sort.Search(n, func(k int) bool { return m.at(k).e.T > t }) // first row after t
+	switch {
+	case n == 0:
+		return 0
+	case k == 0:
+		return -0.5
+	case k == n:
+		return float64(n-1) + 0.6
+	}
+	a, b := m.at(k-1).e.T, m.at(k).e.T
+	f := 0.5
+	if b > a {
+		f = (t - a) / (b - a)
+	}
+	return float64(k-1) + min(max(f, 0.1), 0.9)
+}
+
+// Lanes returns the lifelines, left to right.
+func (m *Model) Lanes() []Lane { return append([]Lane(nil), m.lanes...) }
+
+// Entry returns the entry of an arrow, on the page's clock, with the
+// model's seq.
+func (m *Model) Entry(seq int) (trace.Entry, bool) {
+	m.fresh()
+	it := m.bySeq[seq]
+	if it == nil {
+		return trace.Entry{}, false
+	}
+	return it.e, true
+}
+
+// ExchangeOf returns the exchange an arrow belongs to.
+func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
+	it := m.bySeq[seq]
+	if it == nil || it.exchange == 0 {
+		return Exchange{}, false
+	}
+	x := m.exchanges[it.exchange]
+	return Exchange{ID: x.ID, Name: x.Name, Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
+}
+
+// Entries returns the kept entries in diagram order, on the page's clock.
+func (m *Model) Entries() []trace.Entry {
+	m.fresh()
+	out := make([]trace.Entry, len(m.items))
+	for i, it := range m.items {
+		out[i] = it.e
+	}
+	return out
+}
+
+// PagedOut summarises the arrows no longer kept.
+func (m *Model) PagedOut() PagedOut { return m.paged }
+
+// View returns rows [first, first+n) of the diagram and what touches them.
+func (m *Model) View(first, n int) View {
+	m.fresh()
+	total := m.Len()
+	first = min(max(first, 0), total)
+	end := min(first+max(n, 0), total)
+	v := View{
+		First:    first,
+		Total:    total,
+		Lanes:    m.Lanes(),
+		Arrows:   make([]Arrow, 0, end-first),
+		PagedOut: m.paged,
+		Clock:    m.clock.Info(),
+		Counts:   m.counts,
+	}
+	spans := map[int]bool{}
+	for r := first; r < end; r++ {
+		it := m.at(r)
+		prev := 0.0
+		if r > 0 {
+			prev = m.at(r - 1).e.T
+		}
+		v.Arrows = append(v.Arrows, m.arrow(it, r, it.e.T-prev))
+		if it.exchange != 0 && !spans[it.exchange] {
+			spans[it.exchange] = true
+			v.Spans = append(v.Spans, m.span(it.exchange))
+		}
+	}
+	assignColumns(v.Spans, 4)
+	if end > first {
+		v.Deadlines = m.deadlines(m.at(first).e.T, m.at(end-1).e.T, end == total)
+	}
+	return v
+}
+
+func (m *Model) arrow(it *item, row int, delta float64) Arrow {
+	e := &it.e
+	return Arrow{
+		Row: row, Seq: e.Seq, T: e.T, Delta: delta,
+		Kind: e.Kind, Class: it.class, Leg: e.Leg, From: e.From, To: e.To,
+		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
+		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
+		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes),
+	}
+}
+
+func (m *Model) span(id int) Span {
+	x := m.exchanges[id]
+	s := Span{Exchange: id, Name: x.Name, Done: x.Done}
+	for _, seq := range x.Seqs {
+		it := m.bySeq[seq]
+		if it == nil {
+			continue
+		}
+		if s.Class == "" {
+			s.Class = it.class
+		}
+		if r := m.rowOf(it); r >= 0 {
+			s.Rows = append(s.Rows, r)
+		}
+	}
+	sort.Ints(s.Rows)
+	return s
+}
+
+// assignColumns gives overlapping spans different gutter columns, greedily
+// in order of their first row; spans that find no free column among n get
+// -1.
+func assignColumns(spans []Span, n int) {
+	sort.Slice(spans, func(i, j int) bool { return firstRow(spans[i]) < firstRow(spans[j]) })
+	ends := make([]int, n) // last row taken per column
+	for i := range ends {
+		ends[i] = -1 << 30
+	}
+	for i := range spans {
+		s := &spans[i]
+		s.Column = -1
+		if len(s.Rows) < 2 {
+			continue
+		}
+		for c := range ends {
+			if ends[c] < s.Rows[0] {
+				s.Column, ends[c] = c, s.Rows[len(s.Rows)-1]
+				break
+			}
+		}
+	}
+}
+
+func firstRow(s Span) int {
+	if len(s.Rows) == 0 {
+		return -1
+	}
+	return s.Rows[0]
+}
