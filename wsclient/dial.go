@@ -1,0 +1,204 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/netrec"
+)
+
+// DefaultReadLimit is the largest frame (and message) accepted from the
+// server unless Options.ReadLimit says otherwise.
+const DefaultReadLimit = 1 << 20
+
+// Options configure Dial.
+type Options struct {
+	// Dialer resolves, connects and handshakes TLS, recording each step;
+	// its Emit also receives the tap's entries, its Timeout bounds the
+	// whole dial including the upgrade (default 10 s), and its TLSConfig
+	// is used for wss.
+	Dialer *netrec.Dialer
+	// Subprotocols are offered in the upgrade; nil offers "mqtt", an empty
+	// non-nil slice offers none.
+	Subprotocols []string
+	// Origin is sent as the Origin header when not empty (browsers always
+	// send one; native clients usually do not).
+	Origin string
+	// Version is the MQTT protocol level (4 or 5) used to read the packets
+	// drawn before a CONNECT is seen.
+	Version int
+	// ReadLimit is the largest frame and message accepted from the server
+	// (default DefaultReadLimit).
+	ReadLimit int64
+	// Server names the server's lane in the entries (default "broker").
+	Server string
+}
+
+// Result is what Dial learned.
+type Result struct {
+	Net         *netrec.Result // DNS, TCP and TLS
+	Cert        *CertReport    // wss only
+	Status      string         // "101 Switching Protocols"
+	Header      http.Header    // the response's headers
+	Offered     []string       // the subprotocols offered
+	Subprotocol string         // the one chosen
+}
+
+// Conn is MQTT over WebSocket as a net.Conn: each Write is one binary
+// frame, Read returns the binary frames' bytes. Close sends a close frame
+// (1000) and waits briefly for the answer.
+type Conn struct {
+	net.Conn
+	ws  *websocket.Conn
+	tap *tap
+}
+
+// Read reads the binary frames' payload. When the server broke the
+// protocol (a text frame, an invalid close, a frame over the limit), the
+// error is the *Error the tap recorded.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if f := c.tap.Fault(); f != nil {
+			return n, f
+		}
+	}
+	return n, err
+}
+
+// Fault returns the first protocol fault of the server, or nil.
+func (c *Conn) Fault() *Error { return c.tap.Fault() }
+
+// CloseWith sends a close frame with code and reason and waits (at most 5 s)
+// for the server's.
+func (c *Conn) CloseWith(code int, reason string) error {
+	return c.ws.Close(websocket.StatusCode(code), reason)
+}
+
+// Dial opens a WebSocket to t (ws:// or wss://) and checks the upgrade:
+// status 101, and a subprotocol among those offered. Failures are *Error.
+func Dial(ctx context.Context, t Target, opt Options) (*Conn, *Result, error) {
+	if !t.WebSocket() {
+		return nil, nil, &Error{Step: StepURL, Err: fmt.Errorf("%s is not a WebSocket URL (ws:// or wss://)", t)}
+	}
+	d := opt.Dialer
+	if d == nil {
+		d = &netrec.Dialer{}
+	}
+	if d.Start.IsZero() {
+		d.Start = time.Now()
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	offered := opt.Subprotocols
+	if offered == nil {
+		offered = []string{"mqtt"}
+	}
+	limit := opt.ReadLimit
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	server := opt.Server
+	if server == "" {
+		server = "broker"
+	}
+	res := &Result{Offered: offered}
+	var (
+		mu      sync.Mutex
+		tp      *tap
+		dialErr *Error
+	)
+	dialTap := func(ctx context.Context, addr string, useTLS bool) (net.Conn, error) {
+		c, nres, err := d.Dial(ctx, addr, useTLS)
+		mu.Lock()
+		defer mu.Unlock()
+		res.Net = nres
+		if err != nil {
+			dialErr = classifyDial(err, addr)
+			return nil, err
+		}
+		if useTLS && nres != nil && nres.TLS != nil {
+			cr := DescribeCert(nres.TLS, d.TLSConfig, t.Host)
+			res.Cert = &cr
+			if d.Emit != nil {
+				d.Emit(CertEntry(d, server, nres.TLS, t.Host))
+			}
+		}
+		tp = newTap(c, &tap{start: d.Start, emit: d.Emit, leg: d.Leg, client: d.Party, server: server, conn: d.Conn,
+			limit: uint64(limit), version: opt.Version})
+		return tp, nil
+	}
+	tr := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            func(ctx context.Context, _, addr string) (net.Conn, error) { return dialTap(ctx, addr, false) },
+		DialTLSContext:         func(ctx context.Context, _, addr string) (net.Conn, error) { return dialTap(ctx, addr, true) },
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHead,
+		ResponseHeaderTimeout:  timeout,
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hdr := http.Header{}
+	if opt.Origin != "" {
+		hdr.Set("Origin", opt.Origin)
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(dctx, t.String(), &websocket.DialOptions{HTTPClient: hc, HTTPHeader: hdr, Subprotocols: offered})
+	if resp != nil {
+		res.Status, res.Header = resp.Status, resp.Header
+		res.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		switch {
+		case dialErr != nil:
+			return nil, res, dialErr
+		case tp != nil && tp.Fault() != nil:
+			return nil, res, tp.Fault()
+		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+			return nil, res, statusError(resp, t.Path)
+		case resp != nil:
+			if e := checkChosen(offered, res.Subprotocol); e != nil {
+				return nil, res, e
+			}
+			return nil, res, &Error{Step: StepUpgrade, Err: err, Fix: "the server's 101 answer is not a valid WebSocket handshake (RFC 6455, 4.2.2): a proxy on the way may rewrite it"}
+		case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+			return nil, res, &Error{Step: StepUpgrade, Err: fmt.Errorf("no answer to the upgrade within %v", timeout),
+				Fix: "the server accepted the connection but did not answer the HTTP upgrade: is this an HTTP port? For a broker's MQTT port use mqtt:// (or mqtts://)"}
+		}
+		return nil, res, &Error{Step: StepUpgrade, Err: err, Fix: upgradeFix(err)}
+	}
+	if e := checkChosen(offered, ws.Subprotocol()); e != nil {
+		ws.CloseNow()
+		return nil, res, e
+	}
+	ws.SetReadLimit(limit)
+	nc := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
+	return &Conn{Conn: nc, ws: ws, tap: tp}, res, nil
+}
+
+// upgradeFix explains the transport errors of an upgrade.
+func upgradeFix(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "malformed HTTP response"):
+		return "the answer is not HTTP: is this the broker's MQTT (TCP) port? Use mqtt:// for it, or the WebSocket listener's port"
+	case strings.Contains(s, "EOF"), strings.Contains(s, "connection reset"):
+		return "the server closed the connection without answering the upgrade: it may not speak HTTP on this port, or it refused the request silently"
+	}
+	return ""
+}
