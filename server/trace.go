@@ -308,10 +308,7 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		}
 		c, res, err := d.Dial(ctx, o.broker, o.useTLS)
 		if err != nil {
-			if o.useTLS {
-				host, _, _ := net.SplitHostPort(o.broker)
-				err = wsclient.ExplainDial(err, host)
-			}
+			err = wsclient.ExplainDial(err, o.broker)
 			dialMu.Lock()
 			dialErr = err
 			dialMu.Unlock()

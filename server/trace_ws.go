@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 
@@ -61,6 +62,15 @@ func webSocketTarget(arg, proxy string) (*wsclient.Target, error) {
 // diagram.
 func traceTLSConfig(o traceOptions, stderr io.Writer) (*tls.Config, error) {
 	cfg := &tls.Config{InsecureSkipVerify: o.insecure}
+	host := ""
+	if o.ws != nil {
+		host = o.ws.Host
+	} else if h, _, err := net.SplitHostPort(o.broker); err == nil {
+		host = h
+	}
+	if _, isAddr := netrec.ParseHost(host); isAddr {
+		cfg.ServerName = host // verify the address against the certificate's IP names
+	}
 	if o.cacert != "" {
 		pem, err := os.ReadFile(o.cacert)
 		if err != nil {

@@ -139,8 +139,8 @@ func validity(c *x509.Certificate) string {
 	return "valid " + c.NotBefore.UTC().Format(time.DateOnly) + " to " + c.NotAfter.UTC().Format(time.DateOnly)
 }
 
-// ExplainDial turns an error of netrec's Dial (to host) into an *Error with
-// the step and the fix.
-func ExplainDial(err error, host string) error {
-	return classifyDial(err, net.JoinHostPort(host, "0"))
+// ExplainDial turns an error of netrec's Dial (to hostport) into an *Error
+// with the step and the fix.
+func ExplainDial(err error, hostport string) *Error {
+	return classifyDial(err, hostport)
 }
