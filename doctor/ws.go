@@ -79,7 +79,15 @@ func (r *run) webSocket(ctx context.Context) bool {
 	c := Check{Step: "upgrade", Title: "WebSocket upgrade on " + r.t.Path, Verdict: OK}
 	var tried []string
 	found := ""
-	paths := append([]string{r.t.Path}, r.opt.Paths...)
+	// The alternatives keep the query (a proxy's ?broker=…).
+	_, query, _ := strings.Cut(r.t.Path, "?")
+	paths := []string{r.t.Path}
+	for _, p := range r.opt.Paths {
+		if query != "" {
+			p += "?" + query
+		}
+		paths = append(paths, p)
+	}
 	for i, p := range paths {
 		if i > 0 && p == r.t.Path {
 			continue

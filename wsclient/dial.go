@@ -66,6 +66,11 @@ type Conn struct {
 // protocol (a text frame, an invalid close, a frame over the limit), the
 // error is the *Error the tap recorded.
 func (c *Conn) Read(p []byte) (int, error) {
+	// The tap reads beneath the WebSocket, so it has seen a fault before
+	// the library hands on the bytes around it.
+	if f := c.tap.Fault(); f != nil {
+		return 0, f
+	}
 	n, err := c.Conn.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if f := c.tap.Fault(); f != nil {

@@ -184,6 +184,7 @@ func (s *stream) response(head []byte) bool {
 	e.Bytes = slices.Clone(head)
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), nil)
 	if err != nil {
+		e.Summary = "an answer that is not HTTP"
 		s.fail(e, StepUpgrade, fmt.Errorf("the answer is not HTTP: %w", err), "this port does not speak HTTP: is it the broker's MQTT (TCP) port? Use mqtt:// for it, or the WebSocket listener's port")
 		return false
 	}
