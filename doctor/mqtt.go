@@ -22,7 +22,40 @@ type session struct {
 	head []byte // the first bytes received, to recognise an HTTP answer
 	v    codec.Version
 	sp   *codec.Splitter
-	buf  []byte
+	// A reader goroutine hands on what arrives: a read deadline would end
+	// a WebSocket (coder/websocket closes a connection whose read is
+	// cancelled), and the idle check must wait without ending anything.
+	chunks chan chunk
+	err    error // the read error that ended the stream
+	done   chan struct{}
+	ended  chan struct{}
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func newSession(c net.Conn, v codec.Version) *session {
+	s := &session{c: c, v: v, sp: codec.NewSplitter(1 << 20), chunks: make(chan chunk), done: make(chan struct{}), ended: make(chan struct{})}
+	go s.read()
+	return s
+}
+
+func (s *session) read() {
+	defer close(s.ended)
+	buf := make([]byte, 4096)
+	for {
+		n, err := s.c.Read(buf)
+		select {
+		case s.chunks <- chunk{append([]byte(nil), buf[:n]...), err}:
+		case <-s.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // open connects to the endpoint the way that worked (path, subprotocol);
@@ -47,15 +80,17 @@ func (r *run) open(ctx context.Context, v codec.Version, emit func(trace.Entry))
 		}
 		c = nc
 	}
-	return &session{c: c, v: v, sp: codec.NewSplitter(1 << 20), buf: make([]byte, 4096)}, nil
+	return newSession(c, v), nil
 }
 
 func (s *session) close() {
+	close(s.done)
 	if wc, ok := s.c.(*wsclient.Conn); ok {
 		closeQuietly(wc)
-		return
+	} else {
+		s.c.Close()
 	}
-	s.c.Close()
+	<-s.ended
 }
 
 func (s *session) send(p codec.Packet, deadline time.Time) error {
@@ -71,6 +106,9 @@ func (s *session) send(p codec.Packet, deadline time.Time) error {
 // recv returns the next packet, or an error at the deadline or the end.
 func (s *session) recv(deadline time.Time) (codec.Packet, error) {
 	for {
+		if s.err != nil {
+			return nil, s.err
+		}
 		pkt, ok, err := s.sp.Next()
 		if err != nil {
 			return nil, err
@@ -78,14 +116,21 @@ func (s *session) recv(deadline time.Time) (codec.Packet, error) {
 		if ok {
 			return codec.Decode(append([]byte(nil), pkt...), s.v)
 		}
-		s.c.SetReadDeadline(deadline)
-		n, err := s.c.Read(s.buf)
-		if len(s.head) < 5 {
-			s.head = append(s.head, s.buf[:min(n, 5-len(s.head))]...)
+		t := time.NewTimer(time.Until(deadline))
+		var ch chunk
+		select {
+		case ch = <-s.chunks:
+			t.Stop()
+		case <-t.C:
+			return nil, os.ErrDeadlineExceeded
 		}
-		s.sp.Write(s.buf[:n])
-		if err != nil && n == 0 {
-			return nil, err
+		if len(s.head) < 5 {
+			s.head = append(s.head, ch.b[:min(len(ch.b), 5-len(s.head))]...)
+		}
+		s.sp.Write(ch.b)
+		if ch.err != nil && len(ch.b) == 0 {
+			s.err = ch.err
+			return nil, ch.err
 		}
 	}
 }

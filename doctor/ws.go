@@ -161,6 +161,9 @@ func (r *run) subprotocols(ctx context.Context) bool {
 		c := Check{Step: name, Title: title, Verdict: OK, Detail: a.answer(), Millis: ms(time.Since(start))}
 		var we *wsclient.Error
 		errors.As(a.err, &we)
+		if we != nil && we.Step == wsclient.StepSubprotocol {
+			c.Detail = we.Err.Error()
+		}
 		switch {
 		case len(o) == 0 && a.err == nil:
 			c.Detail = "accepted: " + c.Detail + " (clients that offer none, like some MQTT 3.1 libraries, work)"

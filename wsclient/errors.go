@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -107,6 +108,8 @@ func classifyTLS(err error, host string) *Error {
 		e.Fix = "the certificate is signed by " + issuer + ", which this machine does not trust: for a test certificate pass -cacert FILE (its CA in PEM), or -insecure to look without verifying"
 	case errors.As(err, &rh):
 		e.Fix = "the port does not speak TLS: use ws:// (or mqtt://) for a plain listener, or the TLS port"
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		e.Fix = "the server closed the connection during the TLS handshake: the port likely does not speak TLS (use ws:// or mqtt://), or it refuses this client's TLS versions"
 	case isTimeout(err):
 		e.Fix = "the server accepted TCP but did not finish the TLS handshake: is this the TLS port?"
 	default:

@@ -156,15 +156,41 @@ func CloseFrame(code int, reason string) []byte {
 	return Frame(0x8, append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...))
 }
 
-// Then upgrades choosing proto and writes the frames, then waits for the
-// client to close.
+// Then upgrades choosing proto and writes the frames, then answers the
+// client's close frame with its own and ends.
 func Then(proto string, frames ...[]byte) Handler {
 	return func(c net.Conn, br *bufio.Reader, req *http.Request) {
 		Accept(c, req, proto)
 		for _, f := range frames {
 			c.Write(f)
 		}
-		io.Copy(io.Discard, br)
+		for {
+			var h [2]byte
+			if _, err := io.ReadFull(br, h[:]); err != nil {
+				return
+			}
+			n := int64(h[1] & 0x7f)
+			switch n {
+			case 126:
+				var l [2]byte
+				io.ReadFull(br, l[:])
+				n = int64(binary.BigEndian.Uint16(l[:]))
+			case 127:
+				var l [8]byte
+				io.ReadFull(br, l[:])
+				n = int64(binary.BigEndian.Uint64(l[:]) & (1<<62 - 1))
+			}
+			if h[1]&0x80 != 0 {
+				n += 4
+			}
+			if _, err := io.CopyN(io.Discard, br, n); err != nil {
+				return
+			}
+			if h[0]&0x0f == 0x8 {
+				c.Write(CloseFrame(1000, ""))
+				return
+			}
+		}
 	}
 }
 
@@ -350,7 +376,9 @@ func Leaf(t testing.TB, ca *CA, names []string, notBefore, notAfter time.Time) (
 }
 
 // Valid is a validity window around now.
-func Valid() (time.Time, time.Time) { return time.Now().Add(-time.Hour), time.Now().Add(24 * time.Hour) }
+func Valid() (time.Time, time.Time) {
+	return time.Now().Add(-time.Hour), time.Now().Add(24 * time.Hour)
+}
 
 // Mosquitto runs Debian's mosquitto with a plain listener and a WebSocket
 // listener (TLS with certPEM and keyPEM when not nil) and returns the
