@@ -288,7 +288,16 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 	}
 	server := "broker"
 	if o.proxy != "" {
+		// The WebSocket's peer is lifeline serve: netrec's "broker" lane is its.
 		server = "proxy"
+		d.Emit = func(e trace.Entry) {
+			for _, p := range []*string{&e.From, &e.To} {
+				if *p == "broker" {
+					*p = server
+				}
+			}
+			rec.add(e)
+		}
 	}
 	var (
 		dialMu  sync.Mutex
