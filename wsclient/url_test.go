@@ -50,3 +50,24 @@ func TestParseURL(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseURL: never panics; an accepted URL prints as one that parses
+// to the same target.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"ws://127.0.0.1:9001/mqtt", "wss://h/x?y=1", "mqtt://[::1]:1883", "ws://h:0/", "ftp://x", "ws://h/#f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := ParseURL(s)
+		if err != nil {
+			return
+		}
+		if tg.Port < 1 || tg.Port > 65535 || tg.Host == "" {
+			t.Fatalf("%q: accepted %+v", s, tg)
+		}
+		again, err := ParseURL(tg.String())
+		if err != nil || again != tg {
+			t.Fatalf("%q: %+v prints as %q, which parses to %+v, %v", s, tg, tg.String(), again, err)
+		}
+	})
+}
