@@ -286,6 +286,16 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 	if o.useTLS || o.ws != nil && o.ws.TLS() {
 		d.TLSConfig = tcfg
 	}
+	var pt *proxyTrace
+	if o.proxy != "" {
+		var err error
+		if pt, err = openProxyTrace(ctx, *o.ws, rec.start, o.origin); err != nil {
+			fmt.Fprintf(stderr, "lifeline trace: the proxy's /trace channel did not open (%v): its legs to DNS and the broker are not drawn\n", err)
+		} else {
+			t := o.ws.WithPath(o.ws.Path + "&trace=" + pt.token)
+			o.ws = &t
+		}
+	}
 	server := "broker"
 	if o.proxy != "" {
 		// The WebSocket's peer is lifeline serve: netrec's "broker" lane is its.
@@ -352,8 +362,13 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 	rec.mu.Lock()
 	entries := rec.entries
 	rec.mu.Unlock()
+	parties := []string{"client", "dns", server}
+	if pt != nil {
+		entries = append(entries, pt.stop(100*time.Millisecond, entries)...)
+		parties = append(parties, "broker")
+	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].T < entries[j].T })
-	if werr := printTrace(entries, o, []string{"client", "dns", server}, stdout, stderr); werr != nil {
+	if werr := printTrace(entries, o, parties, stdout, stderr); werr != nil {
 		return werr
 	}
 	return err

@@ -100,23 +100,59 @@ func TestTraceWebSocketServe(t *testing.T) {
 		t.Fatalf("%v\n%s\n%s", err, out, errs)
 	}
 	kinds := map[string]bool{}
+	at := map[string]float64{} // leg+kind → time of the first
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		var e trace.Entry
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("%q: %v", l, err)
 		}
-		if e.From != "client" && e.From != "proxy" {
-			t.Errorf("entry from %q: %s", e.From, l)
+		kinds[e.Leg+" "+e.From+">"+e.To+" "+e.Kind] = true
+		if _, ok := at[e.Leg+" "+e.Kind]; !ok {
+			at[e.Leg+" "+e.Kind] = e.T
 		}
-		kinds[e.Kind] = true
-		if e.Kind == trace.KindWSUpgrade && !strings.Contains(e.Summary, "GET /mqtt?broker="+broker+" ") {
+		if e.Kind == trace.KindWSUpgrade && !strings.Contains(e.Summary, "GET /mqtt?broker="+broker+"&trace=") {
 			t.Errorf("upgrade %q", e.Summary)
 		}
 	}
-	for _, k := range []string{trace.KindTCPSyn, trace.KindWSUpgrade, trace.KindWSAccept, "mqtt.CONNECT", "mqtt.CONNACK", "mqtt.DISCONNECT", trace.KindWSClose} {
+	for _, k := range []string{
+		"client-broker client>proxy tcp.syn", "client-broker client>proxy ws.upgrade", "client-broker proxy>client ws.accept",
+		"client-broker client>proxy mqtt.CONNECT", "client-broker proxy>client mqtt.CONNACK", "client-broker client>proxy ws.close",
+		// the proxy's own legs, from its /trace channel
+		"proxy-broker proxy>broker tcp.syn", "proxy-broker proxy>broker mqtt.CONNECT", "proxy-broker broker>proxy mqtt.CONNACK",
+		"proxy-broker proxy>broker mqtt.DISCONNECT",
+	} {
 		if !kinds[k] {
 			t.Errorf("no %s in\n%s", k, out)
 		}
+	}
+	// Causality holds across the two clocks.
+	if c, p := at["client-broker mqtt.CONNECT"], at["proxy-broker mqtt.CONNECT"]; p < c {
+		t.Errorf("CONNECT reaches the broker leg at %.3f ms, before the client sent it at %.3f ms", p, c)
+	}
+	if p, c := at["proxy-broker mqtt.CONNACK"], at["client-broker mqtt.CONNACK"]; c < p {
+		t.Errorf("CONNACK reaches the client at %.3f ms, before the proxy read it at %.3f ms", c, p)
+	}
+}
+
+func TestNarrow(t *testing.T) {
+	up := func(from, to string, at float64, b byte) trace.Entry {
+		return trace.Entry{From: from, To: to, T: at, Kind: "mqtt.PUBLISH", Bytes: []byte{0x30, b}}
+	}
+	ours := []trace.Entry{up("client", "proxy", 10, 1), up("proxy", "client", 20, 2)}
+	theirs := []trace.Entry{up("proxy", "broker", 3, 1), up("broker", "proxy", 12, 2)}
+	// Causality: offset ≥ 10-3 = 7 and ≤ 20-12 = 8.
+	for _, tt := range []struct{ guess, want float64 }{{0, 7}, {7.5, 7.5}, {100, 8}} {
+		if got := narrow(tt.guess, ours, theirs); got != tt.want {
+			t.Errorf("narrow(%v) = %v, want %v", tt.guess, got, tt.want)
+		}
+	}
+	// Bounds that cross (clocks that drift) leave the estimate alone.
+	theirs[1].T = 15
+	if got := narrow(7.5, ours, theirs); got != 7.5 {
+		t.Errorf("crossed bounds: %v", got)
+	}
+	if got := narrow(4, nil, nil); got != 4 {
+		t.Errorf("no packets: %v", got)
 	}
 }
 
