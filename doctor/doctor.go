@@ -202,9 +202,9 @@ func (r *run) network(ctx context.Context) bool {
 		stage = ne.Stage
 	}
 	// DNS
-	dc := Check{Step: "dns", Title: "DNS lookup of " + r.t.Host, Verdict: OK}
+	dc := Check{Step: "dns", Title: "DNS lookup of " + r.t.Host, Verdict: OK, Millis: dnsSpan(dns)}
 	if stage == netrec.StageDNS || stage == netrec.StagePolicy {
-		dc.Verdict, dc.Millis = Fail, took
+		dc.Verdict = Fail
 		we := wsclient.ExplainDial(dialErr, r.t.HostPort())
 		dc.Detail, dc.Fix = joinNonEmpty(dnsDetail(dns), we.Err.Error()), we.Fix
 		r.add(dc)
@@ -300,7 +300,7 @@ func dnsDetail(dns []trace.Entry) string {
 			continue
 		}
 		s := e.Summary
-		if e.Error != "" {
+		if e.Error != "" && !strings.Contains(s, e.Error) {
 			s += " (" + e.Error + ")"
 		}
 		parts = append(parts, s)
@@ -314,6 +314,18 @@ func addrList(a []netip.Addr) string {
 		s[i] = x.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// dnsSpan is the time from the first query to the last answer.
+func dnsSpan(dns []trace.Entry) float64 {
+	if len(dns) == 0 {
+		return 0
+	}
+	lo, hi := dns[0].T, dns[0].T
+	for _, e := range dns {
+		lo, hi = min(lo, e.T), max(hi, e.T)
+	}
+	return hi - lo
 }
 
 func joinNonEmpty(a, b string) string {

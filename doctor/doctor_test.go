@@ -23,7 +23,7 @@ func run(t *testing.T, url string, opt doctor.Options) doctor.Report {
 		t.Fatal(err)
 	}
 	if opt.Timeout == 0 {
-		opt.Timeout = 5 * time.Second
+		opt.Timeout = 15 * time.Second // generous: the machine may be loaded
 	}
 	rep := doctor.Run(context.Background(), tg, opt)
 	t.Logf("%s works=%v use=%q", rep.URL, rep.Works, rep.Use)
@@ -179,7 +179,7 @@ func TestDoctorFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rep := run(t, tt.scheme+"://"+tt.addr(t)+"/mqtt", doctor.Options{RootCAs: ca.Pool(), Timeout: 3 * time.Second})
+			rep := run(t, tt.scheme+"://"+tt.addr(t)+"/mqtt", doctor.Options{RootCAs: ca.Pool(), Timeout: 8 * time.Second})
 			if rep.Works {
 				t.Error("works")
 			}
@@ -195,7 +195,8 @@ func TestDoctorIdle(t *testing.T) {
 	closing := wstest.Bridge(t, broker, wstest.BridgeOptions{Path: "/mqtt", Protocol: "mqtt", Idle: time.Second})
 	open := wstest.Bridge(t, broker, wstest.BridgeOptions{Path: "/mqtt", Protocol: "mqtt"})
 	t.Run("closing", func(t *testing.T) {
-		rep := run(t, "ws://"+closing+"/mqtt", doctor.Options{Idle: 3 * time.Second, KeepAlive: 60})
+		// Closed after 1 s; the doctor waits 8 s, so a loaded machine has time.
+		rep := run(t, "ws://"+closing+"/mqtt", doctor.Options{Idle: 8 * time.Second, KeepAlive: 60})
 		check(t, rep, []want{{"idle", doctor.Fail, "closed after", "before a keepalive of 60 s would ping"}})
 		if rep.Works {
 			t.Error("works")
@@ -208,4 +209,39 @@ func TestDoctorIdle(t *testing.T) {
 			t.Error("does not work")
 		}
 	})
+}
+
+// TestDoctorMQTT: mqtt:// to mochi, and mqtts:// through a TLS front with
+// a good and with an expired certificate: no WebSocket checks, the rest
+// the same.
+func TestDoctorMQTT(t *testing.T) {
+	broker := wstest.Mochi(t)
+	ca := wstest.NewCA(t)
+	nb, na := wstest.Valid()
+	good, _, _ := wstest.Leaf(t, ca, []string{"127.0.0.1"}, nb, na)
+	expired, _, _ := wstest.Leaf(t, ca, []string{"127.0.0.1"}, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+	ok := []want{{"connect 3.1.1", doctor.OK, "Connection Accepted", ""}, {"connect 5.0", doctor.OK, "Success", ""}, {"roundtrip", doctor.OK, "came back", ""}}
+
+	rep := run(t, "mqtt://"+broker, doctor.Options{})
+	check(t, rep, ok)
+	for _, c := range rep.Checks {
+		if c.Step == "upgrade" || c.Step == "tls" {
+			t.Errorf("check %s for mqtt://", c.Step)
+		}
+	}
+	if !rep.Works {
+		t.Error("does not work")
+	}
+
+	rep = run(t, "mqtts://"+wstest.TLSFront(t, good, broker), doctor.Options{RootCAs: ca.Pool()})
+	check(t, rep, append(ok, want{"tls", doctor.OK, "TLS 1.3", ""}))
+	if !rep.Works {
+		t.Error("mqtts does not work")
+	}
+
+	rep = run(t, "mqtts://"+wstest.TLSFront(t, expired, broker), doctor.Options{RootCAs: ca.Pool()})
+	check(t, rep, append(ok, want{"tls", doctor.Fail, "expired", "the checks below ran without verifying"}))
+	if rep.Works {
+		t.Error("works with an expired certificate")
+	}
 }

@@ -50,6 +50,24 @@ func TestDoctorServe(t *testing.T) {
 		}
 	}
 
+	// A name: what the DNS server (the embedded zone) answered for A and AAAA.
+	zone := strings.TrimPrefix(strings.Fields(lines["lifeline: embedded DNS zone "])[2], "udp://")
+	_, port, _ := strings.Cut(broker, ":")
+	out, err = doctorCmd(t, "-nameserver", zone, "mqtt://broker.lifeline.test:"+port)
+	if err != nil {
+		t.Fatalf("doctor: %v", err)
+	}
+	for _, want := range []string{"[ ok ] DNS lookup of broker.lifeline.test", "NOERROR A broker.lifeline.test.: 127.0.0.1", "NOERROR AAAA broker.lifeline.test.: no records",
+		"connected to 127.0.0.1:" + port} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	_, err = doctorCmd(t, "-nameserver", zone, "mqtt://nowhere.lifeline.test:"+port)
+	if !errors.As(err, &st) || st != 1 {
+		t.Fatalf("an unknown name: %v, want exit status 1", err)
+	}
+
 	out, err = doctorCmd(t, "-json", "ws://"+host+"/ws?broker="+broker)
 	if !errors.As(err, &st) || st != 1 {
 		t.Fatalf("exit %v, want status 1", err)

@@ -191,8 +191,8 @@ func Dial(ctx context.Context, t Target, opt Options) (*Conn, *Result, error) {
 		ws.CloseNow()
 		return nil, res, e
 	}
-	ws.SetReadLimit(limit)
 	nc := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
+	ws.SetReadLimit(limit) // after NetConn, which lifts the limit
 	return &Conn{Conn: nc, ws: ws, tap: tp}, res, nil
 }
 

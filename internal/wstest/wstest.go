@@ -433,3 +433,38 @@ func Mosquitto(t testing.TB, certPEM, keyPEM []byte) int {
 		}
 	}
 }
+
+// TLSFront terminates TLS with cert in front of the TCP server at backend
+// (an mqtts:// listener for a plain broker) and returns host:port.
+func TLSFront(t testing.TB, cert tls.Certificate, backend string) string {
+	t.Helper()
+	ln := tls.NewListener(listen(t), &tls.Config{Certificates: []tls.Certificate{cert}})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				b, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				done := make(chan struct{})
+				go func() { io.Copy(b, c); b.(*net.TCPConn).CloseWrite(); close(done) }()
+				io.Copy(c, b)
+				c.Close()
+				<-done
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
