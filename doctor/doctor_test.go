@@ -154,6 +154,8 @@ func TestDoctorFaults(t *testing.T) {
 	}{
 		{"nothing listens", "ws", func(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(wstest.FreePort(t)) },
 			[]want{{"tcp", doctor.Fail, "connection refused", "nothing listens on port"}}},
+		{"connects time out", "ws", func(t *testing.T) string { return wstest.Blackhole(t) },
+			[]want{{"tcp", doctor.Fail, "timeout", "a firewall drops the packets"}}},
 		{"200 on every path", "ws", func(t *testing.T) string { return wstest.Raw(t, nil, wstest.Status(200)) },
 			[]want{{"upgrade", doctor.Fail, "GET /mqtt → 200 OK; GET / → 200 OK; GET /ws → 200 OK", "did not upgrade"}, {"roundtrip", doctor.Skip, "", ""}}},
 		{"upgrades without a subprotocol", "ws", func(t *testing.T) string { return wstest.Raw(t, nil, wstest.Then("")) },

@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -467,4 +468,37 @@ func TLSFront(t testing.TB, cert tls.Certificate, backend string) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// Blackhole returns a loopback address whose connects time out: a socket
+// listening with a backlog of 0 that never accepts, its queue filled, so
+// the kernel drops further SYNs (as a firewall that drops packets would).
+func Blackhole(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)
+	// Fill the queue: once a connect hangs, the next ones will too.
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err != nil {
+			return addr
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatalf("%s accepted 8 connections with a backlog of 0", addr)
+	return ""
 }
