@@ -95,105 +95,129 @@ func Dial(ctx context.Context, t Target, opt Options) (*Conn, *Result, error) {
 	if !t.WebSocket() {
 		return nil, nil, &Error{Step: StepURL, Err: fmt.Errorf("%s is not a WebSocket URL (ws:// or wss://)", t)}
 	}
-	d := opt.Dialer
-	if d == nil {
-		d = &netrec.Dialer{}
+	g := newDialing(t, opt)
+	hc := &http.Client{Transport: g.transport(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer hc.CloseIdleConnections()
+	hdr := http.Header{}
+	if opt.Origin != "" {
+		hdr.Set("Origin", opt.Origin)
 	}
-	if d.Start.IsZero() {
-		d.Start = time.Now()
+	dctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(dctx, t.String(), &websocket.DialOptions{HTTPClient: hc, HTTPHeader: hdr, Subprotocols: g.res.Offered})
+	if resp != nil {
+		g.res.Status, g.res.Header = resp.Status, resp.Header
+		g.res.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
 	}
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		return nil, g.res, g.failure(err, resp)
+	}
+	if e := checkChosen(g.res.Offered, ws.Subprotocol()); e != nil {
+		ws.CloseNow()
+		return nil, g.res, e
+	}
+	nc := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
+	ws.SetReadLimit(g.limit) // after NetConn, which lifts the limit
+	return &Conn{Conn: nc, ws: ws, tap: g.tp}, g.res, nil
+}
+
+// dialing is one Dial: its options with their defaults, and what the
+// transport's dial learned.
+type dialing struct {
+	t       Target
+	d       *netrec.Dialer
+	opt     Options
+	timeout time.Duration
+	limit   int64
+	server  string
+
+	mu      sync.Mutex
+	res     *Result
+	tp      *tap
+	dialErr *Error
+}
+
+func newDialing(t Target, opt Options) *dialing {
+	g := &dialing{t: t, d: opt.Dialer, opt: opt, timeout: 10 * time.Second, limit: DefaultReadLimit, server: "broker"}
+	if g.d == nil {
+		g.d = &netrec.Dialer{}
+	}
+	if g.d.Start.IsZero() {
+		g.d.Start = time.Now()
+	}
+	if g.d.Timeout > 0 {
+		g.timeout = g.d.Timeout
+	}
+	if opt.ReadLimit > 0 {
+		g.limit = opt.ReadLimit
+	}
+	if opt.Server != "" {
+		g.server = opt.Server
 	}
 	offered := opt.Subprotocols
 	if offered == nil {
 		offered = []string{"mqtt"}
 	}
-	limit := opt.ReadLimit
-	if limit <= 0 {
-		limit = DefaultReadLimit
-	}
-	server := opt.Server
-	if server == "" {
-		server = "broker"
-	}
-	res := &Result{Offered: offered}
-	var (
-		mu      sync.Mutex
-		tp      *tap
-		dialErr *Error
-	)
-	dialTap := func(ctx context.Context, addr string, useTLS bool) (net.Conn, error) {
-		c, nres, err := d.Dial(ctx, addr, useTLS)
-		mu.Lock()
-		defer mu.Unlock()
-		res.Net = nres
-		if err != nil {
-			dialErr = classifyDial(err, addr)
-			return nil, err
-		}
-		if useTLS && nres != nil && nres.TLS != nil {
-			cr := DescribeCert(nres.TLS, d.TLSConfig, t.Host)
-			res.Cert = &cr
-			if d.Emit != nil {
-				d.Emit(CertEntry(d, server, nres.TLS, t.Host))
-			}
-		}
-		tp = newTap(c, &tap{start: d.Start, emit: d.Emit, leg: d.Leg, client: d.Party, server: server, conn: d.Conn,
-			limit: uint64(limit), version: opt.Version})
-		return tp, nil
-	}
-	tr := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            func(ctx context.Context, _, addr string) (net.Conn, error) { return dialTap(ctx, addr, false) },
-		DialTLSContext:         func(ctx context.Context, _, addr string) (net.Conn, error) { return dialTap(ctx, addr, true) },
+	g.res = &Result{Offered: offered}
+	return g
+}
+
+// transport dials through netrec and puts the tap on the connection.
+func (g *dialing) transport() *http.Transport {
+	return &http.Transport{
+		DialContext:            func(ctx context.Context, _, addr string) (net.Conn, error) { return g.dial(ctx, addr, false) },
+		DialTLSContext:         func(ctx context.Context, _, addr string) (net.Conn, error) { return g.dial(ctx, addr, true) },
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxHead,
-		ResponseHeaderTimeout:  timeout,
+		ResponseHeaderTimeout:  g.timeout,
 	}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	hdr := http.Header{}
-	if opt.Origin != "" {
-		hdr.Set("Origin", opt.Origin)
-	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ws, resp, err := websocket.Dial(dctx, t.String(), &websocket.DialOptions{HTTPClient: hc, HTTPHeader: hdr, Subprotocols: offered})
-	if resp != nil {
-		res.Status, res.Header = resp.Status, resp.Header
-		res.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
-	}
-	mu.Lock()
-	defer mu.Unlock()
+}
+
+func (g *dialing) dial(ctx context.Context, addr string, useTLS bool) (net.Conn, error) {
+	d := g.d
+	c, nres, err := d.Dial(ctx, addr, useTLS)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.res.Net = nres
 	if err != nil {
-		switch {
-		case dialErr != nil:
-			return nil, res, dialErr
-		case tp != nil && tp.Fault() != nil:
-			return nil, res, tp.Fault()
-		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
-			return nil, res, statusError(resp, t.Path)
-		case resp != nil:
-			if e := checkChosen(offered, res.Subprotocol); e != nil {
-				return nil, res, e
-			}
-			return nil, res, &Error{Step: StepUpgrade, Err: err, Fix: "the server's 101 answer is not a valid WebSocket handshake (RFC 6455, 4.2.2): a proxy on the way may rewrite it"}
-		case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
-			return nil, res, &Error{Step: StepUpgrade, Err: fmt.Errorf("no answer to the upgrade within %v", timeout),
-				Fix: "the server accepted the connection but did not answer the HTTP upgrade: is this an HTTP port? For a broker's MQTT port use mqtt:// (or mqtts://)"}
+		g.dialErr = classifyDial(err, addr)
+		return nil, err
+	}
+	if useTLS && nres != nil && nres.TLS != nil {
+		cr := DescribeCert(nres.TLS, d.TLSConfig, g.t.Host)
+		g.res.Cert = &cr
+		if d.Emit != nil {
+			d.Emit(CertEntry(d, g.server, nres.TLS, g.t.Host))
 		}
-		return nil, res, &Error{Step: StepUpgrade, Err: err, Fix: upgradeFix(err)}
 	}
-	if e := checkChosen(offered, ws.Subprotocol()); e != nil {
-		ws.CloseNow()
-		return nil, res, e
+	g.tp = newTap(c, &tap{start: d.Start, emit: d.Emit, leg: d.Leg, client: d.Party, server: g.server, conn: d.Conn,
+		limit: uint64(g.limit), version: g.opt.Version})
+	return g.tp, nil
+}
+
+// failure explains a failed websocket.Dial: the step it failed in, first
+// from what the dial and the tap saw, then from the answer.
+func (g *dialing) failure(err error, resp *http.Response) *Error {
+	switch {
+	case g.dialErr != nil:
+		return g.dialErr
+	case g.tp != nil && g.tp.Fault() != nil:
+		return g.tp.Fault()
+	case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+		return statusError(resp, g.t.Path)
+	case resp != nil:
+		if e := checkChosen(g.res.Offered, g.res.Subprotocol); e != nil {
+			return e
+		}
+		return &Error{Step: StepUpgrade, Err: err, Fix: "the server's 101 answer is not a valid WebSocket handshake (RFC 6455, 4.2.2): a proxy on the way may rewrite it"}
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return &Error{Step: StepUpgrade, Err: fmt.Errorf("no answer to the upgrade within %v", g.timeout),
+			Fix: "the server accepted the connection but did not answer the HTTP upgrade: is this an HTTP port? For a broker's MQTT port use mqtt:// (or mqtts://)"}
 	}
-	nc := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
-	ws.SetReadLimit(limit) // after NetConn, which lifts the limit
-	return &Conn{Conn: nc, ws: ws, tap: tp}, res, nil
+	return &Error{Step: StepUpgrade, Err: err, Fix: upgradeFix(err)}
 }
 
 // upgradeFix explains the transport errors of an upgrade.
