@@ -77,61 +77,18 @@ var offers = [][]string{{"mqtt"}, {"mqttv3.1"}, {}}
 func (r *run) webSocket(ctx context.Context) bool {
 	start := time.Now()
 	c := Check{Step: "upgrade", Title: "WebSocket upgrade on " + r.t.Path, Verdict: OK}
-	var tried []string
-	found := ""
-	// The alternatives keep the query (a proxy's ?broker=…).
-	_, query, _ := strings.Cut(r.t.Path, "?")
-	paths := []string{r.t.Path}
-	for _, p := range r.opt.Paths {
-		if query != "" {
-			p += "?" + query
-		}
-		paths = append(paths, p)
-	}
-	for i, p := range paths {
-		if i > 0 && p == r.t.Path {
-			continue
-		}
-		var first attempt
-		for j, o := range offers {
-			a := r.upgrade(ctx, p, o)
-			if j == 0 {
-				first = a
-			}
-			if a.upgrade {
-				first = a
-				break
-			}
-			if a.res == nil || a.res.Status == "" {
-				break // not HTTP at all: other offers will not help
-			}
-		}
-		tried = append(tried, "GET "+p+" → "+first.answer())
-		if i == 0 && !first.upgrade {
-			var we *wsclient.Error
-			if errors.As(first.err, &we) {
-				c.Fix = we.Fix
-			}
-			if first.res == nil || first.res.Status == "" {
-				break // no HTTP answer: no other path will have one
-			}
-		}
-		if first.upgrade {
-			found = p
-			break
-		}
-	}
+	paths := r.paths()
+	found, tried, fix := r.findPath(ctx, paths)
 	c.Millis = ms(time.Since(start))
 	c.Detail = strings.Join(tried, "; ")
 	switch {
 	case found == r.t.Path:
-		c.Fix = ""
 	case found != "":
 		c.Verdict = Fail
 		c.Fix = "use " + r.t.WithPath(found).String() + ": the server upgrades there, not on " + r.t.Path
 		r.path = found
 	default:
-		c.Verdict = Fail
+		c.Verdict, c.Fix = Fail, fix
 		if c.Fix == "" {
 			c.Fix = "no WebSocket endpoint found on " + strings.Join(paths, ", ") + ": check the port (mosquitto needs `protocol websockets` on its listener) and the path in the broker's documentation"
 		}
@@ -144,6 +101,54 @@ func (r *run) webSocket(ctx context.Context) bool {
 		return false
 	}
 	return r.subprotocols(ctx)
+}
+
+// paths are the given path, then the common ones, each keeping the given
+// query (a proxy's ?broker=…).
+func (r *run) paths() []string {
+	_, query, _ := strings.Cut(r.t.Path, "?")
+	paths := []string{r.t.Path}
+	for _, p := range r.opt.Paths {
+		if query != "" {
+			p += "?" + query
+		}
+		if p != r.t.Path {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+// findPath tries the paths in order, each with the offers until one gets
+// 101, and returns the first path that upgraded ("" for none), what each
+// answered, and the fix for the given path's failure.
+func (r *run) findPath(ctx context.Context, paths []string) (found string, tried []string, fix string) {
+	for i, p := range paths {
+		var first attempt
+		for j, o := range offers {
+			a := r.upgrade(ctx, p, o)
+			if j == 0 || a.upgrade {
+				first = a
+			}
+			if a.upgrade || a.res == nil || a.res.Status == "" {
+				break // upgraded, or not HTTP at all: other offers will not help
+			}
+		}
+		tried = append(tried, "GET "+p+" → "+first.answer())
+		if first.upgrade {
+			return p, tried, ""
+		}
+		if i == 0 {
+			var we *wsclient.Error
+			if errors.As(first.err, &we) {
+				fix = we.Fix
+			}
+		}
+		if first.res == nil || first.res.Status == "" {
+			break // no HTTP answer: no other path will have one
+		}
+	}
+	return "", tried, fix
 }
 
 // subprotocols checks what the server does with mqtt, mqttv3.1 and none.
