@@ -54,8 +54,7 @@ type Result struct {
 }
 
 // Conn is MQTT over WebSocket as a net.Conn: each Write is one binary
-// frame, Read returns the binary frames' bytes. Close sends a close frame
-// (1000) and waits briefly for the answer.
+// frame, Read returns the binary frames' bytes.
 type Conn struct {
 	net.Conn
 	ws  *websocket.Conn
@@ -78,6 +77,16 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// Close sends a close frame (1000) and waits, at most 5 s, for the
+// server's, then closes the connection. (NetConn's own Close first
+// cancels a pending read, which makes the library drop the connection,
+// so the close frame would sometimes never be sent.)
+func (c *Conn) Close() error {
+	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	c.Conn.Close()
+	return err
 }
 
 // Fault returns the first protocol fault of the server, or nil.
