@@ -42,7 +42,7 @@ func closeQuietly(c *wsclient.Conn) {
 	select {
 	case <-done:
 	case <-time.After(time.Second):
-		c.Conn.Close()
+		c.CloseNow()
 		<-done
 	}
 }

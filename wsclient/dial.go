@@ -89,6 +89,9 @@ func (c *Conn) Close() error {
 	return err
 }
 
+// CloseNow closes the connection at once, without a close handshake.
+func (c *Conn) CloseNow() error { return c.ws.CloseNow() }
+
 // Fault returns the first protocol fault of the server, or nil.
 func (c *Conn) Fault() *Error { return c.tap.Fault() }
 
