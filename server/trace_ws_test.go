@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -205,5 +206,28 @@ func TestTraceWebSocketFaults(t *testing.T) {
 				t.Errorf("exit status %d for a trace", st)
 			}
 		})
+	}
+}
+
+// TestTraceMQTTS: mqtts:// draws the certificate too, verified with
+// -cacert, and an expired one ends the trace with its fix.
+func TestTraceMQTTS(t *testing.T) {
+	broker := wstest.Mochi(t)
+	ca := wstest.NewCA(t)
+	nb, na := wstest.Valid()
+	good, _, _ := wstest.Leaf(t, ca, []string{"127.0.0.1"}, nb, na)
+	expired, _, _ := wstest.Leaf(t, ca, []string{"127.0.0.1"}, nb.Add(-72*time.Hour), nb.Add(-time.Hour))
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caFile, ca.PEM, 0o644)
+
+	out, errs, err := traceCmd(t, "-cacert", caFile, "-wait", "10ms", "mqtts://"+wstest.TLSFront(t, good, broker))
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errs)
+	}
+	contains(t, "mqtts diagram", out, "tls.certificate  subject CN=127.0.0.1, issuer CN=Lifeline test CA", ", verified", "CONNACK Success")
+
+	_, _, err = traceCmd(t, "-cacert", caFile, "-wait", "10ms", "mqtts://"+wstest.TLSFront(t, expired, broker))
+	if err == nil || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "fix: the certificate is outside its validity") {
+		t.Errorf("expired: %v", err)
 	}
 }

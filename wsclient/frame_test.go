@@ -109,29 +109,37 @@ func FuzzParseFrameHeader(f *testing.F) {
 	})
 }
 
-// FuzzTap feeds the tap a 101 answer and then arbitrary bytes in arbitrary
-// pieces, from the server: it never panics, buffers no more than the limit
-// allows, and every entry it makes names a kind.
+// FuzzTap feeds the tap an upgrade and then arbitrary bytes in arbitrary
+// pieces, from the server (after a 101) or from the client (after a GET):
+// it never panics, buffers no more of the server's than the limit allows,
+// and every entry it makes names a kind.
 func FuzzTap(f *testing.F) {
-	f.Add([]byte{0x82, 0x02, 0x20, 0x02, 0x00, 0x00}, uint8(3))
-	f.Add([]byte{0x81, 0x02, 'h', 'i'}, uint8(1))
-	f.Add([]byte{0x88, 0x02, 0x03, 0xe7}, uint8(2))
-	f.Add([]byte{0x02, 0x02, 0x30, 0x05, 0x80, 0x03, 'a', 'b', 'c'}, uint8(4))
-	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
+	f.Add([]byte{0x82, 0x02, 0x20, 0x02, 0x00, 0x00}, uint8(3), false)
+	f.Add([]byte{0x81, 0x02, 'h', 'i'}, uint8(1), false)
+	f.Add([]byte{0x88, 0x02, 0x03, 0xe7}, uint8(2), false)
+	f.Add([]byte{0x02, 0x02, 0x30, 0x05, 0x80, 0x03, 'a', 'b', 'c'}, uint8(4), false)
+	f.Add([]byte{0x82, 0x82, 1, 2, 3, 4, 0xc1, 0x02}, uint8(5), true)
+	f.Fuzz(func(t *testing.T, b []byte, cut uint8, fromClient bool) {
 		tp := newTap(nil, &tap{limit: 64, emit: func(e trace.Entry) {
 			if e.Kind == "" {
 				t.Fatalf("entry without a kind: %+v", e)
 			}
 		}})
-		tp.offered = []string{"mqtt"}
-		tp.in.feed([]byte("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"))
+		s := tp.in
+		if fromClient {
+			s = tp.out
+			s.feed([]byte("GET /mqtt HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"))
+		} else {
+			tp.offered = []string{"mqtt"}
+			s.feed([]byte("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"))
+		}
 		step := int(cut%16) + 1
 		for len(b) > 0 {
 			n := min(step, len(b))
-			tp.in.feed(b[:n])
+			s.feed(b[:n])
 			b = b[n:]
-			if len(tp.in.buf) > 64+14 {
-				t.Fatalf("buffered %d bytes over a limit of 64", len(tp.in.buf))
+			if !fromClient && len(s.buf) > 64+14 {
+				t.Fatalf("buffered %d bytes over a limit of 64", len(s.buf))
 			}
 		}
 	})
