@@ -383,7 +383,9 @@ func Valid() (time.Time, time.Time) {
 
 // Mosquitto runs Debian's mosquitto with a plain listener and a WebSocket
 // listener (TLS with certPEM and keyPEM when not nil) and returns the
-// WebSocket port. It fails the test when mosquitto is missing.
+// WebSocket port. It fails the test when mosquitto is missing. The ports
+// are picked free; if another test took one meanwhile (mosquitto exits),
+// it tries again with others, three times.
 func Mosquitto(t testing.TB, certPEM, keyPEM []byte) int {
 	t.Helper()
 	bin := "/usr/sbin/mosquitto"
@@ -394,22 +396,35 @@ func Mosquitto(t testing.TB, certPEM, keyPEM []byte) int {
 	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755) // mosquitto may run as its own user: it must read the files
-	tcp, ws := FreePort(t), FreePort(t)
-	var b strings.Builder
-	b.WriteString("user root\npersistence false\nallow_anonymous true\nlog_dest stderr\nlog_type error\n")
-	// mosquitto 2.0 starts a WebSocket listener only after a plain one.
-	b.WriteString("listener " + strconv.Itoa(tcp) + " 127.0.0.1\n")
-	b.WriteString("listener " + strconv.Itoa(ws) + " 127.0.0.1\nprotocol websockets\n")
+	var tlsConf string
 	if certPEM != nil {
 		cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 		os.WriteFile(cf, certPEM, 0o644)
 		os.WriteFile(kf, keyPEM, 0o644)
-		b.WriteString("certfile " + cf + "\nkeyfile " + kf + "\n")
+		tlsConf = "certfile " + cf + "\nkeyfile " + kf + "\n"
 	}
-	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+	var why string
+	for try := 0; try < 3; try++ {
+		tcp, ws := FreePort(t), FreePort(t)
+		// mosquitto 2.0 starts a WebSocket listener only after a plain one.
+		conf := "user root\npersistence false\nallow_anonymous true\nlog_dest stderr\nlog_type error\n" +
+			"listener " + strconv.Itoa(tcp) + " 127.0.0.1\n" +
+			"listener " + strconv.Itoa(ws) + " 127.0.0.1\nprotocol websockets\n" + tlsConf
+		file := filepath.Join(dir, "mosquitto.conf")
+		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if why = startMosquitto(t, bin, file, ws); why == "" {
+			return ws
+		}
 	}
+	t.Fatal(why)
+	return 0
+}
+
+// startMosquitto starts mosquitto with conf and waits for port; it returns
+// why it failed ("" when it listens).
+func startMosquitto(t testing.TB, bin, conf string, port int) string {
 	cmd := exec.Command(bin, "-c", conf)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -420,17 +435,17 @@ func Mosquitto(t testing.TB, certPEM, keyPEM []byte) int {
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ws)); err == nil {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			c.Close()
-			return ws
+			return ""
 		}
 		select {
 		case <-exited:
-			t.Fatalf("mosquitto exited: %s", out.String())
+			return "mosquitto exited: " + out.String()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto's WebSocket listener did not open on %d within 10 s", ws)
+			return "mosquitto's WebSocket listener did not open on " + strconv.Itoa(port) + " within 10 s"
 		}
 	}
 }
