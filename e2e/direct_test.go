@@ -223,3 +223,19 @@ func TestRefusedConnectAndLostConnection(t *testing.T) {
 		t.Fatalf("lost connection shown as %q", text)
 	}
 }
+
+// TestDirectOpenFailedInWords: a direct WebSocket that cannot open (the
+// browser says only 1006) is explained with the likely causes in order and
+// the lifeline doctor line for that URL.
+func TestDirectOpenFailedInWords(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "off")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	url := "ws://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/mqtt" // nothing listens
+	msg := eval[string](t, ctx, `lifeline.connect({url: `+jsString(url)+`}).then(() => 'connected', e => String((e && e.message) || e))`)
+	for _, want := range []string{"could not open the WebSocket to " + url, "code 1006", "1) nothing listens", "2) the path", "lifeline doctor " + url} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("error %q does not say %q", msg, want)
+		}
+	}
+}

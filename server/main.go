@@ -30,6 +30,10 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return // the help was asked for and printed
 		}
+		var st exitStatus
+		if errors.As(err, &st) {
+			os.Exit(int(st)) // the command said why
+		}
 		fmt.Fprintln(os.Stderr, "lifeline:", err)
 		os.Exit(2)
 	}

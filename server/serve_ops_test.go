@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 )
 
 // -h prints every flag once, in a group, with its environment variable, on
@@ -130,22 +131,22 @@ func openSession(t *testing.T, base string) (tr, ws *websocket.Conn) {
 	t.Helper()
 	host := strings.TrimPrefix(base, "http://")
 	h := http.Header{"Origin": {base}}
-	tr, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/trace", h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, _, err := websocket.Dial(ctx, "ws://"+host+"/trace", &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tr.Close() })
+	t.Cleanup(func() { tr.CloseNow() })
 	var hello struct{ Token string }
-	tr.ReadJSON(&hello)
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
-	ws, _, err = d.Dial("ws://"+host+"/mqtt?trace="+hello.Token, h)
+	wsjson.Read(ctx, tr, &hello)
+	ws, _, err = websocket.Dial(ctx, "ws://"+host+"/mqtt?trace="+hello.Token, &websocket.DialOptions{HTTPHeader: h, Subprotocols: []string{"mqtt"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ws.Close() })
-	ws.WriteMessage(websocket.BinaryMessage, []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0})
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, msg, err := ws.ReadMessage(); err != nil || msg[0] != 0x20 {
+	t.Cleanup(func() { ws.CloseNow() })
+	ws.Write(ctx, websocket.MessageBinary, []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0})
+	if _, msg, err := ws.Read(ctx); err != nil || msg[0] != 0x20 {
 		t.Fatalf("CONNACK: % x %v", msg, err)
 	}
 	return tr, ws
@@ -182,14 +183,14 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for {
-		_, _, err := ws.ReadMessage()
+		_, _, err := ws.Read(ctx)
 		if err == nil {
 			continue
 		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			t.Fatalf("session ended with %v, want close 1001", err)
 		}
 		break

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 )
 
 // lockedBuffer collects a command's output safely across goroutines.
@@ -124,34 +125,34 @@ func TestServeEndToEnd(t *testing.T) {
 	// The page's path: /trace, then /mqtt to the default broker.
 	host := strings.TrimPrefix(base, "http://")
 	h := http.Header{"Origin": {base}}
-	tr, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/trace", h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, _, err := websocket.Dial(ctx, "ws://"+host+"/trace", &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	defer tr.CloseNow()
 	var hello struct{ Token string }
-	tr.ReadJSON(&hello)
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
-	ws, resp, err := d.Dial("ws://"+host+"/mqtt?trace="+hello.Token, h)
+	wsjson.Read(ctx, tr, &hello)
+	mqttOpts := &websocket.DialOptions{HTTPHeader: h, Subprotocols: []string{"mqtt"}}
+	ws, resp, err := websocket.Dial(ctx, "ws://"+host+"/mqtt?trace="+hello.Token, mqttOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
-	if resp.Header.Get("Sec-WebSocket-Protocol") != "mqtt" {
+	defer ws.CloseNow()
+	if resp.Header.Get("Sec-WebSocket-Protocol") != "mqtt" || ws.Subprotocol() != "mqtt" {
 		t.Errorf("subprotocol %q, want mqtt", resp.Header.Get("Sec-WebSocket-Protocol"))
 	}
-	ws.WriteMessage(websocket.BinaryMessage, []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0})
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, msg, err := ws.ReadMessage(); err != nil || msg[0] != 0x20 {
+	ws.Write(ctx, websocket.MessageBinary, []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0})
+	if _, msg, err := ws.Read(ctx); err != nil || msg[0] != 0x20 {
 		t.Fatalf("CONNACK: % x %v", msg, err)
 	}
 	kinds := map[string]bool{}
-	tr.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for !kinds["mqtt.CONNACK"] {
 		var m struct {
 			Entry struct{ Kind string }
 		}
-		if err := tr.ReadJSON(&m); err != nil {
+		if err := wsjson.Read(ctx, tr, &m); err != nil {
 			t.Fatalf("trace: %v (so far %v)", err, kinds)
 		}
 		kinds[m.Entry.Kind] = true
@@ -161,7 +162,8 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	// Someone else's page may not use the proxy.
-	if _, resp, err := d.Dial("ws://"+host+"/mqtt", http.Header{"Origin": {"http://evil.example"}}); err == nil || resp.StatusCode != http.StatusForbidden {
+	evil := &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"http://evil.example"}}, Subprotocols: []string{"mqtt"}}
+	if _, resp, err := websocket.Dial(ctx, "ws://"+host+"/mqtt", evil); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("foreign origin: %v", err)
 	}
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
+
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,6 +24,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/netrec"
 	"github.com/lifeline-mqtt/lifeline/textdiagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wsclient"
 )
 
 func init() { commands["trace"] = runTrace }
@@ -52,6 +53,14 @@ type traceOptions struct {
 	useTLS   bool
 	ns       string // the nameserver (host:port), empty for /etc/resolv.conf
 	mask     bool   // golden tests: times masked
+
+	// MQTT over WebSocket (ws://, wss://, or -proxy)
+	ws          *wsclient.Target // nil for mqtt:// and mqtts://
+	proxy       string           // a lifeline serve to go through
+	cacert      string
+	origin      string
+	subprotocol string
+	maxFrame    int64
 }
 
 // runTrace: lifeline trace [flags] mqtt://HOST:PORT — runs a lifecycle and
@@ -74,12 +83,18 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.Var(&o.pubs, "pub", "publish TOPIC=PAYLOAD[:QOS] (repeatable)")
 	fs.DurationVar(&o.wait, "wait", time.Second, "how long to stay connected before disconnecting")
 	fs.BoolVar(&o.json, "json", false, "print trace entries as JSON, one a line")
-	fs.BoolVar(&o.insecure, "insecure", false, "mqtts: do not verify the broker's certificate")
+	fs.BoolVar(&o.insecure, "insecure", false, "mqtts, wss: do not verify the server's certificate (the output says so)")
+	fs.StringVar(&o.cacert, "cacert", "", "mqtts, wss: trust the CA certificates in this PEM `FILE` instead of the system's")
+	fs.StringVar(&o.proxy, "proxy", "", "go through a lifeline serve's WebSocket proxy at this `URL` (ws://HOST:PORT) to the mqtt:// broker")
+	fs.StringVar(&o.origin, "origin", "", "ws, wss: send this Origin header (as a page on that origin would)")
+	fs.StringVar(&o.subprotocol, "subprotocol", "mqtt", "ws, wss: the WebSocket subprotocols to offer, comma-separated (\"\" offers none)")
+	fs.Int64Var(&o.maxFrame, "max-frame", wsclient.DefaultReadLimit, "ws, wss: the largest frame accepted from the server, in bytes")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on connecting and on each acknowledgement")
 	fs.StringVar(&o.ns, "nameserver", "", "DNS server (`host:port`) that resolves the broker's name (default: /etc/resolv.conf)")
 	fs.StringVar(&o.from, "from", "", "draw the lifecycle recorded in a .pcap or .pcapng `FILE` instead of connecting")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lifeline trace [flags] mqtt://HOST[:PORT] | mqtts://HOST[:PORT]")
+		fmt.Fprintln(stderr, "usage: lifeline trace [flags] mqtt://HOST[:PORT] | mqtts://HOST[:PORT] | ws://HOST[:PORT]/PATH | wss://HOST[:PORT]/PATH")
+		fmt.Fprintln(stderr, "       lifeline trace [flags] -proxy ws://SERVE-HOST:PORT mqtt://HOST[:PORT]")
 		fmt.Fprintln(stderr, "       lifeline trace [-json] -from FILE.pcap|FILE.pcapng")
 		fs.PrintDefaults()
 	}
@@ -100,8 +115,13 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return errors.New("trace: one broker URL expected")
 	}
 	var err error
-	if o.broker, o.useTLS, err = parseBrokerURL(fs.Arg(0)); err != nil {
+	if o.ws, err = webSocketTarget(fs.Arg(0), o.proxy); err != nil {
 		return err
+	}
+	if o.ws == nil {
+		if o.broker, o.useTLS, err = parseBrokerURL(fs.Arg(0)); err != nil {
+			return err
+		}
 	}
 	if o.version != 4 && o.version != 5 {
 		return fmt.Errorf("trace: -v must be 4 or 5, not %d", o.version)
@@ -167,6 +187,7 @@ type recorder struct {
 	start   time.Time
 	entries []trace.Entry
 	version int
+	wire    bool // packets are recorded from the wire (WebSocket), not from events
 	evs     []client.Event
 	notify  chan struct{}
 }
@@ -182,6 +203,9 @@ func (r *recorder) event(ev client.Event) {
 	e := trace.Entry{T: t, Leg: trace.LegClientBroker, Observed: trace.ObservedWire, Version: r.version}
 	switch ev.Type {
 	case client.EventSend, client.EventReceive:
+		if r.wire {
+			break
+		}
 		e.From, e.To = "client", "broker"
 		if ev.Type == client.EventReceive {
 			e.From, e.To = "broker", "client"
@@ -251,16 +275,67 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		}
 		pubs = append(pubs, m)
 	}
-	rec := &recorder{start: time.Now(), version: o.version, notify: make(chan struct{}, 1)}
+	// Over WebSocket the tap records the packets in their frames.
+	rec := &recorder{start: time.Now(), version: o.version, notify: make(chan struct{}, 1), wire: o.ws != nil}
 	d := &netrec.Dialer{Start: rec.start, Emit: rec.add, Party: "client", Leg: trace.LegClientBroker,
 		DNSLeg: trace.LegClientDNS, Nameserver: o.ns, Timeout: o.timeout}
-	if o.useTLS {
-		d.TLSConfig = &tls.Config{InsecureSkipVerify: o.insecure}
+	tcfg, err := traceTLSConfig(o, stderr)
+	if err != nil {
+		return err
 	}
+	if o.useTLS || o.ws != nil && o.ws.TLS() {
+		d.TLSConfig = tcfg
+	}
+	var pt *proxyTrace
+	if o.proxy != "" {
+		var err error
+		if pt, err = openProxyTrace(ctx, *o.ws, rec.start, o.origin); err != nil {
+			fmt.Fprintf(stderr, "lifeline trace: the proxy's /trace channel did not open (%v): its legs to DNS and the broker are not drawn\n", err)
+		} else {
+			t := o.ws.WithPath(o.ws.Path + "&trace=" + pt.token)
+			o.ws = &t
+		}
+	}
+	server := "broker"
+	if o.proxy != "" {
+		// The WebSocket's peer is lifeline serve: netrec's "broker" lane is its.
+		server = "proxy"
+		d.Emit = func(e trace.Entry) {
+			for _, p := range []*string{&e.From, &e.To} {
+				if *p == "broker" {
+					*p = server
+				}
+			}
+			rec.add(e)
+		}
+	}
+	var (
+		dialMu  sync.Mutex
+		dialErr error
+		wsConn  *wsclient.Conn
+	)
 	dial := func(ctx context.Context) (net.Conn, error) {
-		c, _, err := d.Dial(ctx, o.broker, o.useTLS)
+		if o.ws != nil {
+			c, _, err := wsclient.Dial(ctx, *o.ws, wsOptions(o, d, server))
+			dialMu.Lock()
+			dialErr, wsConn = err, c
+			dialMu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+		c, res, err := d.Dial(ctx, o.broker, o.useTLS)
 		if err != nil {
+			err = wsclient.ExplainDial(err, o.broker)
+			dialMu.Lock()
+			dialErr = err
+			dialMu.Unlock()
 			return nil, err
+		}
+		if res.TLS != nil {
+			host, _, _ := net.SplitHostPort(o.broker)
+			rec.add(wsclient.CertEntry(d, "broker", res.TLS, host))
 		}
 		return closeInTurn{c, closeWait}, nil
 	}
@@ -273,15 +348,27 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); nc.Run(runCtx) }()
-	err := traceSteps(ctx, nc, rec, o, subs, pubs)
+	err = traceSteps(ctx, nc, rec, o, subs, pubs)
 	cancel()
 	<-done
+	dialMu.Lock()
+	if wsConn != nil && wsConn.Fault() != nil {
+		err = explained(wsConn.Fault())
+	} else if err != nil && dialErr != nil {
+		err = explained(dialErr)
+	}
+	dialMu.Unlock()
 
 	rec.mu.Lock()
 	entries := rec.entries
 	rec.mu.Unlock()
+	parties := []string{"client", "dns", server}
+	if pt != nil {
+		entries = append(entries, pt.stop(100*time.Millisecond, entries)...)
+		parties = append(parties, "broker")
+	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].T < entries[j].T })
-	if werr := printTrace(entries, o, []string{"client", "dns", "broker"}, stdout, stderr); werr != nil {
+	if werr := printTrace(entries, o, parties, stdout, stderr); werr != nil {
 		return werr
 	}
 	return err
@@ -329,7 +416,7 @@ func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout,
 		for i := range entries {
 			entries[i].Seq = i + 1
 		}
-		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask}); werr != nil {
+		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask, Notes: o.ws != nil}); werr != nil {
 			return werr
 		}
 	}

@@ -128,7 +128,7 @@ func TestTraceFlags(t *testing.T) {
 		err  string
 	}{
 		{[]string{}, "one broker URL expected"},
-		{[]string{"http://x"}, "scheme must be mqtt or mqtts"},
+		{[]string{"http://x"}, "scheme http is a web page: for its WebSocket write ws://"},
 		{[]string{"-v", "3", "mqtt://127.0.0.1:1"}, "-v must be 4 or 5"},
 		{[]string{"-pub", "nope", "mqtt://127.0.0.1:1"}, "want TOPIC=PAYLOAD"},
 	}

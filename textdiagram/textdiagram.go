@@ -41,6 +41,9 @@ type Options struct {
 	Parties []string
 	// MaskTimes prints "t" instead of each time (for golden files).
 	MaskTimes bool
+	// Notes adds each entry's Note to its label (e.g. the WebSocket frame
+	// an MQTT packet travelled in).
+	Notes bool
 }
 
 // role is what a party does in the entries, which places its lane.
@@ -86,6 +89,9 @@ func Render(w io.Writer, entries []trace.Entry, opt Options) error {
 	for i, e := range entries {
 		t := times[i]
 		text := labelText(e)
+		if opt.Notes && e.Note != "" {
+			text += "  · " + e.Note
+		}
 		from, to := of[e.From], of[e.To]
 		lo, hi := min(from, to), max(from, to)
 		room := 1 << 20 // a note on the last lane: the line is its own

@@ -224,3 +224,24 @@ func FuzzWrap(f *testing.F) {
 		}
 	})
 }
+
+// Notes adds each entry's note to its label (lifeline trace over WebSocket:
+// the frame a packet came in); without it, notes are not drawn.
+func TestRenderNotes(t *testing.T) {
+	e := []trace.Entry{{T: 1, From: "client", To: "broker", Kind: "mqtt.PINGREQ", Summary: "PINGREQ", Note: "in binary frame 4: FIN, 2 B, masked", Observed: trace.ObservedWire}}
+	for _, tt := range []struct {
+		notes bool
+		want  string
+	}{{true, "PINGREQ  · in binary frame 4"}, {false, "PINGREQ "}} {
+		var b bytes.Buffer
+		if err := Render(&b, e, Options{Notes: tt.notes}); err != nil {
+			t.Fatal(err)
+		}
+		// The label wraps inside its lanes: compare without the drawing.
+		squash := strings.NewReplacer(" ", "", "|", "", "…", "", "\n", "", "-", "", ">", "")
+		joined := squash.Replace(b.String())
+		if !strings.Contains(joined, squash.Replace(tt.want)) || (!tt.notes && strings.Contains(joined, "frame")) {
+			t.Errorf("notes %v:\n%s", tt.notes, b.String())
+		}
+	}
+}

@@ -38,6 +38,12 @@ const (
 	KindWSUpgrade   = "ws.upgrade"
 	KindWSAccept    = "ws.accept"
 	KindWSClose     = "ws.close"
+	// KindWSFrame is a WebSocket frame that carries no MQTT packet (text,
+	// ping, pong, or one that could not be read).
+	KindWSFrame = "ws.frame"
+	// KindTLSCertificate is the server's certificate: subject, issuer,
+	// validity and whether it verified.
+	KindTLSCertificate = "tls.certificate"
 )
 
 // KindMQTT returns the kind of an MQTT packet given its type name in

@@ -298,3 +298,39 @@ func TestClassesDetailAndMermaid(t *testing.T) {
 		t.Fatalf("_mermaid() =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// Direct mode says what it can when the browser says nothing: a ws://
+// target from an https: page is refused before trying, and a failed open
+// names the likely causes and the doctor command for that URL.
+func TestDirectModeWords(t *testing.T) {
+	tests := []struct {
+		page, url string
+		want      []string // empty: tried
+	}{
+		{"http:", "ws://127.0.0.1:9001/mqtt", nil},
+		{"https:", "wss://broker.example/mqtt", nil},
+		{"https:", "ws://broker.example:8083/mqtt", []string{"mixed content", "wss://broker.example:8083/mqtt", "lifeline doctor wss://broker.example:8083/mqtt"}},
+	}
+	for _, tt := range tests {
+		got := mixedContent(tt.page, tt.url)
+		if (got == "") != (tt.want == nil) {
+			t.Errorf("%s from %s: %q", tt.url, tt.page, got)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s from %s: %q lacks %q", tt.url, tt.page, got, w)
+			}
+		}
+	}
+	for _, u := range []string{"ws://127.0.0.1:9001/mqtt", "wss://broker.example:8084/mqtt"} {
+		got := directOpenFailed(u, 1006, "")
+		for _, w := range []string{"code 1006", "1) nothing listens", "2) the path", "3) the broker refused", "lifeline doctor " + u} {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", u, got, w)
+			}
+		}
+		if strings.HasPrefix(u, "wss://") != strings.Contains(got, "4) the certificate") {
+			t.Errorf("%s: certificate cause: %q", u, got)
+		}
+	}
+}

@@ -145,6 +145,9 @@ func (a *app) connect(args []js.Value) any {
 		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
 			return rejected("a direct broker URL starts with ws:// or wss://, e.g. ws://127.0.0.1:9001/mqtt")
 		}
+		if why := mixedContent(jsGlobal.Get("location").Get("protocol").String(), u); why != "" {
+			return rejected(why)
+		}
 		s.mode, s.peer, s.leg, s.where = "direct", "broker", trace.LegBrowserBroker, u
 	} else {
 		s.mode, s.peer, s.leg = "proxy", "proxy", trace.LegBrowserProxy
@@ -268,6 +271,9 @@ func (s *session) closeWords(code int, reason string) string {
 		return what + " could not reach the broker " + s.where + ": " + why + ". Is the name right and the broker running? (WebSocket close code 1014, bad gateway)"
 	case 1006:
 		if s.sock == nil && s.cl.State() == client.StateDialing {
+			if s.mode == "direct" {
+				return directOpenFailed(s.where, code, reason)
+			}
 			return "could not open " + what + ": refused or unreachable (" + closeText(code, reason) + ")"
 		}
 	}
@@ -713,4 +719,42 @@ func mqttKind(b []byte) string {
 func hex2(b byte) string {
 	const d = "0123456789abcdef"
 	return string([]byte{d[b>>4], d[b&15]})
+}
+
+// mixedContent refuses, before trying, a ws:// target from a page loaded
+// over https: (browsers block it as mixed content and say nothing the
+// page can read); "" when the target may be tried.
+func mixedContent(pageProtocol, url string) string {
+	if pageProtocol != "https:" || !strings.HasPrefix(url, "ws://") {
+		return ""
+	}
+	secure := "wss://" + strings.TrimPrefix(url, "ws://")
+	return "not tried: this page was loaded over https:, and browsers refuse a plain ws:// WebSocket from such a page (mixed content) without telling the page why. " +
+		"Use the broker's TLS listener (" + secure + ", if it has one), or open Lifeline over http://. " +
+		"To check the TLS listener from a terminal: lifeline doctor " + secure
+}
+
+// directOpenFailed says why a direct WebSocket may have failed to open: the
+// browser reports only code 1006, so the likely causes are named, most
+// likely first, with the command that tells them apart.
+func directOpenFailed(url string, code int, reason string) string {
+	causes := []string{
+		"nothing listens on that host and port, or a firewall drops the connection",
+		"the path is not the broker's WebSocket path (brokers commonly use /mqtt, / or /ws; mosquitto needs `protocol websockets` on its listener)",
+		"the broker refused the upgrade or the subprotocol mqtt (some answer 404 or 400, some close silently)",
+	}
+	if strings.HasPrefix(url, "wss://") {
+		causes = append(causes, "the certificate is not trusted by this browser (a test certificate: open https://"+
+			strings.TrimPrefix(url, "wss://")+" once and accept it), has expired or names another host, or the port does not speak TLS")
+	}
+	var b strings.Builder
+	b.WriteString("could not open the WebSocket to " + url + " (" + closeText(code, reason) + "); the browser gives no detail. Likely causes, most likely first: ")
+	for i, c := range causes {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(strconv.Itoa(i+1) + ") " + c)
+	}
+	b.WriteString(". To see which, run in a terminal: lifeline doctor " + url)
+	return b.String()
 }

@@ -30,7 +30,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
+	gorilla "github.com/gorilla/websocket"
 )
 
 func main() {
@@ -83,7 +84,7 @@ func serveEcho() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	up := gorilla.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	go http.Serve(wln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -92,7 +93,7 @@ func serveEcho() {
 		defer ws.Close()
 		for {
 			_, m, err := ws.ReadMessage()
-			if err != nil || ws.WriteMessage(websocket.BinaryMessage, m) != nil {
+			if err != nil || ws.WriteMessage(gorilla.BinaryMessage, m) != nil {
 				return
 			}
 		}
@@ -247,11 +248,11 @@ type wsConn struct {
 	r  io.Reader
 }
 
-// send has gorilla frame and mask each message as usual; the frames leave in
-// one write, as the k packets of tcpConn.send do.
+// send has coder/websocket frame and mask each message as usual; the frames
+// leave in one write, as the k packets of tcpConn.send do.
 func (c *wsConn) send(b []byte, k int) error {
 	for range k {
-		if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		if err := c.ws.Write(context.Background(), websocket.MessageBinary, b); err != nil {
 			return err
 		}
 	}
@@ -260,7 +261,7 @@ func (c *wsConn) send(b []byte, k int) error {
 func (c *wsConn) recv(p []byte) (int, error) {
 	for {
 		if c.r == nil {
-			_, r, err := c.ws.NextReader()
+			_, r, err := c.ws.Reader(context.Background())
 			if err != nil {
 				return 0, err
 			}
@@ -278,34 +279,42 @@ func (c *wsConn) recv(p []byte) (int, error) {
 	}
 }
 func (c *wsConn) close() {
-	c.g.gathered = false // the close frame goes out at once
-	c.ws.Close()
+	c.g.gathered = false
+	c.ws.CloseNow() // as before: the TCP connection ends, no close handshake to wait for
 }
 
-func dialWS(url, origin string, protocols []string) func() (conn, error) {
-	return dialWSBuffers(url, origin, protocols, 32<<10)
-}
+// gatherKey carries, in a dial's context, where to put its gather.
+type gatherKey struct{}
 
-func dialWSBuffers(url, origin string, protocols []string, size int) func() (conn, error) {
-	return func() (conn, error) {
-		var g *gather
-		d := websocket.Dialer{Subprotocols: protocols, ReadBufferSize: size, WriteBufferSize: size,
-			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				g = &gather{Conn: c}
-				return g, nil
-			}}
-		h := map[string][]string{}
-		if origin != "" {
-			h["Origin"] = []string{origin}
-		}
-		ws, _, err := d.Dial(url, h)
+// wsClient dials for every WebSocket client of the benchmark: each
+// connection is a gather, handed back through the request's context.
+var wsClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+	DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
+		g := &gather{Conn: c}
+		*ctx.Value(gatherKey{}).(**gather) = g
+		return g, nil
+	}}}
+
+// dialWS dials with github.com/coder/websocket, the client Lifeline uses
+// natively (its read and write buffers are its own, 4 KiB pooled, where
+// gorilla's were set per dial).
+func dialWS(url, origin string, protocols []string) func() (conn, error) {
+	return func() (conn, error) {
+		var g *gather
+		ctx := context.WithValue(context.Background(), gatherKey{}, &g)
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: wsClient, HTTPHeader: h, Subprotocols: protocols})
+		if err != nil {
+			return nil, err
+		}
+		ws.SetReadLimit(-1) // the proxy may gather many echoes into one message
 		g.gathered = true
 		return &wsConn{ws: ws, g: g}, nil
 	}
@@ -522,7 +531,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, 32)
-	dial := dialWSBuffers("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"}, 1024)
+	dial := dialWS("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"})
 	start := time.Now()
 	for i := range conns {
 		wg.Add(1)
