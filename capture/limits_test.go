@@ -326,15 +326,19 @@ func TestImportStreamedAsReadTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, e := range []trace.Entry{
-		{From: "10.0.0.1:5000", To: "10.0.0.2:9000", Kind: trace.KindTCPSyn},
-		{From: "10.0.0.2:9000", To: "10.0.0.1:5000", Kind: trace.KindTCPSynAck},
-		{From: "10.0.0.1:5000", To: "10.0.0.2:9000", Kind: trace.KindTCPAck},
-		{From: "10.0.0.3:5000", To: "10.0.0.2:1883", Kind: trace.KindTCPSyn, Conn: "x"},
-		{From: "10.0.0.1:5000", To: "10.0.0.2:9000", Kind: "mqtt.CONNECT", Bytes: []byte{0x10, 0x0e, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'd', '1'}},
-	} {
-		e.T, e.Leg = float64(i), trace.LegClientBroker
-		if _, err := x.Write(&e); err != nil {
+	entries := []trace.Entry{
+		{Src: "10.0.0.1:5000", Dst: "10.0.0.2:9000", Kind: trace.KindTCPSyn},
+		{Src: "10.0.0.2:9000", Dst: "10.0.0.1:5000", Kind: trace.KindTCPSynAck},
+		{Src: "10.0.0.1:5000", Dst: "10.0.0.2:9000", Kind: trace.KindTCPAck},
+		{Src: "10.0.0.3:5000", Dst: "10.0.0.2:1883", Kind: trace.KindTCPSyn, Conn: "x"},
+		{Src: "10.0.0.1:5000", Dst: "10.0.0.2:9000", Kind: "mqtt.CONNECT", Bytes: []byte{0x10, 0x0e, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'd', '1'}},
+	}
+	for i := range entries {
+		entries[i].T, entries[i].Leg = float64(i), trace.LegClientBroker
+		x.Learn(&entries[i])
+	}
+	for i := range entries {
+		if _, err := x.Write(&entries[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -368,7 +372,7 @@ func TestImportStreamedAsReadTrace(t *testing.T) {
 	// The port-9000 capture does have an entry that came out late.
 	late := 0
 	Scan(bytes.NewReader(onOtherPort.Bytes()), Options{}, func(it Item) error {
-		if it.Frame < 4 && it.Entry.Kind == trace.KindTCPSyn && it.Entry.From == "10.0.0.1:5000" {
+		if it.Frame < 4 && it.Entry.Kind == trace.KindTCPSyn && it.Entry.Src == "10.0.0.1:5000" {
 			late++
 		}
 		return nil
