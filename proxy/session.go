@@ -397,79 +397,31 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 // written to the broker first, and pageToBroker returns true for run to
 // drain the broker leg; otherwise the session has been finished.
 func (ss *session) pageToBroker() (pageClosed bool) {
-	var buf *[]byte
-	pending := 0
-	idle := ss.srv.cfg.IdleTimeout
-	var lastDeadline time.Time
-	var lastWriteDeadline time.Time
-	flush := func() error {
-		if pending == 0 {
-			return nil
-		}
-		lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastWriteDeadline, ss.srv.cfg.WriteTimeout)
-		traced := len(ss.upq) > 0
-		if traced {
-			ss.writing <- struct{}{}
-		}
-		at := time.Now() // the bytes are handed to the kernel now
-		n, err := ss.broker.Write((*buf)[:pending])
-		ss.bytesUp.Add(int64(n))
-		if traced {
-			ss.written(n, at)
-			<-ss.writing
-		}
-		pending = 0
-		return err
-	}
-	release := func() {
-		if buf != nil {
-			bigPool.Put(buf)
-			buf = nil
-		}
-	}
-	defer release()
-	// readFailed ends the loop on an error from the page, after writing what
-	// the page sent before it.
-	readFailed := func(err error) bool {
-		if ferr := flush(); ferr != nil {
-			ss.brokerWriteFailed(ferr)
-			return false
-		}
-		return ss.pageReadFailed(err)
-	}
-	onPacket := func(first byte, n int, pkt []byte, end int) { ss.packetUp(first, n, pkt, pending+end) }
-	// The idle deadline is moved only when the next read may wait for the
-	// page (no whole frame buffered), at most once a second: reading the
-	// clock for every frame costs a fifth of this loop under load.
-	waitNext := func() {
-		if now := time.Now(); now.Sub(lastDeadline) > time.Second && !ss.ended.Load() {
-			lastDeadline = now
-			ss.ws.SetReadDeadline(now.Add(idle))
-		}
-	}
-	waitNext()
+	w := &upWriter{ss: ss}
+	defer w.release()
+	w.waitNext()
 	for {
 		mt, r, err := ss.ws.NextReader()
 		if err != nil {
-			return readFailed(err)
+			return w.readFailed(err)
 		}
 		if mt != websocket.BinaryMessage {
 			ss.finish(websocket.CloseUnsupportedData, "text frames are not MQTT: send binary frames", errors.New("text frame from the page"))
 			return false
 		}
-		if buf == nil {
-			buf = bigPool.Get().(*[]byte)
+		if w.buf == nil {
+			w.buf = bigPool.Get().(*[]byte)
 		}
 		for {
-			if pending == len(*buf) {
-				if err := flush(); err != nil {
+			if w.pending == len(*w.buf) {
+				if err := w.flush(); err != nil {
 					ss.brokerWriteFailed(err)
 					return false
 				}
 			}
-			n, err := r.Read((*buf)[pending:])
+			n, err := r.Read((*w.buf)[w.pending:])
 			if n > 0 {
-				if ferr := ss.up.feed((*buf)[pending:pending+n], onPacket); ferr != nil {
+				if ferr := w.feed(n); ferr != nil {
 					code := websocket.CloseProtocolError
 					if errors.Is(ferr, codec.ErrPacketTooLarge) {
 						code = websocket.CloseMessageTooBig
@@ -477,23 +429,99 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
 					return false
 				}
-				pending += n
 			}
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				return readFailed(err)
+				return w.readFailed(err)
 			}
 		}
 		if !ss.frameWaiting() {
-			if err := flush(); err != nil {
+			if err := w.flush(); err != nil {
 				ss.brokerWriteFailed(err)
 				return false
 			}
-			release()
-			waitNext()
+			w.release()
+			w.waitNext()
 		}
+	}
+}
+
+// upWriter is pageToBroker's state: the pooled buffer the page's bytes
+// gather in (pending bytes of it) until one write to the broker, and when
+// the read and write deadlines were last moved.
+type upWriter struct {
+	ss      *session
+	buf     *[]byte
+	pending int
+
+	lastDeadline      time.Time // of the page's read
+	lastWriteDeadline time.Time // of the broker's write
+}
+
+// feed follows the packet boundaries of the n bytes just read after the
+// pending ones, and counts them as pending.
+func (w *upWriter) feed(n int) error {
+	ss := w.ss
+	err := ss.up.feed((*w.buf)[w.pending:w.pending+n], func(first byte, size int, pkt []byte, end int) {
+		ss.packetUp(first, size, pkt, w.pending+end)
+	})
+	if err != nil {
+		return err
+	}
+	w.pending += n
+	return nil
+}
+
+// flush writes the pending bytes to the broker, recording the packets whose
+// last byte they hold.
+func (w *upWriter) flush() error {
+	if w.pending == 0 {
+		return nil
+	}
+	ss := w.ss
+	w.lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, w.lastWriteDeadline, ss.srv.cfg.WriteTimeout)
+	traced := len(ss.upq) > 0
+	if traced {
+		ss.writing <- struct{}{}
+	}
+	at := time.Now() // the bytes are handed to the kernel now
+	n, err := ss.broker.Write((*w.buf)[:w.pending])
+	ss.bytesUp.Add(int64(n))
+	if traced {
+		ss.written(n, at)
+		<-ss.writing
+	}
+	w.pending = 0
+	return err
+}
+
+// release returns the buffer to the pool.
+func (w *upWriter) release() {
+	if w.buf != nil {
+		bigPool.Put(w.buf)
+		w.buf = nil
+	}
+}
+
+// readFailed ends the loop on an error from the page, after writing what
+// the page sent before it.
+func (w *upWriter) readFailed(err error) bool {
+	if ferr := w.flush(); ferr != nil {
+		w.ss.brokerWriteFailed(ferr)
+		return false
+	}
+	return w.ss.pageReadFailed(err)
+}
+
+// waitNext moves the page's idle deadline before a read that may wait for
+// the page (no whole frame buffered), at most once a second: reading the
+// clock for every frame costs a fifth of this loop under load.
+func (w *upWriter) waitNext() {
+	if now := time.Now(); now.Sub(w.lastDeadline) > time.Second && !w.ss.ended.Load() {
+		w.lastDeadline = now
+		w.ss.ws.SetReadDeadline(now.Add(w.ss.srv.cfg.IdleTimeout))
 	}
 }
 
