@@ -41,6 +41,10 @@ type Config struct {
 	WriteTimeout time.Duration // a peer that reads nothing for this long ends a session (default 30 s)
 	CloseWait    time.Duration // after the page closes and the proxy's FIN is sent, how long to wait for the broker's (default 2 s)
 
+	// LabBytes bounds the bytes the lab bench holds or delays for one
+	// session, both directions together (default 8 × MaxMessage).
+	LabBytes int
+
 	// Resolver settings passed to netrec.Dialer.
 	Zone, ZoneServer, Nameserver string
 	TLSConfig                    *tls.Config
@@ -57,6 +61,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxMessage <= 0 {
 		c.MaxMessage = 1 << 20
+	}
+	if c.LabBytes <= 0 {
+		c.LabBytes = 8 * c.MaxMessage
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
@@ -325,6 +332,8 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 		case "cut":
 			log.Info("cut requested", "conn", m.Conn)
 			tc.cut(m.Conn)
+		case "lab":
+			tc.lab(msg)
 		}
 	}
 	s.hub.remove(tc)

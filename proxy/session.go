@@ -47,6 +47,7 @@ type session struct {
 	mu         sync.Mutex // guards broker and cancelDial against finish
 	broker     *netrec.Conn
 	cancelDial context.CancelFunc
+	lab        *lab // the lab bench, nil without a trace channel (see lab.go)
 	version    atomic.Int32
 
 	up, down stream // page→broker, broker→page
@@ -133,6 +134,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		if d.bc != nil {
 			d.bc.Close()
 		}
+		ss.stopLab("the upgrade failed")
 		if ss.tc != nil {
 			ss.tc.forget(ss.conn)
 		}
@@ -198,11 +200,19 @@ func (ss *session) dial(req sessionRequest) dialResult {
 		}
 		return dialResult{target: target, code: code, reason: err.Error(), err: err}
 	}
+	// The page may send lab controls as soon as its WebSocket opens.
+	ss.mu.Lock()
+	ss.broker = bc
+	if ss.tc != nil {
+		ss.lab = newLab(ss, s.cfg.LabBytes)
+	}
+	ss.mu.Unlock()
 	return dialResult{bc: bc, res: res, target: target}
 }
 
 func (s *Server) serveSession(ss *session, ip netip.Addr, d dialResult) {
 	defer s.release(ip)
+	defer ss.stopLab("the session ended")
 	if ss.tc != nil {
 		defer ss.tc.forget(ss.conn)
 	}
@@ -263,6 +273,7 @@ func (ss *session) run(d dialResult) {
 		ss.drain(done)
 	}
 	<-done
+	ss.stopLab("the session ended")
 	ss.ws.Close()
 	ss.log.Info("session ended", "code", ss.closeCode, "reason", ss.closeText,
 		"bytes_up", ss.bytesUp.Load(), "bytes_down", ss.bytesDown.Load(),
@@ -298,6 +309,10 @@ func (ss *session) drain(done <-chan struct{}) {
 	reason := "closed by the page"
 	if ss.pageCode == websocket.CloseAbnormalClosure {
 		reason = "the page's connection was lost"
+	}
+	if ss.lab != nil && ss.lab.pageClosed(ss.srv.cfg.IdleTimeout, done) {
+		ss.finish(ss.pageCode, reason+" while silenced", nil)
+		return
 	}
 	if err := ss.broker.CloseWrite(); err == nil {
 		wait := ss.srv.cfg.CloseWait
@@ -359,11 +374,14 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 	ss.once.Do(func() {
 		ss.mu.Lock()
 		ss.ended.Store(true)
-		broker, cancel := ss.broker, ss.cancelDial
+		broker, cancel, lab := ss.broker, ss.cancelDial, ss.lab
 		ss.mu.Unlock()
 		ss.closeCode, ss.closeText = code, reason
 		if cancel != nil {
 			cancel()
+		}
+		if lab != nil {
+			lab.end("the session ended (" + reason + ")")
 		}
 		switch {
 		case broker != nil && abort:
@@ -413,6 +431,15 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 			w.buf = bigPool.Get().(*[]byte)
 		}
 		for {
+			if !w.gated && !ss.up.partial() && ss.lab != nil && ss.lab.on.Load() {
+				// The lab is on: from this packet boundary on, every
+				// packet goes through it, after what is pending.
+				if err := w.flush(); err != nil {
+					ss.brokerWriteFailed(err)
+					return false
+				}
+				w.gated = true
+			}
 			if w.pending == len(*w.buf) {
 				if err := w.flush(); err != nil {
 					ss.brokerWriteFailed(err)
@@ -455,6 +482,7 @@ type upWriter struct {
 	ss      *session
 	buf     *[]byte
 	pending int
+	gated   bool // packets go through the lab (see lab.go), pending stays 0
 
 	lastDeadline      time.Time // of the page's read
 	lastWriteDeadline time.Time // of the broker's write
@@ -464,6 +492,9 @@ type upWriter struct {
 // pending ones, and counts them as pending.
 func (w *upWriter) feed(n int) error {
 	ss := w.ss
+	if w.gated {
+		return ss.up.feed((*w.buf)[:n], ss.labUp)
+	}
 	err := ss.up.feed((*w.buf)[w.pending:w.pending+n], func(first byte, size int, pkt []byte, end int) {
 		ss.packetUp(first, size, pkt, w.pending+end)
 	})
@@ -672,15 +703,23 @@ func (ss *session) brokerToPage() {
 	get := func() []byte { return *bigPool.Get().(*[]byte) }
 	put := func(b []byte) { bigPool.Put(&b) }
 	var lastDeadline time.Time
+	gated := false // packets go through the lab (see lab.go)
 	for {
 		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
-			if ferr := ss.down.feed(buf[:n], ss.packetDown); ferr != nil {
+			if !gated && !ss.down.partial() && ss.lab != nil && ss.lab.on.Load() {
+				gated = true
+			}
+			done := ss.packetDown
+			if gated {
+				done = ss.labDown
+			}
+			if ferr := ss.down.feed(buf[:n], done); ferr != nil {
 				put(buf)
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
 				return
 			}
-			if !ss.pageGone.Load() {
+			if !gated && !ss.pageGone.Load() {
 				lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
 				werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
 				switch {
@@ -708,6 +747,8 @@ func (ss *session) brokerToPage() {
 
 func (ss *session) brokerReadFailed(err error) {
 	switch {
+	case ss.lab != nil && ss.lab.brokerClosed(err):
+		// Silenced: the page is not told; it notices by its keepalive.
 	case ss.pageGone.Load():
 		// pageToBroker is draining; its wait for this end finishes.
 	case errors.Is(err, io.EOF) && ss.down.partial():

@@ -29,6 +29,7 @@ type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
+	labBytes                                                                 int
 	idle, write, dial                                                        time.Duration
 }
 
@@ -37,7 +38,7 @@ var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
-	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "lab-bytes", "idle-timeout", "write-timeout", "dial-timeout"}},
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,6 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.IntVar(&c.maxConns, "max-conns", 1024, "WebSocket connections at once (/mqtt and /trace)")
 	fset.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections at once from one address")
 	fset.IntVar(&c.maxMessage, "max-message", 1<<20, "largest WebSocket message / MQTT packet from the page, in `bytes`")
+	fset.IntVar(&c.labBytes, "lab-bytes", 0, "bytes the lab bench may hold or delay for one session, both ways together; at the bound it stops reading that side (default 8 × -max-message)")
 	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
@@ -86,6 +88,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !f.ok {
 			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
 		}
+	}
+	if c.labBytes < 0 {
+		return fmt.Errorf("serve: -lab-bytes must be 0 (for 8 × -max-message) or more, got %d", c.labBytes)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
@@ -151,6 +156,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxConns:      c.maxConns,
 		MaxConnsPerIP: c.maxConnsPerIP,
 		MaxMessage:    c.maxMessage,
+		LabBytes:      c.labBytes,
 		DialTimeout:   c.dial,
 		IdleTimeout:   c.idle,
 		WriteTimeout:  c.write,

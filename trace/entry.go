@@ -38,6 +38,16 @@ const (
 	KindWSUpgrade   = "ws.upgrade"
 	KindWSAccept    = "ws.accept"
 	KindWSClose     = "ws.close"
+
+	// The lab bench (the proxy's hold, step, release, drop, delay and
+	// silence controls): the control itself, from browser to proxy, and its
+	// effect on a packet, from proxy toward the packet's destination,
+	// Bytes holding the packet.
+	KindLabHold    = "lab.hold"    // a hold or pause; a packet held at the proxy; a refusal to hold more (Error set)
+	KindLabRelease = "lab.release" // step, release or resume; a held packet let go (its forwarding follows)
+	KindLabDrop    = "lab.drop"    // a drop rule; a packet swallowed at the proxy, or held and never delivered
+	KindLabDelay   = "lab.delay"   // a delay set for a direction
+	KindLabSilence = "lab.silence" // silence begun or ended; a close not passed on while silenced
 )
 
 // KindMQTT returns the kind of an MQTT packet given its type name in
