@@ -45,6 +45,14 @@ type Dialer struct {
 	Timeout time.Duration
 	// TLSConfig is cloned for TLS connections; ServerName is set from the host.
 	TLSConfig *tls.Config
+
+	// KernelState, if set, records the kernel's state of the connection
+	// (TCP_INFO: ESTABLISHED, FIN_WAIT2, CLOSE_WAIT, TIME_WAIT …, with its
+	// RTT) as a tcp.state entry each time it is seen to change: after
+	// connect(), after the peer's FIN or RST, after this side's FIN, and
+	// when Conn.ObserveState is called. Where the kernel does not say
+	// (other systems, a closed socket) nothing is recorded.
+	KernelState bool
 }
 
 // Stage names the step a Dial failed at.
@@ -227,7 +235,9 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 	ack.Observed = trace.ObservedKernel
 	ack.Note = "connection established"
 	d.emit(ack)
-	return &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap}, nil
+	conn := &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap}
+	conn.ObserveState("after connect() returned")
+	return conn, nil
 }
 
 func (d *Dialer) resolvedNote(host string, res *Result) string {

@@ -399,5 +399,7 @@ func (s *Server) dialer() *netrec.Dialer {
 		Timeout:    s.cfg.DialTimeout,
 		TLSConfig:  s.cfg.TLSConfig,
 		Check:      s.cfg.Policy.CheckAddr,
+		// The proxy–broker leg shows the kernel's view of the socket.
+		KernelState: true,
 	}
 }

@@ -34,6 +34,7 @@ const (
 	KindTCPAck      = "tcp.ack"
 	KindTCPFin      = "tcp.fin"
 	KindTCPRst      = "tcp.rst"
+	KindTCPState    = "tcp.state" // the kernel's state of a socket (TCP_INFO), at the party's own lane
 	KindTLS         = "tls.handshake"
 	KindWSUpgrade   = "ws.upgrade"
 	KindWSAccept    = "ws.accept"
