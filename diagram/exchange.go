@@ -138,7 +138,7 @@ func Class(kind string) string {
 	switch kind {
 	case trace.KindDNSQuery, trace.KindDNSResponse:
 		return "dns"
-	case trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck, trace.KindTCPFin, trace.KindTCPRst:
+	case trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck, trace.KindTCPFin, trace.KindTCPRst, trace.KindTCPState:
 		return "tcp"
 	case trace.KindTLS:
 		return "tls"
@@ -154,9 +154,11 @@ func Class(kind string) string {
 		return "ping"
 	case "mqtt.DISCONNECT":
 		return "disconnect"
+	case trace.KindLabHold, trace.KindLabRelease, trace.KindLabDrop, trace.KindLabDelay, trace.KindLabSilence:
+		return "lab"
 	}
 	return "other"
 }
 
 // Classes lists the classes in the order the page shows them.
-var Classes = []string{"dns", "tcp", "tls", "ws", "connect", "subscribe", "publish", "ping", "disconnect", "other"}
+var Classes = []string{"dns", "tcp", "tls", "ws", "connect", "subscribe", "publish", "ping", "disconnect", "lab", "other"}

@@ -438,7 +438,7 @@ func ms(d time.Duration) string {
 
 // emitPacket emits an entry about a queued packet at the proxy.
 func (l *lab) emitPacket(p *labPacket, at time.Time, kind, what, errText string) {
-	e := l.ss.entry(at, p.dir.leg(), "proxy", p.dir.dest(), kind, p.name()+" "+what)
+	e := l.ss.entry(at, p.dir.leg(), "proxy", "proxy", kind, p.name()+" "+what)
 	e.Bytes = p.b
 	e.Version = int(l.ss.version.Load())
 	e.Error = errText

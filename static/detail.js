@@ -231,6 +231,7 @@ export function classOf(kind) {
   if (kind.startsWith('tcp.')) return 'tcp';
   if (kind.startsWith('tls.')) return 'tls';
   if (kind.startsWith('ws.')) return 'ws';
+  if (kind.startsWith('lab.')) return 'lab';
   const t = kind.replace('mqtt.', '');
   if (['CONNECT', 'CONNACK', 'AUTH'].includes(t)) return 'connect';
   if (t.startsWith('PUB')) return 'publish';

@@ -14,7 +14,7 @@ const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
 
 export const CLASS_NAMES = {
   dns: 'DNS', tcp: 'TCP', tls: 'TLS', ws: 'WebSocket', connect: 'Connect',
-  subscribe: 'Subscribe', publish: 'Publish', ping: 'Keepalive', disconnect: 'Disconnect', other: 'Other',
+  subscribe: 'Subscribe', publish: 'Publish', ping: 'Keepalive', disconnect: 'Disconnect', lab: 'Lab', other: 'Other',
 };
 
 export class Diagram {
@@ -352,6 +352,17 @@ export class Diagram {
     g.append(s('rect', { class: 'hit', x: 0, y: 0, width: '100%', height: H }));
     g.append(s('text', { class: 'delta', x: 8, y: H * 0.45, text: `+${fmtMs(a.delta)}` }));
     g.append(s('text', { class: 'abs', x: 8, y: H * 0.85, text: `${fmtMs(a.t)}` }));
+    if (a.fromLane === a.toLane) {
+      // An event at one party (the lab holding or dropping a packet at the
+      // proxy, the kernel's socket state): a mark on its lifeline, not an arrow.
+      g.classList.add('mark');
+      const sym = { 'lab.hold': '⏸', 'lab.release': '▶', 'lab.drop': '✕', 'lab.silence': '🔇', 'lab.delay': '⏱' }[a.kind] || '●';
+      g.append(s('rect', { class: 'mark-box', x: x1 - 9, y: y - 9, width: 18, height: 18, rx: 4 }));
+      g.append(s('text', { class: 'mark-sym', x: x1, y: y + 4, 'text-anchor': 'middle', text: sym }));
+      const room = Math.max(12, Math.floor(this.laneW * 0.9 / (7.2 * ZOOMS[this.zoomIndex])));
+      g.append(s('text', { class: 'label', x: x1 + 14, y: y + 4, 'text-anchor': 'start', text: clip(label, room) }));
+      return g;
+    }
     const head = 7;
     g.append(s('line', { class: 'shaft', x1: x1, x2: x2 - dir * head, y1: y, y2: y }));
     g.append(s('path', { class: 'head', d: `M${x2},${y} l${-dir * head * 1.4},${-head * 0.7} v${head * 1.4} z` }));
