@@ -356,10 +356,10 @@ export class Diagram {
       // An event at one party (the lab holding or dropping a packet at the
       // proxy, the kernel's socket state): a mark on its lifeline, not an arrow.
       g.classList.add('mark');
-      const sym = { 'lab.hold': '⏸', 'lab.release': '▶', 'lab.drop': '✕', 'lab.silence': '🔇', 'lab.delay': '⏱' }[a.kind] || '●';
+      const sym = { 'lab.hold': '‖', 'lab.release': '▶', 'lab.drop': '✕', 'lab.silence': '…', 'lab.delay': '~' }[a.kind] || '•';
       g.append(s('rect', { class: 'mark-box', x: x1 - 9, y: y - 9, width: 18, height: 18, rx: 4 }));
       g.append(s('text', { class: 'mark-sym', x: x1, y: y + 4, 'text-anchor': 'middle', text: sym }));
-      const room = Math.max(12, Math.floor(this.laneW * 0.9 / (7.2 * ZOOMS[this.zoomIndex])));
+      const room = Math.max(12, Math.floor(this.laneW * 1.7 / (7.2 * ZOOMS[this.zoomIndex])));
       g.append(s('text', { class: 'label', x: x1 + 14, y: y + 4, 'text-anchor': 'start', text: clip(label, room) }));
       return g;
     }
