@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +66,74 @@ func TestLabHeldAcknowledgement(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if eval[bool](t, ctx, `window.__acked2`) {
 		t.Fatal("the publish was acknowledged although its PUBACK was dropped")
+	}
+}
+
+// labBroker is a broker the lab lessons are played against: the embedded
+// mochi, or Debian's mosquitto as the page's default broker.
+type labBroker struct {
+	name string
+	args func(t *testing.T) []string // lifeline serve's arguments
+}
+
+var labBrokers = []labBroker{
+	{"embedded", func(*testing.T) []string { return []string{"-embedded-broker", "127.0.0.1:0"} }},
+	{"mosquitto", func(t *testing.T) []string {
+		port, _ := startMosquitto(t, "allow_anonymous true\n")
+		return []string{"-embedded-broker", "off", "-default-broker", "127.0.0.1:" + strconv.Itoa(port), "-allow-private", "-allow", "127.0.0.1:*"}
+	}},
+}
+
+// publishes lists the PUBLISH arrows of the run on a leg, to or from a
+// client, as "DUP id payload".
+func publishes(t *testing.T, ctx context.Context, leg, dir, client string) []string {
+	t.Helper()
+	return eval[[]string](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.PUBLISH' && e.leg === `+jsString(leg)+` && e[`+jsString(dir)+`] === `+jsString(client)+`).map(e => {
+		const b = Uint8Array.from(atob(e.bytes), c => c.charCodeAt(0));
+		let i = 1; while (b[i] & 0x80) i++; i++;
+		const tl = (b[i] << 8) | b[i + 1]; i += 2 + tl;
+		const qos = (b[0] >> 1) & 3;
+		const id = qos ? ((b[i] << 8) | b[i + 1]) : 0;
+		return ((b[0] & 8) ? 'DUP ' : '') + id + ' ' + new TextDecoder().decode(b.slice(i + (qos ? 2 : 0)));
+	})`)
+}
+
+// TestLessonQoS2 plays "Why QoS 2 exists": a lost PUBACK and a broken
+// connection make the broker resend with DUP=1 and the app gets the QoS 1
+// message twice; a lost PUBREC makes the meter resend with DUP=1 and the app
+// gets the QoS 2 message once.
+func TestLessonQoS2(t *testing.T) {
+	for _, b := range labBrokers {
+		t.Run(b.name, func(t *testing.T) {
+			s := startServer(t, b.args(t)...)
+			ctx := newBrowser(t)
+			openPage(t, ctx, s)
+			runLesson(t, ctx, "qos2", func(i int) {
+				switch i {
+				case 1:
+					if got := received(t, ctx, "app"); strings.Join(got, "|") != "meter/energy 1042 kWh" {
+						t.Errorf("after the lost PUBACK the app received %q", got)
+					}
+				case 2:
+					if got := received(t, ctx, "app"); strings.Join(got, "|") != "meter/energy 1042 kWh|meter/energy 1042 kWh" {
+						t.Errorf("QoS 1 after the app's return: received %q, want the message twice", got)
+					}
+					p := publishes(t, ctx, "browser-proxy", "to", "app")
+					if len(p) != 2 || strings.HasPrefix(p[0], "DUP") || p[1] != "DUP "+strings.TrimPrefix(p[0], "") {
+						t.Errorf("the PUBLISHes to the app: %q, want the second the first again with DUP", p)
+					}
+					screenshot(t, ctx, "lesson-qos2-"+b.name+"-dup")
+				case 4:
+					if got := received(t, ctx, "app"); strings.Join(got, "|") != "meter/energy 1042 kWh|meter/energy 1042 kWh|meter/energy 1043 kWh" {
+						t.Errorf("QoS 2 after the meter's resend: the app received %q, want 1043 once", got)
+					}
+					t.Logf("meter: %s", eval[string](t, ctx, `lifeline.trace().filter(e => e.from === 'meter' || e.to === 'meter').map(e => e.kind + ' ' + e.from + '>' + e.to + ' ' + (e.summary || '') + (e.error ? ' ERR ' + e.error : '')).join('\n')`))
+					p := publishes(t, ctx, "browser-proxy", "from", "meter")
+					if len(p) != 3 || p[2] != "DUP "+p[1] {
+						t.Errorf("the meter's PUBLISHes: %q, want the QoS 2 one resent with DUP and the same id", p)
+					}
+				}
+			})
+		})
 	}
 }
