@@ -137,3 +137,84 @@ func TestLessonQoS2(t *testing.T) {
 		})
 	}
 }
+
+// TestLessonDeadLink plays "How a dead connection is noticed": silenced,
+// the device's PINGREQ is held and it gives up; the broker closes the
+// connection no sooner than one and a half keepalives after the device's
+// last packet and publishes the will to the app.
+func TestLessonDeadLink(t *testing.T) {
+	for _, b := range labBrokers {
+		t.Run(b.name, func(t *testing.T) {
+			s := startServer(t, b.args(t)...)
+			ctx := newBrowser(t)
+			openPage(t, ctx, s)
+			runLesson(t, ctx, "deadlink", func(i int) {
+				switch i {
+				case 3:
+					if got := received(t, ctx, "app"); len(got) != 0 {
+						t.Errorf("the app received %q before the broker gave up", got)
+					}
+				case 4:
+					run := eval[string](t, ctx, `lifeline._ui.lessons.run`)
+					if got := received(t, ctx, "app"); strings.Join(got, "|") != "sensor/status sensor-"+run+" went silent" {
+						t.Errorf("the app received %q, want the will", got)
+					}
+					// The broker's FIN comes no sooner than 1.5 keepalives
+					// (6 s) after the last packet it had from the device,
+					// its CONNECT (both stamped by the proxy).
+					gap := eval[float64](t, ctx, `(() => { const tr = lifeline.trace(); const dev = tr.find(e => e.kind === 'mqtt.CONNECT' && e.leg === 'proxy-broker' && e.summary.includes('sensor-')); const fin = tr.find(e => e.kind === 'tcp.fin' && e.from === 'broker' && e.conn === dev.conn); return fin.t - dev.t; })()`)
+					if gap < 6000 {
+						t.Errorf("the broker gave up %.0f ms after the device's CONNECT, before 1.5 × 4 s", gap)
+					}
+					t.Logf("%s gave up %.0f ms after the device's last packet (keepalive 4 s)", b.name, gap)
+					if n := eval[int](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.PINGRESP' && e.to === 'device').length`); n != 0 {
+						t.Errorf("%d PINGRESP reached the silenced device", n)
+					}
+					screenshot(t, ctx, "lesson-deadlink-"+b.name)
+				}
+			})
+		})
+	}
+}
+
+// TestLessonSlowLink plays "A slow link" with 300 ms each way: the
+// device's QoS 1 publish waits two delays for its PUBACK, QoS 2 four for
+// PUBCOMP (times on the page's own clock), and the proxy's arrows toward
+// the broker say they were delayed.
+func TestLessonSlowLink(t *testing.T) {
+	for _, b := range labBrokers {
+		t.Run(b.name, func(t *testing.T) {
+			s := startServer(t, b.args(t)...)
+			ctx := newBrowser(t)
+			openPage(t, ctx, s)
+			took := func(first, last string) float64 {
+				return eval[float64](t, ctx, `(() => { const tr = lifeline.trace().filter(e => e.leg === 'browser-proxy'); const p = tr.filter(e => e.kind === 'mqtt.PUBLISH' && e.from === 'device').at(-1); const a = tr.filter(e => e.kind === `+jsString(last)+` && e.to === 'device').at(-1); return a.t - p.t; })()`)
+			}
+			runLesson(t, ctx, "slowlink", func(i int) {
+				switch i {
+				case 3:
+					if ms := took("mqtt.PUBLISH", "mqtt.PUBACK"); ms < 600 {
+						t.Errorf("QoS 1 round: %.0f ms, want at least 2 × 300", ms)
+					}
+				case 4:
+					ms := took("mqtt.PUBLISH", "mqtt.PUBCOMP")
+					if ms < 1200 {
+						t.Errorf("QoS 2 exchange: %.0f ms, want at least 4 × 300", ms)
+					}
+					t.Logf("%s: QoS 2 over 300 ms each way took %.0f ms", b.name, ms)
+					notes := eval[[]string](t, ctx, `lifeline.trace().filter(e => e.kind.startsWith('mqtt.PUB') && e.leg === 'proxy-broker' && e.from === 'proxy').map(e => e.note || '')`)
+					delayed := 0
+					for _, n := range notes {
+						if strings.Contains(n, "forwarded") {
+							delayed++
+						}
+					}
+					if delayed < 4 { // PUBLISH ×3, PUBREL
+						t.Errorf("proxy-broker notes %q: want each delayed packet to say so", notes)
+					}
+					screenshot(t, ctx, "lesson-slowlink-"+b.name)
+				}
+			})
+		})
+	}
+}

@@ -841,7 +841,7 @@ func (l *lab) pageClosed(limit time.Duration, done <-chan struct{}) bool {
 // brokerClosed reports whether the broker's close (err from reading it)
 // is kept from the page because the session is silenced, and says so.
 func (l *lab) brokerClosed(err error) bool {
-	if !l.on.Load() || !l.isSilenced() || errors.Is(err, net.ErrClosed) {
+	if !l.on.Load() || !l.isSilenced() || l.ss.pageGone.Load() || errors.Is(err, net.ErrClosed) {
 		return false
 	}
 	e := l.ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindLabSilence,
