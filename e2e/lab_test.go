@@ -218,3 +218,57 @@ func TestLessonSlowLink(t *testing.T) {
 		})
 	}
 }
+
+// TestLessonFlow plays "In flight and flow control" against brokers whose
+// Receive Maximum is 3: with the broker's PUBACKs held, the client's
+// window stops at three PUBLISHes; each Step lets exactly one more go.
+func TestLessonFlow(t *testing.T) {
+	brokers := []labBroker{
+		{"embedded", func(*testing.T) []string {
+			return []string{"-embedded-broker", "127.0.0.1:0", "-embedded-receive-maximum", "3"}
+		}},
+		{"mosquitto", func(t *testing.T) []string {
+			port, _ := startMosquitto(t, "allow_anonymous true\nmax_inflight_messages 3\n")
+			return []string{"-embedded-broker", "off", "-default-broker", "127.0.0.1:" + strconv.Itoa(port), "-allow-private", "-allow", "127.0.0.1:*"}
+		}},
+	}
+	for _, b := range brokers {
+		t.Run(b.name, func(t *testing.T) {
+			s := startServer(t, b.args(t)...)
+			ctx := newBrowser(t)
+			openPage(t, ctx, s)
+			sent := func() int {
+				return eval[int](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.PUBLISH' && e.leg === 'browser-proxy' && e.from === 'device').length`)
+			}
+			runLesson(t, ctx, "flow", func(i int) {
+				switch i {
+				case 0:
+					if got := eval[string](t, ctx, `(document.querySelector('#tree .field-row.pointed[data-field="mqtt.property_id"] .label') || {}).textContent || ''`); !strings.Contains(got, "Receive Maximum") {
+						t.Errorf("the CONNACK's pointed property is %q", got)
+					}
+					if rm := eval[string](t, ctx, `[...document.querySelectorAll('#tree .field-row')].map(r => r.textContent).find(x => /Receive Maximum: \d/.test(x)) || ''`); !strings.Contains(rm, "Receive Maximum: 3") {
+						t.Errorf("the broker's CONNACK says %q, want Receive Maximum 3", rm)
+					}
+				case 1:
+					time.Sleep(500 * time.Millisecond) // what must not come has had time to
+					if n := sent(); n != 3 {
+						t.Errorf("with every PUBACK held the device sent %d PUBLISHes, want Receive Maximum = 3", n)
+					}
+					if st := eval[string](t, ctx, `lifeline.lab.state({client: 'device'}).then(s => s.held.toPage + ' held')`); st != "3 held" {
+						t.Errorf("the proxy holds %s, want 3 held", st)
+					}
+					screenshot(t, ctx, "lesson-flow-"+b.name)
+				case 2:
+					time.Sleep(500 * time.Millisecond)
+					if n := sent(); n != 4 {
+						t.Errorf("after one Step the device had sent %d PUBLISHes, want 4", n)
+					}
+				case 3:
+					if n := sent(); n != 5 {
+						t.Errorf("after the release the device had sent %d PUBLISHes, want 5", n)
+					}
+				}
+			})
+		})
+	}
+}

@@ -29,14 +29,14 @@ type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
-	labBytes                                                                 int
+	labBytes, embeddedRecvMax                                                int
 	idle, write, dial                                                        time.Duration
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
 var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
-	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
+	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns", "embedded-receive-maximum"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "lab-bytes", "idle-timeout", "write-timeout", "dial-timeout"}},
 }
@@ -50,6 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.StringVar(&c.origins, "origins", "", "extra page `origins` allowed to use /mqtt and /trace, comma-separated (https://example.com,http://host:8080)")
 	fset.StringVar(&c.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug logs every trace entry)")
 	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "`host:port` of the embedded MQTT broker, or off")
+	fset.IntVar(&c.embeddedRecvMax, "embedded-receive-maximum", int(embedded.DefaultBrokerLimits.ReceiveMaximum), "QoS 1 and 2 messages a client may have unacknowledged at the embedded broker (MQTT 5 Receive Maximum in CONNACK; the flow-control lesson wants 3)")
 	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP `host:port` of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
 	fset.StringVar(&c.defaultBroker, "default-broker", "", "`host:port` for /mqtt without broker= (default: the embedded broker, as "+embedded.BrokerName+")")
 	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets the page may reach, comma-separated host:port `patterns` (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
@@ -89,6 +90,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
 		}
 	}
+	if c.embeddedRecvMax < 1 || c.embeddedRecvMax > 65535 {
+		return fmt.Errorf("serve: -embedded-receive-maximum must be 1 to 65535, got %d", c.embeddedRecvMax)
+	}
 	if c.labBytes < 0 {
 		return fmt.Errorf("serve: -lab-bytes must be 0 (for 8 × -max-message) or more, got %d", c.labBytes)
 	}
@@ -121,7 +125,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer dnsServer.Close()
 	if c.broker != "off" {
-		b, err := embedded.StartBroker(c.broker, embedded.DefaultBrokerLimits, log)
+		lim := embedded.DefaultBrokerLimits
+		lim.ReceiveMaximum = uint16(c.embeddedRecvMax)
+		b, err := embedded.StartBroker(c.broker, lim, log)
 		if err != nil {
 			if errors.Is(err, embedded.ErrAddrInUse) {
 				return fmt.Errorf("the embedded broker's address %s is already in use (another MQTT broker, such as mosquitto?); choose another with -embedded-broker 127.0.0.1:1884 (or LIFELINE_EMBEDDED_BROKER), or -embedded-broker off", c.broker)
