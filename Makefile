@@ -13,6 +13,7 @@ FUZZ_TARGETS += ./client/:FuzzReceive
 FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
 FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString ./wasm/jsonw:FuzzReader
 FUZZ_TARGETS += ./capture:FuzzImport
+FUZZ_TARGETS += ./proxy:FuzzLabFilter
 FUZZ_TIME    ?= 10s
 
 .PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-codec bench-proxy bench-page
