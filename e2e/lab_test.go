@@ -34,6 +34,11 @@ func TestLabHeldAcknowledgement(t *testing.T) {
 	if got := eval[string](t, ctx, `lifeline.trace().filter(e => e.kind === 'lab.hold' && e.from === 'proxy').map(e => e.summary).join('|')`); !strings.HasPrefix(got, "PUBACK held at the proxy") {
 		t.Errorf("lab.hold entries %q", got)
 	}
+	// The held mark opens as the packet it holds: its field tree and bytes.
+	eval[bool](t, ctx, `(lifeline._ui.diagram.select(lifeline.trace().find(e => e.kind === 'lab.hold' && e.from === 'proxy').seq, false), true)`)
+	if got := fieldLabel(t, ctx, "mqtt.msgid"); got != "Message Identifier: 1" {
+		t.Errorf("the held mark's field tree shows %q, want the PUBACK's packet id", got)
+	}
 	eval[bool](t, ctx, `(document.getElementById('lab-panel').scrollIntoView({block: 'center'}), true)`)
 	time.Sleep(200 * time.Millisecond) // a frame for the panel's state
 	screenshot(t, ctx, "lab-held-ack")

@@ -499,6 +499,12 @@ func (l *lab) submit(d labDir, first byte, pkt []byte, e trace.Entry) bool {
 		return true
 	}
 	warned := false
+	var idle *time.Timer // a side kept waiting this long ends the session (IdleTimeout)
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	for l.bytes > 0 && l.bytes+len(pkt) > l.limit {
 		if !warned {
 			warned = true
@@ -510,9 +516,19 @@ func (l *lab) submit(d labDir, first byte, pkt []byte, e trace.Entry) bool {
 		}
 		space := l.space
 		l.mu.Unlock()
+		if idle == nil {
+			idle = time.NewTimer(l.ss.srv.cfg.IdleTimeout)
+		}
 		select {
 		case <-space:
 		case <-l.done:
+			return false
+		case <-idle.C:
+			// Nobody released anything for the idle timeout: while the
+			// proxy is not reading it cannot see the page go, so the
+			// session ends here rather than being pinned.
+			l.ss.finish(websocket.CloseGoingAway, "the lab held this session at its bound for "+
+				l.ss.srv.cfg.IdleTimeout.String()+" with nothing released", errors.New("lab bound: idle"))
 			return false
 		}
 		l.mu.Lock()

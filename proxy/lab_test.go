@@ -623,3 +623,30 @@ func TestLabSilenceBrokerGivesUp(t *testing.T) {
 		t.Errorf("the page's WebSocket was closed while silenced: %v", err)
 	}
 }
+
+// A session kept at the bound with nothing released ends after the idle
+// timeout, every held packet reported, instead of being pinned.
+func TestLabBoundIdle(t *testing.T) {
+	le := newLabEnv(t, func(c *proxy.Config) { c.LabBytes = 32; c.IdleTimeout = 500 * time.Millisecond })
+	le.ok(t, map[string]any{"op": "pause", "dir": "toBroker"})
+	pkts := [][]byte{publish0("idle", strings.Repeat("a", 20)), publish0("idle", strings.Repeat("b", 20)), publish0("idle", strings.Repeat("c", 20))}
+	le.send(t, pkts...)
+	got := le.tc.waitFor(t, "ws.close from the proxy", func(e trace.Entry) bool { return e.Kind == trace.KindWSClose && e.From == "proxy" })
+	closed := got[len(got)-1]
+	for _, e := range got {
+		if e.Kind == trace.KindWSClose && e.From == "proxy" {
+			closed = e
+		}
+	}
+	if !strings.Contains(closed.Summary, "held this session at its bound") {
+		t.Errorf("the session ended with %q", closed.Summary)
+	}
+	if n := count(got, func(e trace.Entry) bool { return e.Kind == trace.KindLabDrop && strings.Contains(e.Summary, "never delivered") }); n < 1 {
+		t.Errorf("no held packet reported never delivered:\n%s", dump(got))
+	}
+	le.lb.mu.Lock()
+	defer le.lb.mu.Unlock()
+	if len(le.lb.got) != 0 {
+		t.Errorf("the broker received % x", le.lb.got)
+	}
+}

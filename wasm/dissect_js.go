@@ -13,8 +13,9 @@ import (
 
 // writeDissection adds the field tree of an MQTT entry ("tree"), read as
 // the entry's version (3.1.1 when it is not known; a CONNECT says its own).
+// The lab's entries about a packet (held, released, dropped) carry it too.
 func (a *app) writeDissection(w *jsonw.Writer, e *trace.Entry) {
-	if !strings.HasPrefix(e.Kind, "mqtt.") || len(e.Bytes) == 0 {
+	if !strings.HasPrefix(e.Kind, "mqtt.") && !strings.HasPrefix(e.Kind, "lab.") || len(e.Bytes) == 0 {
 		return
 	}
 	v := codec.Version(e.Version)
