@@ -641,7 +641,9 @@ func TestLabBoundIdle(t *testing.T) {
 	if !strings.Contains(closed.Summary, "held this session at its bound") {
 		t.Errorf("the session ended with %q", closed.Summary)
 	}
-	if n := count(got, func(e trace.Entry) bool { return e.Kind == trace.KindLabDrop && strings.Contains(e.Summary, "never delivered") }); n < 1 {
+	if n := count(got, func(e trace.Entry) bool {
+		return e.Kind == trace.KindLabDrop && strings.Contains(e.Summary, "never delivered")
+	}); n < 1 {
 		t.Errorf("no held packet reported never delivered:\n%s", dump(got))
 	}
 	le.lb.mu.Lock()
