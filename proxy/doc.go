@@ -68,7 +68,7 @@
 //	{"type":"lab","id":…,"conn":"c1","op":"pause","dir":"toBroker"}   dir may be omitted: both ways
 //	{"type":"lab","id":…,"conn":"c1","op":"step"}                     the oldest held packet (of dir, if given)
 //	{"type":"lab","id":…,"conn":"c1","op":"release"}                  all held, in order (of dir, if given)
-//	{"type":"lab","id":…,"conn":"c1","op":"resume"}                   clears holds, pause and silence; releases all
+//	{"type":"lab","id":…,"conn":"c1","op":"resume"}                   clears holds and pause (of dir, if given) and silence; releases what they held
 //	{"type":"lab","id":…,"conn":"c1","op":"drop","dir":"toBroker","types":["PUBACK"],"count":1}
 //	{"type":"lab","id":…,"conn":"c1","op":"delay","dir":"toPage","ms":300}   0 to 5000 ms
 //	{"type":"lab","id":…,"conn":"c1","op":"silence"}

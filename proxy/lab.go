@@ -304,12 +304,16 @@ func (l *lab) control(r labRequest) (LabState, error) {
 		l.holdQueued(toPage, now, "silenced")
 		what = "silence: nothing forwarded either way, both TCP connections left open"
 	case "resume":
+		wasSilent := l.silenced
+		if wasSilent {
+			// Silence held both ways: ending it lets both go.
+			dirs = []labDir{toBroker, toPage}
+		}
 		n := 0
 		for _, d := range dirs {
 			l.holds[d], l.paused[d] = nil, false
 			n += l.releaseAll(d, now)
 		}
-		wasSilent := l.silenced
 		l.silenced = false
 		kind, what = trace.KindLabRelease, "resume "+dirsWords(dirs)+": holds cleared, "+plural(n, "held packet")+" released in order"
 		if wasSilent {

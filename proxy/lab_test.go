@@ -416,7 +416,7 @@ func TestLabSilence(t *testing.T) {
 	if st["silenced"] != true || st["held"].(map[string]any)["toBroker"] != 1.0 || st["held"].(map[string]any)["toPage"] != 1.0 {
 		t.Errorf("state %v: want silenced, one held each way", st)
 	}
-	le.ok(t, map[string]any{"op": "resume"})
+	le.ok(t, map[string]any{"op": "resume", "dir": "toBroker"}) // ending the silence lets both ways go
 	le.lb.expect(t, pingreq)
 	if b := next(t, got); !bytes.Equal(b, puback(9)) {
 		t.Fatalf("the page got % x after resume, want the PUBACK", b)
