@@ -47,3 +47,29 @@ func TestLabMarksStayOnTheirLane(t *testing.T) {
 		t.Errorf("counts %v, want 3 lab", v.Counts)
 	}
 }
+
+// A packet the proxy held is marked where it arrived at the proxy: the
+// latest arrow of its connection with its bytes ending at the proxy, not
+// an earlier identical one, nor one of another connection.
+func TestHeldPacketMarked(t *testing.T) {
+	m := New(Options{})
+	withConn := func(e trace.Entry, c string) trace.Entry { e.Conn = c; return e }
+	for _, e := range []trace.Entry{
+		withConn(mq(10, pb, "broker", "proxy", pktPuback(2)), "c1"), // not held: released long ago
+		withConn(mq(11, pb, "broker", "proxy", pktPuback(2)), "c2"), // another connection
+		withConn(mq(12, pb, "broker", "proxy", pktPuback(2)), "c1"), // this one
+		withConn(ev(12.1, bp, "proxy", "proxy", trace.KindLabHold, pktPuback(2)), "c1"),
+		withConn(mq(13, bp, "proxy", "browser", pktPuback(2)), "c1"), // its forwarding
+	} {
+		m.Add(e, Imported)
+	}
+	var held []int
+	for _, a := range m.View(0, 10).Arrows {
+		if a.Held {
+			held = append(held, a.Row)
+		}
+	}
+	if len(held) != 1 || held[0] != 2 {
+		t.Errorf("held rows %v, want [2]", held)
+	}
+}

@@ -1,8 +1,10 @@
 package diagram
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -63,6 +65,10 @@ type Arrow struct {
 	Remote   bool    `json:"remote"`   // from the server's side channel
 	Exchange int     `json:"exchange"` // Exchange.ID, 0 for none
 	Size     int     `json:"size"`     // len(bytes)
+	// Held marks a packet's arrival at the proxy when the proxy's lab bench
+	// held it there (a lab.hold entry with its bytes followed): its
+	// forwarding, if any, is drawn when it happens.
+	Held bool `json:"held,omitempty"`
 }
 
 // Span is an exchange as far as it is shown: the rows of its arrows.
@@ -116,6 +122,7 @@ type item struct {
 	ord      int // position since the first entry ever kept: index + Model.dropped
 	class    string
 	exchange int
+	held     bool // see Arrow.Held
 }
 
 // connKey names a connection on a leg.
@@ -269,6 +276,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.link(it)
 	m.follow(it)
 	m.relay(it)
+	m.held(it)
 	if len(m.items) > m.max {
 		m.pageOut(max(1, m.max/10))
 	}
@@ -714,7 +722,28 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		Kind: e.Kind, Class: it.class, Leg: e.Leg, From: e.From, To: e.To,
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
-		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes),
+		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held,
+	}
+}
+
+// heldSearch bounds how far back a lab.hold looks for the packet it holds.
+const heldSearch = 512
+
+// held marks the arrival at the proxy of the packet a lab.hold entry (the
+// proxy holding a packet, its bytes attached) is about: the latest arrow of
+// the same connection with the same bytes that ends at the proxy.
+func (m *Model) held(it *item) {
+	e := &it.e
+	if e.Kind != trace.KindLabHold || e.From != "proxy" || e.To != "proxy" || len(e.Bytes) == 0 {
+		return
+	}
+	for i := len(m.items) - 1; i >= 0 && i >= len(m.items)-heldSearch; i-- {
+		c := m.items[i]
+		if c == it || c.held || c.e.To != "proxy" || c.e.Conn != e.Conn || !strings.HasPrefix(c.e.Kind, "mqtt.") || !bytes.Equal(c.e.Bytes, e.Bytes) {
+			continue
+		}
+		c.held = true
+		return
 	}
 }
 

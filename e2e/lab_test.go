@@ -31,6 +31,8 @@ func TestLabHeldAcknowledgement(t *testing.T) {
 	if eval[bool](t, ctx, `window.__acked`) {
 		t.Fatal("the publish was acknowledged while its PUBACK was held")
 	}
+	// The PUBACK's arrival at the proxy is drawn as held.
+	waitFor(t, ctx, "the held PUBACK arrow", `document.querySelector('#diagram .arrow.held[data-kind="mqtt.PUBACK"][data-from="broker"] .held-badge')`, 5*time.Second)
 	if got := eval[string](t, ctx, `lifeline.trace().filter(e => e.kind === 'lab.hold' && e.from === 'proxy').map(e => e.summary).join('|')`); !strings.HasPrefix(got, "PUBACK held at the proxy") {
 		t.Errorf("lab.hold entries %q", got)
 	}

@@ -232,8 +232,14 @@ export class Diagram {
     for (const a of v.arrows) {
       keep.add(a.seq);
       let rec = this.arrows.get(a.seq);
+      if (rec && rec.held !== !!a.held) {
+        // The proxy held this packet after it was drawn: draw it again.
+        rec.g.remove();
+        this.arrows.delete(a.seq);
+        rec = undefined;
+      }
       if (!rec) {
-        rec = { g: this.arrow(a, laneX, H), row: a.row };
+        rec = { g: this.arrow(a, laneX, H), row: a.row, held: !!a.held };
         this.arrows.set(a.seq, rec);
         this.arrowsG.append(rec.g);
       } else if (rec.row !== a.row || rec.t !== a.t || rec.delta !== a.delta) {
@@ -340,7 +346,7 @@ export class Diagram {
     const x1 = laneX(a.fromLane), x2 = laneX(a.toLane);
     const dir = x2 >= x1 ? 1 : -1;
     const y = H * 0.62;
-    const cls = `arrow c-${a.class}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}`;
+    const cls = `arrow c-${a.class}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}${a.held ? ' held' : ''}`;
     const label = `${a.summary || a.kind}`;
     const where = `${a.from} → ${a.to}`;
     const g = s('g', {
@@ -371,6 +377,10 @@ export class Diagram {
     const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
     const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
     g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
+    if (a.held) {
+      // The proxy's lab bench held this packet on arrival (the Go model says which).
+      g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
+    }
     if (a.observed === 'kernel') {
       g.append(s('text', { class: 'badge', x: x1 + dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'start' : 'end', text: 'kernel' }));
     }

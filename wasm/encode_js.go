@@ -77,6 +77,9 @@ func writeArrow(w *jsonw.Writer, a *diagram.Arrow) {
 	w.KBool("remote", a.Remote)
 	w.KInt("exchange", a.Exchange)
 	w.KInt("size", a.Size)
+	if a.Held {
+		w.KBool("held", true)
+	}
 	w.Close('}')
 }
 
