@@ -549,7 +549,9 @@ func TestLabEndWhileHeld(t *testing.T) {
 			if _, err := c.Write(puback(4)); err != nil {
 				t.Fatal(err)
 			}
-			le.tc.waitFor(t, "the PUBACK held", func(e trace.Entry) bool { return e.Kind == trace.KindLabHold && bytes.Equal(e.Bytes, puback(4)) })
+			for _, p := range append(held, puback(4)) {
+				le.tc.waitFor(t, "the packet held", func(e trace.Entry) bool { return e.Kind == trace.KindLabHold && bytes.Equal(e.Bytes, p) })
+			}
 			tt.end(t, le)
 			got := le.tc.waitFor(t, "ws.close from the proxy", func(e trace.Entry) bool { return e.Kind == trace.KindWSClose && e.From == "proxy" })
 			for _, p := range append(held, puback(4)) {
