@@ -322,7 +322,8 @@ func (x *Exporter) Write(e *trace.Entry) (ok bool, err error) {
 			return false, nil
 		}
 		return true, x.dns(e, at, note)
-	case e.Kind == trace.KindTLS:
+	case e.Kind == trace.KindTLS, e.Kind == trace.KindTCPState:
+		// A socket's state is the kernel's view, not a packet.
 		return false, nil
 	case strings.HasPrefix(e.Kind, "tcp."), strings.HasPrefix(e.Kind, "ws."), strings.HasPrefix(e.Kind, "mqtt."):
 	default:

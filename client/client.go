@@ -90,6 +90,7 @@ type Client struct {
 	ids       idSet
 	out       []*outMsg           // our messages in order
 	inflight  int                 // out entries in outSent/outReleased
+	relTwice  map[uint16]struct{} // QoS 2 ids whose PUBREL went out more than once (see completed)
 	inRel     map[uint16]struct{} // received QoS 2 ids waiting for PUBREL
 	subs      map[uint16]pendingSub
 	cleanNext bool // Clean Start of the next CONNECT
@@ -599,8 +600,20 @@ func (c *Client) handleAck(now time.Time, id uint16, t codec.PacketType, rc code
 		c.emit(Event{Type: EventPublished, Time: now, ID: id, Reason: rc})
 		c.pump(now)
 	case t == codec.TypePubrec && m != nil && m.pub.QoS == 2:
+		if m.state == outReleased {
+			if c.relTwice == nil {
+				c.relTwice = map[uint16]struct{}{}
+			}
+			c.relTwice[id] = struct{}{} // one more PUBCOMP may follow the first
+		}
 		m.state = outReleased // a repeated PUBREC gets its PUBREL again
 		c.send(now, &codec.Pubrel{PacketID: id})
+	case t == codec.TypePubcomp && m == nil && c.completed(id):
+		// A second PUBCOMP answers a PUBREL sent twice: after a resumed
+		// session the broker may resend its PUBREC while it also answers
+		// the PUBLISH resent with DUP [MQTT-4.4.0-1], and each PUBREC gets
+		// its PUBREL. The exchange is complete: nothing to do.
+		c.errorEvent(now, &Error{Text: "PUBCOMP for packet id " + itoa(int(id)) + ", whose QoS 2 exchange is already complete (the answer to a repeated PUBREL): ignored", Clause: "4.3.3"})
 	case t == codec.TypePubrec:
 		// [4.3.3] answer an unknown id with PUBREL "Packet Identifier not found".
 		p := &codec.Pubrel{PacketID: id}
@@ -615,6 +628,15 @@ func (c *Client) handleAck(now time.Time, id uint16, t codec.PacketType, rc code
 		}
 		c.fail(now, codec.ReasonProtocolError, cl, t.String()+" for packet id "+itoa(int(id))+", but no "+want+" has that id", nil, true)
 	}
+}
+
+// completed reports whether id ended a QoS 2 exchange on this connection
+// after a PUBREL was sent for it more than once, so that one more PUBCOMP
+// may still come.
+func (c *Client) completed(id uint16) bool {
+	_, ok := c.relTwice[id]
+	delete(c.relTwice, id)
+	return ok
 }
 
 func (c *Client) handleSubAck(now time.Time, id uint16, unsub bool, codes []codec.ReasonCode) {

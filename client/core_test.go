@@ -553,3 +553,29 @@ func TestViolations(t *testing.T) {
 		})
 	}
 }
+
+// A resumed session where the broker resends its PUBREC and also answers
+// the PUBLISH resent with DUP (mochi does): two PUBRELs go out, two
+// PUBCOMPs come back, and the second is noted, not a protocol error.
+func TestRepeatedPubrecThenTwoPubcomps(t *testing.T) {
+	h := newHarness(t, Config{Reconnect: true, Version: codec.V311})
+	h.connect(codec.Properties{}, false)
+	h.c.Publish(h.now, Message{Topic: "t", Payload: []byte("a"), QoS: 2})
+	h.expect("> PUBLISH id=1 qos=2 t (1 B)")
+	h.in(&codec.Pubrec{PacketID: 1})
+	h.expect("< PUBREC id=1", "> PUBREL id=1")
+	h.in(&codec.Pubrec{PacketID: 1})
+	h.expect("< PUBREC id=1", "> PUBREL id=1")
+	h.in(&codec.Pubcomp{PacketID: 1})
+	h.expect("< PUBCOMP id=1", "published id=1")
+	h.in(&codec.Pubcomp{PacketID: 1})
+	got := strings.Join(h.take(), "\n")
+	if !strings.Contains(got, "already complete") || strings.Contains(got, "state disconnected") || strings.Contains(got, "> DISCONNECT") {
+		t.Fatalf("the second PUBCOMP: %s", got)
+	}
+	// Without a repeated PUBREL, a stray PUBCOMP is still a protocol error.
+	h.in(&codec.Pubcomp{PacketID: 7})
+	if got := strings.Join(h.take(), "\n"); !strings.Contains(got, "no QoS 2 PUBLISH waiting") {
+		t.Fatalf("a stray PUBCOMP: %s", got)
+	}
+}

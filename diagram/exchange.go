@@ -142,7 +142,7 @@ func Class(kind string) string {
 	switch kind {
 	case trace.KindDNSQuery, trace.KindDNSResponse:
 		return "dns"
-	case trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck, trace.KindTCPFin, trace.KindTCPRst:
+	case trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck, trace.KindTCPFin, trace.KindTCPRst, trace.KindTCPState:
 		return "tcp"
 	case trace.KindTLS:
 		return "tls"
@@ -158,6 +158,8 @@ func Class(kind string) string {
 		return "ping"
 	case "mqtt.DISCONNECT":
 		return "disconnect"
+	case trace.KindLabHold, trace.KindLabRelease, trace.KindLabDrop, trace.KindLabDelay, trace.KindLabSilence:
+		return "lab"
 	}
 	return "other"
 }
@@ -172,5 +174,5 @@ type ClassName struct {
 // with the names its filter gives them. It is the page's only list.
 var Classes = []ClassName{
 	{"dns", "DNS"}, {"tcp", "TCP"}, {"tls", "TLS"}, {"ws", "WebSocket"}, {"connect", "Connect"},
-	{"subscribe", "Subscribe"}, {"publish", "Publish"}, {"ping", "Keepalive"}, {"disconnect", "Disconnect"}, {"other", "Other"},
+	{"subscribe", "Subscribe"}, {"publish", "Publish"}, {"ping", "Keepalive"}, {"disconnect", "Disconnect"}, {"lab", "Lab bench"}, {"other", "Other"},
 }

@@ -40,6 +40,7 @@ type item struct {
 	ord      int // position since the first entry ever kept: index + Model.dropped
 	class    string
 	exchange int
+	held     bool // see Arrow.Held
 }
 
 // connKey names a connection on a leg.
@@ -152,6 +153,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.link(it)
 	m.follow(it)
 	m.relay(it)
+	m.held(it)
 	if len(m.items) > m.max {
 		m.pageOut(max(1, m.max/10))
 	}

@@ -39,6 +39,10 @@ type Arrow struct {
 	Remote   bool    `json:"remote"`   // from the server's side channel
 	Exchange int     `json:"exchange"` // Exchange.ID, 0 for none
 	Size     int     `json:"size"`     // len(bytes)
+	// Held marks a packet's arrival at the proxy when the proxy's lab bench
+	// held it there (a lab.hold entry with its bytes followed): its
+	// forwarding, if any, is drawn when it happens.
+	Held bool `json:"held,omitempty"`
 }
 
 // Span is an exchange as far as it is shown: the rows of its arrows.
@@ -228,7 +232,7 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		Kind: e.Kind, Class: it.class, Leg: e.Leg, From: e.From, To: e.To,
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
-		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes),
+		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held,
 	}
 }
 

@@ -231,7 +231,7 @@ func TestDirectOpenFailedInWords(t *testing.T) {
 	s := startServer(t, "-embedded-broker", "off")
 	ctx := newBrowser(t)
 	openPage(t, ctx, s)
-	url := "ws://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/mqtt" // nothing listens
+	url := "ws://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/mqtt" // nothing listens
 	msg := eval[string](t, ctx, `lifeline.connect({url: `+jsString(url)+`}).then(() => 'connected', e => String((e && e.message) || e))`)
 	for _, want := range []string{"could not open the WebSocket to " + url, "code 1006", "1) nothing listens", "2) the path", "lifeline doctor " + url} {
 		if !strings.Contains(msg, want) {

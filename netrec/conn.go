@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +30,35 @@ type Conn struct {
 	peerDone bool          // the peer's FIN or RST has been recorded
 	selfDone bool          // our FIN (or RST) has been recorded
 	closed   bool          // Close or Abort ran
+
+	stateMu sync.Mutex
+	state   string // the kernel's state last recorded (KernelState)
+}
+
+// ObserveState records the kernel's state of the connection (TCP_INFO) as
+// a tcp.state entry when it differs from the one last recorded, with why
+// it was looked at as the note. It does nothing unless Dialer.KernelState
+// is set, and nothing where the kernel does not say.
+func (c *Conn) ObserveState(why string) {
+	if !c.d.KernelState {
+		return
+	}
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	at := time.Now()
+	state, rtt, ok := kernelState(c.tcp)
+	if !ok || state == c.state {
+		return
+	}
+	c.state = state
+	summary := "kernel: " + state
+	if rtt > 0 {
+		summary += ", RTT " + strconv.FormatFloat(float64(rtt)/float64(time.Millisecond), 'f', 3, 64) + " ms"
+	}
+	e := c.d.entry(at, c.d.leg(), c.d.from(), c.d.from(), trace.KindTCPState, summary)
+	e.Observed = trace.ObservedKernel
+	e.Note = "TCP_INFO of " + c.local.String() + " → " + c.remote.String() + ", read " + why
+	c.d.emit(e)
 }
 
 // TCP returns the underlying TCP connection.
@@ -63,6 +94,7 @@ func (c *Conn) peerClosed(err error) {
 	e.Observed = trace.ObservedKernel
 	e.Src, e.Dst = c.remote.String(), c.local.String()
 	c.d.emit(e)
+	c.ObserveState("after the peer's " + strings.ToUpper(strings.TrimPrefix(kind, "tcp.")))
 }
 
 // PeerDone returns a channel that is closed once the peer's FIN or RST has
@@ -122,6 +154,7 @@ func (c *Conn) CloseWrite() error {
 		summary = "FIN from " + c.local.String() + " not sent: " + err.Error()
 	}
 	c.recordSelfAt(at, trace.KindTCPFin, summary)
+	c.ObserveState("after this side's FIN (shutdown)")
 	return err
 }
 

@@ -50,6 +50,13 @@ type Dialer struct {
 	TLSConfig *tls.Config
 
 	emitMu sync.Mutex // Emit is called by one goroutine at a time
+	// KernelState, if set, records the kernel's state of the connection
+	// (TCP_INFO: ESTABLISHED, FIN_WAIT2, CLOSE_WAIT, TIME_WAIT …, with its
+	// RTT) as a tcp.state entry each time it is seen to change: after
+	// connect(), after the peer's FIN or RST, after this side's FIN, and
+	// when Conn.ObserveState is called. Where the kernel does not say
+	// (other systems, a closed socket) nothing is recorded.
+	KernelState bool
 }
 
 // Stage names the step a Dial failed at.
@@ -239,7 +246,9 @@ func (d *Dialer) connect(ctx context.Context, host string, ap netip.AddrPort, re
 	ack.Src, ack.Dst = local, remote
 	ack.Note = "connection established"
 	d.emit(ack)
-	return &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap, peerGone: make(chan struct{})}, nil
+	conn := &Conn{Conn: tc, tcp: tc, d: d, local: res.Local, remote: ap, peerGone: make(chan struct{})}
+	conn.ObserveState("after connect() returned")
+	return conn, nil
 }
 
 func (d *Dialer) resolvedNote(host string, res *Result) string {

@@ -60,4 +60,50 @@
 // which may arrive on another connection of the channel), and the page's /mqtt WebSocket is closed with code CloseCut (4000)
 // and reason CutReason ("cut by request: abrupt close, no DISCONNECT"). A
 // session that has not reached the broker yet, or has ended, answers ok false.
+//
+// # The lab bench
+//
+// The page may also drive the MQTT packets of its own sessions (same rule
+// as cut: only the channel whose token opened the session):
+//
+//	{"type":"lab","id":<any>,"conn":"c1","op":"hold","dir":"toPage","types":["PUBACK"]}
+//	{"type":"lab","id":…,"conn":"c1","op":"hold","dir":"toBroker","types":["PUBLISH"],"topic":"a/+"}
+//	{"type":"lab","id":…,"conn":"c1","op":"pause","dir":"toBroker"}   dir may be omitted: both ways
+//	{"type":"lab","id":…,"conn":"c1","op":"step"}                     the oldest held packet (of dir, if given)
+//	{"type":"lab","id":…,"conn":"c1","op":"release"}                  all held, in order (of dir, if given)
+//	{"type":"lab","id":…,"conn":"c1","op":"resume"}                   clears holds and pause (of dir, if given) and silence; releases what they held
+//	{"type":"lab","id":…,"conn":"c1","op":"drop","dir":"toBroker","types":["PUBACK"],"count":1}
+//	{"type":"lab","id":…,"conn":"c1","op":"delay","dir":"toPage","ms":300}   0 to 5000 ms
+//	{"type":"lab","id":…,"conn":"c1","op":"silence"}
+//	{"type":"lab","id":…,"conn":"c1","op":"state"}
+//
+// Each is answered {"type":"lab","id":…,"conn":…,"op":…,"ok":true,"state":{…}}
+// (LabState: held and queued packets per direction, queued bytes and their
+// bound, holds, pauses, silence, delays, drops), or "ok":false with an
+// "error" in words, and nothing changed: another channel's or an unknown
+// session, an unknown op, direction or packet type, a topic on a filter
+// without PUBLISH, a delay out of range, step with nothing held, a session
+// that has ended.
+//
+// hold keeps the packets its filter selects (types by name, "*" for all;
+// a topic filter selects PUBLISH packets by topic) at the proxy; the other
+// packets of the direction pass them. pause holds every packet of a
+// direction, silence every packet both ways while both TCP connections stay
+// open. drop swallows the next count packets a filter selects: read, never
+// forwarded, TCP untouched. delay adds a fixed latency to a direction;
+// packets never overtake one another. The lab works on whole packets, from
+// the first packet boundary after the first control; the bytes it holds or
+// delays for a session are bounded (Config.LabBytes, -lab-bytes): at the
+// bound it stops reading that side, as a full TCP window would, says so
+// once in a lab.hold entry with an error, and loses nothing.
+//
+// The trace records each control (lab.* from browser to proxy) and its
+// effect on each packet (lab.* from proxy toward the packet's destination,
+// with its bytes): lab.hold when a packet is held, lab.release when it is
+// let go (its forwarding follows: the mqtt.* entry toward the broker once
+// written, or the page's own arrow), lab.drop when it is swallowed or was
+// still held or delayed when its session ended (never delivered: nothing is
+// released late). Silenced, the page's close is not passed to the broker
+// (no FIN: the broker notices only by its keepalive, and publishes the will)
+// and the broker's close is not passed to the page; lab.silence says so.
 package proxy

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 )
@@ -102,3 +104,58 @@ func (s *stream) feed(p []byte, done func(first byte, n int, pkt []byte, end int
 
 // partial reports whether the stream stopped inside a packet.
 func (s *stream) partial() bool { return s.inBody || s.nhdr > 0 }
+
+// publishTopic returns the topic name of a PUBLISH packet, read from its
+// variable header [MQTT-3.3.2.1], or false when pkt is not one that says.
+func publishTopic(pkt []byte) (string, bool) {
+	if len(pkt) < 2 || pkt[0]>>4 != byte(codec.TypePublish) {
+		return "", false
+	}
+	i := 1
+	for i < len(pkt) && i < 5 && pkt[i]&0x80 != 0 {
+		i++
+	}
+	i++ // past the last Remaining Length byte
+	if i+2 > len(pkt) {
+		return "", false
+	}
+	n := int(pkt[i])<<8 | int(pkt[i+1])
+	if i+2+n > len(pkt) {
+		return "", false
+	}
+	return string(pkt[i+2 : i+2+n]), true
+}
+
+// checkTopicFilter checks a topic filter's wildcards [MQTT-4.7.1-2],
+// [MQTT-4.7.1-3].
+func checkTopicFilter(f string) error {
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		switch {
+		case l == "#" && i != len(levels)-1, l != "#" && strings.Contains(l, "#"):
+			return errors.New(`topic filter "` + f + `": # must be the whole last level [MQTT-4.7.1-2]`)
+		case l != "+" && strings.Contains(l, "+"):
+			return errors.New(`topic filter "` + f + `": + must be a whole level [MQTT-4.7.1-3]`)
+		}
+	}
+	return nil
+}
+
+// topicMatch reports whether topic matches filter (+ one level, # the rest);
+// topics starting with $ match no filter starting with a wildcard
+// [MQTT-4.7.2-1].
+func topicMatch(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	fl, tl := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, f := range fl {
+		if f == "#" {
+			return true
+		}
+		if i >= len(tl) || (f != "+" && f != tl[i]) {
+			return false
+		}
+	}
+	return len(fl) == len(tl)
+}

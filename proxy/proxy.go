@@ -43,6 +43,10 @@ type Config struct {
 	// pings keep the session from being idle, and would hold it forever.
 	PartialTimeout time.Duration
 
+	// LabBytes bounds the bytes the lab bench holds or delays for one
+	// session, both directions together (default 8 × MaxMessage).
+	LabBytes int
+
 	// Resolver settings passed to netrec.Dialer.
 	Zone, ZoneServer, Nameserver string
 	TLSConfig                    *tls.Config
@@ -59,6 +63,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxMessage <= 0 {
 		c.MaxMessage = 1 << 20
+	}
+	if c.LabBytes <= 0 {
+		c.LabBytes = 8 * c.MaxMessage
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
@@ -307,6 +314,8 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 		case "cut":
 			log.Info("cut requested", "conn", m.Conn)
 			tc.cut(m.Conn)
+		case "lab":
+			tc.lab(msg)
 		}
 	}
 	s.hub.remove(tc)
@@ -372,5 +381,7 @@ func (s *Server) dialer() *netrec.Dialer {
 		Timeout:    s.cfg.DialTimeout,
 		TLSConfig:  s.cfg.TLSConfig,
 		Check:      s.cfg.Policy.CheckAddr,
+		// The proxy–broker leg shows the kernel's view of the socket.
+		KernelState: true,
 	}
 }

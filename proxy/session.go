@@ -53,6 +53,7 @@ type session struct {
 	mu         sync.Mutex // guards broker and cancelDial against finish
 	broker     *netrec.Conn
 	cancelDial context.CancelFunc
+	lab        *lab // the lab bench, nil without a trace channel (see lab.go)
 	version    atomic.Int32
 
 	up, down stream // page→broker, broker→page
@@ -153,6 +154,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		if d.bc != nil {
 			d.bc.Close()
 		}
+		ss.stopLab("the upgrade failed")
 		if ss.tc != nil {
 			ss.tc.forget(ss.conn)
 		}
@@ -219,11 +221,19 @@ func (ss *session) dial(req sessionRequest) dialResult {
 		return dialResult{target: target, code: code, reason: err.Error(), err: err}
 	}
 	ss.brokerEnds = [2]string{res.Local.String(), res.Addr.String()}
+	// The page may send lab controls as soon as its WebSocket opens.
+	ss.mu.Lock()
+	ss.broker = bc
+	if ss.tc != nil {
+		ss.lab = newLab(ss, s.cfg.LabBytes)
+	}
+	ss.mu.Unlock()
 	return dialResult{bc: bc, res: res, target: target}
 }
 
 func (s *Server) serveSession(ss *session, ip netip.Addr, d dialResult) {
 	defer s.release(ip)
+	defer ss.stopLab("the session ended")
 	if ss.tc != nil {
 		defer ss.tc.forget(ss.conn)
 	}
@@ -285,6 +295,7 @@ func (ss *session) run(d dialResult) {
 		ss.drain(done)
 	}
 	<-done
+	ss.stopLab("the session ended")
 	ss.ws.Close()
 	ss.log.Info("session ended", "code", ss.closeCode, "reason", ss.closeText,
 		"bytes_up", ss.bytesUp.Load(), "bytes_down", ss.bytesDown.Load(),
@@ -320,6 +331,10 @@ func (ss *session) drain(done <-chan struct{}) {
 	reason := "closed by the page"
 	if ss.pageCode == websocket.CloseAbnormalClosure {
 		reason = "the page's connection was lost"
+	}
+	if ss.lab != nil && ss.lab.pageClosed(ss.srv.cfg.IdleTimeout, done) {
+		ss.finish(ss.pageCode, reason+" while silenced", nil)
+		return
 	}
 	if err := ss.broker.CloseWrite(); err == nil {
 		wait := ss.srv.cfg.CloseWait
@@ -381,11 +396,14 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 	ss.once.Do(func() {
 		ss.mu.Lock()
 		ss.ended.Store(true)
-		broker, cancel := ss.broker, ss.cancelDial
+		broker, cancel, lab := ss.broker, ss.cancelDial, ss.lab
 		ss.mu.Unlock()
 		ss.closeCode, ss.closeText = code, reason
 		if cancel != nil {
 			cancel()
+		}
+		if lab != nil {
+			lab.end("the session ended (" + reason + ")")
 		}
 		switch {
 		case broker != nil && abort:
@@ -419,85 +437,46 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 // written to the broker first, and pageToBroker returns true for run to
 // drain the broker leg; otherwise the session has been finished.
 func (ss *session) pageToBroker() (pageClosed bool) {
-	var buf *[]byte
-	pending := 0
-	idle := ss.srv.cfg.IdleTimeout
-	var lastDeadline time.Time
-	var lastWriteDeadline time.Time
-	flush := func() error {
-		if pending == 0 {
-			return nil
-		}
-		lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastWriteDeadline, ss.srv.cfg.WriteTimeout)
-		traced := len(ss.upq) > 0
-		if traced {
-			ss.writing <- struct{}{}
-		}
-		at := time.Now() // the bytes are handed to the kernel now
-		n, err := ss.broker.Write((*buf)[:pending])
-		ss.bytesUp.Add(int64(n))
-		if traced {
-			ss.written(n, at)
-			<-ss.writing
-		}
-		pending = 0
-		return err
-	}
-	release := func() {
-		if buf != nil {
-			bigPool.Put(buf)
-			buf = nil
-		}
-	}
-	defer release()
-	// readFailed ends the loop on an error from the page, after writing what
-	// the page sent before it.
-	readFailed := func(err error) bool {
-		if ferr := flush(); ferr != nil {
-			ss.brokerWriteFailed(ferr)
-			return false
-		}
-		return ss.pageReadFailed(err)
-	}
-	onPacket := func(first byte, n int, pkt []byte, end int) { ss.packetUp(first, n, pkt, pending+end) }
-	// The idle deadline is moved only when the next read may wait for the
-	// page (no whole frame buffered), at most once a second: reading the
-	// clock for every frame costs a fifth of this loop under load.
-	waitNext := func() {
-		if now := time.Now(); now.Sub(lastDeadline) > time.Second && !ss.ended.Load() {
-			lastDeadline = now
-			ss.ws.SetReadDeadline(now.Add(idle))
-		}
-	}
-	waitNext()
+	w := &upWriter{ss: ss}
+	defer w.release()
+	w.waitNext()
 	for {
 		mt, r, err := ss.ws.NextReader()
 		if err != nil {
-			return readFailed(err)
+			return w.readFailed(err)
 		}
 		if mt != websocket.BinaryMessage {
 			ss.finish(websocket.CloseUnsupportedData, "text frames are not MQTT: send binary frames", errors.New("text frame from the page"))
 			return false
 		}
-		if buf == nil {
-			buf = bigPool.Get().(*[]byte)
+		if w.buf == nil {
+			w.buf = bigPool.Get().(*[]byte)
 		}
-		size, start := 0, pending // the message's bytes so far; where they start in buf
+		size, start := 0, w.pending // the message's bytes so far; where they start in buf
 		for {
-			if pending == len(*buf) {
-				if err := flush(); err != nil {
+			if !w.gated && !ss.up.partial() && ss.lab != nil && ss.lab.on.Load() {
+				// The lab is on: from this packet boundary on, every
+				// packet goes through it, after what is pending.
+				if err := w.flush(); err != nil {
+					ss.brokerWriteFailed(err)
+					return false
+				}
+				w.gated = true
+			}
+			if w.pending == len(*w.buf) {
+				if err := w.flush(); err != nil {
 					ss.brokerWriteFailed(err)
 					return false
 				}
 				start = 0
 			}
-			n, err := r.Read((*buf)[pending:])
+			n, err := r.Read((*w.buf)[w.pending:])
 			if size += n; size > ss.srv.cfg.MaxMessage {
-				pending = start // what the page sent before is written, not this message
-				return readFailed(websocket.ErrReadLimit)
+				w.pending = start // what the page sent before is written, not this message
+				return w.readFailed(websocket.ErrReadLimit)
 			}
 			if n > 0 {
-				if ferr := ss.up.feed((*buf)[pending:pending+n], onPacket); ferr != nil {
+				if ferr := w.feed(n); ferr != nil {
 					code := websocket.CloseProtocolError
 					if errors.Is(ferr, codec.ErrPacketTooLarge) {
 						code = websocket.CloseMessageTooBig
@@ -505,23 +484,103 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
 					return false
 				}
-				pending += n
 			}
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				return readFailed(err)
+				return w.readFailed(err)
 			}
 		}
 		if !ss.frameWaiting() {
-			if err := flush(); err != nil {
+			if err := w.flush(); err != nil {
 				ss.brokerWriteFailed(err)
 				return false
 			}
-			release()
-			waitNext()
+			w.release()
+			w.waitNext()
 		}
+	}
+}
+
+// upWriter is pageToBroker's state: the pooled buffer the page's bytes
+// gather in (pending bytes of it) until one write to the broker, and when
+// the read and write deadlines were last moved.
+type upWriter struct {
+	ss      *session
+	buf     *[]byte
+	pending int
+	gated   bool // packets go through the lab (see lab.go), pending stays 0
+
+	lastDeadline      time.Time // of the page's read
+	lastWriteDeadline time.Time // of the broker's write
+}
+
+// feed follows the packet boundaries of the n bytes just read after the
+// pending ones, and counts them as pending.
+func (w *upWriter) feed(n int) error {
+	ss := w.ss
+	if w.gated {
+		return ss.up.feed((*w.buf)[:n], ss.labUp)
+	}
+	err := ss.up.feed((*w.buf)[w.pending:w.pending+n], func(first byte, size int, pkt []byte, end int) {
+		ss.packetUp(first, size, pkt, w.pending+end)
+	})
+	if err != nil {
+		return err
+	}
+	w.pending += n
+	return nil
+}
+
+// flush writes the pending bytes to the broker, recording the packets whose
+// last byte they hold.
+func (w *upWriter) flush() error {
+	if w.pending == 0 {
+		return nil
+	}
+	ss := w.ss
+	w.lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, w.lastWriteDeadline, ss.srv.cfg.WriteTimeout)
+	traced := len(ss.upq) > 0
+	if traced {
+		ss.writing <- struct{}{}
+	}
+	at := time.Now() // the bytes are handed to the kernel now
+	n, err := ss.broker.Write((*w.buf)[:w.pending])
+	ss.bytesUp.Add(int64(n))
+	if traced {
+		ss.written(n, at)
+		<-ss.writing
+	}
+	w.pending = 0
+	return err
+}
+
+// release returns the buffer to the pool.
+func (w *upWriter) release() {
+	if w.buf != nil {
+		bigPool.Put(w.buf)
+		w.buf = nil
+	}
+}
+
+// readFailed ends the loop on an error from the page, after writing what
+// the page sent before it.
+func (w *upWriter) readFailed(err error) bool {
+	if ferr := w.flush(); ferr != nil {
+		w.ss.brokerWriteFailed(ferr)
+		return false
+	}
+	return w.ss.pageReadFailed(err)
+}
+
+// waitNext moves the page's idle deadline before a read that may wait for
+// the page (no whole frame buffered), at most once a second: reading the
+// clock for every frame costs a fifth of this loop under load.
+func (w *upWriter) waitNext() {
+	if now := time.Now(); now.Sub(w.lastDeadline) > time.Second && !w.ss.ended.Load() {
+		w.lastDeadline = now
+		w.ss.ws.SetReadDeadline(now.Add(w.ss.srv.cfg.IdleTimeout))
 	}
 }
 
@@ -672,17 +731,25 @@ func (ss *session) brokerToPage() {
 	get := func() []byte { return *bigPool.Get().(*[]byte) }
 	put := func(b []byte) { bigPool.Put(&b) }
 	var lastDeadline, lastPartial time.Time
+	gated := false // packets go through the lab (see lab.go)
 	for {
 		// Time spent writing to a slow page does not count against the broker.
 		lastPartial = ss.partialDeadline(lastPartial)
 		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
-			if ferr := ss.down.feed(buf[:n], ss.packetDown); ferr != nil {
+			if !gated && !ss.down.partial() && ss.lab != nil && ss.lab.on.Load() {
+				gated = true
+			}
+			done := ss.packetDown
+			if gated {
+				done = ss.labDown
+			}
+			if ferr := ss.down.feed(buf[:n], done); ferr != nil {
 				put(buf)
 				ss.finish(1014, "malformed MQTT from the broker: "+ferr.Error(), ferr)
 				return
 			}
-			if !ss.pageGone.Load() {
+			if !gated && !ss.pageGone.Load() {
 				lastDeadline = refreshDeadline(ss.ws.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
 				werr := ss.ws.WriteMessage(websocket.BinaryMessage, buf[:n])
 				switch {
@@ -728,6 +795,8 @@ func (ss *session) partialDeadline(last time.Time) time.Time {
 
 func (ss *session) brokerReadFailed(err error) {
 	switch {
+	case ss.lab != nil && ss.lab.brokerClosed(err):
+		// Silenced: the page is not told; it notices by its keepalive.
 	case ss.pageGone.Load():
 		// pageToBroker is draining; its wait for this end finishes.
 	case isTimeout(err) && ss.down.partial():

@@ -29,6 +29,7 @@ type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
+	labBytes, embeddedRecvMax                                                int
 	idle, write, dial, partial                                               time.Duration
 	// Capture import and export.
 	maxImport, maxExport                       int64
@@ -39,9 +40,9 @@ type serveConfig struct {
 // serveGroups arranges the flags of `lifeline serve` in its help.
 var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
-	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
+	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns", "embedded-receive-maximum"}},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
-	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
+	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "lab-bytes", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
 	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces", "upload-timeout"}},
 }
 
@@ -98,6 +99,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset.StringVar(&c.origins, "origins", "", "extra page `origins` allowed to use /mqtt and /trace, comma-separated (https://example.com,http://host:8080)")
 	fset.StringVar(&c.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug logs every trace entry)")
 	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "`host:port` of the embedded MQTT broker, or off")
+	fset.IntVar(&c.embeddedRecvMax, "embedded-receive-maximum", int(embedded.DefaultBrokerLimits.ReceiveMaximum), "QoS 1 and 2 messages a client may have unacknowledged at the embedded broker (MQTT 5 Receive Maximum in CONNACK; the flow-control lesson wants 3)")
 	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP `host:port` of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
 	fset.StringVar(&c.defaultBroker, "default-broker", "", "`host:port` for /mqtt without broker= (default: the embedded broker, as "+embedded.BrokerName+")")
 	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets the page may reach, comma-separated host:port `patterns` (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
@@ -106,6 +108,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset.IntVar(&c.maxConns, "max-conns", 1024, "WebSocket connections at once (/mqtt and /trace)")
 	fset.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections at once from one address")
 	fset.IntVar(&c.maxMessage, "max-message", 1<<20, "largest WebSocket message / MQTT packet from the page, in `bytes`")
+	fset.IntVar(&c.labBytes, "lab-bytes", 0, "bytes the lab bench may hold or delay for one session, both ways together; at the bound it stops reading that side (default 8 × -max-message)")
 	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
@@ -155,6 +158,12 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 			return c, fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
 		}
 	}
+	if c.embeddedRecvMax < 1 || c.embeddedRecvMax > 65535 {
+		return c, fmt.Errorf("serve: -embedded-receive-maximum must be 1 to 65535, got %d", c.embeddedRecvMax)
+	}
+	if c.labBytes < 0 {
+		return c, fmt.Errorf("serve: -lab-bytes must be 0 (for 8 × -max-message) or more, got %d", c.labBytes)
+	}
 	return c, nil
 }
 
@@ -188,7 +197,9 @@ func startEmbedded(c *serveConfig, log *slog.Logger) (*embeddedParts, error) {
 	if c.broker == "off" {
 		return e, nil
 	}
-	b, err := embedded.StartBroker(c.broker, embedded.DefaultBrokerLimits, log)
+	lim := embedded.DefaultBrokerLimits
+	lim.ReceiveMaximum = uint16(c.embeddedRecvMax)
+	b, err := embedded.StartBroker(c.broker, lim, log)
 	if err != nil {
 		dnsServer.Close()
 		if errors.Is(err, embedded.ErrAddrInUse) {
@@ -226,6 +237,7 @@ func newProxy(c serveConfig, allow []proxy.Pattern, emb *embeddedParts, addr *ne
 		MaxConns:       c.maxConns,
 		MaxConnsPerIP:  c.maxConnsPerIP,
 		MaxMessage:     c.maxMessage,
+		LabBytes:       c.labBytes,
 		DialTimeout:    c.dial,
 		IdleTimeout:    c.idle,
 		WriteTimeout:   c.write,

@@ -5,6 +5,7 @@ import { Diagram } from './diagram.js';
 import { Detail } from './detail.js';
 import { Panels } from './panels.js';
 import { Lessons } from './lessons.js';
+import { LabPanel } from './lab.js';
 import { svgCSS, svgToPNG } from './export.js';
 
 const status = document.getElementById('status');
@@ -87,7 +88,8 @@ function start() {
   });
   const diagram = new Diagram(document.getElementById('diagram-panel'), lifeline, (seq) => detail.show(seq));
   const panels = new Panels(lifeline);
-  lifeline._ui = { diagram, detail, panels };
+  const lab = new LabPanel(lifeline, panels);
+  lifeline._ui = { diagram, detail, panels, lab };
   lifeline._ui.lessons = new Lessons(lifeline, lifeline._ui);
 
   // One frame: the diagram and the panels draw what changed.

@@ -228,8 +228,14 @@ export class Diagram {
     for (const a of v.arrows) {
       keep.add(a.seq);
       let rec = this.arrows.get(a.seq);
+      if (rec && rec.held !== !!a.held) {
+        // The proxy held this packet after it was drawn: draw it again.
+        rec.g.remove();
+        this.arrows.delete(a.seq);
+        rec = undefined;
+      }
       if (!rec) {
-        rec = { g: this.arrow(a, laneX, H), row: a.row };
+        rec = { g: this.arrow(a, laneX, H), row: a.row, held: !!a.held };
         this.arrows.set(a.seq, rec);
         this.arrowsG.append(rec.g);
       } else if (rec.row !== a.row || rec.t !== a.t || rec.delta !== a.delta) {
@@ -336,7 +342,7 @@ export class Diagram {
     const x1 = laneX(a.fromLane), x2 = laneX(a.toLane);
     const dir = x2 >= x1 ? 1 : -1;
     const y = H * 0.62;
-    const cls = `arrow c-${a.class}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}`;
+    const cls = `arrow c-${a.class}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}${a.held ? ' held' : ''}`;
     const label = `${a.summary || a.kind}`;
     const where = `${a.from} → ${a.to}`;
     const g = s('g', {
@@ -348,6 +354,17 @@ export class Diagram {
     g.append(s('rect', { class: 'hit', x: 0, y: 0, width: '100%', height: H }));
     g.append(s('text', { class: 'delta', x: 8, y: H * 0.45, text: `+${fmtMs(a.delta)}` }));
     g.append(s('text', { class: 'abs', x: 8, y: H * 0.85, text: `${fmtMs(a.t)}` }));
+    if (a.fromLane === a.toLane) {
+      // An event at one party (the lab holding or dropping a packet at the
+      // proxy, the kernel's socket state): a mark on its lifeline, not an arrow.
+      g.classList.add('mark');
+      const sym = { 'lab.hold': '‖', 'lab.release': '▶', 'lab.drop': '✕', 'lab.silence': '…', 'lab.delay': '~' }[a.kind] || '•';
+      g.append(s('rect', { class: 'mark-box', x: x1 - 9, y: y - 9, width: 18, height: 18, rx: 4 }));
+      g.append(s('text', { class: 'mark-sym', x: x1, y: y + 4, 'text-anchor': 'middle', text: sym }));
+      const room = Math.max(12, Math.floor(this.laneW * 1.7 / (7.2 * ZOOMS[this.zoomIndex])));
+      g.append(s('text', { class: 'label', x: x1 + 14, y: y + 4, 'text-anchor': 'start', text: clip(label, room) }));
+      return g;
+    }
     const head = 7;
     g.append(s('line', { class: 'shaft', x1: x1, x2: x2 - dir * head, y1: y, y2: y }));
     g.append(s('path', { class: 'head', d: `M${x2},${y} l${-dir * head * 1.4},${-head * 0.7} v${head * 1.4} z` }));
@@ -356,6 +373,10 @@ export class Diagram {
     const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
     const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
     g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
+    if (a.held) {
+      // The proxy's lab bench held this packet on arrival (the Go model says which).
+      g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
+    }
     if (a.observed === 'kernel') {
       g.append(s('text', { class: 'badge', x: x1 + dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'start' : 'end', text: 'kernel' }));
     }

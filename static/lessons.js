@@ -10,9 +10,9 @@ const STORE = 'lifeline-lesson';
 const CALL_TIMEOUT = 10000; // ms a lifeline call may take
 const EXPECT_TIMEOUT = 10000; // ms a step waits for its arrows, unless it says
 
-// CALLS are the actions a lesson may take: window.lifeline's methods, and
-// wait (ms).
-export const CALLS = ['connect', 'subscribe', 'unsubscribe', 'publish', 'disconnect', 'cut', 'wait'];
+// CALLS are the actions a lesson may take: window.lifeline's methods, lab
+// (args: [op, options], window.lifeline.lab[op]), and wait (ms).
+export const CALLS = ['connect', 'subscribe', 'unsubscribe', 'publish', 'disconnect', 'cut', 'lab', 'wait'];
 
 // fill replaces {run} in every string of a lesson's arguments with the run's
 // id, so that clients, topics and sessions of one run never meet another's
@@ -265,7 +265,14 @@ export class Lessons {
       return;
     }
     if (!CALLS.includes(a.call)) throw new Error(`unknown action ${a.call}`);
-    await withTimeout(this.api[a.call](...args), CALL_TIMEOUT, a.call);
+    const p = a.call === 'lab' ? this.api.lab[args[0]](args[1]) : this.api[a.call](...args);
+    if (a.background) {
+      // A call whose answer the step does not wait for (a publish whose
+      // acknowledgement the lab drops): its arrows are what the step expects.
+      p.catch(() => {});
+      return;
+    }
+    await withTimeout(p, CALL_TIMEOUT, a.call === 'lab' ? `lab.${args[0]}` : a.call);
   }
 
   // expect waits until every expected arrow has appeared since the step's

@@ -36,8 +36,9 @@ type lessonStep struct {
 }
 
 type lessonAction struct {
-	Call string            `json:"call"`
-	Args []json.RawMessage `json:"args"`
+	Call       string            `json:"call"`
+	Args       []json.RawMessage `json:"args"`
+	Background bool              `json:"background"` // not awaited
 }
 
 type arrowSpec struct {
@@ -198,7 +199,10 @@ func engineCalls(t *testing.T) []string {
 var (
 	legs       = []string{trace.LegBrowserProxy, trace.LegProxyDNS, trace.LegProxyBroker, trace.LegBrowserBroker}
 	otherKinds = []string{trace.KindDNSQuery, trace.KindDNSResponse, trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck,
-		trace.KindTCPFin, trace.KindTCPRst, trace.KindTLS, trace.KindWSUpgrade, trace.KindWSAccept, trace.KindWSClose}
+		trace.KindTCPFin, trace.KindTCPRst, trace.KindTLS, trace.KindWSUpgrade, trace.KindWSAccept, trace.KindWSClose,
+		trace.KindTCPState, trace.KindLabHold, trace.KindLabRelease, trace.KindLabDrop, trace.KindLabDelay, trace.KindLabSilence}
+	// labOps are window.lifeline.lab's methods (proxy/doc.go's ops).
+	labOps     = []string{"hold", "pause", "step", "release", "resume", "drop", "delay", "silence", "state"}
 	clientName = regexp.MustCompile(`^[A-Za-z0-9-]{1,32}$`)
 )
 
@@ -278,7 +282,7 @@ func checkLesson(t *testing.T, id string, l *lessonFile, vocab map[string]map[st
 		party(where, s.From)
 		party(where, s.To)
 	}
-	connected := map[string]bool{}
+	connected, reconnecting := map[string]bool{}, map[string]bool{}
 	for i, st := range l.Steps {
 		where := fmt.Sprintf("step %d", i+1)
 		if st.Title == "" || st.Text == "" {
@@ -294,7 +298,7 @@ func checkLesson(t *testing.T, id string, l *lessonFile, vocab map[string]map[st
 			t.Errorf("%s: timeout %d ms", where, st.Timeout)
 		}
 		for j, a := range st.Actions {
-			checkAction(t, fmt.Sprintf("%s action %d (%s)", where, j+1, a.Call), a, calls, l.Clients, connected)
+			checkAction(t, fmt.Sprintf("%s action %d (%s)", where, j+1, a.Call), a, calls, l.Clients, connected, reconnecting)
 		}
 		for j, s := range st.Expect {
 			spec(fmt.Sprintf("%s expect %d", where, j+1), s)
@@ -318,7 +322,7 @@ func checkLesson(t *testing.T, id string, l *lessonFile, vocab map[string]map[st
 
 // checkAction checks a call's arguments and that its client is connected
 // when the call needs it (tracking connect, disconnect and cut in order).
-func checkAction(t *testing.T, where string, a lessonAction, calls []string, clients map[string]string, connected map[string]bool) {
+func checkAction(t *testing.T, where string, a lessonAction, calls []string, clients map[string]string, connected, reconnecting map[string]bool) {
 	if !slices.Contains(calls, a.Call) {
 		t.Errorf("%s: unknown call (the engine knows %v)", where, calls)
 		return
@@ -326,7 +330,7 @@ func checkAction(t *testing.T, where string, a lessonAction, calls []string, cli
 	var opts struct {
 		Client string `json:"client"`
 	}
-	arity := map[string][2]int{"connect": {1, 1}, "subscribe": {2, 2}, "unsubscribe": {2, 2}, "publish": {3, 3}, "disconnect": {1, 1}, "cut": {1, 1}, "wait": {1, 1}}[a.Call]
+	arity := map[string][2]int{"connect": {1, 1}, "subscribe": {2, 2}, "unsubscribe": {2, 2}, "publish": {3, 3}, "disconnect": {1, 1}, "cut": {1, 1}, "lab": {2, 2}, "wait": {1, 1}}[a.Call]
 	if len(a.Args) < arity[0] || len(a.Args) > arity[1] {
 		t.Errorf("%s: %d arguments, want %d", where, len(a.Args), arity[0])
 		return
@@ -344,7 +348,17 @@ func checkAction(t *testing.T, where string, a lessonAction, calls []string, cli
 			t.Errorf("%s: %s is not a string (topic, filter or payload)", where, s)
 		}
 	}
+	if a.Call == "lab" {
+		var op string
+		if json.Unmarshal(a.Args[0], &op); !slices.Contains(labOps, op) {
+			t.Errorf("%s: lab operation %s is not one of %v", where, a.Args[0], labOps)
+		}
+	}
+	var reconnects struct {
+		Reconnect bool `json:"reconnect"`
+	}
 	last := a.Args[len(a.Args)-1]
+	json.Unmarshal(last, &reconnects)
 	if err := json.Unmarshal(last, &opts); err != nil || opts.Client == "" {
 		t.Errorf("%s: the last argument is the options, with the client it is for: %s", where, last)
 		return
@@ -358,12 +372,19 @@ func checkAction(t *testing.T, where string, a lessonAction, calls []string, cli
 			t.Errorf("%s: %s is connected already", where, opts.Client)
 		}
 		connected[opts.Client] = true
+		if reconnects.Reconnect {
+			reconnecting[opts.Client] = true
+		}
 	default:
 		if !connected[opts.Client] {
 			t.Errorf("%s: %s is not connected at this point", where, opts.Client)
 		}
-		if a.Call == "disconnect" || a.Call == "cut" {
+		// A client that reconnects by itself is connected again after a cut.
+		if a.Call == "disconnect" || a.Call == "cut" && !reconnecting[opts.Client] {
 			connected[opts.Client] = false
+		}
+		if a.Call == "disconnect" {
+			reconnecting[opts.Client] = false
 		}
 	}
 }

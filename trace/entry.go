@@ -34,6 +34,7 @@ const (
 	KindTCPAck      = "tcp.ack"
 	KindTCPFin      = "tcp.fin"
 	KindTCPRst      = "tcp.rst"
+	KindTCPState    = "tcp.state" // the kernel's state of a socket (TCP_INFO), at the party's own lane
 	KindTLS         = "tls.handshake"
 	KindWSUpgrade   = "ws.upgrade"
 	KindWSAccept    = "ws.accept"
@@ -44,6 +45,16 @@ const (
 	// KindTLSCertificate is the server's certificate: subject, issuer,
 	// validity and whether it verified.
 	KindTLSCertificate = "tls.certificate"
+
+	// The lab bench (the proxy's hold, step, release, drop, delay and
+	// silence controls): the control itself, from browser to proxy, and its
+	// effect on a packet, from proxy toward the packet's destination,
+	// Bytes holding the packet.
+	KindLabHold    = "lab.hold"    // a hold or pause; a packet held at the proxy; a refusal to hold more (Error set)
+	KindLabRelease = "lab.release" // step, release or resume; a held packet let go (its forwarding follows)
+	KindLabDrop    = "lab.drop"    // a drop rule; a packet swallowed at the proxy, or held and never delivered
+	KindLabDelay   = "lab.delay"   // a delay set for a direction
+	KindLabSilence = "lab.silence" // silence begun or ended; a close not passed on while silenced
 )
 
 // KindMQTT returns the kind of an MQTT packet given its type name in

@@ -149,6 +149,7 @@ func (a *app) install() {
 	a.method("publish", a.publish)
 	a.method("disconnect", a.disconnect)
 	a.method("cut", a.cut)
+	a.installLab()
 	a.syncMethod("dissect", a.dissect)
 	a.syncMethod("exportJSON", func([]js.Value) any {
 		a.w.Reset()

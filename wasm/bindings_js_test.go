@@ -334,3 +334,36 @@ func TestDirectModeWords(t *testing.T) {
 		}
 	}
 }
+
+// window.lifeline.lab has every operation of the proxy's lab bench, and
+// each refuses, in words, a client that is not connected through the
+// proxy's trace channel (the e2e tests drive a real one). A request is
+// written as the proxy reads it.
+func TestLabNeedsAConnection(t *testing.T) {
+	_, api := newTestApp(t)
+	lab := api.Get("lab")
+	for _, op := range labOps {
+		t.Run(op, func(t *testing.T) {
+			if lab.Get(op).Type() != js.TypeFunction {
+				t.Fatalf("lifeline.lab.%s is not a function", op)
+			}
+			done := make(chan string, 1)
+			onErr := js.FuncOf(func(_ js.Value, args []js.Value) any { done <- args[0].Get("message").String(); return nil })
+			defer onErr.Release()
+			lab.Call(op, map[string]any{"client": "device"}).Call("catch", onErr)
+			if msg := <-done; !strings.Contains(msg, "lab."+op) || !strings.Contains(msg, "no client named device") {
+				t.Fatalf("lab.%s rejected with %q", op, msg)
+			}
+		})
+	}
+	var w jsonw.Writer
+	got := string(labRequest(&w, 7, "c2", "drop", labOptions{Dir: "toPage", Types: []string{"PUBACK", "PUBREC"}, Topic: "a/+", Count: 2, Ms: 0, HasMs: false}))
+	want := `{"type":"lab","id":7,"conn":"c2","op":"drop","dir":"toPage","types":["PUBACK","PUBREC"],"topic":"a/+","count":2}`
+	if got != want {
+		t.Errorf("request %s\nwant    %s", got, want)
+	}
+	got = string(labRequest(&w, 8, "c2", "delay", labOptions{Ms: 0, HasMs: true}))
+	if want := `{"type":"lab","id":8,"conn":"c2","op":"delay","ms":0}`; got != want {
+		t.Errorf("request %s\nwant    %s", got, want)
+	}
+}

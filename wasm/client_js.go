@@ -601,6 +601,9 @@ func configFrom(o obj) (client.Config, error) {
 		KeepAlive:  uint16(o.int("keepAlive", 30)),
 		CleanStart: o.boolean("cleanStart", true),
 		Reconnect:  o.boolean("reconnect", false),
+		// pingTimeout (s): how long an unanswered PINGREQ waits before the
+		// connection is declared dead (default keepAlive/2, at least 1 s).
+		PingTimeout: time.Duration(o.num("pingTimeout", 0) * float64(time.Second)),
 	}
 	if cfg.Version != codec.V311 && cfg.Version != codec.V5 {
 		return cfg, errString("version is 4 (MQTT 3.1.1) or 5 (MQTT 5.0)")

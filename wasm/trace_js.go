@@ -31,6 +31,8 @@ type traceChannel struct {
 	err      string            // why the channel is not there, for the page
 	cutting  *promise          // a cut request waiting for the proxy's answer
 	cutConn  string            // … for this conn
+	labs     map[int]labWait   // lab controls waiting for the proxy's answer, by id (lab_js.go)
+	labID    int
 }
 
 const (
@@ -67,6 +69,7 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 				tc.err = "the trace channel closed (" + closeText(code, reason) + ")"
 			}
 			tc.settle()
+			tc.failLabs(tc.err)
 			tc.a.changed()
 		},
 	})
@@ -106,6 +109,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 	// second.
 	var typ, token, conn, cutErr string
 	var t, serverTime float64
+	id := 0
 	ok := false
 	var en trace.Entry
 	hasEntry := false
@@ -124,6 +128,8 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 			en, hasEntry = pagejson.ReadEntry(r, tc.a.names), true
 		case "conn":
 			conn = r.String()
+		case "id":
+			id = r.Int()
 		case "ok":
 			ok = r.Bool()
 		case "error":
@@ -157,6 +163,8 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 				p.fail("the proxy did not cut " + conn + ": " + cutErr)
 			}
 		}
+	case "lab":
+		tc.labAnswer(id, ok, cutErr, text)
 	case "pong":
 		tc.a.model.AddClockSample(diagram.Sample{Sent: t, Received: received, Server: serverTime})
 		tc.a.changed()

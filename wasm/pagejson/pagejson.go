@@ -92,6 +92,9 @@ func writeArrow(w *jsonw.Writer, a *diagram.Arrow) {
 	w.KBool("remote", a.Remote)
 	w.KInt("exchange", a.Exchange)
 	w.KInt("size", a.Size)
+	if a.Held {
+		w.KBool("held", true)
+	}
 	w.Close('}')
 }
 
@@ -251,7 +254,8 @@ func WriteDetail(w *jsonw.Writer, e *trace.Entry, x *diagram.Exchange, entry fun
 		w.Close(']')
 		w.Close('}')
 	}
-	if strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) > 0 {
+	// The lab's entries about a packet (held, released, dropped) carry it too.
+	if (strings.HasPrefix(e.Kind, "mqtt.") || strings.HasPrefix(e.Kind, "lab.")) && len(e.Bytes) > 0 {
 		v := codec.Version(e.Version)
 		if v == 0 {
 			v = codec.V311
