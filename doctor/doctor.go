@@ -84,6 +84,7 @@ type run struct {
 	offer  []string // the subprotocols that worked (nil: not a WebSocket)
 	path   string   // the path that worked
 	nonce  string
+	conns  int // MQTT connections made, for their client ids
 	failed bool
 }
 

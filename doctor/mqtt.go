@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -142,7 +143,10 @@ func (r *run) connect(ctx context.Context, v codec.Version, keepAlive uint16, em
 		return nil, nil, err
 	}
 	deadline, _ := ctx.Deadline()
-	p := &codec.Connect{Version: v, CleanStart: true, KeepAlive: keepAlive, ClientID: "lifeline-doctor-" + r.nonce}
+	// A client id of its own per connection: a broker may still be ending
+	// the previous connection's session when the next one arrives.
+	r.conns++
+	p := &codec.Connect{Version: v, CleanStart: true, KeepAlive: keepAlive, ClientID: "lifeline-doctor-" + r.nonce + "-" + strconv.Itoa(r.conns)}
 	if r.opt.Username != "" {
 		p.UsernameFlag, p.Username = true, r.opt.Username
 	}
