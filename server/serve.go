@@ -30,14 +30,57 @@ type serveConfig struct {
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
 	idle, write, dial                                                        time.Duration
+	brokerLimits                                                             brokerFlags
+}
+
+// brokerFlags are the embedded broker's limits as flags.
+type brokerFlags struct {
+	maxClients, maxInflight, maxQueued, maxPacket int
+	queuedBytes, queueBudget, retainedBytes       int64
+	sessionExpiry, messageExpiry                  time.Duration
+}
+
+// limits are the embedded broker's limits the flags ask for.
+func (f brokerFlags) limits() embedded.BrokerLimits {
+	return embedded.BrokerLimits{
+		MaxClients:     int64(f.maxClients),
+		MaxPacketSize:  uint32(f.maxPacket),
+		MaxInflight:    uint16(f.maxInflight),
+		MaxQueued:      int32(f.maxQueued),
+		MaxQueuedBytes: f.queuedBytes,
+		QueueBudget:    f.queueBudget,
+		RetainedBytes:  f.retainedBytes,
+		SessionExpiry:  uint32(f.sessionExpiry / time.Second),
+		MessageExpiry:  int64(f.messageExpiry / time.Second),
+	}
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
 var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
 	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
+	{fmt.Sprintf("Embedded broker limits (the defaults keep its messages within %d MiB; see README, Safe by default)",
+		embedded.DefaultBrokerLimits.Budget()>>20), brokerFlagNames},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+}
+
+var brokerFlagNames = []string{"broker-max-clients", "broker-max-packet", "broker-max-inflight", "broker-max-queued",
+	"broker-max-queued-bytes", "broker-queue-budget", "broker-retained-bytes", "broker-session-expiry", "broker-message-expiry"}
+
+// brokerFlagSet declares the embedded broker's limits on fset, with
+// embedded.DefaultBrokerLimits as defaults.
+func brokerFlagSet(fset *flag.FlagSet, f *brokerFlags) {
+	d := embedded.DefaultBrokerLimits
+	fset.IntVar(&f.maxClients, "broker-max-clients", int(d.MaxClients), "MQTT sessions the embedded broker holds at once, connected or kept for a client that left (beyond: CONNACK 0x97 Quota exceeded, 3.1.1 0x03)")
+	fset.IntVar(&f.maxPacket, "broker-max-packet", int(d.MaxPacketSize), "largest MQTT packet the embedded broker accepts, in `bytes` (beyond: the connection ends, v5 with DISCONNECT 0x95)")
+	fset.IntVar(&f.maxInflight, "broker-max-inflight", int(d.MaxInflight), "QoS 1/2 messages unacknowledged per client, each way: the window the broker sends in (less if the client's Receive Maximum is less) and the Receive Maximum it announces")
+	fset.IntVar(&f.maxQueued, "broker-max-queued", int(d.MaxQueued), "messages queued per client beyond those in flight; more are dropped and reported (trace broker.drop, /healthz)")
+	fset.Int64Var(&f.queuedBytes, "broker-max-queued-bytes", d.MaxQueuedBytes, "`bytes` (topic + payload) queued and in flight per client, connected or not; more are dropped and reported")
+	fset.Int64Var(&f.queueBudget, "broker-queue-budget", d.QueueBudget, "`bytes` queued and in flight for all clients together; more are dropped and reported")
+	fset.Int64Var(&f.retainedBytes, "broker-retained-bytes", d.RetainedBytes, "`bytes` of retained messages in all; beyond, a v5 QoS 1/2 publisher gets PUBACK/PUBREC 0x97 Quota exceeded, others' messages are delivered but not retained (reported)")
+	fset.DurationVar(&f.sessionExpiry, "broker-session-expiry", time.Duration(d.SessionExpiry)*time.Second, "longest a session of a client that left is kept, with its queue (its messages are then reported dropped)")
+	fset.DurationVar(&f.messageExpiry, "broker-message-expiry", time.Duration(d.MessageExpiry)*time.Second, "longest a retained or queued message is kept")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,6 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
 	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
 	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
+	brokerFlagSet(fset, &c.brokerLimits)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
@@ -82,9 +126,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}{
 		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
 		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
+		{"broker-max-clients", c.brokerLimits.maxClients > 0},
+		{"broker-max-packet", c.brokerLimits.maxPacket > 0 && c.brokerLimits.maxPacket <= 268435455},
+		{"broker-max-inflight", c.brokerLimits.maxInflight > 0 && c.brokerLimits.maxInflight <= 65535},
+		{"broker-max-queued", c.brokerLimits.maxQueued > 0 && c.brokerLimits.maxQueued <= 1<<31-1},
+		{"broker-max-queued-bytes", c.brokerLimits.queuedBytes > 0}, {"broker-queue-budget", c.brokerLimits.queueBudget > 0},
+		{"broker-retained-bytes", c.brokerLimits.retainedBytes > 0},
+		{"broker-session-expiry", c.brokerLimits.sessionExpiry >= time.Second && c.brokerLimits.sessionExpiry/time.Second <= 1<<32-1},
+		{"broker-message-expiry", c.brokerLimits.messageExpiry >= time.Second},
 	} {
 		if !f.ok {
-			return fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
+			return fmt.Errorf("serve: -%s must be greater than 0 (and in range), got %s", f.name, fset.Lookup(f.name).Value)
 		}
 	}
 	var level slog.Level
@@ -116,7 +168,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer dnsServer.Close()
 	if c.broker != "off" {
-		b, err := embedded.StartBroker(c.broker, embedded.DefaultBrokerLimits, log)
+		b, err := embedded.StartBroker(c.broker, c.brokerLimits.limits(), log)
 		if err != nil {
 			if errors.Is(err, embedded.ErrAddrInUse) {
 				return fmt.Errorf("the embedded broker's address %s is already in use (another MQTT broker, such as mosquitto?); choose another with -embedded-broker 127.0.0.1:1884 (or LIFELINE_EMBEDDED_BROKER), or -embedded-broker off", c.broker)
@@ -328,6 +380,9 @@ type health struct {
 	MaxConns       int    `json:"maxConns"`
 	EmbeddedBroker string `json:"embeddedBroker"`          // "running" or "off"
 	BrokerClients  *int64 `json:"brokerClients,omitempty"` // MQTT clients of the embedded broker
+	// Broker is the embedded broker's state: sessions, bytes held, and the
+	// messages it dropped (or did not retain) by reason.
+	Broker *embedded.BrokerStats `json:"broker,omitempty"`
 }
 
 // healthz answers GET /healthz with the server's state as JSON: 200 while
@@ -338,8 +393,8 @@ func healthz(px *proxy.Server, broker *embedded.Broker, started time.Time) http.
 		h := health{Status: "ok", UptimeSeconds: int64(time.Since(started).Seconds()), Sessions: st.Sessions,
 			Traces: st.Traces, WebSockets: st.WebSockets, MaxConns: st.MaxConns, EmbeddedBroker: "off"}
 		if broker != nil {
-			n := broker.Clients()
-			h.EmbeddedBroker, h.BrokerClients = "running", &n
+			st := broker.Stats()
+			h.EmbeddedBroker, h.BrokerClients, h.Broker = "running", &st.Clients, &st
 		}
 		code := http.StatusOK
 		if st.ShuttingDown {
