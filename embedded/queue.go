@@ -173,9 +173,29 @@ func (h *queueHook) deliver(id string, sub packets.Subscription, pk packets.Pack
 	if !ok || (sub.NoLocal && pk.Origin == cl.ID) { // [MQTT-3.8.3-3]
 		return
 	}
+	qos := pk.FixedHeader.Qos
+	if qos > sub.Qos {
+		qos = sub.Qos
+	}
+	size := msgSize(&pk)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	closed := cl.Closed()
+	if closed && qos == 0 {
+		return // QoS 0 is not kept for a session that is not connected (as mosquitto, queue_qos0_messages false)
+	}
+	cq := h.queue(id)
+	if reason, limit := h.full(cq, size); reason != "" {
+		pk.FixedHeader.Qos = qos
+		h.dropLocked(cq, &pk, reason, limit)
+		return
+	}
+	// Copied only once it fits: a copy per recipient of a large message
+	// is what the limits bound.
 	out := pk.Copy(false)
-	v5 := cl.Properties.ProtocolVersion == 5
-	if !sub.FwdRetainedFlag && (!v5 || !sub.RetainAsPublished) { // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
+	out.FixedHeader.Qos = qos
+	if !sub.FwdRetainedFlag && (cl.Properties.ProtocolVersion != 5 || !sub.RetainAsPublished) { // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
 		out.FixedHeader.Retain = false
 	}
 	if len(sub.Identifiers) > 0 { // [MQTT-3.3.4-3]
@@ -187,23 +207,7 @@ func (h *queueHook) deliver(id string, sub packets.Subscription, pk packets.Pack
 	} else if sub.Identifier > 0 {
 		out.Properties.SubscriptionIdentifier = []int{sub.Identifier}
 	}
-	if out.FixedHeader.Qos > sub.Qos {
-		out.FixedHeader.Qos = sub.Qos
-	}
 	out.Properties.TopicAlias, out.Properties.TopicAliasFlag = 0, false // no outbound aliases
-	size := msgSize(&out)
-
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	closed := cl.Closed()
-	if closed && out.FixedHeader.Qos == 0 {
-		return // QoS 0 is not kept for a session that is not connected (as mosquitto, queue_qos0_messages false)
-	}
-	cq := h.queue(id)
-	if reason, limit := h.full(cq, size); reason != "" {
-		h.dropLocked(cq, &out, reason, limit)
-		return
-	}
 	cq.q = append(cq.q, queued{out, size})
 	cq.qBytes += size
 	h.total += size

@@ -195,7 +195,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var watcher proxy.BrokerWatcher
+	if embeddedBroker != nil {
+		watcher = embeddedBroker // not a typed nil
+	}
 	px := proxy.New(proxy.Config{
+		Broker:        watcher,
 		Policy:        proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: exempt, Zone: embedded.Zone},
 		DefaultBroker: c.defaultBroker,
 		Hosts:         hosts,
