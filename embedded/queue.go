@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -636,6 +637,7 @@ func byteCount(n int64) string {
 
 // watch registers emit for the broker.drop entries of client id.
 func (h *queueHook) watch(id string, emit func(trace.Entry)) (stop func()) {
+	id = strings.Clone(id) // a map key: it must not alias a buffer the caller reuses
 	w := &watcher{emit: emit}
 	h.mu.Lock()
 	if h.watchers[id] == nil {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
@@ -55,7 +56,7 @@ func (ss *session) dropsUp(pkt []byte, version int) {
 	}
 	var c codec.Connect
 	if c.Decode(pkt, codec.Version(version)) == nil {
-		ss.watchDrops(c.ClientID)
+		ss.watchDrops(strings.Clone(c.ClientID)) // the codec's strings alias pkt, whose buffer is reused
 	}
 }
 
@@ -67,7 +68,7 @@ func (ss *session) dropsDown(pkt []byte) {
 	}
 	var c codec.Connack
 	if c.Decode(pkt, codec.Version(ss.version.Load())) == nil && c.Properties.Has(codec.PropAssignedClientID) {
-		ss.watchDrops(c.Properties.AssignedClientID)
+		ss.watchDrops(strings.Clone(c.Properties.AssignedClientID))
 	}
 }
 

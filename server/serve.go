@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,12 @@ import (
 )
 
 func init() { commands["serve"] = runServe }
+
+// softMemoryLimit is the Go runtime's soft memory limit for `lifeline
+// serve` unless GOMEMLIMIT says otherwise: the garbage collector works
+// harder as the heap nears it, so the process stays within its budget
+// (512 MiB) when what is live is (the embedded broker's defaults: 428 MiB).
+const softMemoryLimit = 448 << 20
 
 // serveConfig is what `lifeline serve` was asked to do.
 type serveConfig struct {
@@ -138,6 +146,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !f.ok {
 			return fmt.Errorf("serve: -%s must be greater than 0 (and in range), got %s", f.name, fset.Lookup(f.name).Value)
 		}
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		// Garbage counts too: without a limit the Go heap grows to twice
+		// what is live before it collects (GOGC 100), and the broker's
+		// budgets bound only what is live.
+		debug.SetMemoryLimit(softMemoryLimit)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
