@@ -90,7 +90,11 @@ func StartBroker(addr string, lim BrokerLimits, log *slog.Logger) (*Broker, erro
 		return nil, err
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClients = lim.MaxClients
+	// The queue hook bounds sessions (connected or kept) at MaxClients and
+	// says so in the CONNACK (0x97); mochi's own cap on connections, which
+	// would also refuse a client resuming its session, only backs it up
+	// (a session taken over has two connections for a moment).
+	caps.MaximumClients = 2 * lim.MaxClients
 	caps.MaximumPacketSize = lim.MaxPacketSize
 	caps.MaximumClientWritesPending = lim.MaxPending
 	// mochi's "inflight" store holds what the queue hook has sent (at most

@@ -48,6 +48,11 @@
 //     codec always writes the Property Length after a non-zero reason code,
 //     as paho.golang and mqtt.js do; other clients sending the short form
 //     will see no will.
+//   - Packet identifiers: mochi keeps the client's packet identifiers and
+//     its own in one store, so a SUBSCRIBE (or QoS 2 PUBLISH) whose id is
+//     that of a message the broker sent and the client has not yet
+//     acknowledged is refused with 0x91 Packet Identifier in use, though
+//     the two directions are separate spaces [2.2.1].
 //   - Keep alive: mochi sets the connection's deadline to k + k/2 whole
 //     seconds after each packet (integer division), so keepalive 1 times
 //     out after 1 s (not 1.5 s), 3 after 4 s (not 4.5 s); even values are
