@@ -16,7 +16,7 @@ func TestBrokerDropArrow(t *testing.T) {
 	pb := trace.LegProxyBroker
 	m.Add(trace.Entry{Seq: 1, T: 1, Leg: pb, From: "proxy", To: "broker", Kind: trace.KindTCPSyn, Observed: trace.ObservedKernel, Conn: "c1"}, diagram.Remote)
 	m.Add(trace.Entry{Seq: 2, T: 2, Leg: pb, From: "broker", To: "broker", Kind: trace.KindBrokerDrop, Observed: trace.ObservedBroker, Conn: "c1",
-		Summary: "dropped PUBLISH q1 topic=a (1 B) for x: queue full",
+		Summary: "queue full: PUBLISH q1 a (1 B) for x dropped (1000 queued, 20 in flight, 1 KiB held)",
 		Drop:    &trace.Drop{Client: "x", Reason: trace.DropQueueFull, Topic: "a", QoS: 1, Size: 1, Queued: 1000, Inflight: 20}}, diagram.Remote)
 	v := m.View(0, m.Len())
 	if len(v.Arrows) != 2 {

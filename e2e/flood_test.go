@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -162,4 +164,77 @@ func (tr *floodTrace) drops(t *testing.T, client string, want int) (int, map[str
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestPageSubscriberDrops: the page's own client subscribes at QoS 1 while
+// a publisher sends 3,000 QoS 1 messages at once over TCP to the embedded
+// broker, run with a small queue (5 queued, 2 in flight) so that it
+// overflows: every message reaches the page or is in its trace as a
+// broker.drop — delivered + reported = published — and a drop is drawn as
+// an arrow ending at the broker, marked dropped (artifacts/broker-drop.png).
+func TestPageSubscriberDrops(t *testing.T) {
+	const n = 3000
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0", "-broker-max-queued", "5", "-broker-max-inflight", "2")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	eval[bool](t, ctx, `lifeline.connect({clientId: 'page-sub', keepAlive: 30}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.subscribe('flood/page', {qos: 1}).then(() => true)`)
+
+	broker := embeddedBrokerAddr(t, s)
+	c, err := net.Dial("tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out, _ := (&codec.Connect{Version: codec.V311, ClientID: "tcp-pub", CleanStart: true}).Append(nil, codec.V311)
+	for i := range n {
+		out, _ = (&codec.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: "flood/page", Payload: []byte("m" + strconv.Itoa(i))}).Append(out, codec.V311)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+
+	count := `(() => { const d = lifeline.trace().filter(e => e.kind === 'broker.drop').length; return [lifeline._messages(1e12).total, d]; })()`
+	var got []int
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got = eval[[]int](t, ctx, count)
+		if got[0]+got[1] >= n || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(time.Second) // nothing more
+	got = eval[[]int](t, ctx, count)
+	t.Logf("%d published, %d delivered to the page, %d reported dropped in its trace", n, got[0], got[1])
+	if got[0]+got[1] != n {
+		t.Fatalf("delivered %d + reported %d = %d, want %d", got[0], got[1], got[0]+got[1], n)
+	}
+	if got[1] == 0 {
+		t.Fatal("no drop: the queue of 5 did not overflow")
+	}
+	seq := eval[int](t, ctx, `lifeline.trace().find(e => e.kind === 'broker.drop').seq`)
+	eval[bool](t, ctx, `(() => { const sc = document.getElementById('diagram-scroll'); sc.scrollTop = Math.max(0, lifeline._rowOf(`+strconv.Itoa(seq)+`) * sc.scrollHeight / (lifeline._total() + 1) - 120); return true; })()`)
+	waitFor(t, ctx, "a drop drawn", `document.querySelector('#diagram [data-kind="broker.drop"]')`, 5*time.Second)
+	drawn := eval[[]string](t, ctx, `(() => { const g = document.querySelector('#diagram [data-kind="broker.drop"]'); return [g.getAttribute('class'), g.querySelector('.badge.drop').textContent, g.dataset.from + '>' + g.dataset.to, g.querySelector('.label').textContent]; })()`)
+	t.Logf("drawn: %q", drawn)
+	if !strings.Contains(drawn[0], "dropped") || drawn[1] != "✕ dropped" || drawn[2] != "broker>broker" || !strings.HasPrefix(drawn[3], trace.DropQueueFull+": PUBLISH") {
+		t.Fatalf("drop arrow drawn as %q", drawn)
+	}
+	screenshot(t, ctx, "broker-drop")
+}
+
+// embeddedBrokerAddr asks /api/config where the embedded broker listens.
+func embeddedBrokerAddr(t *testing.T, s *server) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.URL+"/api/config", nil)
+	req.Header.Set("Origin", s.URL)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct{ EmbeddedBroker string }
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || c.EmbeddedBroker == "" {
+		t.Fatalf("/api/config: %v", err)
+	}
+	return c.EmbeddedBroker
 }

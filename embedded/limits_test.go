@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +142,7 @@ func TestMessageExpiredReported(t *testing.T) {
 func TestRetainedBudget(t *testing.T) {
 	b := startLimited(t, embedded.BrokerLimits{RetainedBytes: 100})
 	d := watchDrops(t, b, "v3")
+	d5 := watchDrops(t, b, "v5")
 	big := make([]byte, 80)
 	sub, sr := dial(t, b, codec.V311, &codec.Connect{Version: codec.V311, ClientID: "sub", CleanStart: true, KeepAlive: 60},
 		&codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "r/#", QoS: 1}}})
@@ -172,8 +174,12 @@ func TestRetainedBudget(t *testing.T) {
 		sub.Write(ack)
 	}
 	es := d.wait(t, 1)
-	if e := es[0].Drop; e.Reason != trace.DropRetainedFull || e.Topic != "r/3" || e.Client != "v3" {
+	if e := es[0].Drop; e.Reason != trace.DropRetainedFull || e.Topic != "r/3" || e.Client != "v3" || e.Refused {
 		t.Fatalf("drop %+v, want r/3 not retained", *e)
+	}
+	t.Log(es[0].Summary)
+	if e := d5.wait(t, 1)[0]; !e.Drop.Refused || e.Drop.Topic != "r/2" || !strings.Contains(e.Summary, "refused with 0x97") {
+		t.Fatalf("v5 refusal reported as %+v %q", *e.Drop, e.Summary)
 	}
 	// Only r/1 is retained.
 	_, rn := dial(t, b, codec.V311, &codec.Connect{Version: codec.V311, ClientID: "late", CleanStart: true},

@@ -516,11 +516,12 @@ func (h *queueHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		return pk, nil
 	}
 	limit := byteCount(h.lim.RetainedBytes) + " of retained messages (-broker-retained-bytes)"
+	refuse := cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0
 	cq := h.queue(cl.ID)
-	h.dropLocked(cq, &pk, trace.DropRetainedFull, limit)
+	h.reportLocked(cq, &pk, trace.DropRetainedFull, limit, refuse)
 	h.forget(cq)
 	h.mu.Unlock()
-	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
+	if refuse {
 		ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID,
 			ReasonCode: packets.ErrQuotaExceeded.Code}
 		if pk.FixedHeader.Qos == 2 {
@@ -594,6 +595,11 @@ func (h *queueHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 // dropLocked counts a message that will not be delivered and reports it
 // to the client's watchers.
 func (h *queueHook) dropLocked(cq *clientQueue, pk *packets.Packet, reason, limit string) {
+	h.reportLocked(cq, pk, reason, limit, false)
+}
+
+// reportLocked is dropLocked; refused says the publisher was told (v5 0x97).
+func (h *queueHook) reportLocked(cq *clientQueue, pk *packets.Packet, reason, limit string, refused bool) {
 	h.drops[reason]++
 	ws := h.watchers[cq.id]
 	if len(ws) == 0 {
@@ -601,7 +607,7 @@ func (h *queueHook) dropLocked(cq *clientQueue, pk *packets.Packet, reason, limi
 		return
 	}
 	d := &trace.Drop{Client: cq.id, Reason: reason, Topic: pk.TopicName, QoS: int(pk.FixedHeader.Qos),
-		Size: len(pk.Payload), Queued: len(cq.q), Inflight: len(cq.inflight), Bytes: cq.qBytes + cq.inBytes, Limit: limit}
+		Size: len(pk.Payload), Queued: len(cq.q), Inflight: len(cq.inflight), Bytes: cq.qBytes + cq.inBytes, Limit: limit, Refused: refused}
 	e := trace.Entry{From: "broker", To: "broker", Kind: trace.KindBrokerDrop, Observed: trace.ObservedBroker,
 		Summary: dropSummary(d), Drop: d}
 	for w := range ws {
@@ -609,20 +615,24 @@ func (h *queueHook) dropLocked(cq *clientQueue, pk *packets.Packet, reason, limi
 	}
 }
 
-// dropSummary is a broker.drop entry's line, e.g. "dropped PUBLISH q1
-// topic=bench/x (12 B) for lifeline-1: queue full (1000 queued, 20 in
-// flight; limit 1000 messages queued (-broker-max-queued))".
+// dropSummary is a broker.drop entry's line, the reason first (it is what
+// a narrow arrow shows), e.g. "queue full: PUBLISH q1 bench/x (12 B) for
+// lifeline-1 dropped (1000 queued, 20 in flight, 31 KiB held; limit 1000
+// messages queued (-broker-max-queued))".
 func dropSummary(d *trace.Drop) string {
-	verb, dir := "dropped", "for"
-	if d.Reason == trace.DropRetainedFull {
-		verb, dir = "not retained:", "from"
+	what, dir := "dropped", "for"
+	switch {
+	case d.Refused:
+		what, dir = "refused with 0x97 Quota exceeded", "from"
+	case d.Reason == trace.DropRetainedFull:
+		what, dir = "delivered, not retained", "from"
 	}
-	s := fmt.Sprintf("%s PUBLISH q%d topic=%s (%s) %s %s: %s (%d queued, %d in flight, %s held)",
-		verb, d.QoS, d.Topic, byteCount(int64(d.Size)), dir, d.Client, d.Reason, d.Queued, d.Inflight, byteCount(d.Bytes))
+	s := fmt.Sprintf("%s: PUBLISH q%d %s (%s) %s %s %s (%d queued, %d in flight, %s held",
+		d.Reason, d.QoS, d.Topic, byteCount(int64(d.Size)), dir, d.Client, what, d.Queued, d.Inflight, byteCount(d.Bytes))
 	if d.Limit != "" {
 		s += "; limit " + d.Limit
 	}
-	return s
+	return s + ")"
 }
 
 func byteCount(n int64) string {

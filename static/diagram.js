@@ -338,8 +338,8 @@ export class Diagram {
 
   arrow(a, laneX, H) {
     // A message the broker dropped (broker.drop, from and to the broker)
-    // is an arrow that ends at the broker's lifeline, coming from the side
-    // of the lanes it would have gone to, marked with a cross.
+    // is a red arrow that ends at the broker's lifeline, coming from the
+    // side of the lanes it would have gone to, marked with a cross.
     const drop = a.fromLane === a.toLane;
     const x2 = laneX(a.toLane);
     const x1 = drop ? x2 + (a.toLane > 0 ? -1 : 1) * this.laneW * 0.8 : laneX(a.fromLane);

@@ -110,4 +110,8 @@ type Drop struct {
 	Inflight int    `json:"inflight"` // messages sent to the client and not yet acknowledged
 	Bytes    int64  `json:"bytes"`    // bytes the broker held for the client (queued and in flight)
 	Limit    string `json:"limit"`    // the limit reached, in words with its flag, e.g. "1000 messages (-broker-max-queued)"
+	// Refused is set when the publisher was told in MQTT (v5 PUBACK or
+	// PUBREC 0x97 Quota exceeded) and the message went nowhere; a
+	// DropRetainedFull without it was delivered but not kept.
+	Refused bool `json:"refused,omitempty"`
 }
