@@ -31,6 +31,12 @@
 // is enforced on publishers (DISCONNECT 0x93 beyond it); a packet larger
 // than -broker-max-packet ends the connection (v5: DISCONNECT 0x95).
 //
+// For lessons, an MQTT 5 client may ask for a shorter queue than the
+// broker's with the CONNECT user property "lifeline-max-queued"
+// (MaxQueuedProperty), and for a smaller window with its Receive Maximum:
+// a subscriber with Receive Maximum 2 and lifeline-max-queued 5 that holds
+// its acknowledgements shows a full queue and its drops after 8 messages.
+//
 // # What the embedded broker does that a lesson may notice
 //
 // mochi v2.7.9 has quirks; those we can configure are configured, the rest

@@ -269,3 +269,26 @@ func TestSessionsBounded(t *testing.T) {
 		t.Errorf("resuming: CONNACK 0x%02x (%v), want 0", byte(ack.ReasonCode), err)
 	}
 }
+
+// A v5 client may ask for a shorter queue than the broker's with the
+// CONNECT user property lifeline-max-queued (for a lesson that fills one):
+// with a window of 2 (Receive Maximum) and 3 queued, of 10 messages 5 are
+// held and 5 reported dropped.
+func TestClientMaxQueued(t *testing.T) {
+	b := newTestBroker(t)
+	d := watchDrops(t, b, "lesson")
+	cp := &codec.Connect{Version: codec.V5, ClientID: "lesson", CleanStart: true, KeepAlive: 60}
+	cp.Properties.Set(codec.PropReceiveMaximum).ReceiveMaximum = 2
+	cp.Properties.User = []codec.UserProperty{{Key: embedded.MaxQueuedProperty, Value: "3"}}
+	_, r := dial(t, b, codec.V5, cp, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "l/#", QoS: 1}}})
+	r.next(t, codec.TypeConnack)
+	r.next(t, codec.TypeSuback)
+	publishAll(t, b.Addr().String(), "l/x", 10, 1, 1, false, codec.V311)
+	es := d.wait(t, 5)
+	if e := es[4].Drop; e.Reason != trace.DropQueueFull || e.Queued != 3 || e.Inflight != 2 || e.Limit != "3 messages queued (the client's lifeline-max-queued)" {
+		t.Fatalf("drop %+v", *e)
+	}
+	r.publishID(t, codec.V5)
+	r.publishID(t, codec.V5)
+	r.none(t, 200*time.Millisecond)
+}

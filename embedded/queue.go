@@ -53,12 +53,23 @@ type queued struct {
 // clientQueue is what the broker holds for one client id (its session).
 type clientQueue struct {
 	id       string
-	q        []queued         // waiting, oldest first
+	q        []queued         // waiting for the window, oldest first
 	qBytes   int64            // bytes in q
+	out      []queued         // taken from q, for the send loop to write (QoS 1/2 ones have their packet id and are in flight)
+	outBytes int64            // bytes of the QoS 0 messages in out
 	inflight map[uint16]int64 // QoS 1/2 sent by the hook and not acknowledged: packet id → bytes
 	inBytes  int64            // bytes in inflight
 	sender   *mqtt.Client     // the connection a send loop runs for, if any
+	// maxQueued, when > 0, is the client's own smaller queue limit: the
+	// CONNECT user property MaxQueuedProperty (MQTT 5), for lessons that
+	// show a queue filling without a thousand messages.
+	maxQueued int
 }
+
+// MaxQueuedProperty is the CONNECT user property (MQTT 5) by which a
+// client asks for a queue shorter than -broker-max-queued, e.g.
+// "lifeline-max-queued: 5"; a larger value than the broker's is ignored.
+const MaxQueuedProperty = "lifeline-max-queued"
 
 // watcher receives the broker.drop entries of one client id.
 type watcher struct{ emit func(trace.Entry) }
@@ -124,7 +135,7 @@ func (h *queueHook) queue(id string) *clientQueue {
 
 // forget removes an empty queue of a session that is gone.
 func (h *queueHook) forget(cq *clientQueue) {
-	if len(cq.q) == 0 && len(cq.inflight) == 0 && cq.sender == nil {
+	if len(cq.q) == 0 && len(cq.out) == 0 && len(cq.inflight) == 0 && cq.sender == nil {
 		delete(h.clients, cq.id)
 	}
 }
@@ -213,16 +224,18 @@ func (h *queueHook) deliver(id string, sub packets.Subscription, pk packets.Pack
 	cq.qBytes += size
 	h.total += size
 	if !closed {
-		h.kickLocked(cq, cl)
+		h.promoteLocked(cq, cl)
 	}
 }
 
 // full says which limit a message of size bytes would pass for cq, if any.
 func (h *queueHook) full(cq *clientQueue, size int64) (reason, limit string) {
 	switch {
+	case cq.maxQueued > 0 && len(cq.q) >= cq.maxQueued:
+		return trace.DropQueueFull, strconv.Itoa(cq.maxQueued) + " messages queued (the client's " + MaxQueuedProperty + ")"
 	case len(cq.q) >= int(h.lim.MaxQueued):
 		return trace.DropQueueFull, strconv.Itoa(int(h.lim.MaxQueued)) + " messages queued (-broker-max-queued)"
-	case cq.qBytes+cq.inBytes+size > h.lim.MaxQueuedBytes:
+	case cq.qBytes+cq.inBytes+cq.outBytes+size > h.lim.MaxQueuedBytes:
 		return trace.DropQueueBytes, byteCount(h.lim.MaxQueuedBytes) + " per client (-broker-max-queued-bytes)"
 	case h.total+size > h.lim.QueueBudget:
 		return trace.DropBrokerBudget, byteCount(h.lim.QueueBudget) + " for all clients (-broker-queue-budget)"
@@ -230,9 +243,50 @@ func (h *queueHook) full(cq *clientQueue, size int64) (reason, limit string) {
 	return "", ""
 }
 
+// promoteLocked takes messages from cq's queue while cl's window allows —
+// a QoS 1/2 message gets its packet id and its place in flight now, so the
+// counts are the window's at once — and starts the send loop to write them.
+func (h *queueHook) promoteLocked(cq *clientQueue, cl *mqtt.Client) {
+	if cl == nil || cl.Closed() {
+		return
+	}
+	now := time.Now().Unix()
+	for len(cq.q) > 0 {
+		m := cq.q[0]
+		if m.pk.FixedHeader.Qos > 0 && len(cq.inflight) >= h.window(cl) {
+			break
+		}
+		cq.q[0] = queued{}
+		cq.q = cq.q[1:]
+		cq.qBytes -= m.size
+		if expired(&m.pk, now, h.lim.MessageExpiry) {
+			h.total -= m.size
+			h.dropLocked(cq, &m.pk, trace.DropExpired, "")
+			continue
+		}
+		if m.pk.FixedHeader.Qos > 0 {
+			pid, err := cl.NextPacketID() // [MQTT-2.2.1-4]
+			if err != nil {
+				h.total -= m.size
+				h.dropLocked(cq, &m.pk, trace.DropQueueFull, "65535 packet identifiers in use")
+				continue
+			}
+			m.pk.PacketID = uint16(pid)
+			cl.State.Inflight.Set(m.pk) // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
+			atomic.AddInt64(&h.srv.Info.Inflight, 1)
+			cq.inflight[m.pk.PacketID] = m.size
+			cq.inBytes += m.size
+		} else {
+			cq.outBytes += m.size
+		}
+		cq.out = append(cq.out, m)
+	}
+	h.kickLocked(cq, cl)
+}
+
 // kickLocked starts cq's send loop for cl unless one runs for it.
 func (h *queueHook) kickLocked(cq *clientQueue, cl *mqtt.Client) {
-	if cq.sender == cl || len(cq.q) == 0 {
+	if cq.sender == cl || len(cq.out) == 0 {
 		return
 	}
 	if cq.sender != nil && !cq.sender.Closed() {
@@ -242,47 +296,41 @@ func (h *queueHook) kickLocked(cq *clientQueue, cl *mqtt.Client) {
 	go h.send(cq, cl)
 }
 
-// send writes cq's queued messages to cl while its window allows.
+// clearOutLocked empties cq's messages taken for a connection that is
+// gone: QoS 1/2 ones stay in flight (mochi sends them again when the
+// session resumes), QoS 0 ones are dropped.
+func (h *queueHook) clearOutLocked(cq *clientQueue, reason string) {
+	out := cq.out
+	cq.out = nil
+	for i := range out {
+		if out[i].pk.FixedHeader.Qos == 0 {
+			cq.outBytes -= out[i].size
+			h.total -= out[i].size
+			h.dropLocked(cq, &out[i].pk, reason, "")
+		}
+	}
+}
+
+// send writes the messages taken for cl until there are none.
 func (h *queueHook) send(cq *clientQueue, cl *mqtt.Client) {
 	for {
 		h.mu.Lock()
-		if cq.sender != cl || cl.Closed() || len(cq.q) == 0 ||
-			(cq.q[0].pk.FixedHeader.Qos > 0 && len(cq.inflight) >= h.window(cl)) {
+		if cq.sender != cl || cl.Closed() || len(cq.out) == 0 {
 			if cq.sender == cl {
 				cq.sender = nil
 				if cur, ok := h.srv.Clients.Get(cq.id); ok && cur != cl && !cur.Closed() {
-					h.kickLocked(cq, cur) // taken over while this loop ran
+					h.promoteLocked(cq, cur) // taken over while this loop ran
 				}
 			}
 			h.mu.Unlock()
 			return
 		}
-		m := cq.q[0]
-		cq.q[0] = queued{}
-		cq.q = cq.q[1:]
-		cq.qBytes -= m.size
+		m := cq.out[0]
+		cq.out[0] = queued{}
+		cq.out = cq.out[1:]
 		out := m.pk
-		now := time.Now().Unix()
-		if expired(&out, now, h.lim.MessageExpiry) {
-			h.total -= m.size
-			h.dropLocked(cq, &out, trace.DropExpired, "")
-			h.mu.Unlock()
-			continue
-		}
-		if out.FixedHeader.Qos > 0 {
-			pid, err := cl.NextPacketID() // [MQTT-2.2.1-4]
-			if err != nil {
-				h.total -= m.size
-				h.dropLocked(cq, &out, trace.DropQueueFull, "65535 packet identifiers in use")
-				h.mu.Unlock()
-				continue
-			}
-			out.PacketID = uint16(pid)
-			cl.State.Inflight.Set(out) // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
-			atomic.AddInt64(&h.srv.Info.Inflight, 1)
-			cq.inflight[out.PacketID] = m.size
-			cq.inBytes += m.size
-		} else {
+		if out.FixedHeader.Qos == 0 {
+			cq.outBytes -= m.size
 			h.total -= m.size
 		}
 		h.mu.Unlock()
@@ -301,6 +349,7 @@ func (h *queueHook) send(cq *clientQueue, cl *mqtt.Client) {
 				}
 			}
 			h.dropLocked(cq, &out, trace.DropTooLarge, "the client's Maximum Packet Size")
+			h.promoteLocked(cq, cl)
 		case out.FixedHeader.Qos == 0:
 			h.dropLocked(cq, &out, trace.DropConnClosed, "")
 		}
@@ -338,7 +387,7 @@ func (h *queueHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
 	if cq == nil || !h.settleLocked(cq, pk.PacketID) {
 		return
 	}
-	h.kickLocked(cq, cl)
+	h.promoteLocked(cq, cl)
 }
 
 // OnQosDropped: mochi discarded a message of the session (clean session
@@ -357,7 +406,7 @@ func (h *queueHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	if pk.FixedHeader.Type == packets.Pubrec {
-		h.kickLocked(cq, cl) // the subscriber refused it with a reason code, on the wire
+		h.promoteLocked(cq, cl) // the subscriber refused it with a reason code, on the wire
 		return
 	}
 	reason := trace.DropSessionEnded
@@ -368,7 +417,7 @@ func (h *queueHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 	if cl.Closed() {
 		h.forget(cq)
 	} else {
-		h.kickLocked(cq, cl)
+		h.promoteLocked(cq, cl)
 	}
 }
 
@@ -421,11 +470,24 @@ func (h *queueHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 // OnSessionEstablished: send what waited for the client.
 func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	noSendQuota(cl) // again: a resumed session's inflight store is a clone with mochi's quota
+	maxQueued := 0
+	for _, u := range cl.Properties.Props.User {
+		if n, err := strconv.Atoi(u.Val); u.Key == MaxQueuedProperty && err == nil && n > 0 && n < int(h.lim.MaxQueued) {
+			maxQueued = n
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if cq := h.clients[cl.ID]; cq != nil {
-		h.kickLocked(cq, cl)
+	cq := h.clients[cl.ID]
+	if cq == nil && maxQueued == 0 {
+		return
 	}
+	if cq == nil {
+		cq = h.queue(cl.ID)
+	}
+	cq.maxQueued = maxQueued
+	h.clearOutLocked(cq, trace.DropConnClosed) // taken for a connection taken over
+	h.promoteLocked(cq, cl)
 }
 
 // OnDisconnect: a session that ends drops its queue (its in-flight
@@ -441,14 +503,13 @@ func (h *queueHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if cq == nil {
 		return
 	}
+	cq.sender = nil
 	if expire {
 		h.dropQueueLocked(cq, trace.DropSessionEnded)
-		if len(cq.inflight) == 0 {
-			cq.sender = nil
-			h.forget(cq)
-		}
+		h.forget(cq) // unless messages in flight: OnQosDropped reports them next
 		return
 	}
+	h.clearOutLocked(cq, trace.DropConnClosed)
 	keep := cq.q[:0]
 	for _, m := range cq.q {
 		if m.pk.FixedHeader.Qos == 0 {
@@ -483,6 +544,7 @@ func (h *queueHook) OnClientExpired(cl *mqtt.Client) {
 }
 
 func (h *queueHook) dropQueueLocked(cq *clientQueue, reason string) {
+	h.clearOutLocked(cq, reason)
 	q := cq.q
 	cq.q, cq.qBytes = nil, 0
 	for i := range q {
@@ -607,7 +669,7 @@ func (h *queueHook) reportLocked(cq *clientQueue, pk *packets.Packet, reason, li
 		return
 	}
 	d := &trace.Drop{Client: cq.id, Reason: reason, Topic: pk.TopicName, QoS: int(pk.FixedHeader.Qos),
-		Size: len(pk.Payload), Queued: len(cq.q), Inflight: len(cq.inflight), Bytes: cq.qBytes + cq.inBytes, Limit: limit, Refused: refused}
+		Size: len(pk.Payload), Queued: len(cq.q), Inflight: len(cq.inflight), Bytes: cq.qBytes + cq.inBytes + cq.outBytes, Limit: limit, Refused: refused}
 	e := trace.Entry{From: "broker", To: "broker", Kind: trace.KindBrokerDrop, Observed: trace.ObservedBroker,
 		Summary: dropSummary(d), Drop: d}
 	for w := range ws {
