@@ -292,3 +292,30 @@ func TestClientMaxQueued(t *testing.T) {
 	r.publishID(t, codec.V5)
 	r.none(t, 200*time.Millisecond)
 }
+
+// The broker announces its Receive Maximum (the window, 20) in a v5
+// CONNACK and holds publishers to it: a 21st QoS 2 message before any
+// PUBREL is answered with DISCONNECT 0x93 Receive Maximum exceeded.
+func TestReceiveMaximumInbound(t *testing.T) {
+	b := newTestBroker(t)
+	c, r := dial(t, b, codec.V5, &codec.Connect{Version: codec.V5, ClientID: "eager", CleanStart: true, KeepAlive: 60})
+	var ack codec.Connack
+	if err := ack.Decode(r.next(t, codec.TypeConnack), codec.V5); err != nil {
+		t.Fatal(err)
+	}
+	if !ack.Properties.Has(codec.PropReceiveMaximum) || ack.Properties.ReceiveMaximum != 20 {
+		t.Fatalf("CONNACK Receive Maximum %d (present %v), want 20", ack.Properties.ReceiveMaximum, ack.Properties.Has(codec.PropReceiveMaximum))
+	}
+	var out []byte
+	for i := range 21 {
+		out, _ = (&codec.Publish{QoS: 2, PacketID: uint16(i + 1), Topic: "eager/x", Payload: []byte("x")}).Append(out, codec.V5)
+	}
+	c.Write(out)
+	for range 20 {
+		r.next(t, codec.TypePubrec)
+	}
+	var d codec.Disconnect
+	if err := d.Decode(r.next(t, codec.TypeDisconnect), codec.V5); err != nil || d.ReasonCode != 0x93 {
+		t.Fatalf("DISCONNECT 0x%02x (%v), want 0x93", byte(d.ReasonCode), err)
+	}
+}
