@@ -7,15 +7,24 @@ TOOLS    := $(CURDIR)/bin/tools
 # js/wasm; WASM_TEST_PKGS run their tests in headless Chromium.
 WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/...
 WASM_TEST_PKGS := ./wasm/...
-# Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
-FUZZ_TARGETS += ./client/:FuzzReceive
-FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
-FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString ./wasm/jsonw:FuzzReader
-FUZZ_TARGETS += ./capture:FuzzImport
+# Fuzz targets run briefly by `make test`, as package:target: every
+# `func Fuzz…` of the module's _test.go files, found when make runs, so the
+# list cannot fall behind the code (bench/ holds other modules).
+FUZZ_TARGETS = $(sort $(shell grep -r --include='*_test.go' --exclude-dir=bench --exclude-dir=node_modules \
+	-o '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^(.*)/[^/]*_test\.go:func |\1:|'))
 FUZZ_TIME    ?= 10s
+# Go minimizes each new input for up to 60 s by default, in a pass
+# quadratic in its length: bounded here, so that short runs fuzz.
+FUZZ_MINIMIZE ?= 200x
+# fuzz-long: every fuzz target in the repository, FUZZ_LONG_TIME each
+# (FUZZ_LONG_ONLY=capture/ limits it to the packages under a path).
+FUZZ_LONG_TIME ?= 5m
+FUZZ_LONG_ONLY ?=
+# staticcheck, pinned; make deps installs it into bin/tools.
+STATICCHECK := $(TOOLS)/staticcheck
 
-.PHONY: all run build wasm deps test vet test-native test-fuzz test-wasm test-e2e clean bench-capture bench-codec bench-proxy bench-page
+.PHONY: all run build wasm deps test vet staticcheck test-native test-race test-fuzz test-wasm test-e2e clean bench-capture bench-codec bench-proxy bench-page
+.PHONY: fuzz-long
 
 all: build
 
@@ -37,22 +46,43 @@ run: build
 deps:
 	bash scripts/deps.sh
 
-## test: every test — vet, native, fuzz, js/wasm in Chromium, end-to-end in Chromium
-test: deps wasm vet test-native test-fuzz test-wasm test-e2e
+## test: every test — vet, staticcheck, native, native with the race
+## detector, fuzz, js/wasm in Chromium, end-to-end in Chromium
+test: deps wasm vet staticcheck test-native test-race test-fuzz test-wasm test-e2e
 
 vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	$(GO) vet -tags e2e ./e2e/
 
+staticcheck:
+	$(STATICCHECK) ./...
+	GOOS=js GOARCH=wasm $(STATICCHECK) $(WASM_PKGS)
+
 test-native:
 	$(GO) test ./...
 
+# Every native package under the race detector (about 3 minutes on 2 busy
+# cores; see the README).
+test-race:
+	$(GO) test -race ./...
+
 test-fuzz:
+	@test -n "$(FUZZ_TARGETS)" || { echo "test-fuzz: no fuzz targets found"; exit 1; }
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZ_TIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) $$pkg || exit 1; \
+	done
+
+## fuzz-long: every fuzz target in the repository (found by grepping
+## `func Fuzz` in the module's tests), FUZZ_LONG_TIME each
+fuzz-long:
+	@grep -rHo --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*' . | grep -v '^\./bench/' | \
+	sed -E 's|^\./(.*/)[^/]*_test\.go:func (Fuzz.*)$$|\1 \2|' | grep -E "^$(FUZZ_LONG_ONLY)" | sort -u | \
+	while read -r pkg fn; do \
+		echo "fuzz ./$$pkg $$fn ($(FUZZ_LONG_TIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_LONG_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) ./$$pkg || exit 1; \
 	done
 
 test-wasm:

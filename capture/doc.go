@@ -14,14 +14,20 @@
 // "c2", … in order of appearance); [Conn] records each connection's client
 // id and the DNS name that resolved to its server. Malformed or truncated
 // frames and packets become [Problem]s with their frame number; the rest of
-// the file is still read. Memory is bounded by the largest connection's
-// buffered bytes, not by the file. [ReadTrace] collects everything.
+// the file is still read. Memory follows the connections open at once, not
+// the file, and is bounded by [Options]: bytes held per direction and per
+// capture (out-of-order segments in a sorted deque and a heap, O(n log n)
+// whatever the order), connections followed at once, pcapng interface
+// blocks, problems listed; over a bound the capture says so by frame, or
+// Scan stops with a [LimitError]. [ReadTrace] collects everything.
 //
 // Export: [WritePcapng] synthesizes Ethernet, IP, TCP and UDP framing (and
 // WebSocket framing on the browser leg) around the entries' real DNS and
 // MQTT bytes, so that Wireshark and tshark dissect DNS, TCP and MQTT.
 //
-// [Handler] serves both over HTTP for the page. The package runs on the
+// [Handler] serves both over HTTP for the page, streaming its answers, with
+// limits on bodies, entries, connections and interface blocks, a body read
+// deadline, and workers taken only once a body has arrived. The package runs on the
 // server and in the CLI only: it must not be imported by the browser build
 // (gopacket is large).
 package capture

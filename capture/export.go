@@ -99,7 +99,6 @@ type Exporter struct {
 	nextIP int
 	nport  uint16
 	buf    gopacket.SerializeBuffer
-	frame  []byte
 }
 
 // flow is one exported TCP connection.

@@ -13,14 +13,15 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
-func readShared(t *testing.T) *Result { return readSharedF(t) }
+func readLifecycle(t *testing.T) *Result { return readLifecycleF(t) }
 
-func readSharedF(t testing.TB) *Result {
+func readLifecycleF(t testing.TB) *Result {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
+	f, err := os.Open(testenv.Capture(t, "lifecycle-v311-qos1.pcapng"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func readSharedF(t testing.TB) *Result {
 // liveTrace builds a trace shaped like a live session's: party names
 // instead of addresses, the proxy's DNS lookup, the browser's WebSocket leg
 // and the broker leg carrying the same real MQTT bytes.
-func liveTrace(t *testing.T) []trace.Entry { return liveTraceFrom(readShared(t)) }
+func liveTrace(t *testing.T) []trace.Entry { return liveTraceFrom(readLifecycle(t)) }
 
 func liveTraceFrom(res *Result) []trace.Entry {
 	var out []trace.Entry
@@ -132,7 +133,7 @@ func sameEntries(t *testing.T, got, want []trace.Entry) {
 }
 
 func TestExportRoundTripOfImportedCapture(t *testing.T) {
-	orig := readShared(t)
+	orig := readLifecycle(t)
 	file, back, skipped := exportImport(t, orig.Entries)
 	if skipped != 0 || len(back.Problems) != 0 {
 		t.Errorf("skipped %d, problems %v", skipped, back.Problems)
@@ -273,7 +274,7 @@ func TestMemoryFollowsOpenConnections(t *testing.T) {
 	if len(s.conns) > 800 {
 		t.Errorf("%d connections still held after reading 2000 that ended", len(s.conns))
 	}
-	if len(s.order) != 2000 {
-		t.Errorf("%d connections listed, want 2000", len(s.order))
+	if len(s.listed) != 2000 {
+		t.Errorf("%d connections listed, want 2000", len(s.listed))
 	}
 }

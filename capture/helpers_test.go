@@ -8,48 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// sharedDir finds ../shared beside the repository root (or
-// $LIFELINE_SHARED).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("LIFELINE_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared")
-			if _, err := os.Stat(d); err != nil {
-				t.Fatalf("shared test data not found at %s (set LIFELINE_SHARED): %v", d, err)
-			}
-			return d
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.mod) not found above the test directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+)
 
 // need fails the test when a program it needs is not installed.
 func need(t testing.TB, prog string) string {
 	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		for _, d := range []string{"/usr/sbin", "/sbin"} {
-			if _, err := os.Stat(filepath.Join(d, prog)); err == nil {
-				return filepath.Join(d, prog)
-			}
-		}
-		t.Fatalf("%s is not installed (run `make deps`): %v", prog, err)
-	}
-	return p
+	return testenv.Tool(t, prog)
 }
 
 // tsharkRows runs tshark -T fields on file with one row per frame

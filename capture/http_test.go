@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
 func TestHandler(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng")
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
 	pcap, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestHandler(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := readShared(t)
+	want := readLifecycle(t)
 	sameEntries(t, got.Entries, want.Entries)
 	if !strings.Contains(string(body), `"problems":[]`) || len(got.Conns) != 3 {
 		t.Errorf("import JSON lacks problems or conns: %.200s…", body)

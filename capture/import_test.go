@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -155,12 +156,10 @@ func checkDNSAndHandshakes(t *testing.T, file string, items []Item, sum *Summary
 	}
 }
 
-func TestSharedCaptures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "captures", "*.pcapng"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures in %s: %v", sharedDir(t), err)
-	}
-	for _, file := range files {
+// TestCaptures imports each capture of testdata/captures and checks it
+// against tshark.
+func TestCaptures(t *testing.T) {
+	for _, file := range testenv.Captures(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			items, sum := scanFile(t, file)
 			if len(sum.Problems) > 0 {
@@ -172,39 +171,50 @@ func TestSharedCaptures(t *testing.T) {
 	}
 }
 
-// TestSharedCaptureLifecycle pins what the shared capture's story is: the
-// device resolves the broker's name, connects, and the trace knows which
-// name led to which connection and who the clients are.
-func TestSharedCaptureLifecycle(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng")
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	res, err := ReadTrace(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, c := range res.Conns {
-		if c.DNSName != "broker.iot.example" || c.Version != 4 || !strings.HasSuffix(c.Server, ":1883") {
-			t.Errorf("conn %+v: want broker.iot.example, version 4, port 1883", c)
-		}
-		ids = append(ids, c.ClientID)
-	}
-	if want := []string{"device01", "device01-report", "cloud-app"}; !reflect.DeepEqual(ids, want) {
-		t.Errorf("client ids %q, want %q", ids, want)
-	}
-	for i, e := range res.Entries {
-		if e.Seq != i+1 || e.Observed != trace.ObservedWire || e.From == "" || e.To == "" {
-			t.Errorf("entry %d: %+v", i, e)
-		}
-		if i > 0 && e.T < res.Entries[i-1].T {
-			t.Errorf("entry %d goes back in time: %v < %v", e.Seq, e.T, res.Entries[i-1].T)
-		}
-	}
-	if res.Entries[0].Kind != trace.KindDNSQuery || res.Entries[0].T != 0 {
-		t.Errorf("first entry %+v, want the DNS query at t=0", res.Entries[0])
+// TestCaptureLifecycle pins what each capture's story is (see
+// testdata/captures/README.md): every client resolves broker.iot.example,
+// then connects with the capture's MQTT version; the trace knows which name
+// led to which connection and who the clients are.
+func TestCaptureLifecycle(t *testing.T) {
+	for _, c := range []struct {
+		file    string
+		version int
+	}{
+		{"lifecycle-v311-qos1.pcapng", 4},
+		{"lifecycle-v5-qos1.pcapng", 5},
+		{"lifecycle-v311-qos2.pcapng", 4},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			f, err := os.Open(testenv.Capture(t, c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			res, err := ReadTrace(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, conn := range res.Conns {
+				if conn.DNSName != "broker.iot.example" || conn.Version != c.version || conn.Server != "10.203.0.10:1883" {
+					t.Errorf("conn %+v: want broker.iot.example, version %d, server 10.203.0.10:1883", conn, c.version)
+				}
+				ids = append(ids, conn.ClientID)
+			}
+			if want := []string{"device01", "device01-report", "cloud-app"}; !reflect.DeepEqual(ids, want) {
+				t.Errorf("client ids %q, want %q", ids, want)
+			}
+			for i, e := range res.Entries {
+				if e.Seq != i+1 || e.Observed != trace.ObservedWire || e.From == "" || e.To == "" {
+					t.Errorf("entry %d: %+v", i, e)
+				}
+				if i > 0 && e.T < res.Entries[i-1].T {
+					t.Errorf("entry %d goes back in time: %v < %v", e.Seq, e.T, res.Entries[i-1].T)
+				}
+			}
+			if res.Entries[0].Kind != trace.KindDNSQuery || res.Entries[0].T != 0 {
+				t.Errorf("first entry %+v, want the DNS query at t=0", res.Entries[0])
+			}
+		})
 	}
 }

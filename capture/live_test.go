@@ -16,72 +16,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// newTestMosquitto starts Debian's mosquitto on 127.0.0.1 with an MQTT
-// listener on tcpPort and, if wsPort is not 0, a WebSocket listener.
-func newTestMosquitto(t *testing.T, tcpPort, wsPort int) {
-	t.Helper()
-	bin := need(t, "mosquitto")
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", tcpPort)
-	if wsPort != 0 {
-		conf += fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\n", wsPort)
-	}
-	file := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", file)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
-	for _, port := range []int{tcpPort, wsPort} {
-		if port == 0 {
-			continue
-		}
-		waitListening(t, port, func() string { return out.String() })
-	}
-}
-
-func waitListening(t *testing.T, port int, log func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listening on 127.0.0.1:%d: %v\n%s", port, err, log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // startCapture starts dumpcap on the loopback interface for the given
 // ports and returns a function that stops it and returns the file. The
@@ -185,8 +124,7 @@ func TestLoopbackMosquitto(t *testing.T) {
 		{"v311-qos2-pcap", "mqttv311", true, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			port := freePort(t)
-			newTestMosquitto(t, port, 0)
+			port := testenv.StartMosquitto(t, testenv.MosquittoOptions{}).Port
 			stop := startCapture(t, c.pcap, port)
 			p := strconv.Itoa(port)
 			pub := append([]string{"-h", "127.0.0.1", "-p", p, "-V", c.version, "-q", "2", "-r", "-i", "lifeline-pub",
@@ -229,8 +167,11 @@ func TestLoopbackMosquitto(t *testing.T) {
 // frames, puts two packets in one frame, and cuts a frame over TCP
 // writes.
 func TestLoopbackWebSocket(t *testing.T) {
-	tcpPort, wsPort := freePort(t), freePort(t)
-	newTestMosquitto(t, tcpPort, wsPort)
+	wsPort := testenv.FreePort(t)
+	testenv.StartMosquitto(t, testenv.MosquittoOptions{
+		Extra:     fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\nallow_anonymous true", wsPort),
+		WaitPorts: []int{wsPort},
+	})
 	stop := startCapture(t, false, wsPort)
 
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(wsPort))

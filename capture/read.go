@@ -65,6 +65,11 @@ type Options struct {
 	// waiting for a missing segment or for the rest of a packet
 	// (default 64 MiB). A larger packet is reported and skipped.
 	MaxBuffer int
+	// MaxHeld bounds the bytes of out-of-order TCP segments held across
+	// all connections at once, each segment's bookkeeping counted
+	// (default 256 MiB). Over it, gaps are given up on and said as
+	// problems.
+	MaxHeld int
 	// Ports lists TCP ports besides 1883 that carry MQTT from the first
 	// byte (for captures that start mid-connection). Other ports are
 	// recognised by content.
@@ -72,9 +77,36 @@ type Options struct {
 	// DNSPorts lists UDP ports besides 53 that carry DNS (a test's or an
 	// embedded DNS server's).
 	DNSPorts []uint16
+	// MaxConns bounds the TCP connections followed at once (default
+	// 10,000; an ended one is remembered two minutes of capture time).
+	// Segments of new connections over it are skipped, and said.
+	MaxConns int
+	// MaxInterfaces bounds a pcapng file's interface description blocks
+	// (default 1024); past it Scan stops with a *LimitError.
+	MaxInterfaces int
+	// MaxProblems bounds the problems listed (default 1000); the rest are
+	// counted in one last problem.
+	MaxProblems int
 }
 
-const defaultMaxBuffer = 64 << 20
+// LimitError is a capture refused because it goes past one of Options'
+// or HandlerOptions' bounds.
+type LimitError struct {
+	What  string // "pcapng interface blocks", "trace entries", …
+	Limit int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("capture: more than %d %s, the limit", e.Limit, e.What)
+}
+
+const (
+	defaultMaxBuffer     = 64 << 20
+	defaultMaxHeld       = 256 << 20
+	defaultMaxConns      = 10_000
+	defaultMaxInterfaces = 1024
+	defaultMaxProblems   = 1000
+)
 
 // Result is a whole capture read into trace entries.
 type Result struct {
@@ -156,8 +188,11 @@ func Scan(r io.Reader, opts Options, fn func(Item) error) (*Summary, error) {
 	var src packetSource
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0x0a0d0d0a:
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		ng, err := pcapgo.NewNgReader(&ngBlocks{r: br, max: s.opts.MaxInterfaces}, pcapgo.NgReaderOptions{})
 		if err != nil {
+			if le := (*LimitError)(nil); errors.As(err, &le) {
+				return nil, le
+			}
 			return nil, fmt.Errorf("capture: pcapng: %w", err)
 		}
 		src = ngSource{ng}
@@ -240,9 +275,13 @@ type scanner struct {
 
 	conns   map[connKey]*conn
 	ended   []endedConn // closed connections, oldest first
-	order   []*conn     // connections that carried MQTT, in order of id
+	listed  []Conn      // connections that carried MQTT, in order of id
 	nextID  int
 	dnsName map[netip.Addr]dnsAnswer
+	held    int // bytes of out-of-order segments held, as direction.pendBytes counts them
+
+	connsSkipped int // segments of connections over Options.MaxConns
+	unlisted     int // problems over Options.MaxProblems
 
 	// The current frame's comments, when written by Exporter.
 	metas []entryMeta
@@ -305,6 +344,18 @@ func newScanner(opts Options, fn func(Item) error) *scanner {
 	if opts.MaxBuffer <= 0 {
 		opts.MaxBuffer = defaultMaxBuffer
 	}
+	if opts.MaxHeld <= 0 {
+		opts.MaxHeld = defaultMaxHeld
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = defaultMaxConns
+	}
+	if opts.MaxInterfaces <= 0 {
+		opts.MaxInterfaces = defaultMaxInterfaces
+	}
+	if opts.MaxProblems <= 0 {
+		opts.MaxProblems = defaultMaxProblems
+	}
 	s := &scanner{
 		opts:    opts,
 		emitFn:  fn,
@@ -323,6 +374,10 @@ func newScanner(opts Options, fn func(Item) error) *scanner {
 }
 
 func (s *scanner) problem(c *conn, format string, args ...any) {
+	if len(s.problems) >= s.opts.MaxProblems {
+		s.unlisted++
+		return
+	}
 	p := Problem{Frame: s.frame, Reason: fmt.Sprintf(format, args...)}
 	if c != nil {
 		p.Conn = c.id
@@ -346,6 +401,9 @@ func (s *scanner) run(src packetSource) error {
 		data, ci, comments, err := src.next()
 		if err == io.EOF {
 			break
+		}
+		if le := (*LimitError)(nil); errors.As(err, &le) {
+			return le
 		}
 		if err != nil {
 			// pcapgo reads a pcap frame's header and data separately, a
@@ -463,4 +521,83 @@ func isHTTPGet(b []byte) (yes, more bool) {
 		return false, bytes.HasPrefix([]byte(get), b)
 	}
 	return string(b[:4]) == get, false
+}
+
+// ngBlocks passes a pcapng stream through, counting its interface
+// description blocks: pcapgo keeps every one in memory (a 20-byte block
+// costs it hundreds of bytes), so past max the read fails with a
+// *LimitError.
+type ngBlocks struct {
+	r     io.Reader
+	max   int
+	count int
+	err   error
+	// Position in the block structure.
+	hdr   [12]byte // the block being started: type, length, byte-order magic
+	have  int      // bytes of hdr read
+	skip  uint64   // bytes of the current block's body left to pass
+	order binary.ByteOrder
+}
+
+func (b *ngBlocks) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	for q := p[:n]; len(q) > 0 && b.err == nil; {
+		if b.skip > 0 {
+			k := uint64(len(q))
+			if k > b.skip {
+				k = b.skip
+			}
+			b.skip -= k
+			q = q[k:]
+			continue
+		}
+		k := copy(b.hdr[b.have:], q)
+		b.have += k
+		q = q[k:]
+		b.block()
+	}
+	if b.err != nil {
+		return n, b.err // the bytes before the refusal are still the stream's
+	}
+	return n, err
+}
+
+// block reads a block's header once enough of it is in hdr.
+func (b *ngBlocks) block() {
+	typ := b.hdr[:4]
+	if string(typ) == "\x0a\x0d\x0d\x0a" { // section header: its own byte order
+		if b.have < 12 {
+			return
+		}
+		switch binary.LittleEndian.Uint32(b.hdr[8:]) {
+		case 0x1a2b3c4d:
+			b.order = binary.LittleEndian
+		case 0x4d3c2b1a:
+			b.order = binary.BigEndian
+		default:
+			b.order = nil
+		}
+	} else if b.have < 8 {
+		return
+	}
+	if b.order == nil {
+		b.skip, b.have = 1<<63, 0 // not a stream this can follow: let pcapgo say why
+		return
+	}
+	length := uint64(b.order.Uint32(b.hdr[4:8]))
+	if b.order.Uint32(typ) == 1 { // interface description
+		b.count++
+		if b.count > b.max {
+			b.err = &LimitError{What: "pcapng interface blocks", Limit: b.max}
+			return
+		}
+	}
+	if length < uint64(b.have) || length%4 != 0 {
+		b.skip, b.have = 1<<63, 0 // malformed: pcapgo will say so; stop counting
+		return
+	}
+	b.skip, b.have = length-uint64(b.have), 0
 }

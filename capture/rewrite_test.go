@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -25,7 +26,7 @@ type frame struct {
 }
 
 // readFrames reads every frame of a pcap or pcapng file (Ethernet only).
-func readFrames(t *testing.T, file string) []frame {
+func readFrames(t testing.TB, file string) []frame {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -63,7 +64,7 @@ func readFrames(t *testing.T, file string) []frame {
 }
 
 // writePcap writes frames as a pcap file of the given link type.
-func writePcap(t *testing.T, frames []frame, lt layers.LinkType) []byte {
+func writePcap(t testing.TB, frames []frame, lt layers.LinkType) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := pcapgo.NewWriterNanos(&buf)
@@ -128,7 +129,7 @@ func relink(t *testing.T, frames []frame, lt layers.LinkType) []frame {
 
 // TestLinkTypes reads the same capture with every supported link layer.
 func TestLinkTypes(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng")
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
 	frames := readFrames(t, file)
 	want := readTraceBytes(t, writePcap(t, frames, layers.LinkTypeEthernet))
 	if len(want.Entries) == 0 {
@@ -146,7 +147,7 @@ func TestLinkTypes(t *testing.T) {
 	}
 }
 
-// toIPv6 rewrites IPv4 frames as IPv6, 127.0.0.N becoming fd00::N.
+// toIPv6 rewrites IPv4 frames as IPv6, a.b.c.N becoming fd00::N.
 func toIPv6(t *testing.T, frames []frame) []frame {
 	var out []frame
 	for _, f := range frames {
@@ -183,7 +184,7 @@ func toIPv6(t *testing.T, frames []frame) []frame {
 }
 
 func TestIPv6(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng")
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
 	frames := readFrames(t, file)
 	want := readTraceBytes(t, writePcap(t, frames, layers.LinkTypeEthernet))
 	v6 := writePcap(t, toIPv6(t, frames), layers.LinkTypeEthernet)
@@ -309,6 +310,6 @@ func checkResegmented(t *testing.T, file string) {
 	}
 }
 
-func TestResegmentedSharedCapture(t *testing.T) {
-	checkResegmented(t, filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
+func TestResegmentedCapture(t *testing.T) {
+	checkResegmented(t, testenv.Capture(t, "lifecycle-v311-qos1.pcapng"))
 }

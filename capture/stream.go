@@ -175,10 +175,10 @@ func (s *scanner) mqttPacket(c *conn, dir int, pkt []byte) {
 	pkt = bytes.Clone(pkt) // the entry keeps it, and decoded strings may point into it
 	p, v, err := decodeMQTT(pkt, c.version)
 	if cp, ok := p.(*codec.Connect); ok && dir == 0 {
-		c.meta.ClientID = strings.Clone(cp.ClientID)
+		s.listed[c.listed].ClientID = strings.Clone(cp.ClientID)
 	}
 	if v != 0 && (c.version == 0 || codec.PacketType(pkt[0]>>4) == codec.TypeConnect) {
-		c.version, c.meta.Version = v, v
+		c.version, s.listed[c.listed].Version = v, v
 	}
 	from, to := c.names(dir)
 	e := trace.Entry{

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -34,7 +35,8 @@ const (
 // conn is one TCP connection being followed.
 type conn struct {
 	id          string
-	meta        Conn // what Result.Conns says about it
+	frame       int // the frame that opened it
+	listed      int // its place in scanner.metas, once recognised as MQTT
 	client      netip.AddrPort
 	server      netip.AddrPort
 	clientKnown bool
@@ -54,8 +56,8 @@ type direction struct {
 	started            bool
 	isn                uint32
 	next               uint32 // sequence number of the next byte to deliver
-	pending            []segment
-	pendBytes          int
+	pending            segments
+	pendBytes          int  // held bytes, counting each segment's overhead
 	desync             bool // bytes were lost: skip until a segment starts on a packet boundary
 	syn, fin, finAcked bool
 	finSeq             uint32
@@ -75,6 +77,139 @@ type heldItem struct {
 type segment struct {
 	seq  uint32
 	data []byte
+}
+
+// segOverhead is what holding one segment costs beyond its bytes (heap
+// slot, map entry, allocation rounding), counted against the limits so
+// that a flood of one-byte segments is bounded like a few large ones.
+const segOverhead = 64
+
+// segments holds the out-of-order segments of one direction, ordered by
+// sequence number as TCP compares them (modulo 2^32, so that wrap-around
+// orders correctly while the held bytes span less than 2 GiB). Segments
+// that arrive in rising or falling order (the usual way: a hole, then the
+// segments after it; or a sender's retransmissions backwards) go to a
+// sorted deque in O(1); the others to a 4-ary min-heap in O(log n). Keys
+// pack the sequence number with the slot of the segment's bytes, so that
+// both stay small and cache-friendly. Reassembly of n segments is thus
+// O(n log n) whatever their order, O(n) for monotone runs. A
+// retransmission of a held segment is held again and skipped when
+// delivered (drain trims what was already delivered); it counts against
+// the limits like any segment.
+type segments struct {
+	ring    []uint64 // the deque: sorted keys from ring[head], n of them, wrapping
+	head, n int
+	heap    []uint64 // seq<<32 | slot
+	data    [][]byte // by slot
+	free    []uint32 // empty slots
+}
+
+func seqLess(a, b uint64) bool { return int32(uint32(a>>32)-uint32(b>>32)) < 0 }
+
+func (p *segments) len() int { return p.n + len(p.heap) }
+
+func (p *segments) ringAt(i int) uint64 { return p.ring[(p.head+i)%len(p.ring)] }
+
+// fromRing reports whether the lowest key is the deque's front.
+func (p *segments) fromRing() bool {
+	return p.n > 0 && (len(p.heap) == 0 || !seqLess(p.heap[0], p.ring[p.head]))
+}
+
+// first returns the lowest held sequence number; p must not be empty.
+func (p *segments) first() uint32 {
+	if p.fromRing() {
+		return uint32(p.ring[p.head] >> 32)
+	}
+	return uint32(p.heap[0] >> 32)
+}
+
+// put holds a copy of data at seq and returns the change in held bytes.
+func (p *segments) put(seq uint32, data []byte) int {
+	var slot uint32
+	if n := len(p.free); n > 0 {
+		slot = p.free[n-1]
+		p.free = p.free[:n-1]
+		p.data[slot] = append([]byte(nil), data...)
+	} else {
+		slot = uint32(len(p.data))
+		p.data = append(p.data, append([]byte(nil), data...))
+	}
+	key := uint64(seq)<<32 | uint64(slot)
+	switch {
+	case p.n == 0 || !seqLess(key, p.ringAt(p.n-1)): // at or after the back
+		p.grow()
+		p.ring[(p.head+p.n)%len(p.ring)] = key
+		p.n++
+	case !seqLess(p.ring[p.head], key): // at or before the front
+		p.grow()
+		p.head = (p.head - 1 + len(p.ring)) % len(p.ring)
+		p.ring[p.head] = key
+		p.n++
+	default:
+		h := append(p.heap, key)
+		for i := len(h) - 1; i > 0; {
+			parent := (i - 1) / 4
+			if !seqLess(h[i], h[parent]) {
+				break
+			}
+			h[i], h[parent] = h[parent], h[i]
+			i = parent
+		}
+		p.heap = h
+	}
+	return len(data) + segOverhead
+}
+
+// grow makes room for one more key in the deque.
+func (p *segments) grow() {
+	if p.n < len(p.ring) {
+		return
+	}
+	ring := make([]uint64, max(8, 2*len(p.ring)))
+	for i := range p.n {
+		ring[i] = p.ringAt(i)
+	}
+	p.ring, p.head = ring, 0
+}
+
+// pop removes the segment with the lowest sequence number and returns it
+// with the change in held bytes; p must not be empty.
+func (p *segments) pop() (segment, int) {
+	var top uint64
+	if p.fromRing() {
+		top = p.ring[p.head]
+		p.head = (p.head + 1) % len(p.ring)
+		p.n--
+	} else {
+		h := p.heap
+		top = h[0]
+		n := len(h) - 1
+		h[0] = h[n]
+		h = h[:n]
+		for i := 0; ; {
+			small := i
+			for c := 4*i + 1; c <= 4*i+4 && c < n; c++ {
+				if seqLess(h[c], h[small]) {
+					small = c
+				}
+			}
+			if small == i {
+				break
+			}
+			h[i], h[small] = h[small], h[i]
+			i = small
+		}
+		p.heap = h
+	}
+	slot := uint32(top)
+	seg := segment{uint32(top >> 32), p.data[slot]}
+	if p.len() == 0 {
+		*p = segments{} // let a drained direction's arrays go
+	} else {
+		p.data[slot] = nil
+		p.free = append(p.free, slot)
+	}
+	return seg, -(len(seg.data) + segOverhead)
 }
 
 func (c *conn) endpoints(dir int) (from, to netip.AddrPort) {
@@ -120,6 +255,27 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 	if c == nil {
 		if !t.SYN && len(t.Payload) == 0 {
 			return // an ACK, FIN or RST of a connection the capture never saw carry bytes
+		}
+		if len(s.conns) >= s.opts.MaxConns {
+			s.forget()
+		}
+		if len(s.conns) >= s.opts.MaxConns {
+			// Ended connections are only remembered for late
+			// retransmissions: let them go before refusing a live one.
+			for _, e := range s.ended {
+				if key := keyOf(e.c.client, e.c.server); s.conns[key] == e.c {
+					delete(s.conns, key)
+				}
+			}
+			s.ended = nil
+		}
+		if len(s.conns) >= s.opts.MaxConns {
+			if s.connsSkipped == 0 {
+				s.problem(nil, "more than %d TCP connections open at once, the limit: segments of new connections (the first from %v to %v) are skipped until some end",
+					s.opts.MaxConns, src, dst)
+			}
+			s.connsSkipped++
+			return
 		}
 		c = s.newConn(src, dst, t.SYN && !t.ACK)
 		s.conns[key] = c
@@ -174,7 +330,7 @@ func (s *scanner) tcpSegment(src, dst netip.AddrPort, ci gopacket.CaptureInfo) {
 	case t.FIN:
 		if !d.fin {
 			d.fin, d.finSeq = true, t.Seq+uint32(len(payload)+missing)
-			if d.next == d.finSeq && len(d.pending) == 0 && c.kind != kindUnknown {
+			if d.next == d.finSeq && d.pending.len() == 0 && c.kind != kindUnknown {
 				s.reportPartialDir(c, dir, "the connection closed")
 			}
 			s.tcpEvent(c, dir, trace.KindTCPFin, "[FIN, ACK] Seq="+s.rel(d, t.Seq)+" Ack="+s.rel(&c.dirs[1-dir], t.Ack))
@@ -206,8 +362,8 @@ func (s *scanner) acknowledged(c *conn, dir int, ack uint32) {
 	if !d.acked || int32(ack-d.ackTo) > 0 {
 		d.acked, d.ackTo = true, ack
 	}
-	if len(d.pending) > 0 && int32(ack-d.pending[0].seq) >= 0 {
-		s.skipGap(c, dir)
+	if d.pending.len() > 0 && int32(ack-d.pending.first()) >= 0 {
+		s.skipGap(c, dir, "")
 	}
 }
 
@@ -231,7 +387,7 @@ func (s *scanner) rel(d *direction, seq uint32) string {
 
 func (s *scanner) newConn(src, dst netip.AddrPort, syn bool) *conn {
 	c := &conn{client: src, server: dst, clientKnown: syn}
-	c.meta.Frame = s.frame
+	c.frame = s.frame
 	if !syn {
 		// Mid-connection: the side on an MQTT port is the server.
 		if s.isMQTTPort(src.Port()) && !s.isMQTTPort(dst.Port()) {
@@ -279,6 +435,12 @@ func (s *scanner) forget() {
 
 // dropConn forgets a finished connection whose ports are reused.
 func (s *scanner) dropConn(c *conn) {
+	if !c.closed && c.id != "" {
+		s.reportPartial(c, "the connection's ports were reused")
+	}
+	for i := range c.dirs {
+		s.releaseHeld(&c.dirs[i])
+	}
 	delete(s.conns, keyOf(c.client, c.server))
 }
 
@@ -289,15 +451,16 @@ func (s *scanner) recognise(c *conn, k connKind) {
 	if k == kindOther {
 		c.held = nil
 		for i := range c.dirs {
-			c.dirs[i].raw, c.dirs[i].mq, c.dirs[i].pending, c.dirs[i].pendBytes = nil, nil, nil, 0
+			c.dirs[i].raw, c.dirs[i].mq = nil, nil
+			s.releaseHeld(&c.dirs[i])
 		}
 		return
 	}
 	s.nextID++
 	c.id = "c" + strconv.Itoa(s.nextID)
-	c.meta.ID, c.meta.Client, c.meta.Server = c.id, c.client.String(), c.server.String()
-	c.meta.DNSName, c.meta.WebSocket = c.dnsNote, k == kindWS
-	s.order = append(s.order, c)
+	c.listed = len(s.listed)
+	s.listed = append(s.listed, Conn{ID: c.id, Client: c.client.String(), Server: c.server.String(),
+		DNSName: c.dnsNote, WebSocket: k == kindWS, Frame: c.frame})
 	held := c.held
 	c.held = nil
 	for _, it := range held {
@@ -383,55 +546,78 @@ func (s *scanner) tcpData(c *conn, dir int, seq uint32, payload []byte, missing 
 }
 
 // hold keeps an out-of-order segment until the bytes before it arrive.
+// What is held is bounded per direction (Options.MaxBuffer) and for the
+// whole capture (Options.MaxHeld), each segment's overhead included: over
+// a bound, the gap is given up on (said as a problem) and the stream goes
+// on with what was held; a segment that still does not fit is dropped and
+// said.
 func (s *scanner) hold(c *conn, dir int, seq uint32, payload []byte) {
 	d := &c.dirs[dir]
-	i, found := slices.BinarySearchFunc(d.pending, seq, func(p segment, q uint32) int { return int(int32(p.seq - q)) })
-	if found {
-		if len(d.pending[i].data) >= len(payload) {
-			return // a retransmission of a held segment
-		}
-		d.pendBytes -= len(d.pending[i].data)
-		d.pending = slices.Delete(d.pending, i, i+1)
+	cost := len(payload) + segOverhead
+	for s.held+cost > s.opts.MaxHeld && d.pending.len() > 0 && s.err == nil {
+		s.skipGap(c, dir, "; the capture holds "+formatBytes(int64(s.held))+
+			" of out-of-order TCP segments, its limit")
 	}
-	d.pending = slices.Insert(d.pending, i, segment{seq, append([]byte(nil), payload...)})
-	d.pendBytes += len(payload)
-	if d.pendBytes > s.opts.MaxBuffer || (d.acked && int32(d.ackTo-d.pending[0].seq) >= 0) {
-		s.skipGap(c, dir)
+	if s.held+cost > s.opts.MaxHeld {
+		from, to := c.endpoints(dir)
+		s.problem(c, "out-of-order TCP segment of %d bytes from %v to %v (relative seq %d) dropped: the capture already holds %s of out-of-order segments, its limit",
+			len(payload), from, to, seq-d.isn, formatBytes(int64(s.held)))
+		return
+	}
+	if int32(seq-d.next) <= 0 {
+		// Giving up on the gap reached this segment: it is in order now.
+		s.tcpData(c, dir, seq, payload, 0)
+		return
+	}
+	n := d.pending.put(seq, payload)
+	d.pendBytes += n
+	s.held += n
+	for d.pendBytes > s.opts.MaxBuffer && s.err == nil {
+		s.skipGap(c, dir, "; "+formatBytes(int64(d.pendBytes))+" of later segments were held, the limit for one direction")
+	}
+	if d.pending.len() > 0 && d.acked && int32(d.ackTo-d.pending.first()) >= 0 {
+		s.skipGap(c, dir, "")
 	}
 }
 
 // drain delivers held segments that are now in order.
 func (s *scanner) drain(c *conn, dir int) {
 	d := &c.dirs[dir]
-	for len(d.pending) > 0 {
-		p := d.pending[0]
-		diff := int64(int32(p.seq - d.next))
+	for d.pending.len() > 0 {
+		diff := int64(int32(d.pending.first() - d.next))
 		if diff > 0 {
 			return
 		}
-		d.pending = d.pending[1:]
-		d.pendBytes -= len(p.data)
+		p, n := d.pending.pop()
+		d.pendBytes += n
+		s.held += n
 		if int(-diff) < len(p.data) {
 			b := p.data[-diff:]
 			s.deliver(c, dir, b)
 			d.next += uint32(len(b))
 		}
 	}
-	d.pending = nil
+}
+
+// releaseHeld forgets a direction's held segments.
+func (s *scanner) releaseHeld(d *direction) {
+	s.held -= d.pendBytes
+	d.pending, d.pendBytes = segments{}, 0
 }
 
 // skipGap gives up waiting for missing bytes and goes on with the first
-// held segment.
-func (s *scanner) skipGap(c *conn, dir int) {
+// held segment; why, when not empty, says why it did not wait longer.
+func (s *scanner) skipGap(c *conn, dir int, why string) {
 	d := &c.dirs[dir]
-	if len(d.pending) == 0 {
+	if d.pending.len() == 0 {
 		return
 	}
 	from, to := c.endpoints(dir)
-	gap := d.pending[0].seq - d.next
-	s.problem(c, "%d bytes from %v to %v were not captured (relative seq %d); MQTT resumes at the next packet boundary", gap, from, to, d.next-d.isn)
+	first := d.pending.first()
+	gap := first - d.next
+	s.problem(c, "%d bytes from %v to %v were not captured (relative seq %d)%s; MQTT resumes at the next packet boundary", gap, from, to, d.next-d.isn, why)
 	s.lose(c, dir)
-	d.next = d.pending[0].seq
+	d.next = first
 	s.drain(c, dir)
 }
 
@@ -450,21 +636,29 @@ func (s *scanner) finish() {
 	for _, c := range s.conns {
 		open = append(open, c)
 	}
-	slices.SortFunc(open, func(a, b *conn) int { return a.meta.Frame - b.meta.Frame })
+	slices.SortFunc(open, func(a, b *conn) int { return a.frame - b.frame })
 	for _, c := range open {
 		for dir := range c.dirs {
-			for len(c.dirs[dir].pending) > 0 && s.err == nil {
-				s.skipGap(c, dir)
+			for c.dirs[dir].pending.len() > 0 && s.err == nil {
+				s.skipGap(c, dir, "")
 			}
 		}
 	}
 	s.frame--
-	for _, c := range s.order {
-		if !c.closed {
+	slices.SortFunc(open, func(a, b *conn) int { return a.listed - b.listed })
+	for _, c := range open {
+		if !c.closed && c.id != "" {
 			s.reportPartial(c, "the capture ends")
 		}
 	}
+	if s.connsSkipped > 0 {
+		s.problem(nil, "%d segments of connections over the limit of %d open at once were skipped", s.connsSkipped, s.opts.MaxConns)
+	}
 	slices.SortStableFunc(s.problems, func(a, b Problem) int { return a.Frame - b.Frame })
+	if s.unlisted > 0 {
+		s.problems = append(s.problems, Problem{Frame: s.frame, Reason: fmt.Sprintf(
+			"%d more problems not listed (the first %d are)", s.unlisted, s.opts.MaxProblems)})
+	}
 }
 
 // reportPartial reports MQTT packets left incomplete in c's buffers.
@@ -482,8 +676,7 @@ func (s *scanner) reportPartialDir(c *conn, dir int, when string) {
 	}
 	if n > 0 {
 		from, to := c.names(dir)
-		s.problems = append(s.problems, Problem{Frame: s.frame, Conn: c.id,
-			Reason: when + " inside an MQTT packet from " + from + " to " + to + " (" + strconv.Itoa(n) + " bytes)"})
+		s.problem(c, "%s inside an MQTT packet from %s to %s (%d bytes)", when, from, to, n)
 	}
 	d.raw, d.mq = d.raw[:0], d.mq[:0]
 }
@@ -498,7 +691,7 @@ func (s *scanner) maybeRelease(c *conn) {
 	if !c.rst {
 		for dir := range c.dirs {
 			d := &c.dirs[dir]
-			if !d.fin || len(d.pending) > 0 || d.next != d.finSeq {
+			if !d.fin || d.pending.len() > 0 || d.next != d.finSeq {
 				return
 			}
 		}
@@ -508,15 +701,12 @@ func (s *scanner) maybeRelease(c *conn) {
 	s.ended = append(s.ended, endedConn{c, s.now})
 	for dir := range c.dirs {
 		d := &c.dirs[dir]
-		d.raw, d.mq, d.pending, d.pendBytes = nil, nil, nil, 0
+		d.raw, d.mq = nil, nil
+		s.releaseHeld(d)
 	}
 	c.held = nil
 }
 
 func (s *scanner) connList() []Conn {
-	out := make([]Conn, 0, len(s.order))
-	for _, c := range s.order {
-		out = append(out, c.meta)
-	}
-	return out
+	return s.listed
 }

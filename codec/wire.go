@@ -256,19 +256,6 @@ func clause(v Version, v311, v5 string) string {
 	return v311
 }
 
-// checkUTF8 returns "" if b is a well-formed MQTT UTF-8 string, else the
-// clause it breaks.
-func checkUTF8(b []byte) string {
-	f := scan(b)
-	if f&scanZero != 0 {
-		return "MQTT-1.5.4-2"
-	}
-	if f&scanHigh != 0 && !utf8.Valid(b) { // rejects surrogates and overlong forms
-		return "MQTT-1.5.4-1"
-	}
-	return ""
-}
-
 // Flags reported by scan.
 const (
 	scanZero     = 1 << iota // a 0x00 byte (U+0000)

@@ -21,7 +21,7 @@ import (
 )
 
 // Benchmarks of the page (make bench-page). They report numbers; the bars
-// (DESIGN/README) are read from them, not asserted.
+// (in the README) are read from them, not asserted.
 
 // BenchmarkPageInteractive measures the time from navigation to
 // window.lifeline.ready (the WebAssembly client loaded, started and its API

@@ -6,38 +6,22 @@ import (
 	"context"
 	"encoding/base64"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
-// sharedDir finds ../shared (the team's test data) from the repository, or
-// $LIFELINE_SHARED.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("LIFELINE_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := filepath.Abs(".")
-	for ; dir != "/"; dir = filepath.Dir(dir) {
-		if fi, err := os.Stat(filepath.Join(dir, "shared", "captures")); err == nil && fi.IsDir() {
-			return filepath.Join(dir, "shared")
-		}
-	}
-	t.Fatal("shared/ not found beside the repository (set LIFELINE_SHARED)")
-	return ""
-}
-
-// TestOpenACapture opens a real device capture (made with mosquitto and
-// tshark, see DESIGN.md) through "Open trace": the server reads it, the page
+// TestOpenACapture opens a real device capture (testdata/captures, made by
+// scripts/make-captures.sh with dnsmasq, mosquitto and dumpcap) through "Open trace": the server reads it, the page
 // draws its DNS, TCP and MQTT, and the CONNECT's tree shows the device's
 // keepalive of 5 s.
 func TestOpenACapture(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
+	b, err := os.ReadFile(testenv.Capture(t, "lifecycle-v311-qos1.pcapng"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +72,7 @@ func dropFile(t *testing.T, ctx context.Context, name string, b []byte) bool {
 // leg), a capture cut short shows what it holds and says which frame is
 // missing, and a file that is no capture is refused in words.
 func TestDropACapture(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(sharedDir(t), "captures", "lifecycle-v311-qos1.pcapng"))
+	b, err := os.ReadFile(testenv.Capture(t, "lifecycle-v311-qos1.pcapng"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +100,7 @@ func TestDropACapture(t *testing.T) {
 	waitFor(t, ctx, "the capture's arrows", `lifeline._total() >= 40`, 5*time.Second)
 	as := drawnArrows(t, ctx)
 	const cb = "client-broker"
-	dev := "127.0.0.1:43270" // device01's connection in the capture
+	dev := "10.203.0.1:34366" // device01's connection in the capture
 	inOrder(t, as, []step{
 		{"dns.query", "client-dns", ""},
 		{"dns.response", "client-dns", ""},
@@ -139,8 +123,8 @@ func TestDropACapture(t *testing.T) {
 	// lane, the DNS server and the broker by the name that led to it.
 	heads := eval[[]string](t, ctx, `[...document.querySelectorAll('#lane-heads .lane-head')].map(h => h.querySelector('.lh-label').textContent + ' | ' + (h.querySelector('.lh-detail') || {textContent: ''}).textContent)`)
 	want := []string{
-		"device01 | 127.0.0.1:43270", "device01-report | 127.0.0.1:43274", "cloud-app | 127.0.0.1:39020",
-		"DNS lookups | from 127.0.0.1", "DNS 127.0.0.53 | name server 127.0.0.53:53", "broker.iot.example | broker 127.0.0.10:1883",
+		"device01 | 10.203.0.1:34366", "device01-report | 10.203.0.1:34370", "cloud-app | 10.203.0.1:34372",
+		"DNS lookups | from 10.203.0.1", "DNS 10.203.0.53 | name server 10.203.0.53:53", "broker.iot.example | broker 10.203.0.10:1883",
 	}
 	if strings.Join(heads, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("lane heads:\n%s\nwant:\n%s", strings.Join(heads, "\n"), strings.Join(want, "\n"))

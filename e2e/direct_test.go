@@ -3,35 +3,23 @@
 package e2e
 
 import (
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// freePort returns a loopback port nobody listens on (a moment ago).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+)
 
 // startMosquittoWS runs Debian's mosquitto with its own WebSocket listener
 // (`protocol websockets`) on a free loopback port, beside its plain MQTT
 // listener, as an operator configures it. It returns the WebSocket port.
 func startMosquittoWS(t *testing.T) int {
 	t.Helper()
-	ws := freePort(t)
+	ws := testenv.FreePort(t)
 	startMosquitto(t, "allow_anonymous true\nlistener "+strconv.Itoa(ws)+" 127.0.0.1\nprotocol websockets\n")
-	waitListening(t, ws, "mosquitto's WebSocket listener (is this mosquitto built with websockets?)")
+	testenv.WaitListening(t, ws, "mosquitto's WebSocket listener (is this mosquitto built with websockets?)")
 	return ws
 }
 
@@ -202,50 +190,8 @@ func TestTwoClientsFanOut(t *testing.T) {
 // extra configuration lines and returns its port and the process.
 func startMosquitto(t *testing.T, conf string) (int, *exec.Cmd) {
 	t.Helper()
-	bin := "/usr/sbin/mosquitto"
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		bin = p
-	} else if _, err := os.Stat(bin); err != nil {
-		t.Fatal("e2e: mosquitto is missing: install Debian's mosquitto package (`make deps` does it as root)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	file := filepath.Join(dir, "mosquitto.conf")
-	body := "user root\nlistener " + strconv.Itoa(port) + " 127.0.0.1\npersistence false\n" + conf
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", file)
-	logs := &testLog{t: t}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.stop() })
-	waitListening(t, port, "mosquitto")
-	return port, cmd
-}
-
-// waitListening waits up to 10 s for a loopback port to accept connections.
-func waitListening(t *testing.T, port int, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %d within 10 s: %v", what, port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{Extra: conf})
+	return m.Port, m.Cmd
 }
 
 // TestRefusedConnectAndLostConnection: a broker that refuses the CONNECT,

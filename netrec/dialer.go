@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,7 +22,9 @@ type Dialer struct {
 	// Start is time zero of the entries' T; the zero value means the first
 	// entry's time.
 	Start time.Time
-	// Emit receives every entry (Seq is left for the receiver to set).
+	// Emit receives every entry (Seq is left for the receiver to set). It
+	// is called by one goroutine at a time: the A and AAAA lookups run in
+	// parallel, and the Dialer serializes their entries.
 	Emit func(trace.Entry)
 	// Conn, if set, is copied into every entry's Conn.
 	Conn string
@@ -45,6 +48,8 @@ type Dialer struct {
 	Timeout time.Duration
 	// TLSConfig is cloned for TLS connections; ServerName is set from the host.
 	TLSConfig *tls.Config
+
+	emitMu sync.Mutex // Emit is called by one goroutine at a time
 }
 
 // Stage names the step a Dial failed at.
@@ -314,6 +319,8 @@ func (d *Dialer) entry(at time.Time, leg, from, to, kind, summary string) trace.
 
 func (d *Dialer) emit(e trace.Entry) {
 	if d.Emit != nil {
+		d.emitMu.Lock()
+		defer d.emitMu.Unlock()
 		d.Emit(e)
 	}
 }

@@ -170,3 +170,51 @@ func TestDialConnectionRefused(t *testing.T) {
 		t.Fatalf("entries %q, want the SYN and the RST", got)
 	}
 }
+
+// TestEmitOneAtATime: the A and AAAA lookups run in parallel, yet Emit is
+// never entered by two goroutines at once (each call lingers, so overlapping
+// calls would be seen).
+func TestEmitOneAtATime(t *testing.T) {
+	z := newZone(t)
+	z.Set("broker.lifeline.test", netip.MustParseAddr("127.0.0.1"))
+	ln := newListener(t)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	var (
+		mu      sync.Mutex
+		inside  int
+		overlap int
+		calls   int
+	)
+	d := &netrec.Dialer{Zone: embedded.Zone, ZoneServer: z.Addr().String(), Nameserver: z.Addr().String(),
+		Emit: func(trace.Entry) {
+			mu.Lock()
+			inside++
+			calls++
+			if inside > 1 {
+				overlap++
+			}
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+		}}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	c, _, err := d.Dial(context.Background(), "broker.lifeline.test:"+port, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if overlap > 0 {
+		t.Errorf("Emit entered by two goroutines at once %d times in %d calls", overlap, calls)
+	}
+	if calls < 7 { // 2 queries, 2 responses, the handshake
+		t.Errorf("%d calls to Emit, want the DNS messages and the handshake", calls)
+	}
+}

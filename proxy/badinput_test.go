@@ -357,3 +357,115 @@ func TestUnknownTraceToken(t *testing.T) {
 		t.Fatal("the refused session reached its target")
 	}
 }
+
+// A message over -max-message is closed with 1009 and a reason in words
+// the page can show (gorilla's own close for its read limit has none), in
+// one frame or in many, and the trace says the same.
+func TestOversizeMessageSaysWhy(t *testing.T) {
+	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
+	e := newTestEnv(t, func(c *proxy.Config) { c.MaxMessage = 1024 })
+	for _, frames := range []int{1, 16} {
+		t.Run(strconv.Itoa(frames)+" frames", func(t *testing.T) {
+			tc := e.openTrace(t)
+			d := websocket.Dialer{Subprotocols: []string{"mqtt"}, WriteBufferSize: 4096 / frames}
+			ws, _, err := d.Dial(e.mqttURL("trace="+tc.token), http.Header{"Origin": {"http://" + e.host}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			// A good packet first: what the page sent before is still delivered.
+			if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+				t.Fatal(err)
+			}
+			w, err := ws.NextWriter(websocket.BinaryMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range frames {
+				w.Write(make([]byte, 4096/frames))
+			}
+			w.Close()
+			code, reason := closeCode(t, ws)
+			if code != websocket.CloseMessageTooBig || !strings.Contains(reason, "larger than 1024 bytes") {
+				t.Fatalf("close %d %q, want 1009 saying the message is larger than 1024 bytes", code, reason)
+			}
+			got := tc.waitFor(t, "ws.close from the proxy", func(en trace.Entry) bool { return en.Kind == trace.KindWSClose && en.From == "proxy" })
+			for _, en := range got {
+				if en.Kind == trace.KindWSClose && en.From == "proxy" && !strings.Contains(en.Summary, "1009 message larger than 1024 bytes") {
+					t.Errorf("ws.close entry %q does not say why", en.Summary)
+				}
+			}
+			tc.waitFor(t, "the CONNECT sent before", func(en trace.Entry) bool { return en.Kind == "mqtt.CONNECT" })
+		})
+	}
+}
+
+// A broker that stops in the middle of a packet is timed out, although the
+// page keeps the session busy with pings; one that sends whole packets
+// slowly is not.
+func TestBrokerStopsMidPacket(t *testing.T) {
+	half := []byte{0x30, 0x0a, 0x00, 0x03, 'a'} // 5 of a PUBLISH's 12 bytes
+	f := newFakeBroker(t, func(c *net.TCPConn) error {
+		if _, err := c.Write(half); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, c) // read the pings until the proxy closes
+		return err
+	})
+	e := privateEnv(t, func(c *proxy.Config) { c.PartialTimeout = 500 * time.Millisecond })
+	tc := e.openTrace(t)
+	ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if ws.WriteMessage(websocket.BinaryMessage, []byte{0xc0, 0x00}) != nil { // PINGREQ
+				return
+			}
+		}
+	}()
+	code, reason := closeCode(t, ws)
+	if code != 1014 {
+		t.Fatalf("close %d %q, want 1014", code, reason)
+	}
+	tc.waitFor(t, "ws.close saying the broker stopped mid-packet", func(en trace.Entry) bool {
+		return en.Kind == trace.KindWSClose && en.From == "proxy" && strings.Contains(en.Summary, "1014 the broker stopped in the middle of a packet") &&
+			strings.Contains(en.Summary, "500ms")
+	})
+	stillServes(t, e)
+
+	// 30 bytes of one packet, one every 100 ms: the packet takes 3 s, but
+	// the broker never stops for the 2 s timeout.
+	t.Run("slow but steady", func(t *testing.T) {
+		pkt := append([]byte{0x30, 28, 0x00, 0x03, 'a', '/', 'b'}, bytes.Repeat([]byte{'x'}, 23)...)
+		f := newFakeBroker(t, func(c *net.TCPConn) error {
+			for i := range pkt {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := c.Write(pkt[i : i+1]); err != nil {
+					return err
+				}
+			}
+			_, err := io.Copy(io.Discard, c)
+			return err
+		})
+		e := privateEnv(t, func(c *proxy.Config) { c.PartialTimeout = 2 * time.Second })
+		ws := e.dialWS(t, e.mqttURL("broker="+f.addr()))
+		var got []byte
+		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for len(got) < len(pkt) {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("after %d of %d bytes: %v", len(got), len(pkt), err)
+			}
+			got = append(got, msg...)
+		}
+		if !bytes.Equal(got, pkt) {
+			t.Fatalf("got % x, want % x", got, pkt)
+		}
+	})
+}

@@ -10,12 +10,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -195,14 +193,14 @@ func newTLSMosquitto(t *testing.T, name string) (string, *x509.Certificate) {
 	}
 	cert, _ := x509.ParseCertificate(der)
 	kder, _ := x509.MarshalECPrivateKey(key)
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o644)
-	addr := newMosquittoConf(t, dir, fmt.Sprintf("certfile %s\nkeyfile %s\n", certFile, keyFile))
-	return addr, cert
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{
+		Listener: "certfile {{dir}}/cert.pem\nkeyfile {{dir}}/key.pem\n",
+		Files: map[string][]byte{
+			"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
+		},
+	})
+	return m.Addr, cert
 }
 
 func TestTLSMosquitto(t *testing.T) {

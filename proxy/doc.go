@@ -6,11 +6,14 @@
 // boundaries — is reported on the page's trace side channel (GET /trace) or,
 // for clients that opened none, to the log.
 //
-// The proxy is built to be left running: Origin and Host checks, an
-// allowlist, refusal of private and loopback addresses (DNS rebinding
-// included), per-IP and total connection limits, a maximum message size,
-// idle, handshake and write timeouts, and bounded buffers with backpressure
-// both ways (a slow reader on one side stops the proxy reading the other).
+// The proxy is built to be left running: every check that can refuse a
+// request (Host, method, upgrade headers, Origin, subprotocol, limits,
+// token, the target's syntax and name) comes before any DNS query or dial;
+// an allowlist; refusal of private and loopback addresses and of the
+// machine's own (DNS rebinding included); per-IP and total connection
+// limits; a maximum message size; idle, handshake, write and partial-packet
+// timeouts; and bounded buffers with backpressure both ways (a slow reader
+// on one side stops the proxy reading the other).
 //
 // It does not look inside packets beyond their fixed header and the CONNECT's
 // protocol level, and it never changes a byte.

@@ -29,6 +29,11 @@ type Policy struct {
 	// Zone names (the embedded demo zone) skip the name check; their
 	// addresses are still checked.
 	Zone string
+	// OwnAddrs lists this machine's own addresses, which are refused like
+	// private ones unless AllowPrivate (a public address of the host
+	// reaches its own services as loopback does). Nil means HostAddrs,
+	// read again at every check so that an address added later counts.
+	OwnAddrs func() ([]netip.Addr, error)
 }
 
 // Pattern is one entry of an allowlist: host and port patterns.
@@ -165,10 +170,65 @@ func (p *Policy) CheckAddr(host string, ap netip.AddrPort) error {
 	if !allowed {
 		return &Refusal{fmt.Sprintf("%s (%s) is not in the allowlist (-allow %s)", host, ap, p.allowString())}
 	}
-	if class := Classify(ap.Addr()); class != "" && !p.AllowPrivate {
+	if p.AllowPrivate {
+		return nil
+	}
+	class := Classify(a)
+	if class == "" {
+		own, err := p.isOwn(a)
+		if err != nil {
+			return &Refusal{fmt.Sprintf("%s resolves to %s; refused: %v", host, a, err)}
+		}
+		if own {
+			class = "this machine's own"
+		}
+	}
+	if class != "" {
 		return &Refusal{fmt.Sprintf("%s resolves to %s, a %s address; refused (start lifeline serve with -allow-private to permit it)", host, a, class)}
 	}
 	return nil
+}
+
+// isOwn reports whether a is one of this machine's addresses.
+func (p *Policy) isOwn(a netip.Addr) (bool, error) {
+	list := p.OwnAddrs
+	if list == nil {
+		list = HostAddrs
+	}
+	own, err := list()
+	if err != nil {
+		return false, fmt.Errorf("cannot list this machine's own addresses to rule them out: %w", err)
+	}
+	a = a.WithZone("").Unmap()
+	for _, o := range own {
+		if o.WithZone("").Unmap() == a {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// HostAddrs returns the addresses of this machine's network interfaces, as
+// the kernel lists them now.
+func HostAddrs() ([]netip.Addr, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		var ip net.IP
+		switch a := a.(type) {
+		case *net.IPNet:
+			ip = a.IP
+		case *net.IPAddr:
+			ip = a.IP
+		}
+		if x, ok := netip.AddrFromSlice(ip); ok {
+			out = append(out, x.Unmap())
+		}
+	}
+	return out, nil
 }
 
 func (p *Policy) allowString() string {
@@ -236,15 +296,23 @@ var nonPublic = func() []rangeClass {
 	return out
 }()
 
+// siit is the IPv4-translated range of SIIT (RFC 2765, ::ffff:0:a.b.c.d).
+var siit = netip.MustParsePrefix("::ffff:0:0:0/96")
+
 // Classify returns the kind of a non-public address ("loopback", "private",
 // "link-local", "cloud metadata", "multicast", "unspecified", …), or "" for a
-// public one. IPv4-mapped IPv6 addresses are classified as the IPv4 address
-// they carry.
+// public one. IPv4-mapped and IPv4-translated (SIIT) IPv6 addresses are
+// classified as the IPv4 address they carry. The machine's own public
+// addresses are not known here (see Policy.OwnAddrs).
 func Classify(a netip.Addr) string {
 	if !a.IsValid() {
 		return "invalid"
 	}
 	a = a.WithZone("").Unmap()
+	if siit.Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte(b[12:]))
+	}
 	for _, r := range nonPublic {
 		if r.prefix.Contains(a) {
 			return r.class

@@ -1,7 +1,9 @@
 package proxy_test
 
 import (
+	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +53,13 @@ func TestClassify(t *testing.T) {
 		{"64:ff9b::a00:1", "NAT64"},
 		{"2002:a00:1::", "6to4"},
 		{"::10.0.0.1", "IPv4-compatible (deprecated)"},
+		// IPv4-translated (SIIT, ::ffff:0:a.b.c.d): the IPv4 address decides.
+		{"::ffff:0:7f00:1", "loopback"},
+		{"::ffff:0:127.0.0.1", "loopback"},
+		{"::ffff:0:a00:1", "private"},
+		{"::ffff:0:a9fe:a9fe", "cloud metadata"},
+		{"::ffff:0:0:0", "unspecified"},
+		{"::ffff:0:808:808", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -252,5 +261,64 @@ func TestEmbeddedBrokerExempt(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			newPaho(t, e.mqttURL(target), "exempt")
 		})
+	}
+}
+
+// The machine's own addresses are refused like private ones, public or
+// not, and the list is read again at every check: an address the host
+// gains later is refused from then on. Values only: nothing is dialed.
+func TestRefuseOwnAddresses(t *testing.T) {
+	own := []netip.Addr{netip.MustParseAddr("93.184.215.14")}
+	allow, _ := proxy.ParseAllow("*:1883")
+	p := proxy.Policy{Allow: allow, OwnAddrs: func() ([]netip.Addr, error) { return own, nil }}
+	check := func(addr string) error {
+		return p.CheckAddr("broker.example.com", netip.MustParseAddrPort(addr))
+	}
+	for _, addr := range []string{"93.184.215.14:1883", "[::ffff:93.184.215.14]:1883"} {
+		err := check(addr)
+		if err == nil || !proxy.IsRefusal(err) || !strings.Contains(err.Error(), "this machine's own") {
+			t.Errorf("CheckAddr(%s) = %v, want a refusal naming the machine's own address", addr, err)
+		}
+	}
+	if err := check("[2a00:1450:4001::1]:1883"); err != nil {
+		t.Fatalf("an address the machine does not have: %v", err)
+	}
+	own = append(own, netip.MustParseAddr("2a00:1450:4001::1")) // added later
+	if err := check("[2a00:1450:4001::1]:1883"); err == nil {
+		t.Error("an address the machine gained after the first check was not refused")
+	}
+	priv := p
+	priv.AllowPrivate = true
+	if err := priv.CheckAddr("broker.example.com", netip.MustParseAddrPort("93.184.215.14:1883")); err != nil {
+		t.Errorf("with -allow-private the machine's own address is refused: %v", err)
+	}
+	p.OwnAddrs = func() ([]netip.Addr, error) { return nil, errors.New("netlink: permission denied") }
+	if err := check("[2a00:1450:4001::1]:1883"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("when the machine's addresses cannot be listed: %v, want a refusal saying why", err)
+	}
+}
+
+// HostAddrs lists the kernel's addresses: loopback is always among them.
+func TestHostAddrs(t *testing.T) {
+	addrs, err := proxy.HostAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(addrs, netip.MustParseAddr("127.0.0.1")) {
+		t.Fatalf("HostAddrs() = %v, lacks 127.0.0.1", addrs)
+	}
+	t.Logf("this machine's addresses: %v", addrs)
+}
+
+// BenchmarkCheckAddr is the cost of the check made before every connect,
+// which lists the machine's addresses each time (HostAddrs).
+func BenchmarkCheckAddr(b *testing.B) {
+	allow, _ := proxy.ParseAllow("*:1883")
+	p := proxy.Policy{Allow: allow}
+	ap := netip.MustParseAddrPort("93.184.215.14:1883")
+	for b.Loop() {
+		if err := p.CheckAddr("broker.example.com", ap); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

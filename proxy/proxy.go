@@ -1,13 +1,11 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -40,6 +38,10 @@ type Config struct {
 	IdleTimeout  time.Duration // nothing from the page for this long ends a session (default 5 min)
 	WriteTimeout time.Duration // a peer that reads nothing for this long ends a session (default 30 s)
 	CloseWait    time.Duration // after the page closes and the proxy's FIN is sent, how long to wait for the broker's (default 2 s)
+	// PartialTimeout ends a session whose broker has sent part of a packet
+	// and then nothing more for this long (default 30 s): the page's own
+	// pings keep the session from being idle, and would hold it forever.
+	PartialTimeout time.Duration
 
 	// Resolver settings passed to netrec.Dialer.
 	Zone, ZoneServer, Nameserver string
@@ -73,6 +75,9 @@ func (c *Config) defaults() {
 	}
 	if c.CloseWait <= 0 {
 		c.CloseWait = 2 * time.Second
+	}
+	if c.PartialTimeout <= 0 {
+		c.PartialTimeout = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -113,11 +118,21 @@ func New(cfg Config) *Server {
 // CheckRequest applies the Host and Origin checks of the WebSocket
 // endpoints; other handlers (the capture import, say) can use it too.
 func (s *Server) CheckRequest(r *http.Request) error {
-	if !s.hostOK(r.Host) {
-		return errors.New("Host " + r.Host + " is not served here (see -origins)")
+	if err := s.CheckHost(r); err != nil {
+		return err
 	}
 	if !s.originOK(r) {
 		return errors.New("Origin " + r.Header.Get("Origin") + " is not allowed (see -origins)")
+	}
+	return nil
+}
+
+// CheckHost applies the Host check of the WebSocket endpoints (the listen
+// address and the -origins hosts), which stops DNS rebinding against the
+// server itself; every other handler uses it too.
+func (s *Server) CheckHost(r *http.Request) error {
+	if !s.hostOK(r.Host) {
+		return errors.New("Host " + r.Host + " is not served here (see -origins)")
 	}
 	return nil
 }
@@ -180,25 +195,10 @@ func remoteIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// hijacker hands gorilla a buffered reader of our own making, so the session
-// can see how many bytes the page has already sent (see frameBuffered).
-type hijacker struct {
-	http.ResponseWriter
-	br *bufio.Reader
-}
-
-func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.br = brw.Reader // gorilla reuses it as the connection's read buffer
-	}
-	return c, brw, err
-}
-
-// upgrade checks the Host and the Origin, takes a connection slot and
-// upgrades. When it returns a nil conn it has answered the request.
+// upgrade checks the request, takes a connection slot and upgrades. When it
+// returns a nil conn it has answered the request.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr) {
-	ip, ok := s.admit(w, r)
+	ip, ok := s.admit(w, r, false)
 	if !ok {
 		return nil, in, ip
 	}
@@ -208,18 +208,27 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.
 	return ws, in, ip
 }
 
-// admit checks the Host and the Origin and takes a connection slot. When it
-// returns false it has answered the request (403, or a WebSocket closed at
-// once with the reason: too many connections, shutting down).
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) (ip netip.Addr, ok bool) {
-	if !s.hostOK(r.Host) {
-		http.Error(w, "Host "+r.Host+" is not served here (see -origins)", http.StatusForbidden)
-		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "remote", r.RemoteAddr, "reason", "host not allowed")
-		return ip, false
+// admit makes every check of the request that can refuse it — the Host,
+// then gorilla's (method, upgrade headers, Origin), then with mqtt the
+// subprotocol — and takes a connection slot. When it returns false it has
+// answered the request: 400, 403 or 405 with the reason, or, for the
+// connection limits and shutting down, a WebSocket closed at once with the
+// reason (a page can read that, not an HTTP status).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, mqtt bool) (ip netip.Addr, ok bool) {
+	status, reason := 0, ""
+	if err := s.CheckHost(r); err != nil {
+		status, reason = http.StatusForbidden, err.Error()
 	}
-	if !s.originOK(r) {
-		http.Error(w, "Origin not allowed (see -origins)", http.StatusForbidden)
-		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "reason", "origin not allowed")
+	if status == 0 {
+		status, reason = s.checkUpgrade(r)
+	}
+	if status == 0 && mqtt {
+		status, reason = s.checkSubprotocol(r)
+	}
+	if status != 0 {
+		http.Error(w, reason, status)
+		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"),
+			"remote", r.RemoteAddr, "status", status, "reason", reason)
 		return ip, false
 	}
 	ip = remoteIP(r)
@@ -243,33 +252,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (ip netip.Addr, o
 	return ip, false
 }
 
-// accept upgrades an admitted request; on failure it has answered the
-// request and returns a nil conn (the caller still holds the slot).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput) {
-	h := &hijacker{ResponseWriter: w}
-	ws, err := s.upgrader.Upgrade(h, r, nil)
-	if err != nil {
-		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-		return nil, in
-	}
-	in.br = h.br
-	// Nothing has been read since the hijack: the reader under the buffer
-	// can be swapped for one that reads more at once while data flows.
-	if in.br != nil && in.br.Buffered() == 0 {
-		if in.pr = newPageReader(ws.NetConn()); in.pr != nil {
-			in.br.Reset(in.pr)
-		}
-	}
-	return ws, in
-}
-
-// pageInput is how the page's bytes reach gorilla: its read buffer, and the
-// pageReader under it (either may be nil).
-type pageInput struct {
-	br *bufio.Reader
-	pr *pageReader
-}
-
 // closeNow sends a close frame and drops the connection.
 func closeNow(ws *websocket.Conn, code int, reason string) {
 	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, clip(reason)), time.Now().Add(time.Second))
@@ -291,8 +273,8 @@ func clip(s string) string {
 	return s + "..."
 }
 
-// ServeTrace serves GET /trace: the trace side channel (see DESIGN.md and
-// the team notes for its messages).
+// ServeTrace serves GET /trace: the trace side channel (its messages are
+// in the package documentation and docs/trace.md).
 func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 	ws, _, ip := s.upgrade(w, r)
 	if ws == nil {

@@ -89,13 +89,18 @@ type queuedEntry struct {
 
 // ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN].
 //
-// The proxy resolves and connects to the broker before it answers the
-// upgrade, so the page's WebSocket opens only once the broker's TCP (or TLS)
-// connection is up — as a device's connect() returns only after the
-// handshake — and the diagram reads DNS, TCP, then CONNECT. A refused or
-// failed dial still completes the upgrade, only to close it at once with a
-// code and a reason the page can read. The session then runs on a goroutine
-// of its own so that net/http's per-request buffers are released.
+// Every check that can refuse the request — Host, method, upgrade headers,
+// Origin, subprotocol, connection limits, trace token, the broker's syntax
+// and the allowlist's verdict on its name — is made before any DNS query or
+// dial, so a request that is not a valid upgrade makes the proxy reach
+// nothing. The proxy then resolves and connects to the broker before it
+// answers the upgrade, so the page's WebSocket opens only once the broker's
+// TCP (or TLS) connection is up — as a device's connect() returns only
+// after the handshake — and the diagram reads DNS, TCP, then CONNECT. A
+// refused or failed dial still completes the upgrade, only to close it at
+// once with a code and a reason the page can read. The session then runs on
+// a goroutine of its own so that net/http's per-request buffers are
+// released.
 func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := sessionRequest{
@@ -107,7 +112,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		tls:       q.Get("tls"),
 		token:     q.Get("trace"),
 	}
-	ip, ok := s.admit(w, r)
+	ip, ok := s.admit(w, r, true)
 	if !ok {
 		return
 	}
@@ -258,7 +263,8 @@ func (ss *session) run(d dialResult) {
 	defer ss.unwatchDrops()
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
-	ss.ws.SetReadLimit(int64(s.cfg.MaxMessage))
+	// No gorilla read limit: its close for it carries no reason, so
+	// pageToBroker counts each message's bytes against MaxMessage itself.
 	// The page's close frame is answered by finish, once the broker leg is
 	// closed, not at once by gorilla's default handler.
 	ss.ws.SetCloseHandler(func(int, string) error { return nil })
@@ -469,14 +475,20 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 		if buf == nil {
 			buf = bigPool.Get().(*[]byte)
 		}
+		size, start := 0, pending // the message's bytes so far; where they start in buf
 		for {
 			if pending == len(*buf) {
 				if err := flush(); err != nil {
 					ss.brokerWriteFailed(err)
 					return false
 				}
+				start = 0
 			}
 			n, err := r.Read((*buf)[pending:])
+			if size += n; size > ss.srv.cfg.MaxMessage {
+				pending = start // what the page sent before is written, not this message
+				return readFailed(websocket.ErrReadLimit)
+			}
 			if n > 0 {
 				if ferr := ss.up.feed((*buf)[pending:pending+n], onPacket); ferr != nil {
 					code := websocket.CloseProtocolError
@@ -654,8 +666,10 @@ func (ss *session) brokerWriteFailed(err error) {
 func (ss *session) brokerToPage() {
 	get := func() []byte { return *bigPool.Get().(*[]byte) }
 	put := func(b []byte) { bigPool.Put(&b) }
-	var lastDeadline time.Time
+	var lastDeadline, lastPartial time.Time
 	for {
+		// Time spent writing to a slow page does not count against the broker.
+		lastPartial = ss.partialDeadline(lastPartial)
 		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
 			if ferr := ss.down.feed(buf[:n], ss.packetDown); ferr != nil {
@@ -689,10 +703,31 @@ func (ss *session) brokerToPage() {
 	}
 }
 
+// partialDeadline gives the broker PartialTimeout to send more while it is
+// in the middle of a packet, and no deadline between packets. The deadline
+// is moved at most every quarter of the timeout (or second), as last, the
+// time of the last move, says; partialDeadline returns it.
+func (ss *session) partialDeadline(last time.Time) time.Time {
+	switch timeout := ss.srv.cfg.PartialTimeout; {
+	case ss.down.partial():
+		if now := time.Now(); now.Sub(last) >= min(time.Second, timeout/4) {
+			ss.broker.SetReadDeadline(now.Add(timeout))
+			return now
+		}
+		return last
+	case !last.IsZero():
+		ss.broker.SetReadDeadline(time.Time{})
+	}
+	return time.Time{}
+}
+
 func (ss *session) brokerReadFailed(err error) {
 	switch {
 	case ss.pageGone.Load():
 		// pageToBroker is draining; its wait for this end finishes.
+	case isTimeout(err) && ss.down.partial():
+		ss.finish(1014, "the broker stopped in the middle of a packet: nothing more for "+
+			ss.srv.cfg.PartialTimeout.String(), err)
 	case errors.Is(err, io.EOF) && ss.down.partial():
 		ss.finish(1014, "the broker closed the connection in the middle of a packet", err)
 	case errors.Is(err, io.EOF):

@@ -2,7 +2,8 @@
 # Installs what Lifeline's tests need, when it is missing:
 #   - Debian packages: chromium (browser tests), mosquitto and
 #     mosquitto-clients (a second real broker and real clients), tshark (the
-#     dissector oracle);
+#     dissector oracle), dumpcap, dnsmasq and iproute2 (scripts/make-captures.sh);
+#   - staticcheck, pinned, built into bin/tools;
 #   - wasmbrowsertest, built from the Go module proxy into bin/tools as
 #     go_js_wasm_exec, which runs GOOS=js tests in headless Chromium.
 # Quick and silent when everything is there. Run by `make deps` and `make test`.
@@ -19,6 +20,8 @@ declare -A need=(
   [node]=nodejs
   [npm]=npm
   [websockify]=websockify # make bench-proxy compares the proxy with it
+  [dnsmasq]=dnsmasq       # scripts/make-captures.sh: the captures' DNS server
+  [ip]=iproute2           # scripts/make-captures.sh: its network namespaces
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -52,6 +55,17 @@ if [ ! -x "$tools/go_js_wasm_exec" ] || [ ! -f "$stamp" ]; then
   GOBIN="$tools" go install "github.com/agnivade/wasmbrowsertest@$WBT_VERSION"
   mv -f "$tools/wasmbrowsertest" "$tools/go_js_wasm_exec"
   rm -f "$tools"/.go_js_wasm_exec.*
+  touch "$stamp"
+fi
+
+# staticcheck, pinned, run by make test (make staticcheck).
+STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
+stamp="$tools/.staticcheck.$STATICCHECK_VERSION"
+if [ ! -x "$tools/staticcheck" ] || [ ! -f "$stamp" ]; then
+  echo "deps: building staticcheck $STATICCHECK_VERSION into bin/tools"
+  mkdir -p "$tools"
+  GOBIN="$tools" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+  rm -f "$tools"/.staticcheck.*
   touch "$stamp"
 fi
 

@@ -5,40 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// sharedCapture finds a capture in ../shared beside the repository root
-// (or $LIFELINE_SHARED).
-func sharedCapture(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("LIFELINE_SHARED")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared")
-				break
-			}
-			if filepath.Dir(d) == d {
-				t.Fatal("repository root not found")
-			}
-		}
-	}
-	file := filepath.Join(dir, "captures", name)
-	if _, err := os.Stat(file); err != nil {
-		t.Fatalf("shared capture missing (set LIFELINE_SHARED): %v", err)
-	}
-	return file
-}
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+)
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
@@ -47,16 +21,12 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
-// TestDissectFileJSON: every MQTT packet of the shared capture, with the
+// TestDissectFileJSON: every MQTT packet of the lifecycle capture, with the
 // frame numbers and types tshark gives, and each field with its name,
 // value, offset, length and label.
 func TestDissectFileJSON(t *testing.T) {
-	file := sharedCapture(t, "lifecycle-v311-qos1.pcapng")
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Fatalf("tshark is not installed (run `make deps`): %v", err)
-	}
-	out, err := exec.Command(tshark, "-r", file, "-Y", "mqtt", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
+	out, err := exec.Command(testenv.Tshark(t), "-r", file, "-Y", "mqtt", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
 		"-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtt.topic").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
@@ -108,7 +78,7 @@ func TestDissectFileJSON(t *testing.T) {
 }
 
 func TestDissectCommand(t *testing.T) {
-	file := sharedCapture(t, "lifecycle-v311-qos1.pcapng")
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
 	for _, c := range []struct {
 		name    string
 		args    []string
@@ -116,7 +86,7 @@ func TestDissectCommand(t *testing.T) {
 		wantErr string   // substring of the error, "" for success
 	}{
 		{"file text", []string{"dissect", file}, []string{
-			"Frame 8  0.000493s  127.0.0.1:43270 → 127.0.0.10:1883  c1",
+			"Frame 8  0.000285s  10.203.0.1:34366 → 10.203.0.10:1883  c1",
 			"Keep Alive: 5  [mqtt.kalive @10+2]",
 			"Frame 47 ", "Topic: devices/device01/cmd",
 		}, ""},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/capture"
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -30,10 +31,7 @@ var exportFields = []string{"mqtt.msgtype", "mqtt.hdrflags", "mqtt.len", "mqtt.v
 // with tshark: the same MQTT packets in the same order with the same field
 // values, the TCP handshake with the broker's real address and port.
 func TestExportLiveTrace(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Fatalf("tshark is not installed (run `make deps`): %v", err)
-	}
+	tshark := testenv.Tshark(t)
 	broker := traceBroker(t)
 	for _, v := range []string{"4", "5"} {
 		t.Run("v"+v, func(t *testing.T) {

@@ -26,20 +26,24 @@ import (
 
 func init() { commands["serve"] = runServe }
 
-// softMemoryLimit is the Go runtime's soft memory limit for `lifeline
-// serve` unless GOMEMLIMIT says otherwise: the garbage collector works
-// harder as the heap nears it, so the process stays within its budget
-// (512 MiB) when what is live is (the embedded broker's defaults: 428 MiB).
-const softMemoryLimit = 448 << 20
-
 // serveConfig is what `lifeline serve` was asked to do.
 type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
-	idle, write, dial                                                        time.Duration
-	brokerLimits                                                             brokerFlags
+	idle, write, dial, partial                                               time.Duration
+	// Capture import and export.
+	maxImport, maxExport                       int64
+	maxEntries, maxCaptureConns, maxInterfaces int
+	uploadTimeout                              time.Duration
+	brokerLimits                               brokerFlags
 }
+
+// softMemoryLimit is the Go runtime's soft memory limit for `lifeline
+// serve` unless GOMEMLIMIT says otherwise: the garbage collector works
+// harder as the heap nears it, so the process stays within its budget
+// (512 MiB) when what is live is (the embedded broker's defaults: 428 MiB).
+const softMemoryLimit = 448 << 20
 
 // brokerFlags are the embedded broker's limits as flags.
 type brokerFlags struct {
@@ -70,7 +74,8 @@ var serveGroups = []flagGroup{
 	{fmt.Sprintf("Embedded broker limits (the defaults keep its messages within %d MiB; see README, Safe by default)",
 		embedded.DefaultBrokerLimits.Budget()>>20), brokerFlagNames},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
-	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout"}},
+	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
+	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces", "upload-timeout"}},
 }
 
 var brokerFlagNames = []string{"broker-max-clients", "broker-max-packet", "broker-max-inflight", "broker-max-queued",
@@ -91,61 +96,12 @@ func brokerFlagSet(fset *flag.FlagSet, f *brokerFlags) {
 	fset.DurationVar(&f.messageExpiry, "broker-message-expiry", time.Duration(d.MessageExpiry)*time.Second, "longest a retained or queued message is kept")
 }
 
+// runServe runs `lifeline serve`: flags, the embedded broker and zone, the
+// proxy, the page's handlers, then serving until ctx ends.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c serveConfig
-	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fset.SetOutput(io.Discard) // errors are returned as one line; -h prints to stdout
-	fset.Usage = func() {}
-	fset.StringVar(&c.listen, "listen", "127.0.0.1:8080", "`host:port` to serve the page and the proxy on")
-	fset.StringVar(&c.origins, "origins", "", "extra page `origins` allowed to use /mqtt and /trace, comma-separated (https://example.com,http://host:8080)")
-	fset.StringVar(&c.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug logs every trace entry)")
-	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "`host:port` of the embedded MQTT broker, or off")
-	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP `host:port` of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
-	fset.StringVar(&c.defaultBroker, "default-broker", "", "`host:port` for /mqtt without broker= (default: the embedded broker, as "+embedded.BrokerName+")")
-	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets the page may reach, comma-separated host:port `patterns` (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
-	fset.BoolVar(&c.allowPrivate, "allow-private", false, "permit loopback, private, link-local and other non-public broker addresses")
-	fset.StringVar(&c.nameserver, "nameserver", "", "DNS server `host:port` for names outside the demo zone (default: /etc/resolv.conf)")
-	fset.IntVar(&c.maxConns, "max-conns", 1024, "WebSocket connections at once (/mqtt and /trace)")
-	fset.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections at once from one address")
-	fset.IntVar(&c.maxMessage, "max-message", 1<<20, "largest WebSocket message / MQTT packet from the page, in `bytes`")
-	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
-	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
-	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
-	brokerFlagSet(fset, &c.brokerLimits)
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
-				"Serves the Lifeline page and proxies its MQTT-over-WebSocket connections to\n"+
-				"brokers, recording DNS, TCP, TLS and the broker leg. GET /healthz reports the\n"+
-				"load as JSON. SIGINT or SIGTERM closes the sessions (1001) and stops.", serveGroups)
-			return err
-		}
-		return fmt.Errorf("serve: %w (lifeline serve -h lists the flags)", err)
-	}
-	if fset.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q (flags start with -; lifeline serve -h lists them)", fset.Arg(0))
-	}
-	if err := envDefaults(fset); err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	for _, f := range []struct {
-		name string
-		ok   bool
-	}{
-		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
-		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
-		{"broker-max-clients", c.brokerLimits.maxClients > 0},
-		{"broker-max-packet", c.brokerLimits.maxPacket > 0 && c.brokerLimits.maxPacket <= 268435455},
-		{"broker-max-inflight", c.brokerLimits.maxInflight > 0 && c.brokerLimits.maxInflight <= 65535},
-		{"broker-max-queued", c.brokerLimits.maxQueued > 0 && c.brokerLimits.maxQueued <= 1<<31-1},
-		{"broker-max-queued-bytes", c.brokerLimits.queuedBytes > 0}, {"broker-queue-budget", c.brokerLimits.queueBudget > 0},
-		{"broker-retained-bytes", c.brokerLimits.retainedBytes > 0},
-		{"broker-session-expiry", c.brokerLimits.sessionExpiry >= time.Second && c.brokerLimits.sessionExpiry/time.Second <= 1<<32-1},
-		{"broker-message-expiry", c.brokerLimits.messageExpiry >= time.Second},
-	} {
-		if !f.ok {
-			return fmt.Errorf("serve: -%s must be greater than 0 (and in range), got %s", f.name, fset.Lookup(f.name).Value)
-		}
+	c, err := parseServeFlags(args, stdout)
+	if err != nil {
+		return err
 	}
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
 		// Garbage counts too: without a limit the Go heap grows to twice
@@ -168,72 +124,196 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("cannot listen on %s: %w (choose another address with -listen or LIFELINE_LISTEN)", c.listen, err)
 	}
 	defer ln.Close()
+	emb, err := startEmbedded(&c, log)
+	if err != nil {
+		return err
+	}
+	defer emb.close()
+	px, err := newProxy(c, allow, emb, ln.Addr().(*net.TCPAddr), log)
+	if err != nil {
+		return err
+	}
+	handler, err := serveHandler(c, px, emb)
+	if err != nil {
+		return err
+	}
 
-	// The embedded broker and its DNS zone.
-	var brokerAddr *net.TCPAddr
-	var embeddedBroker *embedded.Broker
-	var exempt []netip.AddrPort
+	for _, line := range startupLines(ln.Addr().(*net.TCPAddr), emb.brokerAddr, emb.dns.Addr(), c.defaultBroker) {
+		fmt.Fprintln(stdout, "lifeline: "+line)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "default_broker", c.defaultBroker, "allow", c.allow,
+		"allow_private", c.allowPrivate)
+	return serveUntil(ctx, ln, handler, px, log)
+}
+
+// serveFlags defines the flags of `lifeline serve` into c.
+func serveFlags(c *serveConfig) *flag.FlagSet {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fset.SetOutput(io.Discard) // errors are returned as one line; -h prints to stdout
+	fset.Usage = func() {}
+	fset.StringVar(&c.listen, "listen", "127.0.0.1:8080", "`host:port` to serve the page and the proxy on")
+	fset.StringVar(&c.origins, "origins", "", "extra page `origins` allowed to use /mqtt and /trace, comma-separated (https://example.com,http://host:8080)")
+	fset.StringVar(&c.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug logs every trace entry)")
+	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "`host:port` of the embedded MQTT broker, or off")
+	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP `host:port` of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
+	fset.StringVar(&c.defaultBroker, "default-broker", "", "`host:port` for /mqtt without broker= (default: the embedded broker, as "+embedded.BrokerName+")")
+	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets the page may reach, comma-separated host:port `patterns` (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
+	fset.BoolVar(&c.allowPrivate, "allow-private", false, "permit loopback, private, link-local and other non-public broker addresses")
+	fset.StringVar(&c.nameserver, "nameserver", "", "DNS server `host:port` for names outside the demo zone (default: /etc/resolv.conf)")
+	fset.IntVar(&c.maxConns, "max-conns", 1024, "WebSocket connections at once (/mqtt and /trace)")
+	fset.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections at once from one address")
+	fset.IntVar(&c.maxMessage, "max-message", 1<<20, "largest WebSocket message / MQTT packet from the page, in `bytes`")
+	fset.DurationVar(&c.idle, "idle-timeout", 5*time.Minute, "close a session after the page sent nothing for this long (e.g. 90s, 5m)")
+	fset.DurationVar(&c.write, "write-timeout", 30*time.Second, "close a session whose page or broker reads nothing for this long")
+	fset.DurationVar(&c.dial, "dial-timeout", 10*time.Second, "limit for DNS, TCP and TLS to the broker together")
+	fset.DurationVar(&c.partial, "partial-timeout", 30*time.Second, "close a session whose broker sent part of a packet and then nothing for this long")
+	fset.Int64Var(&c.maxImport, "max-import", capture.DefaultMaxImport, "largest pcap/pcapng upload, in `bytes` (413 beyond)")
+	fset.Int64Var(&c.maxExport, "max-export", capture.DefaultMaxExport, "largest JSON body of an export, in `bytes` (413 beyond)")
+	fset.IntVar(&c.maxEntries, "max-entries", capture.DefaultMaxEntries, "most trace entries an import yields or an export carries (413 beyond)")
+	fset.IntVar(&c.maxCaptureConns, "max-capture-conns", capture.DefaultMaxConns, "TCP connections an import follows at once (more are skipped, said as a problem) and an export writes (413 beyond)")
+	fset.IntVar(&c.maxInterfaces, "max-interfaces", capture.DefaultMaxInterfaces, "pcapng interface blocks an upload may have (413 beyond)")
+	fset.DurationVar(&c.uploadTimeout, "upload-timeout", capture.DefaultBodyTimeout, "an import's or export's body must arrive within this (408 beyond); only then does it take one of the 2 workers")
+	brokerFlagSet(fset, &c.brokerLimits)
+	return fset
+}
+
+// parseServeFlags reads the command line, then the environment for the
+// flags it did not set, and checks the limits; -h prints the help and
+// returns flag.ErrHelp.
+func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fset := serveFlags(&c)
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
+				"Serves the Lifeline page and proxies its MQTT-over-WebSocket connections to\n"+
+				"brokers, recording DNS, TCP, TLS and the broker leg. GET /healthz reports the\n"+
+				"load as JSON. SIGINT or SIGTERM closes the sessions (1001) and stops.", serveGroups)
+			return c, err
+		}
+		return c, fmt.Errorf("serve: %w (lifeline serve -h lists the flags)", err)
+	}
+	if fset.NArg() > 0 {
+		return c, fmt.Errorf("serve: unexpected argument %q (flags start with -; lifeline serve -h lists them)", fset.Arg(0))
+	}
+	if err := envDefaults(fset); err != nil {
+		return c, fmt.Errorf("serve: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"max-conns", c.maxConns > 0}, {"max-conns-per-ip", c.maxConnsPerIP > 0}, {"max-message", c.maxMessage > 0},
+		{"idle-timeout", c.idle > 0}, {"write-timeout", c.write > 0}, {"dial-timeout", c.dial > 0},
+		{"partial-timeout", c.partial > 0},
+		{"max-import", c.maxImport > 0}, {"max-export", c.maxExport > 0}, {"max-entries", c.maxEntries > 0},
+		{"max-capture-conns", c.maxCaptureConns > 0}, {"max-interfaces", c.maxInterfaces > 0}, {"upload-timeout", c.uploadTimeout > 0},
+		{"broker-max-clients", c.brokerLimits.maxClients > 0},
+		{"broker-max-packet", c.brokerLimits.maxPacket > 0 && c.brokerLimits.maxPacket <= 268435455},
+		{"broker-max-inflight", c.brokerLimits.maxInflight > 0 && c.brokerLimits.maxInflight <= 65535},
+		{"broker-max-queued", c.brokerLimits.maxQueued > 0 && c.brokerLimits.maxQueued <= 1<<31-1},
+		{"broker-max-queued-bytes", c.brokerLimits.queuedBytes > 0}, {"broker-queue-budget", c.brokerLimits.queueBudget > 0},
+		{"broker-retained-bytes", c.brokerLimits.retainedBytes > 0},
+		{"broker-session-expiry", c.brokerLimits.sessionExpiry >= time.Second && c.brokerLimits.sessionExpiry/time.Second <= 1<<32-1},
+		{"broker-message-expiry", c.brokerLimits.messageExpiry >= time.Second},
+	} {
+		if !f.ok {
+			return c, fmt.Errorf("serve: -%s must be greater than 0 (and in range), got %s", f.name, fset.Lookup(f.name).Value)
+		}
+	}
+	return c, nil
+}
+
+// embeddedParts are the embedded DNS zone and, unless it is off, the
+// embedded broker, with the address the proxy may always reach.
+type embeddedParts struct {
+	dns        *embedded.DNS
+	broker     *embedded.Broker // nil when off
+	brokerAddr *net.TCPAddr     // nil when off
+	exempt     []netip.AddrPort
+}
+
+func (e *embeddedParts) close() {
+	if e.broker != nil {
+		e.broker.Close()
+	}
+	e.dns.Close()
+}
+
+// startEmbedded starts the embedded DNS zone and broker, names the broker
+// in the zone, and makes it the default broker unless c names one.
+func startEmbedded(c *serveConfig, log *slog.Logger) (*embeddedParts, error) {
 	dnsServer, err := embedded.StartDNS(c.dns, embedded.Zone, log)
 	if err != nil {
 		if errors.Is(err, embedded.ErrAddrInUse) {
-			return fmt.Errorf("the embedded DNS address %s is already in use; choose another with -embedded-dns 127.0.0.1:0 (or LIFELINE_EMBEDDED_DNS)", c.dns)
+			return nil, fmt.Errorf("the embedded DNS address %s is already in use; choose another with -embedded-dns 127.0.0.1:0 (or LIFELINE_EMBEDDED_DNS)", c.dns)
 		}
-		return fmt.Errorf("embedded DNS: %w", err)
+		return nil, fmt.Errorf("embedded DNS: %w", err)
 	}
-	defer dnsServer.Close()
-	if c.broker != "off" {
-		b, err := embedded.StartBroker(c.broker, c.brokerLimits.limits(), log)
-		if err != nil {
-			if errors.Is(err, embedded.ErrAddrInUse) {
-				return fmt.Errorf("the embedded broker's address %s is already in use (another MQTT broker, such as mosquitto?); choose another with -embedded-broker 127.0.0.1:1884 (or LIFELINE_EMBEDDED_BROKER), or -embedded-broker off", c.broker)
-			}
-			return fmt.Errorf("embedded broker: %w", err)
-		}
-		defer b.Close()
-		embeddedBroker = b
-		brokerAddr = b.Addr()
-		ap := brokerAddr.AddrPort()
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		exempt = append(exempt, ap)
-		if ap.Addr().IsUnspecified() {
-			dnsServer.Set(embedded.BrokerName, netip.MustParseAddr("127.0.0.1"))
-		} else {
-			dnsServer.Set(embedded.BrokerName, ap.Addr())
-		}
-		if c.defaultBroker == "" {
-			c.defaultBroker = net.JoinHostPort(embedded.BrokerName, strconv.Itoa(int(ap.Port())))
-		}
+	e := &embeddedParts{dns: dnsServer}
+	if c.broker == "off" {
+		return e, nil
 	}
-
-	hosts, origins, err := allowedHosts(ln.Addr().(*net.TCPAddr), c.origins)
+	b, err := embedded.StartBroker(c.broker, c.brokerLimits.limits(), log)
 	if err != nil {
-		return err
+		dnsServer.Close()
+		if errors.Is(err, embedded.ErrAddrInUse) {
+			return nil, fmt.Errorf("the embedded broker's address %s is already in use (another MQTT broker, such as mosquitto?); choose another with -embedded-broker 127.0.0.1:1884 (or LIFELINE_EMBEDDED_BROKER), or -embedded-broker off", c.broker)
+		}
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	e.broker, e.brokerAddr = b, b.Addr()
+	ap := e.brokerAddr.AddrPort()
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	e.exempt = append(e.exempt, ap)
+	if ap.Addr().IsUnspecified() {
+		dnsServer.Set(embedded.BrokerName, netip.MustParseAddr("127.0.0.1"))
+	} else {
+		dnsServer.Set(embedded.BrokerName, ap.Addr())
+	}
+	if c.defaultBroker == "" {
+		c.defaultBroker = net.JoinHostPort(embedded.BrokerName, strconv.Itoa(int(ap.Port())))
+	}
+	return e, nil
+}
+
+// newProxy configures the proxy of /mqtt and /trace for the listen address
+// addr.
+func newProxy(c serveConfig, allow []proxy.Pattern, emb *embeddedParts, addr *net.TCPAddr, log *slog.Logger) (*proxy.Server, error) {
+	hosts, origins, err := allowedHosts(addr, c.origins)
+	if err != nil {
+		return nil, err
 	}
 	var watcher proxy.BrokerWatcher
-	if embeddedBroker != nil {
-		watcher = embeddedBroker // not a typed nil
+	if emb.broker != nil {
+		watcher = emb.broker // not a typed nil
 	}
-	px := proxy.New(proxy.Config{
-		Broker:        watcher,
-		Policy:        proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: exempt, Zone: embedded.Zone},
-		DefaultBroker: c.defaultBroker,
-		Hosts:         hosts,
-		Origins:       origins,
-		MaxConns:      c.maxConns,
-		MaxConnsPerIP: c.maxConnsPerIP,
-		MaxMessage:    c.maxMessage,
-		DialTimeout:   c.dial,
-		IdleTimeout:   c.idle,
-		WriteTimeout:  c.write,
-		Zone:          embedded.Zone,
-		ZoneServer:    dnsServer.Addr().String(),
-		Nameserver:    c.nameserver,
-		Log:           log,
-	})
+	return proxy.New(proxy.Config{
+		Broker:         watcher,
+		Policy:         proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: emb.exempt, Zone: embedded.Zone},
+		DefaultBroker:  c.defaultBroker,
+		Hosts:          hosts,
+		Origins:        origins,
+		MaxConns:       c.maxConns,
+		MaxConnsPerIP:  c.maxConnsPerIP,
+		MaxMessage:     c.maxMessage,
+		DialTimeout:    c.dial,
+		IdleTimeout:    c.idle,
+		WriteTimeout:   c.write,
+		PartialTimeout: c.partial,
+		Zone:           embedded.Zone,
+		ZoneServer:     emb.dns.Addr().String(),
+		Nameserver:     c.nameserver,
+		Log:            log,
+	}), nil
+}
 
+// serveHandler routes the page, the WebSockets, /healthz and the API, all
+// behind the Host check.
+func serveHandler(c serveConfig, px *proxy.Server, emb *embeddedParts) (http.Handler, error) {
 	wasm, err := newWasmHandler(static.FS, "wasm/main.wasm")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(static.FS))
@@ -242,8 +322,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mux.HandleFunc("GET /mqtt", px.ServeMQTT)
 	mux.HandleFunc("GET /trace", px.ServeTrace)
-	mux.Handle("GET /healthz", healthz(px, embeddedBroker, time.Now()))
-	cfgJSON := apiConfig(c, brokerAddr, dnsServer.Addr(), wasm)
+	mux.Handle("GET /healthz", healthz(px, emb.broker, time.Now()))
+	cfgJSON := apiConfig(c, emb.brokerAddr, emb.dns.Addr(), wasm)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		if err := px.CheckRequest(r); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
@@ -254,25 +334,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		w.Write(cfgJSON)
 	})
 
-	// Capture import and export: same Host/Origin checks as the WebSockets,
-	// and at most two at once (each may hold a large body in memory).
-	captures := guarded(px, 2, capture.Handler(capture.HandlerOptions{}))
+	// Capture import and export: same Host/Origin checks as the WebSockets;
+	// bodies must arrive within -upload-timeout, and only then take one of
+	// two workers; the bodies held at once are bounded by twice the larger
+	// of -max-import and -max-export.
+	captures := guarded(px, capture.Handler(capture.HandlerOptions{
+		MaxImport: c.maxImport, MaxExport: c.maxExport, MaxEntries: c.maxEntries, MaxConns: c.maxCaptureConns,
+		MaxInterfaces: c.maxInterfaces, BodyTimeout: c.uploadTimeout,
+	}))
 	mux.Handle("POST /api/import", captures)
 	mux.Handle("POST /api/export/pcapng", captures)
+	return hostChecked(px, mux), nil
+}
 
+// serveUntil serves on ln until ctx ends, then closes the sessions (1001)
+// and stops.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, px *proxy.Server, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	for _, line := range startupLines(ln.Addr().(*net.TCPAddr), brokerAddr, dnsServer.Addr(), c.defaultBroker) {
-		fmt.Fprintln(stdout, "lifeline: "+line)
-	}
-	log.Info("serving", "addr", ln.Addr().String(), "default_broker", c.defaultBroker, "allow", c.allow,
-		"allow_private", c.allowPrivate)
-
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -337,23 +421,28 @@ func apiConfig(c serveConfig, broker *net.TCPAddr, dns *net.UDPAddr, wasm *wasmH
 	return b
 }
 
-// guarded serves h after the proxy's Host and Origin checks, to at most n
-// requests at once (503 beyond).
-func guarded(px *proxy.Server, n int, h http.Handler) http.Handler {
-	slots := make(chan struct{}, n)
+// hostChecked serves h only to requests whose Host is one the server
+// answers to (the proxy's Host check, which stops DNS rebinding): the page,
+// /healthz and the API as well as the WebSockets.
+func hostChecked(px *proxy.Server, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := px.CheckHost(r); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// guarded serves h after the proxy's Host and Origin checks (h bounds its
+// own concurrency, once a body has arrived).
+func guarded(px *proxy.Server, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := px.CheckRequest(r); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "busy: too many imports or exports at once", http.StatusServiceUnavailable)
-		}
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -75,6 +76,8 @@ func TestServeBadFlags(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}, [2]string{}, "-bogus"},
 		{"zero limit", []string{"-max-conns", "0"}, [2]string{}, "-max-conns must be greater than 0"},
 		{"negative timeout", []string{"-idle-timeout", "-1s"}, [2]string{}, "-idle-timeout must be greater than 0"},
+		{"zero partial timeout", []string{"-partial-timeout", "0s"}, [2]string{}, "-partial-timeout must be greater than 0"},
+		{"bad partial timeout in the environment", nil, [2]string{"LIFELINE_PARTIAL_TIMEOUT", "soon"}, `LIFELINE_PARTIAL_TIMEOUT="soon": invalid value for -partial-timeout`},
 		{"stray argument", []string{"8080"}, [2]string{}, `unexpected argument "8080"`},
 		{"bad log level", []string{"-log-level", "loud"}, [2]string{}, "-log-level"},
 		{"bad allow pattern", []string{"-allow", "nope"}, [2]string{}, "-allow"},
@@ -244,5 +247,21 @@ func TestStartupLines(t *testing.T) {
 				t.Errorf("the printed host %s is not accepted (hosts %v)", host, hosts)
 			}
 		})
+	}
+}
+
+// The README names every flag of lifeline serve (the bounds in "Safe by
+// default"), so that a new flag is documented where people look.
+func TestReadmeNamesEveryServeFlag(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range serveGroups {
+		for _, name := range g.names {
+			if !strings.Contains(string(readme), "`-"+name) {
+				t.Errorf("README.md does not name -%s", name)
+			}
+		}
 	}
 }

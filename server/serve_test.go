@@ -236,3 +236,38 @@ func TestServeCaptureEndpointsChecked(t *testing.T) {
 		})
 	}
 }
+
+// Every path checks the Host, as the WebSockets do: a page on evil.example
+// whose name now points at 127.0.0.1 (DNS rebinding) reads nothing.
+func TestServeChecksHost(t *testing.T) {
+	lines := startServe(t, "-embedded-broker", "off")
+	base := strings.TrimSuffix(lines["lifeline: serving "], "/")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+	for _, path := range []string{"/", "/index.html", "/healthz", "/api/config", "/mqtt", "/trace", "/nonexistent"} {
+		for _, host := range []string{"evil.example", "evil.example:" + port} {
+			t.Run(path+" "+host, func(t *testing.T) {
+				req, _ := http.NewRequest("GET", base+path, nil)
+				req.Host = host
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Host") {
+					t.Fatalf("status %d %q, want 403 naming the Host", resp.StatusCode, body)
+				}
+			})
+		}
+	}
+	for _, path := range []string{"/", "/healthz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s with the served Host: status %d, want 200", path, resp.StatusCode)
+		}
+	}
+}

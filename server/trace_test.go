@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/lifeline-mqtt/lifeline/embedded"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -154,11 +155,11 @@ func TestTraceRefused(t *testing.T) {
 	}
 }
 
-// TestTraceFromCapture draws the shared capture: the device's DNS lookup, its
+// TestTraceFromCapture draws the lifecycle capture: the device's DNS lookup, its
 // handshake, its CONNECT with the keepalive, and the publisher's PUBLISH and
 // PUBACK, in order; -json gives the same entries as JSON lines.
 func TestTraceFromCapture(t *testing.T) {
-	file := sharedCapture(t, "lifecycle-v311-qos1.pcapng")
+	file := testenv.Capture(t, "lifecycle-v311-qos1.pcapng")
 	var out, errs bytes.Buffer
 	if err := run(context.Background(), []string{"trace", "-from", file}, &out, &errs); err != nil {
 		t.Fatalf("trace -from: %v\n%s", err, errs.String())

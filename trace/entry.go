@@ -69,7 +69,7 @@ const (
 func KindMQTT(typeName string) string { return "mqtt." + typeName }
 
 // Entry is one arrow of the diagram. The JSON names are a contract (see
-// DESIGN.md, "Trace entries"); Bytes is encoded as base64 by encoding/json.
+// docs/trace.md); Bytes is encoded as base64 by encoding/json.
 type Entry struct {
 	Seq      int     `json:"seq"`
 	T        float64 `json:"t"` // milliseconds since the session started

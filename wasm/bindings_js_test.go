@@ -125,7 +125,7 @@ func TestDissect(t *testing.T) {
 
 // TestJSONMatchesTheSchema checks the hand-written JSON against
 // encoding/json of the same Go values: the page and the exports read the
-// schema of DESIGN.md.
+// schema of docs/trace.md.
 func TestJSONMatchesTheSchema(t *testing.T) {
 	m := diagram.New(diagram.Options{})
 	m.AddClockSample(diagram.Sample{Sent: 0, Received: 2, Server: 1001})

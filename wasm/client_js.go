@@ -585,7 +585,7 @@ func commandError(err error) string {
 	return err.Error()
 }
 
-// configFrom reads connect options (DESIGN.md names).
+// configFrom reads connect options (the names of docs/api.md).
 func configFrom(o obj) (client.Config, error) {
 	cfg := client.Config{
 		Version:    codec.Version(o.int("version", 4)),

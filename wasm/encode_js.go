@@ -10,7 +10,7 @@ import (
 
 // The JSON the page reads. The names follow the json tags of the Go types
 // (diagram.View, trace.Entry, codec.Tree), so the page and the exports speak
-// the schema of DESIGN.md; encode_js_test.go checks them against
+// the schema of docs/trace.md; encode_js_test.go checks them against
 // encoding/json.
 
 func writeEntry(w *jsonw.Writer, e *trace.Entry) {
@@ -183,14 +183,5 @@ func writeView(w *jsonw.Writer, v *diagram.View) {
 	w.Key("clock")
 	writeClock(w, v.Clock)
 	writeCounts(w, "counts", v.Counts)
-	w.Close('}')
-}
-
-func writeExchange(w *jsonw.Writer, x *diagram.Exchange) {
-	w.Open('{')
-	w.KInt("id", x.ID)
-	w.KString("name", x.Name)
-	writeInts(w, "seqs", x.Seqs)
-	w.KBool("done", x.Done)
 	w.Close('}')
 }

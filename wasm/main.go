@@ -3,8 +3,8 @@
 // Command wasm is Lifeline's MQTT client for the browser: it runs the client
 // state machine and the codec in WebAssembly, talks to the browser's own
 // WebSocket through syscall/js, keeps the sequence diagram's model (package
-// diagram), and exposes window.lifeline to the page (see DESIGN.md, "The
-// page"). The page's scripts only draw what it computes.
+// diagram), and exposes window.lifeline to the page (see docs/api.md).
+// The page's scripts only draw what it computes.
 package main
 
 import (

@@ -13,7 +13,7 @@ import (
 )
 
 // traceChannel is the page's end of the server's /trace side channel (see
-// the team notes): a hello with a token, pong answers to clock pings, and
+// docs/trace.md): a hello with a token, pong answers to clock pings, and
 // the proxy's entries (DNS, TCP, WebSocket, the broker leg) on the server's
 // clock.
 type traceChannel struct {
@@ -183,7 +183,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 	}
 }
 
-// readEntry reads a trace entry (the schema of DESIGN.md) at the reader;
+// readEntry reads a trace entry (the schema of docs/trace.md) at the reader;
 // names interns the strings that repeat (nil: none).
 func readEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
 	name := func() string {
@@ -257,20 +257,4 @@ func (tc *traceChannel) cut(conn string) js.Value {
 	tc.cutting, tc.cutConn = p, conn
 	tc.sock.sendText(`{"type":"cut","conn":"` + conn + `"}`)
 	return p.p
-}
-
-func (tc *traceChannel) close() {
-	tc.pinger.stop()
-	if tc.sock != nil {
-		tc.sock.close(1000, "page closed")
-	}
-}
-
-func parseJSONText(s string) (v js.Value) {
-	defer func() {
-		if recover() != nil {
-			v = js.Null()
-		}
-	}()
-	return jsJSON.Call("parse", s)
 }

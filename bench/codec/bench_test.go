@@ -6,6 +6,8 @@ package codecbench
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 
 	paho5 "github.com/eclipse/paho.golang/packets"
@@ -43,6 +45,69 @@ func split(b []byte) (byte, int, []byte) {
 	return b[0], len(b) - i - 1, b[i+1:]
 }
 
+// Owned decodes: Lifeline's decode gives views into the input; a program
+// that keeps a packet after its buffer is reused copies what it keeps, as
+// the peers' decoders do for every packet. These copy every string and byte
+// slice of the packet (strings.Clone, bytes.Clone) into a new value, which
+// escapes to the sinks.
+var (
+	sinkPublish   *codec.Publish
+	sinkConnect   *codec.Connect
+	sinkSubscribe *codec.Subscribe
+)
+
+func ownProps(p codec.Properties) codec.Properties {
+	p.ContentType = strings.Clone(p.ContentType)
+	p.ResponseTopic = strings.Clone(p.ResponseTopic)
+	p.CorrelationData = bytes.Clone(p.CorrelationData)
+	p.SubscriptionIdentifiers = slices.Clone(p.SubscriptionIdentifiers)
+	p.AssignedClientID = strings.Clone(p.AssignedClientID)
+	p.AuthMethod = strings.Clone(p.AuthMethod)
+	p.AuthData = bytes.Clone(p.AuthData)
+	p.ResponseInfo = strings.Clone(p.ResponseInfo)
+	p.ServerReference = strings.Clone(p.ServerReference)
+	p.ReasonString = strings.Clone(p.ReasonString)
+	if p.User != nil {
+		u := make([]codec.UserProperty, len(p.User))
+		for i, kv := range p.User {
+			u[i] = codec.UserProperty{Key: strings.Clone(kv.Key), Value: strings.Clone(kv.Value)}
+		}
+		p.User = u
+	}
+	return p
+}
+
+func ownPublish(p *codec.Publish) *codec.Publish {
+	o := *p
+	o.Topic = strings.Clone(p.Topic)
+	o.Payload = bytes.Clone(p.Payload)
+	o.Properties = ownProps(p.Properties)
+	return &o
+}
+
+func ownConnect(p *codec.Connect) *codec.Connect {
+	o := *p
+	o.ClientID = strings.Clone(p.ClientID)
+	o.Username = strings.Clone(p.Username)
+	o.Password = bytes.Clone(p.Password)
+	o.WillTopic = strings.Clone(p.WillTopic)
+	o.WillPayload = bytes.Clone(p.WillPayload)
+	o.Properties = ownProps(p.Properties)
+	o.WillProperties = ownProps(p.WillProperties)
+	return &o
+}
+
+func ownSubscribe(p *codec.Subscribe) *codec.Subscribe {
+	o := *p
+	o.Subscriptions = make([]codec.Subscription, len(p.Subscriptions))
+	for i, s := range p.Subscriptions {
+		s.Filter = strings.Clone(s.Filter)
+		o.Subscriptions[i] = s
+	}
+	o.Properties = ownProps(p.Properties)
+	return &o
+}
+
 type impl struct {
 	name string
 	f    func(b *testing.B)
@@ -78,6 +143,15 @@ func BenchmarkDecodePublish(b *testing.B) {
 					if err := p.Decode(raw, v); err != nil {
 						b.Fatal(err)
 					}
+				}
+			}},
+			{"lifeline-owned", func(b *testing.B) {
+				var p codec.Publish
+				for i := 0; i < b.N; i++ {
+					if err := p.Decode(raw, v); err != nil {
+						b.Fatal(err)
+					}
+					sinkPublish = ownPublish(&p)
 				}
 			}},
 			{"mochi", func(b *testing.B) {
@@ -179,6 +253,15 @@ func BenchmarkDecodeConnect(b *testing.B) {
 					if err := p.Decode(raw, v); err != nil {
 						b.Fatal(err)
 					}
+				}
+			}},
+			{"lifeline-owned", func(b *testing.B) {
+				var p codec.Connect
+				for i := 0; i < b.N; i++ {
+					if err := p.Decode(raw, v); err != nil {
+						b.Fatal(err)
+					}
+					sinkConnect = ownConnect(&p)
 				}
 			}},
 			{"mochi", func(b *testing.B) {
@@ -285,6 +368,15 @@ func BenchmarkDecodeSubscribe(b *testing.B) {
 					if err := p.Decode(raw, v); err != nil {
 						b.Fatal(err)
 					}
+				}
+			}},
+			{"lifeline-owned", func(b *testing.B) {
+				var p codec.Subscribe
+				for i := 0; i < b.N; i++ {
+					if err := p.Decode(raw, v); err != nil {
+						b.Fatal(err)
+					}
+					sinkSubscribe = ownSubscribe(&p)
 				}
 			}},
 			{"mochi", func(b *testing.B) {

@@ -1,6 +1,6 @@
 module github.com/lifeline-mqtt/lifeline/bench/codec
 
-go 1.26
+go 1.26.0
 
 replace github.com/lifeline-mqtt/lifeline => ../..
 

@@ -64,7 +64,6 @@ type Client struct {
 	reads chan readMsg
 	dials chan dialMsg
 	done  chan struct{}
-	start sync.Once
 	wg    sync.WaitGroup
 
 	// owned by the loop

@@ -1,7 +1,8 @@
 // Command ratios reads `go test -bench -benchmem` output of the codec
 // comparison on stdin and prints a Markdown table: the median ns/op and
-// allocs/op of each implementation per case, and the ratio
-// lifeline/peer (below 1 means Lifeline is faster).
+// allocs/op of each implementation per case, and the ratios lifeline/peer
+// (below 1 means Lifeline is faster), for Lifeline's zero-copy decode and,
+// where measured, its decode into an owned struct (lifeline-owned).
 package main
 
 import (
@@ -30,7 +31,8 @@ func median(x []float64) float64 {
 func main() {
 	data := map[string]map[string]*sample{}
 	var cases []string
-	impls := []string{"lifeline", "mochi", "paho.golang", "paho.mqtt.golang"}
+	impls := []string{"lifeline", "lifeline-owned", "mochi", "paho.golang", "paho.mqtt.golang"}
+	isOurs := func(impl string) bool { return impl == "lifeline" || impl == "lifeline-owned" }
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -68,9 +70,9 @@ func main() {
 			}
 		}
 	}
-	fmt.Println("| case | lifeline | mochi | paho.golang | paho.mqtt.golang | lifeline / fastest peer |")
-	fmt.Println("|---|---|---|---|---|---|")
-	worst := 0.0
+	fmt.Println("| case | lifeline | lifeline-owned | mochi | paho.golang | paho.mqtt.golang | lifeline / fastest peer | lifeline-owned / fastest peer |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	worst, worstOwned := 0.0, 0.0
 	for _, c := range cases {
 		row := "| " + c
 		ours := median(data[c]["lifeline"].ns)
@@ -83,7 +85,7 @@ func main() {
 			}
 			ns := median(s.ns)
 			cell := fmt.Sprintf("%.1f ns, %g allocs", ns, median(s.allocs))
-			if impl != "lifeline" {
+			if !isOurs(impl) {
 				cell += fmt.Sprintf(" (×%.2f)", ours/ns)
 				if best == 0 || ns < best {
 					best = ns
@@ -95,7 +97,15 @@ func main() {
 		if r > worst {
 			worst = r
 		}
-		fmt.Printf("%s | **%.2f** |\n", row, r)
+		owned := "–"
+		if s := data[c]["lifeline-owned"]; s != nil {
+			ro := median(s.ns) / best
+			if ro > worstOwned {
+				worstOwned = ro
+			}
+			owned = fmt.Sprintf("**%.2f**", ro)
+		}
+		fmt.Printf("%s | **%.2f** | %s |\n", row, r, owned)
 	}
-	fmt.Printf("\nMedians; (×r) is lifeline ns/op divided by that peer's. Worst lifeline/fastest-peer ratio: %.2f.\n", worst)
+	fmt.Printf("\nMedians; (×r) is lifeline ns/op divided by that peer's. Worst lifeline/fastest-peer ratio: %.2f; with the owned decode: %.2f.\n", worst, worstOwned)
 }
