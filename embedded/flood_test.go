@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/client/netclient"
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -29,42 +27,7 @@ type floodBroker struct {
 // loopback port.
 func startMosquittoTCP(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatal("mosquitto is missing: install Debian's mosquitto package (`make deps` does it as root)")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	conf := filepath.Join(dir, "mosquitto.conf")
-	body := "user root\nlistener " + strconv.Itoa(port) + " 127.0.0.1\nallow_anonymous true\npersistence false\n"
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s within 10 s: %v", addr, err)
-		}
-	}
+	return testenv.StartMosquitto(t, testenv.MosquittoOptions{}).Addr
 }
 
 // flood publishes n QoS 1 messages as fast as our client sends them to a
