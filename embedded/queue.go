@@ -494,11 +494,18 @@ func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 // messages come through OnQosDropped); one that is kept drops its QoS 0
 // messages, which are not kept for an absent client.
 func (h *queueHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	prefix := fmt.Sprintf(replayKeyFmt, cl, 0)
+	prefix = prefix[:len(prefix)-1]
+	for k := range h.replays {
+		if strings.HasPrefix(k, prefix) {
+			delete(h.replays, k) // a SUBACK never written
+		}
+	}
 	if cl.IsTakenOver() {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	cq := h.clients[cl.ID]
 	if cq == nil {
 		return
