@@ -1,16 +1,18 @@
 // Floods a subscriber with QoS 1 messages through mqtt.js, both clients over
 // WebSocket: argv url-for-the-subscriber url-for-the-publisher version n
-// window. The subscriber (clientId flood-sub-v<version>) subscribes to
+// window lead. The subscriber (clientId flood-sub-v<version>) subscribes to
 // flood/js at QoS 1; the publisher publishes n QoS 1 messages ("m0" … ) as
 // fast as mqtt.js sends them with at most window unacknowledged (0: no
 // limit, every message at once — mqtt.js itself keeps no window, not even
-// the broker's Receive Maximum in MQTT 5), waits for every PUBACK, and the
+// the broker's Receive Maximum in MQTT 5) and, when lead > 0, at most lead
+// ahead of what the subscriber got; it waits for every PUBACK, and the
 // subscriber waits until n have arrived or none has for 3 s. Prints one
 // JSON line: {ok, delivered, acked, duplicates} or {error}.
 import mqtt from 'mqtt';
 
-const [subURL, pubURL, version, count, win] = process.argv.slice(2);
-const n = Number(count), window = Number(win) || n;
+const [subURL, pubURL, version, count, win, ahead] = process.argv.slice(2);
+const n = Number(count), window = Number(win) || n, lead = Number(ahead) || 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fail = (error) => {
   console.log(JSON.stringify({ error }));
   process.exit(1);
@@ -41,6 +43,7 @@ sub.on('connect', async () => {
     const lane = async () => {
       while (next < n) {
         const i = next++;
+        while (lead > 0 && i - got.size >= lead) await sleep(1);
         await pub.publishAsync('flood/js', `m${i}`, { qos: 1 });
         acked++;
       }
