@@ -150,8 +150,8 @@ func Class(kind string) string {
 		return "ws"
 	case "mqtt.CONNECT", "mqtt.CONNACK", "mqtt.AUTH":
 		return "connect"
-	case "mqtt.PUBLISH", "mqtt.PUBACK", "mqtt.PUBREC", "mqtt.PUBREL", "mqtt.PUBCOMP":
-		return "publish"
+	case "mqtt.PUBLISH", "mqtt.PUBACK", "mqtt.PUBREC", "mqtt.PUBREL", "mqtt.PUBCOMP", trace.KindBrokerDrop:
+		return "publish" // a broker.drop is a PUBLISH that went no further than the broker
 	case "mqtt.SUBSCRIBE", "mqtt.SUBACK", "mqtt.UNSUBSCRIBE", "mqtt.UNSUBACK":
 		return "subscribe"
 	case "mqtt.PINGREQ", "mqtt.PINGRESP":

@@ -232,7 +232,7 @@ func TestLessonSlowLink(t *testing.T) {
 func TestLessonFlow(t *testing.T) {
 	brokers := []labBroker{
 		{"embedded", func(*testing.T) []string {
-			return []string{"-embedded-broker", "127.0.0.1:0", "-embedded-receive-maximum", "3"}
+			return []string{"-embedded-broker", "127.0.0.1:0", "-broker-max-inflight", "3"}
 		}},
 		{"mosquitto", func(t *testing.T) []string {
 			port, _ := startMosquitto(t, "allow_anonymous true\nmax_inflight_messages 3\n")

@@ -13,41 +13,65 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
 // BrokerLimits bound what the embedded broker will hold. The zero value of a
 // field means its default in DefaultBrokerLimits.
 type BrokerLimits struct {
-	MaxClients      int64  // connected clients at once
-	MaxPacketSize   uint32 // bytes, the whole packet
-	MaxPending      int32  // queued outbound packets per client
-	MaxInflight     uint16 // QoS 1/2 messages kept per client
-	ReceiveMaximum  uint16 // QoS 1/2 messages a client may send unacknowledged
-	SessionExpiry   uint32 // seconds a disconnected session is kept
-	MessageExpiry   int64  // seconds a retained or queued message is kept
+	MaxClients      int64  // sessions at once, connected or kept for a client that left
+	MaxPacketSize   uint32 // bytes, the whole packet, each way
+	MaxInflight     uint16 // QoS 1/2 messages unacknowledged per client, each way (also the Receive Maximum the broker announces)
+	MaxQueued       int32  // messages waiting per client beyond those in flight
+	MaxQueuedBytes  int64  // bytes (topic + payload) per client, queued and in flight
+	QueueBudget     int64  // bytes queued and in flight for all clients together
+	RetainedBytes   int64  // bytes (topic + payload) of all retained messages
+	SessionExpiry   uint32 // seconds a disconnected session is kept at most
+	MessageExpiry   int64  // seconds a retained or queued message is kept at most
+	MaxPending      int32  // packets waiting to be written per client in mochi's own queue ($SYS messages)
+	ReceiveMaximum  uint16 // QoS 1/2 messages a client may send unacknowledged (default MaxInflight)
 	TopicAliasMax   uint16
 	ReadBufferSize  int
 	WriteBufferSize int
 }
 
-// DefaultBrokerLimits suit a demo on one machine.
+// DefaultBrokerLimits are a real broker's defaults where it has them
+// (mosquitto: 20 in flight and 1,000 queued per client), and byte bounds
+// that keep the broker's part of `lifeline serve` within Budget (428 MiB)
+// whatever its clients do.
 var DefaultBrokerLimits = BrokerLimits{
-	MaxClients:      1000,
+	MaxClients:      100,
 	MaxPacketSize:   1 << 20,
-	MaxPending:      1024,
-	MaxInflight:     256,
-	ReceiveMaximum:  256,
+	MaxInflight:     20,
+	MaxQueued:       1000,
+	MaxQueuedBytes:  16 << 20,
+	QueueBudget:     64 << 20,
+	RetainedBytes:   64 << 20,
 	SessionExpiry:   3600,
 	MessageExpiry:   3600,
+	MaxPending:      256,
 	TopicAliasMax:   64,
 	ReadBufferSize:  4096,
 	WriteBufferSize: 4096,
 }
 
+// Budget is the most memory the broker's messages can take with limits
+// l: every queue and the retained store full, and every client in the
+// middle of a packet of the largest size each way (mochi allocates a
+// packet whole once its header says how long it is, and copies it before
+// decoding; a packet being written is encoded whole). With the defaults:
+// 64 + 64 + 3 × 100 × 1 MiB = 428 MiB.
+func (l BrokerLimits) Budget() int64 {
+	l = l.withDefaults()
+	return l.QueueBudget + l.RetainedBytes + 3*l.MaxClients*int64(l.MaxPacketSize)
+}
+
 // Broker is a running embedded MQTT broker.
 type Broker struct {
-	srv *mqtt.Server
-	ln  *listener
+	srv   *mqtt.Server
+	ln    *listener
+	queue *queueHook
 }
 
 // ErrAddrInUse is returned (wrapped) by StartBroker and StartDNS when the
@@ -66,10 +90,17 @@ func StartBroker(addr string, lim BrokerLimits, log *slog.Logger) (*Broker, erro
 		return nil, err
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClients = lim.MaxClients
+	// The queue hook bounds sessions (connected or kept) at MaxClients and
+	// says so in the CONNACK (0x97); mochi's own cap on connections, which
+	// would also refuse a client resuming its session, only backs it up
+	// (a session taken over has two connections for a moment).
+	caps.MaximumClients = 2 * lim.MaxClients
 	caps.MaximumPacketSize = lim.MaxPacketSize
 	caps.MaximumClientWritesPending = lim.MaxPending
-	caps.MaximumInflight = lim.MaxInflight
+	// mochi's "inflight" store holds what the queue hook has sent (at most
+	// the window) and the inbound QoS 2 flows (at most ReceiveMaximum); its
+	// own limit, which drops without a hook, must never be reached.
+	caps.MaximumInflight = ^uint16(0)
 	caps.ReceiveMaximum = lim.ReceiveMaximum
 	caps.MaximumSessionExpiryInterval = lim.SessionExpiry
 	caps.MaximumMessageExpiryInterval = lim.MessageExpiry
@@ -95,16 +126,23 @@ func StartBroker(addr string, lim BrokerLimits, log *slog.Logger) (*Broker, erro
 		ln.Close()
 		return nil, err
 	}
+	q := newQueueHook(lim, log)
+	q.srv = srv
+	if err := srv.AddHook(q, nil); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	l := &listener{ln: ln}
 	if err := srv.AddListener(l); err != nil {
 		ln.Close()
 		return nil, err
 	}
+	q.install(srv)
 	if err := srv.Serve(); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return &Broker{srv: srv, ln: l}, nil
+	return &Broker{srv: srv, ln: l, queue: q}, nil
 }
 
 func (l BrokerLimits) withDefaults() BrokerLimits {
@@ -115,18 +153,26 @@ func (l BrokerLimits) withDefaults() BrokerLimits {
 		}
 		return def
 	}
-	return BrokerLimits{
+	out := BrokerLimits{
 		MaxClients:      pick(l.MaxClients, d.MaxClients),
 		MaxPacketSize:   uint32(pick(int64(l.MaxPacketSize), int64(d.MaxPacketSize))),
-		MaxPending:      int32(pick(int64(l.MaxPending), int64(d.MaxPending))),
 		MaxInflight:     uint16(pick(int64(l.MaxInflight), int64(d.MaxInflight))),
-		ReceiveMaximum:  uint16(pick(int64(l.ReceiveMaximum), int64(d.ReceiveMaximum))),
+		MaxQueued:       int32(pick(int64(l.MaxQueued), int64(d.MaxQueued))),
+		MaxQueuedBytes:  pick(l.MaxQueuedBytes, d.MaxQueuedBytes),
+		QueueBudget:     pick(l.QueueBudget, d.QueueBudget),
+		RetainedBytes:   pick(l.RetainedBytes, d.RetainedBytes),
 		SessionExpiry:   uint32(pick(int64(l.SessionExpiry), int64(d.SessionExpiry))),
 		MessageExpiry:   pick(l.MessageExpiry, d.MessageExpiry),
+		MaxPending:      int32(pick(int64(l.MaxPending), int64(d.MaxPending))),
+		ReceiveMaximum:  uint16(pick(int64(l.ReceiveMaximum), int64(d.ReceiveMaximum))),
 		TopicAliasMax:   uint16(pick(int64(l.TopicAliasMax), int64(d.TopicAliasMax))),
 		ReadBufferSize:  int(pick(int64(l.ReadBufferSize), int64(d.ReadBufferSize))),
 		WriteBufferSize: int(pick(int64(l.WriteBufferSize), int64(d.WriteBufferSize))),
 	}
+	if out.ReceiveMaximum == 0 {
+		out.ReceiveMaximum = out.MaxInflight
+	}
+	return out
 }
 
 // Addr returns the address the broker listens on.
@@ -134,6 +180,34 @@ func (b *Broker) Addr() *net.TCPAddr { return b.ln.ln.Addr().(*net.TCPAddr) }
 
 // Clients returns how many MQTT clients are connected now.
 func (b *Broker) Clients() int64 { return atomic.LoadInt64(&b.srv.Info.ClientsConnected) }
+
+// Watch sends emit the broker.drop entries (trace.KindBrokerDrop) about
+// client id's messages until stop is called: messages for it that the
+// broker dropped, and retained messages from it that it did not keep. emit
+// is called with the broker's queue lock held: it must not block or call
+// the broker. Entries have no Seq, T, Leg or Conn; the caller sets them.
+func (b *Broker) Watch(clientID string, emit func(trace.Entry)) (stop func()) {
+	return b.queue.watch(clientID, emit)
+}
+
+// BrokerStats are the embedded broker's counts for /healthz.
+type BrokerStats struct {
+	Clients       int64            `json:"clients"`       // MQTT clients connected
+	Sessions      int              `json:"sessions"`      // sessions held, connected or not
+	QueuedBytes   int64            `json:"queuedBytes"`   // bytes queued and in flight for all clients
+	RetainedBytes int64            `json:"retainedBytes"` // bytes of retained messages
+	Drops         map[string]int64 `json:"drops"`         // messages dropped (or not retained), by reason (trace.Drop*)
+}
+
+// Stats returns the broker's counts now.
+func (b *Broker) Stats() BrokerStats {
+	drops, queued, retained := b.queue.stats()
+	n := b.srv.Clients.Len()
+	if _, ok := b.srv.Clients.Get(hookClientID); ok {
+		n--
+	}
+	return BrokerStats{Clients: b.Clients(), Sessions: n, QueuedBytes: queued, RetainedBytes: retained, Drops: drops}
+}
 
 // Close disconnects every client and stops the broker.
 func (b *Broker) Close() error { return b.srv.Close() }

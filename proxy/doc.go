@@ -30,6 +30,13 @@
 //
 // # The trace channel
 //
+// A session to the embedded broker (Config.Broker) also carries the
+// broker's own reports about its client (the client id of its CONNECT):
+// broker.drop entries (trace.KindBrokerDrop) on the proxy-broker leg, from
+// and to "broker", one for each message the broker dropped for the client
+// or did not retain from it, with the reason and the counts in their drop
+// field (brokerdrops.go).
+//
 // GET /trace is a WebSocket of JSON text messages. The server sends:
 //
 //	{"type":"hello","token":"<32 hex>","serverTime":<ms>}  first, once

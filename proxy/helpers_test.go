@@ -58,6 +58,7 @@ func newTestEnv(t *testing.T, change func(*proxy.Config)) *env {
 		ZoneServer:    d.Addr().String(),
 		Nameserver:    d.Addr().String(), // never the system's resolver in tests
 		DialTimeout:   3 * time.Second,
+		Broker:        b,
 		Log:           log,
 	}
 	if change != nil {

@@ -51,6 +51,10 @@ type Config struct {
 	Zone, ZoneServer, Nameserver string
 	TLSConfig                    *tls.Config
 
+	// Broker, when set, is the embedded broker: sessions to it carry its
+	// reports of the messages it dropped for their client (broker.drop).
+	Broker BrokerWatcher
+
 	Log *slog.Logger
 }
 

@@ -78,6 +78,13 @@ type session struct {
 	closeCode int
 	closeText string
 	closeNote string // set before finish: a note for the final ws.close entry
+
+	// The embedded broker's reports about this session's client
+	// (brokerdrops.go): toEmbedded is set before the streams start.
+	toEmbedded bool
+	dropsMu    sync.Mutex
+	stopDrops  func()
+	dropsEnded bool
 }
 
 // queuedEntry is a traced packet waiting for its bytes to be written: end is
@@ -278,6 +285,8 @@ func (ss *session) run(d dialResult) {
 	ss.log.Info("session started", "addr", res.Addr.String(), "resolved", res.Resolved,
 		"connect_ms", float64(res.Connect.Microseconds())/1000, "tls", res.TLS != nil)
 
+	ss.toEmbedded = s.cfg.Broker != nil && reaches(s.cfg.Broker.Addr(), res.Addr)
+	defer ss.unwatchDrops()
 	ss.up = stream{max: s.cfg.MaxMessage, keep: true} // the first packet (CONNECT) is always kept
 	ss.down = stream{keep: ss.tracing(), keepMax: s.cfg.MaxMessage}
 	// No gorilla read limit: its close for it carries no reason, so
@@ -617,6 +626,7 @@ func (ss *session) packetUp(first byte, n int, pkt []byte, end int) {
 	if pkt != nil && ss.version.Load() == 0 {
 		if v := connectVersion(pkt); v != 0 {
 			ss.version.Store(int32(v))
+			ss.dropsUp(pkt, v)
 		}
 	}
 	if !ss.tracing() {
@@ -631,6 +641,7 @@ func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
 	if !ss.tracing() {
 		return
 	}
+	ss.dropsDown(pkt)
 	e := ss.packet("broker", "proxy", first, n, pkt)
 	if ss.pageGone.Load() {
 		e.Note = "not sent on: the page had closed its WebSocket"

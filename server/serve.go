@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -29,21 +31,70 @@ type serveConfig struct {
 	listen, broker, dns, allow, origins, defaultBroker, nameserver, logLevel string
 	allowPrivate                                                             bool
 	maxConns, maxConnsPerIP, maxMessage                                      int
-	labBytes, embeddedRecvMax                                                int
+	labBytes                                                                 int
 	idle, write, dial, partial                                               time.Duration
 	// Capture import and export.
 	maxImport, maxExport                       int64
 	maxEntries, maxCaptureConns, maxInterfaces int
 	uploadTimeout                              time.Duration
+	brokerLimits                               brokerFlags
+}
+
+// softMemoryLimit is the Go runtime's soft memory limit for `lifeline
+// serve` unless GOMEMLIMIT says otherwise: the garbage collector works
+// harder as the heap nears it, so the process stays within its budget
+// (512 MiB) when what is live is (the embedded broker's defaults: 428 MiB).
+const softMemoryLimit = 448 << 20
+
+// brokerFlags are the embedded broker's limits as flags.
+type brokerFlags struct {
+	maxClients, maxInflight, maxQueued, maxPacket int
+	queuedBytes, queueBudget, retainedBytes       int64
+	sessionExpiry, messageExpiry                  time.Duration
+}
+
+// limits are the embedded broker's limits the flags ask for.
+func (f brokerFlags) limits() embedded.BrokerLimits {
+	return embedded.BrokerLimits{
+		MaxClients:     int64(f.maxClients),
+		MaxPacketSize:  uint32(f.maxPacket),
+		MaxInflight:    uint16(f.maxInflight),
+		MaxQueued:      int32(f.maxQueued),
+		MaxQueuedBytes: f.queuedBytes,
+		QueueBudget:    f.queueBudget,
+		RetainedBytes:  f.retainedBytes,
+		SessionExpiry:  uint32(f.sessionExpiry / time.Second),
+		MessageExpiry:  int64(f.messageExpiry / time.Second),
+	}
 }
 
 // serveGroups arranges the flags of `lifeline serve` in its help.
 var serveGroups = []flagGroup{
 	{"Serving the page", []string{"listen", "origins", "log-level"}},
-	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns", "embedded-receive-maximum"}},
+	{"Embedded broker and DNS zone (the offline defaults)", []string{"embedded-broker", "embedded-dns"}},
+	{fmt.Sprintf("Embedded broker limits (the defaults keep its messages within %d MiB; see README, Safe by default)",
+		embedded.DefaultBrokerLimits.Budget()>>20), brokerFlagNames},
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "lab-bytes", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
 	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces", "upload-timeout"}},
+}
+
+var brokerFlagNames = []string{"broker-max-clients", "broker-max-packet", "broker-max-inflight", "broker-max-queued",
+	"broker-max-queued-bytes", "broker-queue-budget", "broker-retained-bytes", "broker-session-expiry", "broker-message-expiry"}
+
+// brokerFlagSet declares the embedded broker's limits on fset, with
+// embedded.DefaultBrokerLimits as defaults.
+func brokerFlagSet(fset *flag.FlagSet, f *brokerFlags) {
+	d := embedded.DefaultBrokerLimits
+	fset.IntVar(&f.maxClients, "broker-max-clients", int(d.MaxClients), "MQTT sessions the embedded broker holds at once, connected or kept for a client that left (beyond: CONNACK 0x97 Quota exceeded, 3.1.1 0x03)")
+	fset.IntVar(&f.maxPacket, "broker-max-packet", int(d.MaxPacketSize), "largest MQTT packet the embedded broker accepts, in `bytes` (beyond: the connection ends, v5 with DISCONNECT 0x95)")
+	fset.IntVar(&f.maxInflight, "broker-max-inflight", int(d.MaxInflight), "QoS 1/2 messages unacknowledged per client, each way: the window the broker sends in (less if the client's Receive Maximum is less) and the Receive Maximum it announces")
+	fset.IntVar(&f.maxQueued, "broker-max-queued", int(d.MaxQueued), "messages queued per client beyond those in flight; more are dropped and reported (trace broker.drop, /healthz)")
+	fset.Int64Var(&f.queuedBytes, "broker-max-queued-bytes", d.MaxQueuedBytes, "`bytes` (topic + payload) queued and in flight per client, connected or not; more are dropped and reported")
+	fset.Int64Var(&f.queueBudget, "broker-queue-budget", d.QueueBudget, "`bytes` queued and in flight for all clients together; more are dropped and reported")
+	fset.Int64Var(&f.retainedBytes, "broker-retained-bytes", d.RetainedBytes, "`bytes` of retained messages in all; beyond, a v5 QoS 1/2 publisher gets PUBACK/PUBREC 0x97 Quota exceeded, others' messages are delivered but not retained (reported)")
+	fset.DurationVar(&f.sessionExpiry, "broker-session-expiry", time.Duration(d.SessionExpiry)*time.Second, "longest a session of a client that left is kept, with its queue (its messages are then reported dropped)")
+	fset.DurationVar(&f.messageExpiry, "broker-message-expiry", time.Duration(d.MessageExpiry)*time.Second, "longest a retained or queued message is kept")
 }
 
 // runServe runs `lifeline serve`: flags, the embedded broker and zone, the
@@ -52,6 +103,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c, err := parseServeFlags(args, stdout)
 	if err != nil {
 		return err
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		// Garbage counts too: without a limit the Go heap grows to twice
+		// what is live before it collects (GOGC 100), and the broker's
+		// budgets bound only what is live.
+		debug.SetMemoryLimit(softMemoryLimit)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
@@ -99,7 +156,6 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset.StringVar(&c.origins, "origins", "", "extra page `origins` allowed to use /mqtt and /trace, comma-separated (https://example.com,http://host:8080)")
 	fset.StringVar(&c.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug logs every trace entry)")
 	fset.StringVar(&c.broker, "embedded-broker", "127.0.0.1:1883", "`host:port` of the embedded MQTT broker, or off")
-	fset.IntVar(&c.embeddedRecvMax, "embedded-receive-maximum", int(embedded.DefaultBrokerLimits.ReceiveMaximum), "QoS 1 and 2 messages a client may have unacknowledged at the embedded broker (MQTT 5 Receive Maximum in CONNACK; the flow-control lesson wants 3)")
 	fset.StringVar(&c.dns, "embedded-dns", "127.0.0.1:0", "UDP `host:port` of the embedded DNS zone "+embedded.Zone+" (port 0 picks one)")
 	fset.StringVar(&c.defaultBroker, "default-broker", "", "`host:port` for /mqtt without broker= (default: the embedded broker, as "+embedded.BrokerName+")")
 	fset.StringVar(&c.allow, "allow", "*:1883,*:8883", "broker targets the page may reach, comma-separated host:port `patterns` (*.example.com:8883, *:1883, 192.0.2.0/24:*)")
@@ -119,6 +175,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset.IntVar(&c.maxCaptureConns, "max-capture-conns", capture.DefaultMaxConns, "TCP connections an import follows at once (more are skipped, said as a problem) and an export writes (413 beyond)")
 	fset.IntVar(&c.maxInterfaces, "max-interfaces", capture.DefaultMaxInterfaces, "pcapng interface blocks an upload may have (413 beyond)")
 	fset.DurationVar(&c.uploadTimeout, "upload-timeout", capture.DefaultBodyTimeout, "an import's or export's body must arrive within this (408 beyond); only then does it take one of the 2 workers")
+	brokerFlagSet(fset, &c.brokerLimits)
 	return fset
 }
 
@@ -153,13 +210,18 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 		{"partial-timeout", c.partial > 0},
 		{"max-import", c.maxImport > 0}, {"max-export", c.maxExport > 0}, {"max-entries", c.maxEntries > 0},
 		{"max-capture-conns", c.maxCaptureConns > 0}, {"max-interfaces", c.maxInterfaces > 0}, {"upload-timeout", c.uploadTimeout > 0},
+		{"broker-max-clients", c.brokerLimits.maxClients > 0},
+		{"broker-max-packet", c.brokerLimits.maxPacket > 0 && c.brokerLimits.maxPacket <= 268435455},
+		{"broker-max-inflight", c.brokerLimits.maxInflight > 0 && c.brokerLimits.maxInflight <= 65535},
+		{"broker-max-queued", c.brokerLimits.maxQueued > 0 && c.brokerLimits.maxQueued <= 1<<31-1},
+		{"broker-max-queued-bytes", c.brokerLimits.queuedBytes > 0}, {"broker-queue-budget", c.brokerLimits.queueBudget > 0},
+		{"broker-retained-bytes", c.brokerLimits.retainedBytes > 0},
+		{"broker-session-expiry", c.brokerLimits.sessionExpiry >= time.Second && c.brokerLimits.sessionExpiry/time.Second <= 1<<32-1},
+		{"broker-message-expiry", c.brokerLimits.messageExpiry >= time.Second},
 	} {
 		if !f.ok {
-			return c, fmt.Errorf("serve: -%s must be greater than 0, got %s", f.name, fset.Lookup(f.name).Value)
+			return c, fmt.Errorf("serve: -%s must be greater than 0 (and in range), got %s", f.name, fset.Lookup(f.name).Value)
 		}
-	}
-	if c.embeddedRecvMax < 1 || c.embeddedRecvMax > 65535 {
-		return c, fmt.Errorf("serve: -embedded-receive-maximum must be 1 to 65535, got %d", c.embeddedRecvMax)
 	}
 	if c.labBytes < 0 {
 		return c, fmt.Errorf("serve: -lab-bytes must be 0 (for 8 × -max-message) or more, got %d", c.labBytes)
@@ -197,9 +259,7 @@ func startEmbedded(c *serveConfig, log *slog.Logger) (*embeddedParts, error) {
 	if c.broker == "off" {
 		return e, nil
 	}
-	lim := embedded.DefaultBrokerLimits
-	lim.ReceiveMaximum = uint16(c.embeddedRecvMax)
-	b, err := embedded.StartBroker(c.broker, lim, log)
+	b, err := embedded.StartBroker(c.broker, c.brokerLimits.limits(), log)
 	if err != nil {
 		dnsServer.Close()
 		if errors.Is(err, embedded.ErrAddrInUse) {
@@ -229,7 +289,12 @@ func newProxy(c serveConfig, allow []proxy.Pattern, emb *embeddedParts, addr *ne
 	if err != nil {
 		return nil, err
 	}
+	var watcher proxy.BrokerWatcher
+	if emb.broker != nil {
+		watcher = emb.broker // not a typed nil
+	}
 	return proxy.New(proxy.Config{
+		Broker:         watcher,
 		Policy:         proxy.Policy{Allow: allow, AllowPrivate: c.allowPrivate, Exempt: emb.exempt, Zone: embedded.Zone},
 		DefaultBroker:  c.defaultBroker,
 		Hosts:          hosts,
@@ -429,6 +494,9 @@ type health struct {
 	MaxConns       int    `json:"maxConns"`
 	EmbeddedBroker string `json:"embeddedBroker"`          // "running" or "off"
 	BrokerClients  *int64 `json:"brokerClients,omitempty"` // MQTT clients of the embedded broker
+	// Broker is the embedded broker's state: sessions, bytes held, and the
+	// messages it dropped (or did not retain) by reason.
+	Broker *embedded.BrokerStats `json:"broker,omitempty"`
 }
 
 // healthz answers GET /healthz with the server's state as JSON: 200 while
@@ -439,8 +507,8 @@ func healthz(px *proxy.Server, broker *embedded.Broker, started time.Time) http.
 		h := health{Status: "ok", UptimeSeconds: int64(time.Since(started).Seconds()), Sessions: st.Sessions,
 			Traces: st.Traces, WebSockets: st.WebSockets, MaxConns: st.MaxConns, EmbeddedBroker: "off"}
 		if broker != nil {
-			n := broker.Clients()
-			h.EmbeddedBroker, h.BrokerClients = "running", &n
+			st := broker.Stats()
+			h.EmbeddedBroker, h.BrokerClients, h.Broker = "running", &st.Clients, &st
 		}
 		code := http.StatusOK
 		if st.ShuttingDown {

@@ -84,6 +84,10 @@ func TestServeBadFlags(t *testing.T) {
 		{"bad allow pattern", []string{"-allow", "nope"}, [2]string{}, "-allow"},
 		{"bad origin", []string{"-origins", "example.com"}, [2]string{}, "-origins"},
 		{"bad environment value", nil, [2]string{"LIFELINE_MAX_CONNS", "many"}, `LIFELINE_MAX_CONNS="many": invalid value for -max-conns`},
+		{"zero broker limit", []string{"-broker-max-queued", "0"}, [2]string{}, "-broker-max-queued must be greater than 0"},
+		{"broker window out of range", []string{"-broker-max-inflight", "70000"}, [2]string{}, "-broker-max-inflight must be greater than 0 (and in range)"},
+		{"short session expiry", []string{"-broker-session-expiry", "10ms"}, [2]string{}, "-broker-session-expiry must be"},
+		{"bad broker environment value", nil, [2]string{"LIFELINE_BROKER_RETAINED_BYTES", "lots"}, `LIFELINE_BROKER_RETAINED_BYTES="lots": invalid value for -broker-retained-bytes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +169,9 @@ func TestServeHealthz(t *testing.T) {
 	code, h = getHealth(t, base)
 	if code != 200 || h.Sessions != 1 || h.Traces != 1 || h.WebSockets != 2 || *h.BrokerClients != 1 {
 		t.Fatalf("with one session: %d %+v", code, h)
+	}
+	if b := h.Broker; b == nil || b.Clients != 1 || b.Sessions != 1 || b.Drops == nil {
+		t.Fatalf("broker state with one session: %+v", b)
 	}
 
 	off := startServeCtx(t, context.Background(), "-embedded-broker", "off")

@@ -339,10 +339,15 @@ export class Diagram {
   }
 
   arrow(a, laneX, H) {
-    const x1 = laneX(a.fromLane), x2 = laneX(a.toLane);
+    // A message the broker dropped (broker.drop, from and to the broker)
+    // is a red arrow that ends at the broker's lifeline, coming from the
+    // side of the lanes it would have gone to, marked with a cross.
+    const drop = a.kind === 'broker.drop';
+    const x2 = laneX(a.toLane);
+    const x1 = drop ? x2 + (a.toLane > 0 ? -1 : 1) * this.laneW * 0.8 : laneX(a.fromLane);
     const dir = x2 >= x1 ? 1 : -1;
     const y = H * 0.62;
-    const cls = `arrow c-${a.class}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}${a.held ? ' held' : ''}`;
+    const cls = `arrow c-${a.class}${drop ? ' dropped' : ''}${a.observed === 'kernel' ? ' kernel' : ''}${a.error ? ' error' : ''}${a.held ? ' held' : ''}`;
     const label = `${a.summary || a.kind}`;
     const where = `${a.from} → ${a.to}`;
     const g = s('g', {
@@ -354,7 +359,7 @@ export class Diagram {
     g.append(s('rect', { class: 'hit', x: 0, y: 0, width: '100%', height: H }));
     g.append(s('text', { class: 'delta', x: 8, y: H * 0.45, text: `+${fmtMs(a.delta)}` }));
     g.append(s('text', { class: 'abs', x: 8, y: H * 0.85, text: `${fmtMs(a.t)}` }));
-    if (a.fromLane === a.toLane) {
+    if (a.fromLane === a.toLane && !drop) {
       // An event at one party (the lab holding or dropping a packet at the
       // proxy, the kernel's socket state): a mark on its lifeline, not an arrow.
       g.classList.add('mark');
@@ -379,6 +384,9 @@ export class Diagram {
     }
     if (a.observed === 'kernel') {
       g.append(s('text', { class: 'badge', x: x1 + dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'start' : 'end', text: 'kernel' }));
+    }
+    if (drop) {
+      g.append(s('text', { class: 'badge err drop', x: x2 + dir * 6, y: y + 4, 'text-anchor': dir > 0 ? 'start' : 'end', text: '✕ dropped' }));
     }
     if (a.error) {
       g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: clip(`✕ ${a.error}`, Math.max(12, Math.floor((Math.abs(x2 - x1) + this.laneW * 0.45) / (6.6 * ZOOMS[this.zoomIndex])))) }));

@@ -22,6 +22,7 @@ const (
 const (
 	ObservedWire   = "wire"   // the bytes were seen
 	ObservedKernel = "kernel" // inferred from a socket call, e.g. the handshake behind connect()
+	ObservedBroker = "broker" // reported by the embedded broker itself (a message it did not deliver)
 )
 
 // Kinds that are not MQTT packets. MQTT packets use "mqtt." + the packet
@@ -55,6 +56,29 @@ const (
 	KindLabDrop    = "lab.drop"    // a drop rule; a packet swallowed at the proxy, or held and never delivered
 	KindLabDelay   = "lab.delay"   // a delay set for a direction
 	KindLabSilence = "lab.silence" // silence begun or ended; a close not passed on while silenced
+
+	// KindBrokerDrop is a message the embedded broker did not deliver, or
+	// did not keep, and says so: an arrow that ends at the broker
+	// (From and To are both "broker"), its Drop saying whose message, why,
+	// and how full the broker was. A subscriber's session sees the messages
+	// that were for it (queue full, expired, session ended or expired); a
+	// publisher's session sees a message the broker would not keep
+	// (retained store full) when its MQTT version has no reason code to
+	// say so (a v5 publisher also gets PUBACK/PUBREC 0x97 Quota exceeded).
+	KindBrokerDrop = "broker.drop"
+)
+
+// Reasons of a broker.drop entry (Drop.Reason).
+const (
+	DropQueueFull      = "queue full"          // the client's queue holds its maximum of messages
+	DropQueueBytes     = "queue bytes"         // the client's queued and in-flight messages hold its maximum of bytes
+	DropBrokerBudget   = "broker budget"       // all clients' queues together hold the broker's budget
+	DropExpired        = "message expired"     // the message expiry interval (or the broker's maximum) passed before delivery
+	DropSessionEnded   = "session ended"       // the client left with a clean session, or reconnected with Clean Start
+	DropSessionExpired = "session expired"     // the client stayed away longer than its session expiry interval
+	DropTooLarge       = "too large"           // larger than the client's Maximum Packet Size
+	DropConnClosed     = "connection closed"   // a QoS 0 message the connection closed under
+	DropRetainedFull   = "retained store full" // not kept as retained: the retained store holds its budget
 )
 
 // KindMQTT returns the kind of an MQTT packet given its type name in
@@ -97,4 +121,25 @@ type Entry struct {
 	// Error is set when the entry reports a failure (NXDOMAIN, refused
 	// dial, malformed packet); it is plain text.
 	Error string `json:"error,omitempty"`
+	// Drop is set on a broker.drop entry: the message and why.
+	Drop *Drop `json:"drop,omitempty"`
+}
+
+// Drop describes a message the broker dropped (kind broker.drop). The
+// counts are the client's queue when it happened, so a lesson can show
+// the limit being reached.
+type Drop struct {
+	Client   string `json:"client"`   // the client the message was for (or, for DropRetainedFull, from)
+	Reason   string `json:"reason"`   // one of the Drop* constants
+	Topic    string `json:"topic"`    // the message's topic
+	QoS      int    `json:"qos"`      // the QoS it would have been delivered at
+	Size     int    `json:"size"`     // payload bytes
+	Queued   int    `json:"queued"`   // messages waiting for the client (not yet sent)
+	Inflight int    `json:"inflight"` // messages sent to the client and not yet acknowledged
+	Bytes    int64  `json:"bytes"`    // bytes the broker held for the client (queued and in flight)
+	Limit    string `json:"limit"`    // the limit reached, in words with its flag, e.g. "1000 messages (-broker-max-queued)"
+	// Refused is set when the publisher was told in MQTT (v5 PUBACK or
+	// PUBREC 0x97 Quota exceeded) and the message went nowhere; a
+	// DropRetainedFull without it was delivered but not kept.
+	Refused bool `json:"refused,omitempty"`
 }
