@@ -58,6 +58,7 @@ func (c *Conn) ObserveState(why string) {
 	e := c.d.entry(at, c.d.leg(), c.d.from(), c.d.from(), trace.KindTCPState, summary)
 	e.Observed = trace.ObservedKernel
 	e.Note = "TCP_INFO of " + c.local.String() + " → " + c.remote.String() + ", read " + why
+	e.Src, e.Dst = c.local.String(), c.remote.String()
 	c.d.emit(e)
 }
 
