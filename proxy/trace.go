@@ -20,14 +20,19 @@ const traceQueueBytes = 4 << 20
 type hub struct {
 	mu       sync.Mutex
 	channels map[string]*traceChannel
+	// bySession holds the channels by the page's session id (see
+	// sessionid.go); ended the ids of closed ones, to refuse their reuse.
+	bySession map[string]*traceChannel
+	ended     map[string]time.Time
 }
 
 // traceChannel is one /trace WebSocket: the page that opened it reads the
 // entries of every /mqtt session started with its token.
 type traceChannel struct {
-	token string
-	start time.Time
-	ws    *websocket.Conn
+	token     string
+	sessionID string // the page's session id, "" if it sent none
+	start     time.Time
+	ws        *websocket.Conn
 
 	mu       sync.Mutex
 	seq      int
@@ -69,6 +74,7 @@ func (h *hub) get(token string) *traceChannel {
 func (h *hub) remove(tc *traceChannel) {
 	h.mu.Lock()
 	delete(h.channels, tc.token)
+	h.releaseSession(tc)
 	h.mu.Unlock()
 	tc.mu.Lock()
 	if !tc.closed {

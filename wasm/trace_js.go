@@ -20,6 +20,7 @@ type traceChannel struct {
 	a        *app
 	sock     *socket
 	token    string
+	session  string  // the id this page picked for the channel (see newSessionID)
 	openedAt float64 // page ms when the socket was opened
 	state    int     // closed, opening, ready
 	waiters  []func(token string)
@@ -54,7 +55,9 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.waiters = append(tc.waiters, f)
 	tc.state = traceOpening
 	tc.openedAt = tc.a.now()
-	s, err := dial(url, nil, socketHandlers{
+	// A new id for every channel: the proxy refuses one it has seen.
+	tc.session = newSessionID()
+	s, err := dial(url+"?session="+tc.session, nil, socketHandlers{
 		message: tc.message,
 		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
@@ -83,6 +86,24 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 			tc.settle()
 		}
 	})
+}
+
+// newSessionID is a session id for the trace channel and its /mqtt
+// connections: 128 random bits from the browser's crypto, as 32 lowercase
+// hex digits. A load balancer routes both connections by it (the session
+// URL parameter), so they meet on the same proxy instance; the channel's
+// token still binds the connections to this page.
+func newSessionID() string {
+	const digits = "0123456789abcdef"
+	u8 := jsGlobal.Get("Uint8Array").New(16)
+	jsGlobal.Get("crypto").Call("getRandomValues", u8)
+	var b [16]byte
+	js.CopyBytesToGo(b[:], u8)
+	out := make([]byte, 0, 32)
+	for _, x := range b {
+		out = append(out, digits[x>>4], digits[x&15])
+	}
+	return string(out)
 }
 
 // settle calls the waiters with the token, or "" if there is none.
