@@ -83,6 +83,14 @@ func TestServeBadFlags(t *testing.T) {
 		{"bad allow pattern", []string{"-allow", "nope"}, [2]string{}, "-allow"},
 		{"bad origin", []string{"-origins", "example.com"}, [2]string{}, "-origins"},
 		{"bad environment value", nil, [2]string{"LIFELINE_MAX_CONNS", "many"}, `LIFELINE_MAX_CONNS="many": invalid value for -max-conns`},
+		{"bad log format", []string{"-log-format", "xml"}, [2]string{}, `-log-format: "xml" is not text or json`},
+		{"certificate without key", []string{"-tls-cert", "cert.pem"}, [2]string{}, "-tls-cert and -tls-key go together"},
+		{"key without certificate", nil, [2]string{"LIFELINE_TLS_KEY", "key.pem"}, "-tls-cert and -tls-key go together"},
+		{"missing certificate", []string{"-tls-cert", "/nonexistent/cert.pem", "-tls-key", "/nonexistent/key.pem"}, [2]string{}, "-tls-cert/-tls-key: open /nonexistent/cert.pem"},
+		{"relative base path", []string{"-base-path", "lifeline/"}, [2]string{}, "-base-path"},
+		{"base path with a query", []string{"-base-path", "/lifeline/?x"}, [2]string{}, "-base-path"},
+		{"base path climbing", []string{"-base-path", "/a/../b/"}, [2]string{}, "-base-path"},
+		{"negative drain delay", []string{"-drain-delay", "-1s"}, [2]string{}, "-drain-delay must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +243,7 @@ func TestStartupLines(t *testing.T) {
 				}
 			}
 			host := strings.TrimSuffix(strings.TrimPrefix(lines[0], "serving http://"), "/")
-			hosts, _, _ := allowedHosts(tt.listen, "")
+			hosts, _, _ := allowedHosts(tt.listen, "http", "")
 			if !slices.Contains(hosts, host) {
 				t.Errorf("the printed host %s is not accepted (hosts %v)", host, hosts)
 			}
