@@ -373,10 +373,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ss := range sessions {
 		ss.finish(websocket.CloseGoingAway, "server shutting down", nil)
 	}
+	// The trace channels close once the sessions' last entries (their
+	// close, the broker's FIN) are queued, and after sending them: the page
+	// then reads why its sessions ended.
+	s.sessionsEnded(ctx, 2*time.Second)
 	for _, tc := range s.hub.all() {
-		_ = tc.ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-		tc.ws.Close()
+		s.hub.goAway(tc)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -388,6 +390,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// sessionsEnded waits until no session is open, for at most wait or ctx.
+func (s *Server) sessionsEnded(ctx context.Context, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		s.mu.Lock()
+		n := len(s.sessions)
+		s.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

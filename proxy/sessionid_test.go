@@ -1,11 +1,14 @@
 package proxy_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,12 +87,25 @@ func (e *env) openSessionTrace(t *testing.T, id string) (*traceConn, int, string
 		t.Fatalf("first /trace message = %+v, want hello with a token and session %s", hello, id)
 	}
 	tc := &traceConn{ws: ws, token: hello.Token, more: make(chan struct{}, 1), done: make(chan struct{})}
+	sessionOf.Store(tc, id)
 	go tc.read()
 	t.Cleanup(func() {
 		ws.Close()
 		<-tc.done
 	})
 	return tc, 0, ""
+}
+
+// sessionOf holds the session id each channel was opened with.
+var sessionOf sync.Map
+
+func (tc *traceConn) session(t *testing.T) string {
+	t.Helper()
+	id, ok := sessionOf.Load(tc)
+	if !ok {
+		t.Fatal("channel opened without a session id")
+	}
+	return id.(string)
 }
 
 // entries is what the channel has received so far.
@@ -201,4 +217,33 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Shutdown closes a session with 1001 and its trace channel after it: the
+// page reads the session's close on the trace before the channel's own
+// close, 1001 too.
+func TestShutdownTellsTheTrace(t *testing.T) {
+	e := newTestEnv(t, nil)
+	tc, code, why := e.openSessionTrace(t, newSessionID(t))
+	if tc == nil {
+		t.Fatalf("/trace refused: %d %s", code, why)
+	}
+	ws := e.dialWS(t, e.mqttURL("trace="+tc.token+"&session="+tc.session(t)))
+	tc.waitFor(t, "the 101", func(en trace.Entry) bool { return en.Kind == trace.KindWSAccept })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.proxy.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, text := closeCode(t, ws); code != websocket.CloseGoingAway {
+		t.Fatalf("session closed with %d %q, want 1001", code, text)
+	}
+	<-tc.done
+	var ce *websocket.CloseError
+	if !errors.As(tc.err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("trace channel ended with %v, want close 1001", tc.err)
+	}
+	tc.waitFor(t, "the session's close on the trace", func(en trace.Entry) bool {
+		return en.Kind == trace.KindWSClose && en.From == "proxy" && strings.HasPrefix(en.Summary, "Close 1001 ")
+	})
 }

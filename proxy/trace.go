@@ -41,6 +41,7 @@ type traceChannel struct {
 	queued   int                 // bytes in q
 	dropped  int
 	closed   bool
+	away     bool // closed by Shutdown: a close frame 1001 follows the queue
 	q        chan []byte
 	wake     chan struct{}
 }
@@ -82,6 +83,15 @@ func (h *hub) remove(tc *traceChannel) {
 		close(tc.q)
 	}
 	tc.mu.Unlock()
+}
+
+// goAway ends tc as the server shuts down: the messages already queued are
+// sent, then a close frame 1001 (going away).
+func (h *hub) goAway(tc *traceChannel) {
+	tc.mu.Lock()
+	tc.away = true
+	tc.mu.Unlock()
+	h.remove(tc)
 }
 
 func (h *hub) len() int {
@@ -217,6 +227,13 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 		if tc.ws.WriteMessage(websocket.TextMessage, b) != nil {
 			break
 		}
+	}
+	tc.mu.Lock()
+	away := tc.away
+	tc.mu.Unlock()
+	if away {
+		_ = tc.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 	}
 	tc.ws.Close() // ends the read loop, which removes the channel
 	// Drain so emitters never see a full queue of a dead channel.

@@ -271,6 +271,10 @@ func (s *session) closeWords(code int, reason string) string {
 		return what + " refused to connect to " + s.where + ": " + why + ". The server's -allow list decides which brokers pages may reach (WebSocket close code 1008, refused by policy)"
 	case 1014:
 		return what + " could not reach the broker " + s.where + ": " + why + ". Is the name right and the broker running? (WebSocket close code 1014, bad gateway)"
+	case 1001:
+		if s.mode == "proxy" {
+			return "the Lifeline proxy went away (" + closeText(code, reason) + "). Connect again: behind a load balancer another instance takes the page"
+		}
 	case closeSessionElsewhere:
 		return what + " instance that answered does not hold this page's session: " + why + ". A load balancer in front of several proxies must route /trace and /mqtt by their session parameter (WebSocket close code 4001)"
 	case 1006:
