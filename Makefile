@@ -11,6 +11,7 @@ WASM_TEST_PKGS := ./wasm/...
 FUZZ_TARGETS := ./codec/:FuzzDecode ./codec/:FuzzSplitter ./codec/:FuzzDecodeBound
 FUZZ_TARGETS += ./client/:FuzzReceive
 FUZZ_TARGETS += ./proxy:FuzzStream ./proxy:FuzzFrameBuffered ./netrec:FuzzParseHost ./netrec:FuzzSummarizeDNS ./embedded:FuzzAnswer
+FUZZ_TARGETS += ./proxy:FuzzCheckSessionID
 FUZZ_TARGETS += ./diagram:FuzzPeek ./wasm/jsonw:FuzzString ./wasm/jsonw:FuzzReader
 FUZZ_TARGETS += ./capture:FuzzImport
 FUZZ_TARGETS += ./proxy:FuzzCheckUpgrade

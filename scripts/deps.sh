@@ -2,7 +2,7 @@
 # Installs what Lifeline's tests need, when it is missing:
 #   - Debian packages: chromium (browser tests), mosquitto and
 #     mosquitto-clients (a second real broker and real clients), tshark (the
-#     dissector oracle);
+#     dissector oracle), haproxy (the load-balanced deployment);
 #   - wasmbrowsertest, built from the Go module proxy into bin/tools as
 #     go_js_wasm_exec, which runs GOOS=js tests in headless Chromium.
 # Quick and silent when everything is there. Run by `make deps` and `make test`.
@@ -19,6 +19,7 @@ declare -A need=(
   [node]=nodejs
   [npm]=npm
   [websockify]=websockify # make bench-proxy compares the proxy with it
+  [haproxy]=haproxy       # the load-balanced deployment's e2e test
 )
 missing=()
 for cmd in "${!need[@]}"; do
