@@ -325,3 +325,19 @@ func TestServeTLSUnderBasePath(t *testing.T) {
 		t.Fatalf("wss /trace from the http origin: %v %v, want 403", resp, err)
 	}
 }
+
+// The README's HAProxy configuration is docs/deploy/haproxy.cfg, the file
+// the load-balanced e2e test runs, byte for byte.
+func TestReadmeShowsTheTestedHAProxyConfig(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join("..", "docs", "deploy", "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```haproxy\n"+string(cfg)+"```\n") {
+		t.Fatal("README.md does not show docs/deploy/haproxy.cfg as it is, in a ```haproxy block")
+	}
+}
