@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,17 @@ func (in *instance) health(t *testing.T, host string) (sessions, traces int) {
 // front of the instances, listening on bind.
 func startHAProxy(t *testing.T, bind string, ins []*instance) {
 	t.Helper()
+	env := []string{"LIFELINE_LB_BIND=" + bind, "LIFELINE_LB_HOST=" + bind}
+	for i, in := range ins {
+		env = append(env, "LIFELINE_S"+strconv.Itoa(i+1)+"="+in.addr)
+	}
+	startHAProxyFile(t, haproxyConfig, bind, env)
+}
+
+// startHAProxyFile runs Debian's HAProxy with a configuration file and
+// environment, and waits for it to listen on bind.
+func startHAProxyFile(t *testing.T, file, bind string, env []string) {
+	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/haproxy"); serr != nil {
@@ -120,11 +132,8 @@ func startHAProxy(t *testing.T, bind string, ins []*instance) {
 		}
 		bin = "/usr/sbin/haproxy"
 	}
-	cmd := exec.Command(bin, "-db", "-f", haproxyConfig)
-	cmd.Env = append(os.Environ(), "LIFELINE_LB_BIND="+bind, "LIFELINE_LB_HOST="+bind)
-	for i, in := range ins {
-		cmd.Env = append(cmd.Env, "LIFELINE_S"+strconv.Itoa(i+1)+"="+in.addr)
-	}
+	cmd := exec.Command(bin, "-db", "-f", file)
+	cmd.Env = append(os.Environ(), env...)
 	logs := &testLog{t: t}
 	cmd.Stdout, cmd.Stderr = &prefixWriter{"haproxy: ", logs}, &prefixWriter{"haproxy: ", logs}
 	if err := cmd.Start(); err != nil {
@@ -467,4 +476,46 @@ func TestLoadBalancedInstances(t *testing.T) {
 	})
 	screenshot(t, tabs[0], "load-balanced-page")
 	t.Logf("whole test %v", time.Since(start).Round(time.Millisecond))
+}
+
+// A balancer that splits a page's two connections (here HAProxy sending
+// every /trace to one instance and every /mqtt to the other, as a
+// misconfigured one might) never mixes sessions: the instance without the
+// session closes the /mqtt with 4001 and says why, and the page shows it
+// in words and draws that close on its own leg.
+func TestSplittingBalancerIsRefusedInWords(t *testing.T) {
+	brokerPort, _ := startMosquitto(t, "allow_anonymous true\n")
+	broker := "127.0.0.1:" + strconv.Itoa(brokerPort)
+	lb := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	var ins []*instance
+	for _, name := range []string{"s1", "s2"} {
+		ins = append(ins, startInstance(t, name, "-embedded-broker", "off", "-log-level", "warn",
+			"-allow", broker, "-allow-private", "-origins", "http://"+lb))
+	}
+	cfg := filepath.Join(t.TempDir(), "split.cfg")
+	body := "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n    timeout tunnel 1h\n" +
+		"frontend pages\n    bind " + lb + "\n    default_backend lifeline\n" +
+		"backend lifeline\n    use-server s2 if { path_beg /mqtt }\n    use-server s1 if { path_beg /trace }\n" +
+		"    server s1 " + ins[0].addr + "\n    server s2 " + ins[1].addr + "\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startHAProxyFile(t, cfg, lb, nil)
+
+	ctx := newBrowser(t)
+	openPage(t, ctx, &server{URL: "http://" + lb})
+	msg := eval[string](t, ctx, `lifeline.connect({broker: `+jsString(broker)+`, clientId: 'split'}).then(() => 'connected', e => e.message)`)
+	if !strings.Contains(msg, "does not hold this page's session") || !strings.Contains(msg, "4001") || !strings.Contains(msg, "session parameter") {
+		t.Fatalf("connect through a splitting balancer said %q", msg)
+	}
+	closes := eval[string](t, ctx, `lifeline.trace().filter(e => e.kind === 'ws.close').map(e => e.from + '>' + e.to + ' ' + e.summary).join('\n')`)
+	if !strings.Contains(closes, "proxy>browser close code 4001") || !strings.Contains(closes, "is not held by this instance") {
+		t.Fatalf("the page's trace shows the close as %q", closes)
+	}
+	if s1, _ := ins[0].health(t, lb); s1 != 0 {
+		t.Fatalf("s1 holds %d sessions", s1)
+	}
+	if s2, t2 := ins[1].health(t, lb); s2 != 0 || t2 != 0 {
+		t.Fatalf("s2 holds %d sessions and %d trace channels", s2, t2)
+	}
 }
