@@ -147,8 +147,19 @@ func TestServeMetrics(t *testing.T) {
 	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
 	bad.ReadMessage()
 	bad.Close()
+	// A session this instance does not hold (its /trace went elsewhere).
+	other, _, err := d.Dial("ws://"+host+"/mqtt?trace="+strings.Repeat("0", 32)+"&session="+strings.Repeat("ab", 16), http.Header{"Origin": {base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := other.ReadMessage(); !websocket.IsCloseError(err, 4001) {
+		t.Errorf("/mqtt of a session held elsewhere ended with %v, want close 4001", err)
+	}
+	other.Close()
 	fams = scrape(t, base)
 	wantMetric(t, fams, 1, "lifeline_refusals_total", "reason", "trace_token")
+	wantMetric(t, fams, 1, "lifeline_refusals_total", "reason", "session_elsewhere")
 	wantMetric(t, fams, 0, "lifeline_refusals_total", "reason", "policy")
 }
 
