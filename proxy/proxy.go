@@ -296,7 +296,8 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 	tc := s.hub.add(ws)
 	log := s.cfg.Log.With("trace", tc.token[:8], "remote", r.RemoteAddr)
 	hello := map[string]any{"type": "hello", "token": tc.token, "serverTime": tc.since(time.Now())}
-	if id := r.URL.Query().Get("session"); r.URL.Query().Has("session") {
+	if q := r.URL.Query(); q.Has("session") {
+		id := q.Get("session")
 		if err := s.hub.claimSession(tc, id); err != nil {
 			s.hub.remove(tc)
 			s.refused(RefusedSessionID, r, err.Error())

@@ -54,12 +54,12 @@ func CheckSessionID(id string) error {
 
 // sessionElsewhere says why this instance cannot serve a /mqtt of session
 // id: it never held it (the balancer split the page's two connections), or
-// its trace channel has ended here.
+// its trace channel has ended here. Either fits a close frame's 123 bytes.
 func sessionElsewhere(id string, ended bool) string {
 	if ended {
 		return "session " + id[:8] + "… has ended on this instance (its trace channel closed): reconnect to start a new one"
 	}
-	return "session " + id[:8] + "… is not held by this instance: its /trace went to another; the load balancer must route both by the session parameter"
+	return "session " + id[:8] + "… is not held by this instance (its /trace went to another): route both by the session parameter"
 }
 
 // tokenMatches compares a trace token in constant time.

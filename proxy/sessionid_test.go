@@ -143,7 +143,7 @@ func TestSessionRouting(t *testing.T) {
 		reason string
 	}{
 		{"another instance", b, "session=" + id + "&trace=" + tcA.token + "&" + trap,
-			proxy.CloseSessionElsewhere, "is not held by this instance"},
+			proxy.CloseSessionElsewhere, "is not held by this instance (its /trace went to another): route both by the session parameter"},
 		{"forged token", a, "session=" + id + "&trace=" + tcOther.token + "&" + trap,
 			websocket.ClosePolicyViolation, "does not belong to this session"},
 		{"guessed token", a, "session=" + id + "&trace=" + strings.Repeat("0", 32) + "&" + trap,
