@@ -46,6 +46,9 @@
 // the sessions down. It is sent just before the next message that is sent
 // after the loss; N is how many were dropped since the last such note. Dropped
 // entries keep their seq numbers, so the entries that follow show the gap.
+// When the server shuts down, its sessions are closed first (1001), then
+// each channel sends what it holds, their closes among it, and closes with
+// 1001 too.
 //
 // The page may send:
 //
