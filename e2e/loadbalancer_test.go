@@ -316,7 +316,10 @@ func TestLoadBalancedInstances(t *testing.T) {
 	}
 	startHAProxy(t, lb, ins)
 
-	browser := newBrowser(t)
+	// Thirty pages compile the 3 MB wasm each; V8's optimizing tier would
+	// compile it again in the background thirty times over, on two shared
+	// cores: the baseline compiler alone runs the pages the same.
+	browser := newBrowser(t, chromedp.Flag("js-flags", "--no-wasm-tier-up"))
 	tabs := make([]context.Context, pages)
 	for i := range tabs {
 		ctx, cancel := chromedp.NewContext(browser)
@@ -328,7 +331,10 @@ func TestLoadBalancedInstances(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+lb+"/")); err != nil {
 			return fmt.Errorf("page %d: navigate: %w", i, err)
 		}
-		if _, err := evalIn[bool](ctx, `lifeline.ready.then(() => true)`); err != nil {
+		if err := pollIn(ctx, "window.lifeline", `window.lifeline`, 60*time.Second); err != nil {
+			return fmt.Errorf("page %d: %w", i, err)
+		}
+		if _, err := evalIn[bool](ctx, `window.lifeline.ready.then(() => true)`); err != nil {
 			return fmt.Errorf("page %d: lifeline.ready: %w", i, err)
 		}
 		return nil
@@ -344,6 +350,9 @@ func TestLoadBalancedInstances(t *testing.T) {
 		}
 		if err := pollIn(ctx, "its own message back", `document.getElementById('msg-count').dataset.total === '1'`, 20*time.Second); err != nil {
 			return fmt.Errorf("page %d: %w", i, err)
+		}
+		if traced, err := evalIn[bool](ctx, `lifeline.trace().some(e => e.conn === 'c1' && e.kind === 'ws.accept' && e.from === 'proxy')`); err != nil || !traced {
+			return fmt.Errorf("page %d connected without its trace channel (no hello from the proxy in time) %v", i, err)
 		}
 		return nil
 	})

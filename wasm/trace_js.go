@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
 	"syscall/js"
 
@@ -33,6 +34,12 @@ type traceChannel struct {
 	cutting  *promise          // a cut request waiting for the proxy's answer
 	cutConn  string            // … for this conn
 }
+
+// traceHelloWait is how long (ms) a connection waits for the trace
+// channel's hello before it goes without (and draws only the page's leg,
+// for good): long enough for a busy server behind a balancer and TLS, as a
+// channel that is not there fails at once rather than hangs.
+const traceHelloWait = 10000
 
 const (
 	traceClosed = iota
@@ -79,10 +86,10 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 		return
 	}
 	tc.sock = s
-	tc.deadline = afterFunc(3000, func() {
+	tc.deadline = afterFunc(traceHelloWait, func() {
 		tc.deadline = nil
 		if tc.state == traceOpening {
-			tc.err = "the server's trace channel did not answer within 3 s"
+			tc.err = "the server's trace channel did not answer within " + strconv.Itoa(traceHelloWait/1000) + " s"
 			tc.settle()
 		}
 	})
