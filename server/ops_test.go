@@ -79,6 +79,40 @@ next:
 	return 0, false
 }
 
+// scrapeUntil scrapes until every want holds (the proxy counts a write's
+// bytes just after the write returns, so the peer may read them first), at
+// most 5 s, and returns the last scrape.
+func scrapeUntil(t *testing.T, base string, wants ...want) map[string]*dto.MetricFamily {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		fams := scrape(t, base)
+		ok := true
+		for _, w := range wants {
+			if v, found := metricValue(fams, w.name, w.labels...); !found || v != w.value {
+				ok = false
+			}
+		}
+		if ok || time.Now().After(deadline) {
+			return fams
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// want is a metric's expected value.
+type want struct {
+	value  float64
+	name   string
+	labels []string
+}
+
+func wantMetrics(t *testing.T, fams map[string]*dto.MetricFamily, wants ...want) {
+	t.Helper()
+	for _, w := range wants {
+		wantMetric(t, fams, w.value, w.name, w.labels...)
+	}
+}
+
 func wantMetric(t *testing.T, fams map[string]*dto.MetricFamily, want float64, name string, labels ...string) {
 	t.Helper()
 	if v, ok := metricValue(fams, name, labels...); !ok || v != want {
@@ -101,17 +135,14 @@ func TestServeMetrics(t *testing.T) {
 	}
 
 	tr, ws := openSession(t, base)
-	fams = scrape(t, base)
-	wantMetric(t, fams, 1, "lifeline_sessions")
-	wantMetric(t, fams, 1, "lifeline_traces")
-	wantMetric(t, fams, 1, "lifeline_sessions_total")
-	wantMetric(t, fams, 1, "lifeline_traces_total")
-	wantMetric(t, fams, 14, "lifeline_bytes_total", "direction", "up")
-	wantMetric(t, fams, 4, "lifeline_bytes_total", "direction", "down")
-	wantMetric(t, fams, 1, "lifeline_packets_total", "direction", "up")
-	wantMetric(t, fams, 1, "lifeline_packets_total", "direction", "down")
-	wantMetric(t, fams, 1, "lifeline_dial_seconds")
-	wantMetric(t, fams, 1, "lifeline_dns_seconds")
+	open := []want{
+		{1, "lifeline_sessions", nil}, {1, "lifeline_traces", nil},
+		{1, "lifeline_sessions_total", nil}, {1, "lifeline_traces_total", nil},
+		{14, "lifeline_bytes_total", []string{"direction", "up"}}, {4, "lifeline_bytes_total", []string{"direction", "down"}},
+		{1, "lifeline_packets_total", []string{"direction", "up"}}, {1, "lifeline_packets_total", []string{"direction", "down"}},
+		{1, "lifeline_dial_seconds", nil}, {1, "lifeline_dns_seconds", nil},
+	}
+	wantMetrics(t, scrapeUntil(t, base, open...), open...)
 
 	// A DISCONNECT ends the session; its counts stay.
 	ws.WriteMessage(websocket.BinaryMessage, []byte{0xe0, 0})
@@ -122,20 +153,11 @@ func TestServeMetrics(t *testing.T) {
 		}
 	}
 	tr.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		fams = scrape(t, base)
-		if v, _ := metricValue(fams, "lifeline_sessions"); v == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the session did not end")
-		}
-		time.Sleep(20 * time.Millisecond)
+	ended := []want{
+		{0, "lifeline_sessions", nil}, {16, "lifeline_bytes_total", []string{"direction", "up"}},
+		{2, "lifeline_packets_total", []string{"direction", "up"}}, {4, "lifeline_bytes_total", []string{"direction", "down"}},
 	}
-	wantMetric(t, fams, 16, "lifeline_bytes_total", "direction", "up")
-	wantMetric(t, fams, 2, "lifeline_packets_total", "direction", "up")
-	wantMetric(t, fams, 4, "lifeline_bytes_total", "direction", "down")
+	wantMetrics(t, scrapeUntil(t, base, ended...), ended...)
 
 	// A refusal, counted by its reason.
 	host := strings.TrimPrefix(base, "http://")
