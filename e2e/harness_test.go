@@ -118,8 +118,9 @@ func (l *testLog) stop() {
 
 // newBrowser starts a headless Chromium with a fresh profile and returns a
 // chromedp context for one tab. Console messages and uncaught exceptions of
-// the page are written to the test log.
-func newBrowser(t testing.TB) context.Context {
+// the page are written to the test log; extra options are added to the
+// defaults.
+func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := testenv.Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -134,6 +135,7 @@ func newBrowser(t testing.TB) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.WindowSize(1400, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	logs := &testLog{t: t}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {

@@ -87,6 +87,7 @@ type Result struct {
 	Addr      netip.AddrPort // the address connected to
 	Local     netip.AddrPort
 	Connect   time.Duration // how long connect() took
+	DNS       time.Duration // how long the DNS lookup took, 0 when no query was sent
 	RTT       time.Duration // the kernel's smoothed RTT after the handshake, 0 if unknown
 	TLS       *tls.ConnectionState
 	Resolved  string // how the host was resolved: "dns", "literal", "numeric", "localhost", "hosts"
@@ -166,9 +167,12 @@ func (d *Dialer) resolve(ctx context.Context, host string, res *Result) ([]netip
 	if d.Zone != "" && d.ZoneServer != "" && (name == d.Zone || strings.HasSuffix(name, "."+d.Zone)) {
 		server = d.ZoneServer
 	}
+	began := time.Now()
 	addrs, exchanged, err := d.lookup(ctx, host, server)
 	res.Resolved = "dns"
-	if !exchanged {
+	if exchanged {
+		res.DNS = time.Since(began)
+	} else {
 		res.Resolved = "hosts"
 	}
 	if err != nil {

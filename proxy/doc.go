@@ -37,9 +37,11 @@
 // or did not retain from it, with the reason and the counts in their drop
 // field (brokerdrops.go).
 //
-// GET /trace is a WebSocket of JSON text messages. The server sends:
+// GET /trace[?session=ID] is a WebSocket of JSON text messages. The server
+// sends:
 //
 //	{"type":"hello","token":"<32 hex>","serverTime":<ms>}  first, once
+//	                                  (with "session":ID when one was sent)
 //	{"type":"entry","entry":{…trace.Entry…}}                 one per event
 //	{"type":"pong","t":<the page's t>,"serverTime":<ms>}    answer to ping
 //	{"type":"dropped","count":N}                             see below
@@ -51,11 +53,29 @@
 // the sessions down. It is sent just before the next message that is sent
 // after the loss; N is how many were dropped since the last such note. Dropped
 // entries keep their seq numbers, so the entries that follow show the gap.
+// When the server shuts down, its sessions are closed first (1001), then
+// each channel sends what it holds, their closes among it, and closes with
+// 1001 too.
 //
 // The page may send:
 //
 //	{"type":"ping","t":<page ms>}
 //	{"type":"cut","conn":"c1"}
+//
+// # Sessions behind a load balancer
+//
+// Several instances can serve one site behind a balancer that hashes one
+// URL parameter (HAProxy's balance url_param, nginx's hash $arg_session):
+// the page picks a session id — 128 random bits as 32 lowercase hex digits
+// (CheckSessionID) — and sends it as session= on /trace and on every
+// /mqtt, with the channel's token as trace=. The instance holding the
+// session serves the /mqtt on that channel only. Any other is refused before
+// a dial, with a close frame in words: a session this instance does not
+// hold, or whose channel has ended, with CloseSessionElsewhere (4001); a
+// malformed id, an id already used on this instance (open, or ended within
+// the last hour), or a token that is not the session's own (forged, or
+// another page's), with 1008. The id routes; the token, which only the page
+// that opened the channel has read, binds.
 //
 // "cut" aborts the broker connection of the /mqtt session conn, which must
 // have been opened with this channel's token (another channel's sessions are

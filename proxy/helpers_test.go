@@ -109,6 +109,7 @@ type traceConn struct {
 	other []map[string]any
 	more  chan struct{}
 	done  chan struct{}
+	err   error // why reading ended, once done
 }
 
 func (e *env) openTrace(t *testing.T) *traceConn {
@@ -143,6 +144,7 @@ func (tc *traceConn) read() {
 	for {
 		_, msg, err := tc.ws.ReadMessage()
 		if err != nil {
+			tc.err = err
 			return
 		}
 		var m struct {

@@ -102,7 +102,10 @@ type Server struct {
 	total    int
 	perIP    map[netip.Addr]int
 	sessions map[*session]struct{}
+	ended    flow // the bytes and packets of the ended sessions
 	wg       sync.WaitGroup
+
+	metrics *metrics // nil without Register
 }
 
 // New returns a Server for cfg.
@@ -166,17 +169,23 @@ func (s *Server) originOK(r *http.Request) bool {
 	return false
 }
 
+// The reasons acquire gives that admit tells apart.
+const (
+	refusedShuttingDown = "server shutting down"
+	refusedPerIP        = "too many connections from your address"
+)
+
 // acquire takes a connection slot for ip, or says why not.
 func (s *Server) acquire(ip netip.Addr) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closing:
-		return "server shutting down"
+		return refusedShuttingDown
 	case s.total >= s.cfg.MaxConns:
 		return "too many connections to this server"
 	case s.perIP[ip] >= s.cfg.MaxConnsPerIP:
-		return "too many connections from your address"
+		return refusedPerIP
 	}
 	s.total++
 	s.perIP[ip]++
@@ -226,13 +235,17 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, mqtt bool) (ip ne
 	if err := s.CheckHost(r); err != nil {
 		status, reason = http.StatusForbidden, err.Error()
 	}
+	kind := RefusedHost
 	if status == 0 {
 		status, reason = s.checkUpgrade(r)
+		kind = RefusedUpgrade
 	}
 	if status == 0 && mqtt {
 		status, reason = s.checkSubprotocol(r)
+		kind = RefusedSubprotocol
 	}
 	if status != 0 {
+		s.metrics.refused(kind)
 		http.Error(w, reason, status)
 		s.cfg.Log.Warn("refused request", "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"),
 			"remote", r.RemoteAddr, "status", status, "reason", reason)
@@ -250,11 +263,14 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, mqtt bool) (ip ne
 		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 		return ip, false
 	}
-	s.cfg.Log.Warn("refused connection", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", refused)
-	code := websocket.CloseTryAgainLater
-	if refused == "server shutting down" {
-		code = websocket.CloseGoingAway
+	code, kind := websocket.CloseTryAgainLater, RefusedMaxConns
+	switch refused {
+	case refusedShuttingDown:
+		code, kind = websocket.CloseGoingAway, RefusedShuttingDown
+	case refusedPerIP:
+		kind = RefusedMaxConnsPerIP
 	}
+	s.refused(kind, r, refused)
 	closeNow(ws, code, refused)
 	return ip, false
 }
@@ -290,8 +306,21 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 	defer s.release(ip)
 	tc := s.hub.add(ws)
 	log := s.cfg.Log.With("trace", tc.token[:8], "remote", r.RemoteAddr)
+	hello := map[string]any{"type": "hello", "token": tc.token, "serverTime": tc.since(time.Now())}
+	if q := r.URL.Query(); q.Has("session") {
+		id := q.Get("session")
+		if err := s.hub.claimSession(tc, id); err != nil {
+			s.hub.remove(tc)
+			s.refused(RefusedSessionID, r, err.Error())
+			closeNow(ws, websocket.ClosePolicyViolation, err.Error())
+			return
+		}
+		hello["session"] = id
+		log = log.With("session", id)
+	}
+	s.metrics.traceOpened()
 	log.Info("trace channel opened")
-	tc.send(map[string]any{"type": "hello", "token": tc.token, "serverTime": tc.since(time.Now())})
+	tc.send(hello)
 	done := make(chan struct{})
 	go func() {
 		tc.writeLoop(s.cfg.WriteTimeout)
@@ -358,10 +387,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ss := range sessions {
 		ss.finish(websocket.CloseGoingAway, "server shutting down", nil)
 	}
+	// The trace channels close once the sessions' last entries (their
+	// close, the broker's FIN) are queued, and after sending them: the page
+	// then reads why its sessions ended.
+	s.sessionsEnded(ctx, 2*time.Second)
 	for _, tc := range s.hub.all() {
-		_ = tc.ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-		tc.ws.Close()
+		s.hub.goAway(tc)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -373,6 +404,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// sessionsEnded waits until no session is open, for at most wait or ctx.
+func (s *Server) sessionsEnded(ctx context.Context, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		s.mu.Lock()
+		n := len(s.sessions)
+		s.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

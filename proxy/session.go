@@ -58,7 +58,8 @@ type session struct {
 
 	up, down stream // page→broker, broker→page
 
-	bytesUp, bytesDown atomic.Int64
+	bytesUp, bytesDown     atomic.Int64
+	packetsUp, packetsDown atomic.Int64 // MQTT packets, whole or too large to keep
 
 	// upq holds the entries of packets from the page that are not yet
 	// written to the broker; an entry is emitted only once its last byte
@@ -94,8 +95,8 @@ type queuedEntry struct {
 	end int
 }
 
-// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN[&conn=ID]].
-// ID names the connection in the trace's entries (see claimConn).
+// ServeMQTT serves GET /mqtt?broker=HOST:PORT[&tls=1][&trace=TOKEN[&conn=ID]][&session=ID].
+// The conn ID names the connection in the trace's entries (see claimConn).
 //
 // Every check that can refuse the request — Host, method, upgrade headers,
 // Origin, subprotocol, connection limits, trace token, the broker's syntax
@@ -119,24 +120,27 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 		broker:    q.Get("broker"),
 		tls:       q.Get("tls"),
 		token:     q.Get("trace"),
+		session:   q.Get("session"),
 	}
 	ip, ok := s.admit(w, r, true)
 	if !ok {
 		return
 	}
 	ss := &session{srv: s, start: time.Now(), pageEnds: pageEnds(r)}
-	if req.token != "" {
-		if ss.tc = s.hub.get(req.token); ss.tc == nil {
-			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", "unknown trace token")
+	if req.token != "" || req.session != "" {
+		tc, code, why, kind := s.hub.sessionChannel(req.session, req.token)
+		if tc == nil {
+			s.refused(kind, r, why)
 			if ws, _ := s.accept(w, r); ws != nil {
-				closeNow(ws, websocket.ClosePolicyViolation, "unknown trace token (open /trace first)")
+				closeNow(ws, code, why)
 			}
 			s.release(ip)
 			return
 		}
+		ss.tc = tc
 		var refused string
 		if ss.conn, refused = ss.tc.claimConn(q.Get("conn"), ss); refused != "" {
-			s.cfg.Log.Warn("refused connection", "remote", req.remote, "reason", refused)
+			s.refused(RefusedConnID, r, refused)
 			if ws, _ := s.accept(w, r); ws != nil {
 				closeNow(ws, websocket.ClosePolicyViolation, refused)
 			}
@@ -155,6 +159,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	e.Note = "Origin " + req.origin + ", protocols " + req.protocols
 	ss.emit(e)
 	d := ss.dial(req)
+	s.metrics.dialed(d)
 
 	ws, in := s.accept(w, r)
 	if ws == nil {
@@ -180,7 +185,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 // sessionRequest is what a session keeps of its upgrade request.
 type sessionRequest struct {
 	path, remote, origin, protocols string
-	broker, tls, token              string
+	broker, tls, token, session     string
 }
 
 // dialResult is the broker connection a session starts with, or why there
@@ -248,9 +253,11 @@ func (s *Server) serveSession(ss *session, ip netip.Addr, d dialResult) {
 	closing := s.closing
 	s.sessions[ss] = struct{}{}
 	s.mu.Unlock()
+	s.metrics.sessionStarted()
 	defer func() {
 		s.mu.Lock()
 		delete(s.sessions, ss)
+		s.ended.add(ss.counted())
 		s.mu.Unlock()
 	}()
 	if closing {
@@ -623,6 +630,7 @@ func (ss *session) frameWaiting() bool {
 // packetUp queues the entry of a packet from the page, which ends at offset
 // end of the pending write buffer, until it is written.
 func (ss *session) packetUp(first byte, n int, pkt []byte, end int) {
+	ss.packetsUp.Add(1)
 	if pkt != nil && ss.version.Load() == 0 {
 		if v := connectVersion(pkt); v != 0 {
 			ss.version.Store(int32(v))
@@ -638,6 +646,7 @@ func (ss *session) packetUp(first byte, n int, pkt []byte, end int) {
 
 // packetDown emits the entry of a packet read from the broker.
 func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
+	ss.packetsDown.Add(1)
 	if !ss.tracing() {
 		return
 	}

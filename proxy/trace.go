@@ -23,14 +23,19 @@ const traceQueueBytes = 4 << 20
 type hub struct {
 	mu       sync.Mutex
 	channels map[string]*traceChannel
+	// bySession holds the channels by the page's session id (see
+	// sessionid.go); ended the ids of closed ones, to refuse their reuse.
+	bySession map[string]*traceChannel
+	ended     map[string]time.Time
 }
 
 // traceChannel is one /trace WebSocket: the page that opened it reads the
 // entries of every /mqtt session started with its token.
 type traceChannel struct {
-	token string
-	start time.Time
-	ws    *websocket.Conn
+	token     string
+	sessionID string // the page's session id, "" if it sent none
+	start     time.Time
+	ws        *websocket.Conn
 
 	mu       sync.Mutex
 	seq      int
@@ -40,6 +45,7 @@ type traceChannel struct {
 	queued   int                 // bytes in q
 	dropped  int
 	closed   bool
+	away     bool // closed by Shutdown: a close frame 1001 follows the queue
 	q        chan []byte
 	wake     chan struct{}
 }
@@ -73,6 +79,7 @@ func (h *hub) get(token string) *traceChannel {
 func (h *hub) remove(tc *traceChannel) {
 	h.mu.Lock()
 	delete(h.channels, tc.token)
+	h.releaseSession(tc)
 	h.mu.Unlock()
 	tc.mu.Lock()
 	if !tc.closed {
@@ -80,6 +87,15 @@ func (h *hub) remove(tc *traceChannel) {
 		close(tc.q)
 	}
 	tc.mu.Unlock()
+}
+
+// goAway ends tc as the server shuts down: the messages already queued are
+// sent, then a close frame 1001 (going away).
+func (h *hub) goAway(tc *traceChannel) {
+	tc.mu.Lock()
+	tc.away = true
+	tc.mu.Unlock()
+	h.remove(tc)
 }
 
 func (h *hub) len() int {
@@ -252,6 +268,13 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 		if tc.ws.WriteMessage(websocket.TextMessage, b) != nil {
 			break
 		}
+	}
+	tc.mu.Lock()
+	away := tc.away
+	tc.mu.Unlock()
+	if away {
+		_ = tc.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 	}
 	tc.ws.Close() // ends the read loop, which removes the channel
 	// Drain so emitters never see a full queue of a dead channel.

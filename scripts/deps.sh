@@ -4,6 +4,7 @@
 #     mosquitto-clients (a second real broker and real clients), tshark (the
 #     dissector oracle), dumpcap, dnsmasq and iproute2 (scripts/make-captures.sh);
 #   - staticcheck, pinned, built into bin/tools;
+#     dissector oracle), haproxy (the load-balanced deployment);
 #   - wasmbrowsertest, built from the Go module proxy into bin/tools as
 #     go_js_wasm_exec, which runs GOOS=js tests in headless Chromium.
 # Quick and silent when everything is there. Run by `make deps` and `make test`.
@@ -22,6 +23,7 @@ declare -A need=(
   [websockify]=websockify # make bench-proxy compares the proxy with it
   [dnsmasq]=dnsmasq       # scripts/make-captures.sh: the captures' DNS server
   [ip]=iproute2           # scripts/make-captures.sh: its network namespaces
+  [haproxy]=haproxy       # the load-balanced deployment's e2e test
 )
 missing=()
 for cmd in "${!need[@]}"; do

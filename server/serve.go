@@ -38,6 +38,7 @@ type serveConfig struct {
 	maxEntries, maxCaptureConns, maxInterfaces int
 	uploadTimeout                              time.Duration
 	brokerLimits                               brokerFlags
+	ops                                        opsConfig
 }
 
 // softMemoryLimit is the Go runtime's soft memory limit for `lifeline
@@ -77,6 +78,7 @@ var serveGroups = []flagGroup{
 	{"Brokers the page may reach", []string{"default-broker", "allow", "allow-private", "nameserver"}},
 	{"Limits and timeouts", []string{"max-conns", "max-conns-per-ip", "max-message", "lab-bytes", "idle-timeout", "write-timeout", "dial-timeout", "partial-timeout"}},
 	{"Capture import and export (POST /api/import, /api/export/pcapng)", []string{"max-import", "max-export", "max-entries", "max-capture-conns", "max-interfaces", "upload-timeout"}},
+	opsGroup,
 }
 
 var brokerFlagNames = []string{"broker-max-clients", "broker-max-packet", "broker-max-inflight", "broker-max-queued",
@@ -114,7 +116,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(c.ops.logFormat, stderr, level)
 	allow, err := proxy.ParseAllow(c.allow)
 	if err != nil {
 		return fmt.Errorf("-allow: %w", err)
@@ -125,6 +127,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("cannot listen on %s: %w (choose another address with -listen or LIFELINE_LISTEN)", c.listen, err)
 	}
 	defer ln.Close()
+	if ln, err = c.ops.listenTLS(ln); err != nil {
+		return err
+	}
 	emb, err := startEmbedded(&c, log)
 	if err != nil {
 		return err
@@ -138,13 +143,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ops, err := newOps(px)
+	if err != nil {
+		return err
+	}
+	handler = ops.handler(c.ops, px, handler)
 
 	for _, line := range startupLines(ln.Addr().(*net.TCPAddr), emb.brokerAddr, emb.dns.Addr(), c.defaultBroker) {
-		fmt.Fprintln(stdout, "lifeline: "+line)
+		fmt.Fprintln(stdout, "lifeline: "+c.ops.urlLine(line))
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "default_broker", c.defaultBroker, "allow", c.allow,
 		"allow_private", c.allowPrivate)
-	return serveUntil(ctx, ln, handler, px, log)
+	return serveUntil(ctx, ln, handler, px, log, func() { ops.drain(c.ops.drainDelay, log) })
 }
 
 // serveFlags defines the flags of `lifeline serve` into c.
@@ -176,6 +186,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fset.IntVar(&c.maxInterfaces, "max-interfaces", capture.DefaultMaxInterfaces, "pcapng interface blocks an upload may have (413 beyond)")
 	fset.DurationVar(&c.uploadTimeout, "upload-timeout", capture.DefaultBodyTimeout, "an import's or export's body must arrive within this (408 beyond); only then does it take one of the 2 workers")
 	brokerFlagSet(fset, &c.brokerLimits)
+	opsFlags(fset, &c.ops)
 	return fset
 }
 
@@ -190,7 +201,8 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 			printUsage(stdout, fset, "lifeline serve [flags]\n\n"+
 				"Serves the Lifeline page and proxies its MQTT-over-WebSocket connections to\n"+
 				"brokers, recording DNS, TCP, TLS and the broker leg. GET /healthz reports the\n"+
-				"load as JSON. SIGINT or SIGTERM closes the sessions (1001) and stops.", serveGroups)
+				"load as JSON, /metrics in Prometheus' format, /readyz whether it takes new\n"+
+				"pages. SIGINT or SIGTERM closes the sessions (1001) and stops.", serveGroups)
 			return c, err
 		}
 		return c, fmt.Errorf("serve: %w (lifeline serve -h lists the flags)", err)
@@ -225,6 +237,9 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	}
 	if c.labBytes < 0 {
 		return c, fmt.Errorf("serve: -lab-bytes must be 0 (for 8 × -max-message) or more, got %d", c.labBytes)
+	}
+	if err := c.ops.check(); err != nil {
+		return c, fmt.Errorf("serve: %w", err)
 	}
 	return c, nil
 }
@@ -285,7 +300,7 @@ func startEmbedded(c *serveConfig, log *slog.Logger) (*embeddedParts, error) {
 // newProxy configures the proxy of /mqtt and /trace for the listen address
 // addr.
 func newProxy(c serveConfig, allow []proxy.Pattern, emb *embeddedParts, addr *net.TCPAddr, log *slog.Logger) (*proxy.Server, error) {
-	hosts, origins, err := allowedHosts(addr, c.origins)
+	hosts, origins, err := allowedHosts(addr, c.ops.scheme(), c.origins)
 	if err != nil {
 		return nil, err
 	}
@@ -353,9 +368,9 @@ func serveHandler(c serveConfig, px *proxy.Server, emb *embeddedParts) (http.Han
 	return hostChecked(px, mux), nil
 }
 
-// serveUntil serves on ln until ctx ends, then closes the sessions (1001)
-// and stops.
-func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, px *proxy.Server, log *slog.Logger) error {
+// serveUntil serves on ln until ctx ends, then drains (still serving), closes
+// the sessions (1001) and stops.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, px *proxy.Server, log *slog.Logger, drain func()) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -371,6 +386,7 @@ func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, px *proxy.
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	drain()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := px.Shutdown(shutdownCtx); err != nil {
@@ -386,14 +402,14 @@ func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, px *proxy.
 // allowedHosts returns the Host values and browser Origins the WebSocket
 // endpoints accept: the listen address under its loopback names, plus the
 // -origins list.
-func allowedHosts(addr *net.TCPAddr, extra string) (hosts, origins []string, err error) {
+func allowedHosts(addr *net.TCPAddr, scheme, extra string) (hosts, origins []string, err error) {
 	port := strconv.Itoa(addr.Port)
 	hosts = []string{net.JoinHostPort(addr.IP.String(), port)}
 	if addr.IP.IsLoopback() || addr.IP.IsUnspecified() {
 		hosts = append(hosts, "localhost:"+port, "127.0.0.1:"+port, "[::1]:"+port)
 	}
 	for _, h := range hosts {
-		origins = append(origins, "http://"+h)
+		origins = append(origins, scheme+"://"+h)
 	}
 	for _, o := range strings.FieldsFunc(extra, func(r rune) bool { return r == ',' || r == ' ' }) {
 		u, err := url.Parse(o)

@@ -88,6 +88,14 @@ func TestServeBadFlags(t *testing.T) {
 		{"broker window out of range", []string{"-broker-max-inflight", "70000"}, [2]string{}, "-broker-max-inflight must be greater than 0 (and in range)"},
 		{"short session expiry", []string{"-broker-session-expiry", "10ms"}, [2]string{}, "-broker-session-expiry must be"},
 		{"bad broker environment value", nil, [2]string{"LIFELINE_BROKER_RETAINED_BYTES", "lots"}, `LIFELINE_BROKER_RETAINED_BYTES="lots": invalid value for -broker-retained-bytes`},
+		{"bad log format", []string{"-log-format", "xml"}, [2]string{}, `-log-format: "xml" is not text or json`},
+		{"certificate without key", []string{"-tls-cert", "cert.pem"}, [2]string{}, "-tls-cert and -tls-key go together"},
+		{"key without certificate", nil, [2]string{"LIFELINE_TLS_KEY", "key.pem"}, "-tls-cert and -tls-key go together"},
+		{"missing certificate", []string{"-tls-cert", "/nonexistent/cert.pem", "-tls-key", "/nonexistent/key.pem"}, [2]string{}, "-tls-cert/-tls-key: open /nonexistent/cert.pem"},
+		{"relative base path", []string{"-base-path", "lifeline/"}, [2]string{}, "-base-path"},
+		{"base path with a query", []string{"-base-path", "/lifeline/?x"}, [2]string{}, "-base-path"},
+		{"base path climbing", []string{"-base-path", "/a/../b/"}, [2]string{}, "-base-path"},
+		{"negative drain delay", []string{"-drain-delay", "-1s"}, [2]string{}, "-drain-delay must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,7 +251,7 @@ func TestStartupLines(t *testing.T) {
 				}
 			}
 			host := strings.TrimSuffix(strings.TrimPrefix(lines[0], "serving http://"), "/")
-			hosts, _, _ := allowedHosts(tt.listen, "")
+			hosts, _, _ := allowedHosts(tt.listen, "http", "")
 			if !slices.Contains(hosts, host) {
 				t.Errorf("the printed host %s is not accepted (hosts %v)", host, hosts)
 			}

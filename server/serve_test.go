@@ -43,9 +43,10 @@ func startServe(t *testing.T, args ...string) map[string]string {
 
 // served is a `lifeline serve` running in-process.
 type served struct {
-	lines map[string]string // the startup lines by prefix
-	done  chan struct{}     // closed when run returned
-	err   error             // what run returned, once done
+	lines  map[string]string // the startup lines by prefix
+	done   chan struct{}     // closed when run returned
+	err    error             // what run returned, once done
+	stderr *lockedBuffer     // the log
 }
 
 // startServeCtx runs `lifeline serve args…` with ctx; it is stopped (if it
@@ -56,7 +57,7 @@ func startServeCtx(t *testing.T, ctx context.Context, args ...string) *served {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	var stderr lockedBuffer
-	s := &served{lines: map[string]string{}, done: make(chan struct{})}
+	s := &served{lines: map[string]string{}, done: make(chan struct{}), stderr: &stderr}
 	go func() {
 		s.err = run(ctx, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...), pw, &stderr)
 		pw.Close()

@@ -326,14 +326,19 @@ func readTrace(b []byte) ([]trace.Entry, bool) {
 	return out, found && r.End()
 }
 
-// wsURL is a ws:// or wss:// URL of this page's server.
+// wsURL is a ws:// or wss:// URL of this page's server: path ("/trace",
+// "/mqtt?…") is taken relative to the page's own folder, so the page works
+// under a sub-path behind a reverse proxy (https://host/lifeline/ reaches
+// wss://host/lifeline/mqtt); an https page gets wss.
 func (a *app) wsURL(path string) string {
-	loc := jsGlobal.Get("location")
-	scheme := "ws://"
-	if loc.Get("protocol").String() == "https:" {
-		scheme = "wss://"
+	u := jsGlobal.Get("URL").New(strings.TrimPrefix(path, "/"), jsGlobal.Get("document").Get("baseURI"))
+	scheme := "ws:"
+	if u.Get("protocol").String() == "https:" {
+		scheme = "wss:"
 	}
-	return scheme + loc.Get("host").String() + path
+	u.Set("protocol", scheme)
+	u.Set("hash", "")
+	return u.Call("toString").String()
 }
 
 // clientState is the connection's state for the page: idle, connecting,

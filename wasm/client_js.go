@@ -194,7 +194,9 @@ func (s *session) dial() {
 			close: func(at float64, code int, reason string) {
 				s.at = at - s.a.origin
 				s.sock = nil
-				if !s.traced {
+				// A proxy instance that does not hold the page's session
+				// has no trace of it to report the close on.
+				if !s.traced || code == closeSessionElsewhere {
 					s.record(trace.KindWSClose, s.peer, s.party, "close "+closeText(code, reason), nil, trace.ObservedKernel)
 				}
 				if s.ourClose {
@@ -246,7 +248,7 @@ func (s *session) dial() {
 			s.a.tc.conns++
 			s.conn = "c" + strconv.Itoa(s.a.tc.conns)
 			s.a.tc.parties[s.conn] = s.party
-			q += "&trace=" + token + "&conn=" + s.conn
+			q += "&trace=" + token + "&session=" + s.a.tc.session + "&conn=" + s.conn
 		} else {
 			s.a.untracedConns++
 			s.conn = "u" + strconv.Itoa(s.a.untracedConns)
@@ -254,6 +256,10 @@ func (s *session) dial() {
 		open(s.a.wsURL(q))
 	})
 }
+
+// closeSessionElsewhere is the proxy's close code for a /mqtt whose
+// session another instance holds (proxy.CloseSessionElsewhere).
+const closeSessionElsewhere = 4001
 
 // closeWords says in words why the socket closed, for someone new to it.
 func (s *session) closeWords(code int, reason string) string {
@@ -269,6 +275,12 @@ func (s *session) closeWords(code int, reason string) string {
 		return what + " refused to connect to " + s.where + ": " + why + ". The server's -allow list decides which brokers pages may reach (WebSocket close code 1008, refused by policy)"
 	case 1014:
 		return what + " could not reach the broker " + s.where + ": " + why + ". Is the name right and the broker running? (WebSocket close code 1014, bad gateway)"
+	case 1001:
+		if s.mode == "proxy" {
+			return "the Lifeline proxy went away (" + closeText(code, reason) + "). Connect again: behind a load balancer another instance takes the page"
+		}
+	case closeSessionElsewhere:
+		return what + " instance that answered does not hold this page's session: " + why + ". A load balancer in front of several proxies must route /trace and /mqtt by their session parameter (WebSocket close code 4001)"
 	case 1006:
 		if s.sock == nil && s.cl.State() == client.StateDialing {
 			if s.mode == "direct" {

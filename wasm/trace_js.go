@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"syscall/js"
 
@@ -20,6 +21,7 @@ type traceChannel struct {
 	a        *app
 	sock     *socket
 	token    string
+	session  string  // the id this page picked for the channel (see newSessionID)
 	openedAt float64 // page ms when the socket was opened
 	state    int     // closed, opening, ready
 	waiters  []func(token string)
@@ -34,6 +36,12 @@ type traceChannel struct {
 	labs     map[int]labWait   // lab controls waiting for the proxy's answer, by id (lab_js.go)
 	labID    int
 }
+
+// traceHelloWait is how long (ms) a connection waits for the trace
+// channel's hello before it goes without (and draws only the page's leg,
+// for good): long enough for a busy server behind a balancer and TLS, as a
+// channel that is not there fails at once rather than hangs.
+const traceHelloWait = 10000
 
 const (
 	traceClosed = iota
@@ -56,7 +64,9 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.waiters = append(tc.waiters, f)
 	tc.state = traceOpening
 	tc.openedAt = tc.a.now()
-	s, err := dial(url, nil, socketHandlers{
+	// A new id for every channel: the proxy refuses one it has seen.
+	tc.session = newSessionID()
+	s, err := dial(url+"?session="+tc.session, nil, socketHandlers{
 		message: tc.message,
 		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
@@ -79,13 +89,31 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 		return
 	}
 	tc.sock = s
-	tc.deadline = afterFunc(3000, func() {
+	tc.deadline = afterFunc(traceHelloWait, func() {
 		tc.deadline = nil
 		if tc.state == traceOpening {
-			tc.err = "the server's trace channel did not answer within 3 s"
+			tc.err = "the server's trace channel did not answer within " + strconv.Itoa(traceHelloWait/1000) + " s"
 			tc.settle()
 		}
 	})
+}
+
+// newSessionID is a session id for the trace channel and its /mqtt
+// connections: 128 random bits from the browser's crypto, as 32 lowercase
+// hex digits. A load balancer routes both connections by it (the session
+// URL parameter), so they meet on the same proxy instance; the channel's
+// token still binds the connections to this page.
+func newSessionID() string {
+	const digits = "0123456789abcdef"
+	u8 := jsGlobal.Get("Uint8Array").New(16)
+	jsGlobal.Get("crypto").Call("getRandomValues", u8)
+	var b [16]byte
+	js.CopyBytesToGo(b[:], u8)
+	out := make([]byte, 0, 32)
+	for _, x := range b {
+		out = append(out, digits[x>>4], digits[x&15])
+	}
+	return string(out)
 }
 
 // settle calls the waiters with the token, or "" if there is none.

@@ -5,7 +5,10 @@
 //   - throughput: N 64-byte MQTT PUBLISH packets echoed, with 100 in flight;
 //   - latency: sequential round trips of one packet, p50 and p99;
 //   - idle sessions: many concurrent /mqtt sessions held open, and the
-//     lifeline process's memory (RSS) per session.
+//     lifeline process's memory (RSS) per session; then the same as pages
+//     (each with a /trace channel read by the page, -traced); then every
+//     held session sending one message a second, and lifeline's CPU time
+//     per message (-active). Each in a lifeline process of its own.
 //
 // It starts everything itself (`lifeline serve`, websockify, an echo server
 // in a child process), talks to 127.0.0.1 only, and stops by itself.
@@ -26,7 +29,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +45,9 @@ func main() {
 		rtts       = flag.Int("rtt", 10000, "sequential round trips in the latency test")
 		idle       = flag.Int("idle", 10000, "idle sessions to hold")
 		runs       = flag.Int("runs", 3, "throughput runs per target (the median is reported)")
+		traced     = flag.Bool("traced", true, "also hold the idle sessions as pages: each with a /trace channel read to the end")
+		active     = flag.Duration("active", 10*time.Second, "then have every held session send one message a second for this long, and measure lifeline's CPU (0: skip)")
+		onlyIdle   = flag.Bool("sessions-only", false, "measure only the held sessions (skip throughput and latency)")
 		echoMode   = flag.Bool("echo", false, "internal: be the echo server")
 	)
 	flag.Parse()
@@ -52,7 +57,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := bench(ctx, *lifeline, *websockify, *n, *inflight, *rtts, *idle, *runs); err != nil {
+	if err := bench(ctx, *lifeline, *websockify, *n, *inflight, *rtts, *idle, *runs, sessionModes{*traced, *active, *onlyIdle}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-proxy:", err)
 		os.Exit(1)
 	}
@@ -421,7 +426,14 @@ func median(xs []float64) float64 {
 	return xs[len(xs)/2]
 }
 
-func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, rtts, idle, runs int) error {
+// sessionModes are the held-session measures asked for.
+type sessionModes struct {
+	traced bool
+	active time.Duration
+	only   bool
+}
+
+func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, rtts, idle, runs int, modes sessionModes) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -438,8 +450,9 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	}
 	defer stop(echo)
 
-	var fdLimit syscall.Rlimit
-	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &fdLimit)
+	if modes.only {
+		return heldSessions(ctx, lifelineBin, echoAddr, idle, modes)
+	}
 	ll, llURL, err := child(ctx, func(s string) (string, bool) {
 		v, ok := strings.CutPrefix(s, "lifeline: serving ")
 		return strings.TrimSuffix(v, "/"), ok
@@ -515,71 +528,29 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 		rate["lifeline"]/rate["plain TCP"], gathered["lifeline"]/gathered["plain TCP"])
 	fmt.Printf("p50 latency added over plain TCP: %v (bar ≤ 100µs)\n", added.Round(time.Microsecond))
 
-	// Idle sessions: each lifeline session holds a WebSocket and a TCP
-	// connection, so the process needs two descriptors per session.
-	held := idle
-	if max := (int(fdLimit.Cur) - 100) / 2; held > max {
-		held = max
-		fmt.Printf("\nthe open-file limit (%d) allows lifeline %d sessions, not %d\n", fdLimit.Cur, held, idle)
+	stop(ll)
+	return heldSessions(ctx, lifelineBin, echoAddr, idle, modes)
+}
+
+// heldSessions measures idle sessions (and, with modes.traced, idle pages),
+// each in a lifeline process of its own, as many as the open-file limit
+// allows up to idle.
+func heldSessions(ctx context.Context, lifelineBin, echoAddr string, idle int, modes sessionModes) error {
+	tracedModes := []bool{false}
+	if modes.traced {
+		tracedModes = append(tracedModes, true)
 	}
-	before, err := rssKB(ll.Process.Pid)
-	if err != nil {
-		return err
-	}
-	conns := make([]conn, held)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 32)
-	dial := dialWS("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"})
-	start := time.Now()
-	for i := range conns {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := dial()
-			if err == nil {
-				// One round trip: the broker connection is up.
-				if err = c.send(msg, 1); err == nil {
-					buf := make([]byte, 64)
-					for got := 0; got < 64 && err == nil; {
-						var k int
-						k, err = c.recv(buf)
-						got += k
-					}
-				}
-			}
-			mu.Lock()
-			conns[i] = c
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}()
-		if ctx.Err() != nil {
-			break
+	for _, traced := range tracedModes {
+		held := idle
+		if max := maxSessions(traced); held > max {
+			held = max
+			fmt.Printf("\nthe open-file limit allows lifeline %d sessions (%d descriptors each), not %d\n", held, fdsPerSession(traced), idle)
 		}
-	}
-	wg.Wait()
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.close()
-			}
+		c, err := measureSessions(ctx, lifelineBin, echoAddr, held, traced, modes.active)
+		if err != nil {
+			return fmt.Errorf("held sessions (traced %v): %w", traced, err)
 		}
-	}()
-	if firstErr != nil {
-		return fmt.Errorf("idle sessions: %w", firstErr)
+		c.report()
 	}
-	time.Sleep(2 * time.Second) // let the proxy's buffers settle
-	after, err := rssKB(ll.Process.Pid)
-	if err != nil {
-		return err
-	}
-	per := float64(after-before) / float64(held)
-	fmt.Printf("\nidle sessions: %d held (opened in %v); lifeline RSS %d MB → %d MB: %.1f KB per session (bar ≤ 40 KB)\n",
-		held, time.Since(start).Round(time.Millisecond), before/1024, after/1024, per)
 	return nil
 }

@@ -81,6 +81,7 @@ func Captures(t testing.TB) []string {
 
 // packages names the Debian package that brings each program.
 var packages = map[string]string{
+	"haproxy":       "haproxy",
 	"tshark":        "tshark",
 	"dumpcap":       "wireshark-common",
 	"mosquitto":     "mosquitto",
