@@ -454,10 +454,6 @@ func (a *app) subscribe(args []js.Value) any {
 	if err := assign("subscribe", arg(args, 1), &o); err != nil {
 		return rejected(err.Error())
 	}
-	s, err := a.session("subscribe", o.Client)
-	if err != nil {
-		return rejected(err.Error())
-	}
 	filters := stringsOf(arg(args, 0))
 	if len(filters) == 0 {
 		return rejected("subscribe(filter, options): give a topic filter")
@@ -465,6 +461,10 @@ func (a *app) subscribe(args []js.Value) any {
 	subs, props, err := o.Subscriptions(filters)
 	if err != nil {
 		return rejected("subscribe: " + err.Error())
+	}
+	s, err := a.session("subscribe", o.Client)
+	if err != nil {
+		return rejected(err.Error())
 	}
 	r := &subRequest{p: newPromise(), filters: filters}
 	for range filters {
@@ -514,10 +514,6 @@ func (a *app) publish(args []js.Value) any {
 	if err := assign("publish", arg(args, 2), &o); err != nil {
 		return rejected(err.Error())
 	}
-	s, err := a.session("publish", o.Client)
-	if err != nil {
-		return rejected(err.Error())
-	}
 	topic := arg(args, 0)
 	if topic.Type() != js.TypeString {
 		return rejected("publish(topic, payload, options): the topic is a string")
@@ -532,6 +528,10 @@ func (a *app) publish(args []js.Value) any {
 	m, err := o.Message(topic.String(), payload)
 	if err != nil {
 		return rejected("publish: " + err.Error())
+	}
+	s, err := a.session("publish", o.Client)
+	if err != nil {
+		return rejected(err.Error())
 	}
 	s.at = a.now()
 	id, err := s.cl.Publish(time.Now(), m)
