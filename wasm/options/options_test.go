@@ -189,9 +189,20 @@ func TestDisconnectAndUnsubscribe(t *testing.T) {
 }
 
 // Every field of every options struct has a js tag, each once in its
-// struct: the tag is the JavaScript name, and a field without one would be
-// read by its Go name.
-func TestEveryFieldHasAJSTag(t *testing.T) {
+// struct (the tag is the JavaScript name; a field without one would be read
+// by its Go name), and a type the package doc lists (the wasm's check reads
+// no other).
+func TestEveryFieldHasAJSTagAndAReadableType(t *testing.T) {
+	var readable func(typ reflect.Type) bool
+	readable = func(typ reflect.Type) bool {
+		switch typ.Kind() {
+		case reflect.String, reflect.Bool, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Int, reflect.Struct:
+			return true
+		case reflect.Pointer, reflect.Slice:
+			return readable(typ.Elem())
+		}
+		return false
+	}
 	for _, v := range []any{Connect{}, Will{}, Properties{}, Subscribe{}, Unsubscribe{}, Publish{}, Disconnect{}, Cut{}} {
 		typ := reflect.TypeOf(v)
 		seen := map[string]bool{}
@@ -202,6 +213,9 @@ func TestEveryFieldHasAJSTag(t *testing.T) {
 				t.Errorf("%s.%s: js tag %q", typ.Name(), f.Name, tag)
 			}
 			seen[tag] = true
+			if !readable(f.Type) {
+				t.Errorf("%s.%s: %s is not a type the package doc lists", typ.Name(), f.Name, f.Type)
+			}
 		}
 	}
 }
