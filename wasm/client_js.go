@@ -101,8 +101,8 @@ func (m *messages) since(n int) []message {
 
 // session returns the session of the client options.client names, or an
 // error in words.
-func (a *app) session(method, client string) (*session, error) {
-	name, err := options.ClientName(client)
+func (a *app) session(method, party string) (*session, error) {
+	name, err := options.ClientName(party)
 	if err != nil {
 		return nil, errString(method + ": " + err.Error())
 	}
