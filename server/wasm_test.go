@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"testing/fstest"
+
+	"github.com/lifeline-mqtt/lifeline/static"
 )
 
 func TestWasmHandler(t *testing.T) {
@@ -64,4 +68,32 @@ func TestWasmHandler(t *testing.T) {
 	if h, err := newWasmHandler(fstest.MapFS{}, "wasm/main.wasm"); h != nil || err != nil {
 		t.Fatalf("without a built wasm: %v %v, want nil nil", h, err)
 	}
+}
+
+// wasmBudget is the most the WebAssembly client may weigh as transferred
+// (brotli), in bytes: every visitor downloads it before the page works.
+const wasmBudget = 800_000
+
+// TestWasmSizeBudget fails when the built client (embedded by `make wasm`,
+// which `make test` runs first) is over budget, saying by how much.
+func TestWasmSizeBudget(t *testing.T) {
+	br, err := fs.ReadFile(static.FS, "wasm/main.wasm.br")
+	if err != nil {
+		t.Fatalf("static/wasm/main.wasm.br: %v: run `make wasm` first (`make test` does)", err)
+	}
+	if n := len(br); n > wasmBudget {
+		t.Fatalf("static/wasm/main.wasm.br is %s bytes, %s over the budget of %s: make room (README, \"Measured\") before adding to the wasm",
+			group(n), group(n-wasmBudget), group(wasmBudget))
+	} else {
+		t.Logf("main.wasm.br: %s bytes, %s under the budget of %s", group(n), group(wasmBudget-n), group(wasmBudget))
+	}
+}
+
+// group writes n with thousands separators, as the README does.
+func group(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -180,39 +180,6 @@ func TestTraceExportAndLoad(t *testing.T) {
 	}
 }
 
-func TestConnectOptions(t *testing.T) {
-	o := js.Global().Get("JSON").Call("parse", `{
-		"version": 5, "clientId": "dev", "username": "u", "password": "p", "keepAlive": 7, "cleanStart": false,
-		"sessionExpiry": 60,
-		"will": {"topic": "w/t", "payload": "bye", "qos": 1, "retain": true, "properties": {"willDelayInterval": 5}},
-		"properties": {"receiveMaximum": 10, "requestProblemInformation": false, "userProperties": [["a", "1"], ["b", "2"]]}
-	}`)
-	cfg, err := configFrom(obj{o})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Version != codec.V5 || cfg.ClientID != "dev" || cfg.Username != "u" || string(cfg.Password) != "p" || cfg.KeepAlive != 7 || cfg.CleanStart {
-		t.Fatalf("config %+v", cfg)
-	}
-	p := cfg.Properties
-	if !p.Has(codec.PropSessionExpiry) || p.SessionExpiry != 60 || !p.Has(codec.PropReceiveMaximum) || p.ReceiveMaximum != 10 ||
-		!p.Has(codec.PropRequestProblemInfo) || p.RequestProblemInfo != 0 || len(p.User) != 2 || p.User[1].Value != "2" {
-		t.Fatalf("properties %+v", p)
-	}
-	if w := cfg.Will; w == nil || w.Topic != "w/t" || string(w.Payload) != "bye" || w.QoS != 1 || !w.Retain || w.Properties.WillDelay != 5 {
-		t.Fatalf("will %+v", cfg.Will)
-	}
-	// The CONNECT the client will send encodes.
-	if _, err := codec.AppendPacket(nil, &codec.Connect{Version: cfg.Version, ClientID: cfg.ClientID, Properties: cfg.Properties}, cfg.Version); err != nil {
-		t.Fatalf("properties do not encode: %v", err)
-	}
-	for _, bad := range []string{`{"version": 3}`, `{"keepAlive": 70000}`} {
-		if _, err := configFrom(obj{js.Global().Get("JSON").Call("parse", bad)}); err == nil {
-			t.Errorf("%s accepted", bad)
-		}
-	}
-}
-
 func TestMessagesKeepCountingPastTheRing(t *testing.T) {
 	var m messages
 	for i := 0; i < keepMessages+250; i++ {

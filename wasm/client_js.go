@@ -12,6 +12,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/options"
 )
 
 // session drives the sans-IO client (package client) with the browser's
@@ -98,26 +99,12 @@ func (m *messages) since(n int) []message {
 	return out
 }
 
-// clientName reads options.client: which of the page's clients (one
-// lifeline each) a call is for; "browser" when not given.
-func clientName(o obj) (string, error) {
-	name := o.str("client", "browser")
-	if name == "" || len(name) > 32 || name == "proxy" || name == "dns" || name == "broker" {
-		return "", errString("options.client names one of the page's clients (1 to 32 letters, digits or -), not " + name)
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return "", errString("options.client: letters, digits and - only")
-		}
-	}
-	return name, nil
-}
-
-// session returns the named client's session, or an error in words.
-func (a *app) session(o obj) (*session, error) {
-	name, err := clientName(o)
+// session returns the session of the client options.client names, or an
+// error in words.
+func (a *app) session(method, party string) (*session, error) {
+	name, err := options.ClientName(party)
 	if err != nil {
-		return nil, err
+		return nil, errString(method + ": " + err.Error())
 	}
 	s := a.sessions[name]
 	if s == nil {
@@ -128,31 +115,38 @@ func (a *app) session(o obj) (*session, error) {
 
 // connect is lifeline.connect(options).
 func (a *app) connect(args []js.Value) any {
-	o := obj{arg(args, 0)}
-	name, err := clientName(o)
-	if err != nil {
+	var o options.Connect
+	if err := assign("connect", arg(args, 0), &o); err != nil {
 		return rejected(err.Error())
+	}
+	name, err := options.ClientName(o.Client)
+	if err != nil {
+		return rejected("connect: " + err.Error())
 	}
 	if s := a.sessions[name]; s != nil && s.cl.State() != client.StateDisconnected {
 		return rejected(name + " is already connected or connecting: disconnect first")
 	}
-	cfg, err := configFrom(o)
+	cfg, err := o.Config()
 	if err != nil {
-		return rejected(err.Error())
+		return rejected("connect: " + err.Error())
+	}
+	direct, err := o.Direct()
+	if err != nil {
+		return rejected("connect: " + err.Error())
 	}
 	s := &session{a: a, party: name, cl: client.New(cfg), pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
-	if u := o.str("url", ""); u != "" {
-		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
-			return rejected("a direct broker URL starts with ws:// or wss://, e.g. ws://127.0.0.1:9001/mqtt")
-		}
-		if why := mixedContent(jsGlobal.Get("location").Get("protocol").String(), u); why != "" {
+	if direct {
+		if why := mixedContent(jsGlobal.Get("location").Get("protocol").String(), o.URL); why != "" {
 			return rejected(why)
 		}
-		s.mode, s.peer, s.leg, s.where = "direct", "broker", trace.LegBrowserBroker, u
+		s.mode, s.peer, s.leg, s.where = "direct", "broker", trace.LegBrowserBroker, o.URL
 	} else {
 		s.mode, s.peer, s.leg = "proxy", "proxy", trace.LegBrowserProxy
-		s.where = strings.TrimSpace(o.str("broker", a.defaultBroker))
-		s.tls = o.boolean("tls", false)
+		s.where = strings.TrimSpace(o.Broker)
+		if s.where == "" {
+			s.where = a.defaultBroker
+		}
+		s.tls = o.TLS
 	}
 	if a.sessions[name] == nil {
 		a.order = append(a.order, name)
@@ -475,26 +469,28 @@ func (s *session) applySubs(r *subRequest, codes []codec.ReasonCode) {
 
 // subscribe is lifeline.subscribe(filter, options).
 func (a *app) subscribe(args []js.Value) any {
-	o := obj{arg(args, 1)}
-	s, err := a.session(o)
-	if err != nil {
+	var o options.Subscribe
+	if err := assign("subscribe", arg(args, 1), &o); err != nil {
 		return rejected(err.Error())
 	}
 	filters := stringsOf(arg(args, 0))
 	if len(filters) == 0 {
 		return rejected("subscribe(filter, options): give a topic filter")
 	}
-	qos := codec.QoS(o.int("qos", 0))
-	subs := make([]codec.Subscription, len(filters))
-	r := &subRequest{p: newPromise(), filters: filters}
-	for i, f := range filters {
-		subs[i] = codec.Subscription{Filter: f, QoS: qos, NoLocal: o.boolean("noLocal", false),
-			RetainAsPublished: o.boolean("retainAsPublished", false), RetainHandling: byte(o.int("retainHandling", 0))}
-		r.qos = append(r.qos, qos)
+	subs, props, err := o.Subscriptions(filters)
+	if err != nil {
+		return rejected("subscribe: " + err.Error())
 	}
-	props, _ := o.sub("properties")
+	s, err := a.session("subscribe", o.Client)
+	if err != nil {
+		return rejected(err.Error())
+	}
+	r := &subRequest{p: newPromise(), filters: filters}
+	for range filters {
+		r.qos = append(r.qos, codec.QoS(o.QoS))
+	}
 	s.at = a.now()
-	id, err := s.cl.Subscribe(time.Now(), subs, propsFrom(props))
+	id, err := s.cl.Subscribe(time.Now(), subs, props)
 	if err != nil {
 		s.drain()
 		return rejected(commandError(err))
@@ -506,14 +502,21 @@ func (a *app) subscribe(args []js.Value) any {
 
 // unsubscribe is lifeline.unsubscribe(filter).
 func (a *app) unsubscribe(args []js.Value) any {
-	s, err := a.session(obj{arg(args, 1)})
+	var o options.Unsubscribe
+	if err := assign("unsubscribe", arg(args, 1), &o); err != nil {
+		return rejected(err.Error())
+	}
+	s, err := a.session("unsubscribe", o.Client)
 	if err != nil {
 		return rejected(err.Error())
 	}
 	filters := stringsOf(arg(args, 0))
-	props, _ := obj{arg(args, 1)}.sub("properties")
+	props, err := o.Props()
+	if err != nil {
+		return rejected("unsubscribe: " + err.Error())
+	}
 	s.at = a.now()
-	id, err := s.cl.Unsubscribe(time.Now(), filters, propsFrom(props))
+	id, err := s.cl.Unsubscribe(time.Now(), filters, props)
 	if err != nil {
 		s.drain()
 		return rejected(commandError(err))
@@ -526,8 +529,8 @@ func (a *app) unsubscribe(args []js.Value) any {
 
 // publish is lifeline.publish(topic, payload, options).
 func (a *app) publish(args []js.Value) any {
-	s, err := a.session(obj{arg(args, 2)})
-	if err != nil {
+	var o options.Publish
+	if err := assign("publish", arg(args, 2), &o); err != nil {
 		return rejected(err.Error())
 	}
 	topic := arg(args, 0)
@@ -541,9 +544,14 @@ func (a *app) publish(args []js.Value) any {
 			return rejected("publish: the payload is a string, a Uint8Array or an ArrayBuffer")
 		}
 	}
-	o := obj{arg(args, 2)}
-	props, _ := o.sub("properties")
-	m := client.Message{Topic: topic.String(), Payload: payload, QoS: codec.QoS(o.int("qos", 0)), Retain: o.boolean("retain", false), Properties: propsFrom(props)}
+	m, err := o.Message(topic.String(), payload)
+	if err != nil {
+		return rejected("publish: " + err.Error())
+	}
+	s, err := a.session("publish", o.Client)
+	if err != nil {
+		return rejected(err.Error())
+	}
 	s.at = a.now()
 	id, err := s.cl.Publish(time.Now(), m)
 	if err != nil {
@@ -563,16 +571,26 @@ func (a *app) publish(args []js.Value) any {
 // disconnect is lifeline.disconnect(options): DISCONNECT (in 5.0 with
 // options.reasonCode and options.properties), then the close.
 func (a *app) disconnect(args []js.Value) any {
-	o := obj{arg(args, 0)}
-	s, err := a.session(o)
-	if err != nil || s.cl.State() == client.StateDisconnected {
-		return resolved(js.Undefined())
+	var o options.Disconnect
+	if err := assign("disconnect", arg(args, 0), &o); err != nil {
+		return rejected(err.Error())
 	}
-	props, _ := o.sub("properties")
+	code, props, err := o.Props()
+	if err != nil {
+		return rejected("disconnect: " + err.Error())
+	}
+	name, err := options.ClientName(o.Client)
+	if err != nil {
+		return rejected("disconnect: " + err.Error())
+	}
+	s := a.sessions[name]
+	if s == nil || s.cl.State() == client.StateDisconnected {
+		return resolved(js.Undefined()) // nothing to disconnect
+	}
 	s.closing = newPromise()
 	p := s.closing.p
 	s.at = a.now()
-	if err := s.cl.Disconnect(time.Now(), codec.ReasonCode(o.int("reasonCode", 0)), propsFrom(props)); err != nil {
+	if err := s.cl.Disconnect(time.Now(), code, props); err != nil {
 		s.closing = nil
 		return rejected(commandError(err))
 	}
@@ -585,7 +603,11 @@ func (a *app) disconnect(args []js.Value) any {
 // The promise settles with the proxy's answer; the client then sees its
 // WebSocket closed with code 4000.
 func (a *app) cut(args []js.Value) any {
-	s, err := a.session(obj{arg(args, 0)})
+	var o options.Cut
+	if err := assign("cut", arg(args, 0), &o); err != nil {
+		return rejected(err.Error())
+	}
+	s, err := a.session("cut", o.Client)
 	if err != nil {
 		return rejected(err.Error())
 	}
@@ -602,103 +624,6 @@ func commandError(err error) string {
 		return "not connected: connect first (and wait for CONNACK)"
 	}
 	return err.Error()
-}
-
-// configFrom reads connect options (the names of docs/api.md).
-func configFrom(o obj) (client.Config, error) {
-	cfg := client.Config{
-		Version:    codec.Version(o.int("version", 4)),
-		ClientID:   o.str("clientId", ""),
-		Username:   o.str("username", ""),
-		KeepAlive:  uint16(o.int("keepAlive", 30)),
-		CleanStart: o.boolean("cleanStart", true),
-		Reconnect:  o.boolean("reconnect", false),
-		// pingTimeout (s): how long an unanswered PINGREQ waits before the
-		// connection is declared dead (default keepAlive/2, at least 1 s).
-		PingTimeout: time.Duration(o.num("pingTimeout", 0) * float64(time.Second)),
-	}
-	if cfg.Version != codec.V311 && cfg.Version != codec.V5 {
-		return cfg, errString("version is 4 (MQTT 3.1.1) or 5 (MQTT 5.0)")
-	}
-	if k := o.int("keepAlive", 30); k < 0 || k > 65535 {
-		return cfg, errString("keepAlive is 0 to 65535 seconds")
-	}
-	if pw, ok := o.data("password"); ok {
-		cfg.Password = pw
-	}
-	if props, ok := o.sub("properties"); ok {
-		cfg.Properties = propsFrom(props)
-	}
-	if se := o.int("sessionExpiry", -1); se >= 0 && cfg.Version == codec.V5 {
-		cfg.Properties.SessionExpiry = uint32(se)
-		cfg.Properties.Set(codec.PropSessionExpiry)
-	}
-	if w, ok := o.sub("will"); ok && w.str("topic", "") != "" {
-		payload, _ := w.data("payload")
-		wp, _ := w.sub("properties")
-		cfg.Will = &client.Message{Topic: w.str("topic", ""), Payload: payload, QoS: codec.QoS(w.int("qos", 0)),
-			Retain: w.boolean("retain", false), Properties: propsFrom(wp)}
-	}
-	return cfg, nil
-}
-
-// propsFrom reads MQTT 5.0 properties by their spec names in camelCase.
-func propsFrom(o obj) codec.Properties {
-	var p codec.Properties
-	u32 := func(k string, id codec.PropertyID, f *uint32) {
-		if o.has(k) {
-			*f = uint32(o.num(k, 0))
-			p.Set(id)
-		}
-	}
-	u16 := func(k string, id codec.PropertyID, f *uint16) {
-		if o.has(k) {
-			*f = uint16(o.num(k, 0))
-			p.Set(id)
-		}
-	}
-	u8 := func(k string, id codec.PropertyID, f *byte) {
-		if o.has(k) {
-			if v, _ := o.get(k); v.Type() == js.TypeBoolean {
-				*f = 0
-				if v.Bool() {
-					*f = 1
-				}
-			} else {
-				*f = byte(o.num(k, 0))
-			}
-			p.Set(id)
-		}
-	}
-	str := func(k string, id codec.PropertyID, f *string) {
-		if o.has(k) {
-			*f = o.str(k, "")
-			p.Set(id)
-		}
-	}
-	u32("sessionExpiryInterval", codec.PropSessionExpiry, &p.SessionExpiry)
-	u16("receiveMaximum", codec.PropReceiveMaximum, &p.ReceiveMaximum)
-	u32("maximumPacketSize", codec.PropMaximumPacketSize, &p.MaximumPacketSize)
-	u16("topicAliasMaximum", codec.PropTopicAliasMaximum, &p.TopicAliasMaximum)
-	u8("requestResponseInformation", codec.PropRequestResponseInfo, &p.RequestResponseInfo)
-	u8("requestProblemInformation", codec.PropRequestProblemInfo, &p.RequestProblemInfo)
-	u32("willDelayInterval", codec.PropWillDelay, &p.WillDelay)
-	u8("payloadFormatIndicator", codec.PropPayloadFormat, &p.PayloadFormat)
-	u32("messageExpiryInterval", codec.PropMessageExpiry, &p.MessageExpiry)
-	str("contentType", codec.PropContentType, &p.ContentType)
-	str("responseTopic", codec.PropResponseTopic, &p.ResponseTopic)
-	str("reasonString", codec.PropReasonString, &p.ReasonString)
-	if b, ok := o.data("correlationData"); ok {
-		p.CorrelationData = b
-		p.Set(codec.PropCorrelationData)
-	}
-	if o.has("subscriptionIdentifier") {
-		p.SubscriptionIdentifiers = []int{o.int("subscriptionIdentifier", 0)}
-	}
-	for _, kv := range o.pairs("userProperties") {
-		p.User = append(p.User, codec.UserProperty{Key: kv[0], Value: kv[1]})
-	}
-	return p
 }
 
 // stringsOf reads a string or an array of strings.

@@ -7,7 +7,14 @@ package main
 // numbers, byte slices, options structs, and JSON text that the page parses.
 
 import (
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
 	"syscall/js"
+
+	"github.com/lifeline-mqtt/lifeline/wasm/options"
+	"github.com/norunners/vert"
 )
 
 var (
@@ -18,6 +25,8 @@ var (
 	jsPromise    = jsGlobal.Get("Promise")
 	jsError      = jsGlobal.Get("Error")
 	jsPerf       = jsGlobal.Get("performance")
+	jsArray      = jsGlobal.Get("Array")
+	jsObject     = jsGlobal.Get("Object")
 )
 
 // now is the page's clock in milliseconds (performance.now).
@@ -93,71 +102,6 @@ func (p *promise) fail(msg string) { p.reject.Invoke(jsErr(msg)) }
 func rejected(msg string) js.Value { return jsPromise.Call("reject", jsErr(msg)) }
 func resolved(v any) js.Value      { return jsPromise.Call("resolve", v) }
 
-// obj reads an options object from JavaScript with defaults for what is
-// missing (undefined or null).
-type obj struct{ v js.Value }
-
-func (o obj) get(k string) (js.Value, bool) {
-	if o.v.Type() != js.TypeObject {
-		return js.Value{}, false
-	}
-	v := o.v.Get(k)
-	if v.IsUndefined() || v.IsNull() {
-		return js.Value{}, false
-	}
-	return v, true
-}
-
-func (o obj) has(k string) bool { _, ok := o.get(k); return ok }
-
-func (o obj) str(k, def string) string {
-	if v, ok := o.get(k); ok {
-		if v.Type() == js.TypeString {
-			return v.String()
-		}
-		return jsGlobal.Call("String", v).String()
-	}
-	return def
-}
-
-func (o obj) num(k string, def float64) float64 {
-	if v, ok := o.get(k); ok {
-		if v.Type() == js.TypeNumber {
-			return v.Float()
-		}
-		if f := jsGlobal.Call("Number", v).Float(); f == f {
-			return f
-		}
-	}
-	return def
-}
-
-func (o obj) int(k string, def int) int { return int(o.num(k, float64(def))) }
-
-func (o obj) boolean(k string, def bool) bool {
-	if v, ok := o.get(k); ok {
-		return v.Truthy()
-	}
-	return def
-}
-
-func (o obj) sub(k string) (obj, bool) {
-	v, ok := o.get(k)
-	if !ok || v.Type() != js.TypeObject {
-		return obj{}, false
-	}
-	return obj{v}, true
-}
-
-// data reads a string (as UTF-8) or bytes.
-func (o obj) data(k string) ([]byte, bool) {
-	v, ok := o.get(k)
-	if !ok {
-		return nil, false
-	}
-	return dataOf(v)
-}
-
 // dataOf converts a string (UTF-8) or a Uint8Array/ArrayBuffer to bytes.
 func dataOf(v js.Value) ([]byte, bool) {
 	if v.Type() == js.TypeString {
@@ -166,27 +110,146 @@ func dataOf(v js.Value) ([]byte, bool) {
 	return bytesFromJS(v)
 }
 
-// pairs reads user properties given as an array of [key, value] pairs or
-// as an object of key: value.
-func (o obj) pairs(k string) [][2]string {
-	v, ok := o.get(k)
-	if !ok || v.Type() != js.TypeObject {
+// assign reads the options object v of a method into dst, a pointer to one
+// of package options' structs, with vert's AssignTo. vert alone would name
+// no field, wrap 70000 into a uint16 and drop unknown properties, so check
+// goes first: it walks dst's type beside v and names the field of a wrong
+// type, a number out of its type's range, or a property the struct does not
+// declare. Left out (undefined or null), v leaves dst as it is.
+func assign(method string, v js.Value, dst any) error {
+	if v.IsUndefined() || v.IsNull() {
 		return nil
 	}
-	var out [][2]string
-	if jsGlobal.Get("Array").Call("isArray", v).Bool() {
-		for i := 0; i < v.Length(); i++ {
-			p := v.Index(i)
-			if p.Type() == js.TypeObject && p.Length() >= 2 {
-				out = append(out, [2]string{p.Index(0).String(), p.Index(1).String()})
+	if err := check(method, "options", v, reflect.TypeOf(dst).Elem()); err != nil {
+		return errString(method + ": " + err.Error())
+	}
+	if err := (vert.Value{Value: v}).AssignTo(dst); err != nil {
+		return errString(method + ": options: " + err.Error()) // check lets none through; vert has the last word
+	}
+	return nil
+}
+
+// check compares the JavaScript value v with the Go type t, as package
+// options' doc says each type is read; field is v's path, for errors.
+func check(method, field string, v js.Value, t reflect.Type) error {
+	if v.IsUndefined() || v.IsNull() {
+		return nil
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch k := t.Kind(); k {
+	case reflect.String:
+		if v.Type() != js.TypeString {
+			return want(field, "a string", v)
+		}
+	case reflect.Bool:
+		if v.Type() != js.TypeBoolean {
+			return want(field, "true or false", v)
+		}
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Int:
+		if v.Type() != js.TypeNumber {
+			return want(field, "a number", v)
+		}
+		hi := 1<<53 - 1.0 // the integers a JavaScript number holds exactly
+		lo := -hi
+		if k != reflect.Int {
+			lo, hi = 0, float64(uint64(1)<<(8*t.Size())-1)
+		}
+		if f := v.Float(); f != math.Trunc(f) || f < lo || f > hi {
+			return &options.Error{Field: field, Problem: "want an integer from " + num(lo) + " to " + num(hi) + ", got " + num(f)}
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if v.Type() != js.TypeString && !v.InstanceOf(jsUint8Array) {
+				return want(field, "a string or a Uint8Array", v)
+			}
+			return nil
+		}
+		if !jsArray.Call("isArray", v).Bool() {
+			return want(field, "an array", v)
+		}
+		for i, n := 0, v.Length(); i < n; i++ {
+			if err := check(method, field+"["+strconv.Itoa(i)+"]", v.Index(i), t.Elem()); err != nil {
+				return err
 			}
 		}
-		return out
+	case reflect.Struct:
+		if v.Type() != js.TypeObject || jsArray.Call("isArray", v).Bool() {
+			return want(field, "an object", v)
+		}
+		return checkObject(method, field, v, t)
+	default:
+		panic("options: " + field + " has the Go type " + t.String() + ", which check does not read") // a mistake in package options
 	}
-	keys := jsGlobal.Get("Object").Call("keys", v)
-	for i := 0; i < keys.Length(); i++ {
+	return nil
+}
+
+// checkObject checks each field of struct type t in v, and that v has no
+// property t does not declare.
+func checkObject(method, field string, v js.Value, t reflect.Type) error {
+	keys := jsObject.Call("keys", v)
+	for i, n := 0, keys.Length(); i < n; i++ {
 		key := keys.Index(i).String()
-		out = append(out, [2]string{key, jsGlobal.Call("String", v.Get(key)).String()})
+		if declares(t, key) {
+			continue
+		}
+		var names []string
+		for j := 0; j < t.NumField(); j++ {
+			name := t.Field(j).Tag.Get("js")
+			if strings.EqualFold(name, key) {
+				return &options.Error{Field: field + "." + key, Problem: "not an option of " + method + "; did you mean " + name + "?"}
+			}
+			names = append(names, name)
+		}
+		return &options.Error{Field: field + "." + key, Problem: "not an option of " + method + " (" + field + " has " + strings.Join(names, ", ") + ")"}
 	}
-	return out
+	for j := 0; j < t.NumField(); j++ {
+		f := t.Field(j)
+		name := f.Tag.Get("js")
+		if err := check(method, field+"."+name, v.Get(name), f.Type); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// declares reports whether struct type t has a field whose js tag is name.
+func declares(t reflect.Type, name string) bool {
+	for j := 0; j < t.NumField(); j++ {
+		if t.Field(j).Tag.Get("js") == name {
+			return true
+		}
+	}
+	return false
+}
+
+// want is the error for a value of the wrong JavaScript type.
+func want(field, what string, v js.Value) error {
+	return &options.Error{Field: field, Problem: "want " + what + ", got " + typeName(v)}
+}
+
+// typeName names v's type as a person at the console knows it: string,
+// number, boolean, array, object, or an object's class (ArrayBuffer …).
+func typeName(v js.Value) string {
+	if v.Type() != js.TypeObject {
+		return v.Type().String()
+	}
+	if jsArray.Call("isArray", v).Bool() {
+		return "array"
+	}
+	if c := v.Get("constructor"); c.Type() == js.TypeFunction {
+		if n := c.Get("name"); n.Type() == js.TypeString && n.String() != "" && n.String() != "Object" {
+			return n.String()
+		}
+	}
+	return "object"
+}
+
+// num writes a number as JavaScript would.
+func num(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -7,6 +7,7 @@ import (
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
+	"github.com/lifeline-mqtt/lifeline/wasm/options"
 )
 
 // The lab bench on the page: window.lifeline.lab's methods send the
@@ -28,21 +29,11 @@ type labOptions struct {
 	HasMs bool
 }
 
-// labOptionsFrom reads a lab method's options; types may be one name or an
-// array of names.
-func labOptionsFrom(o obj) labOptions {
-	lo := labOptions{Dir: o.str("dir", ""), Topic: o.str("topic", ""), Count: o.int("count", 0)}
-	if v, ok := o.get("types"); ok {
-		if jsGlobal.Get("Array").Call("isArray", v).Bool() {
-			for i := 0; i < v.Length(); i++ {
-				lo.Types = append(lo.Types, jsGlobal.Call("String", v.Index(i)).String())
-			}
-		} else {
-			lo.Types = []string{jsGlobal.Call("String", v).String()}
-		}
-	}
-	if o.has("ms") {
-		lo.Ms, lo.HasMs = o.num("ms", 0), true
+// labOptionsFrom turns the options read into the request's fields.
+func labOptionsFrom(o *options.Lab) labOptions {
+	lo := labOptions{Dir: o.Dir, Types: o.Types, Topic: o.Topic, Count: o.Count}
+	if o.Ms != nil {
+		lo.Ms, lo.HasMs = float64(*o.Ms), true
 	}
 	return lo
 }
@@ -96,15 +87,18 @@ func (a *app) installLab() {
 }
 
 func (a *app) labCall(op string, args []js.Value) js.Value {
-	o := obj{arg(args, 0)}
-	s, err := a.session(o)
+	var o options.Lab
+	if err := assign("lab."+op, arg(args, 0), &o); err != nil {
+		return rejected(err.Error())
+	}
+	s, err := a.session("lab."+op, o.Client)
 	if err != nil {
 		return rejected("lab." + op + ": " + err.Error())
 	}
 	if s.mode != "proxy" || !s.traced || s.sock == nil {
 		return rejected("lab." + op + ": " + s.party + " has no open connection through the proxy's trace channel")
 	}
-	return a.tc.lab(s.conn, op, labOptionsFrom(o))
+	return a.tc.lab(s.conn, op, labOptionsFrom(&o))
 }
 
 // lab sends a lab control for conn and returns the Promise of its answer.

@@ -1,0 +1,72 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"syscall/js"
+	"testing"
+	"time"
+
+	"github.com/lifeline-mqtt/lifeline/client"
+	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// BenchmarkIncoming is the client's share of the page's work per incoming
+// PUBLISH, as in e2e's BenchmarkPageIncoming (2,000 a second) but without
+// the network, the browser's drawing or the machine's other load: the
+// broker leg's arrow (from the trace channel), the bytes through a connected
+// session's client (decoded, recorded as our leg's arrow, put in the message
+// list), and every 33 messages (a frame at 60 fps) the diagram's window and
+// the new messages as JSON that JavaScript parses. It measures what compiler
+// flags (inlining) cost the page: run it in Chromium with and without them.
+func BenchmarkIncoming(b *testing.B) {
+	api := js.Global().Get("Object").New()
+	a := newApp(api)
+	a.install()
+	defer a.funcs.release()
+	s := &session{a: a, party: "browser", cl: client.New(client.Config{Version: codec.V311, ClientID: "bench", KeepAlive: 30, CleanStart: true}),
+		mode: "proxy", peer: "proxy", leg: trace.LegBrowserProxy, conn: "c1", traced: true, pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
+	a.sessions[s.party], a.order = s, []string{s.party}
+	defer func() { s.timer.stop() }()
+	// Connected without a socket: the dial and the CONNECT are skipped.
+	now := time.Now()
+	skip := func() {
+		for _, ok := s.cl.Next(); ok; _, ok = s.cl.Next() {
+		}
+	}
+	if err := s.cl.Connect(now); err != nil {
+		b.Fatal(err)
+	}
+	skip()
+	s.cl.Dialed(now)
+	skip()
+	s.cl.Receive(now, []byte{0x20, 2, 0, 0}) // CONNACK, accepted
+	s.drain()
+	if s.cl.State() != client.StateConnected {
+		b.Fatalf("state %v", s.cl.State())
+	}
+	pkt, err := codec.AppendPacket(nil, &codec.Publish{Topic: "bench/sensor/7", Payload: []byte(`{"celsius": 21.5, "n": 123456}`)}, codec.V311)
+	if err != nil {
+		b.Fatal(err)
+	}
+	last := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.add(trace.Entry{T: a.now(), Leg: trace.LegProxyBroker, From: "broker", To: "proxy", Kind: "mqtt.PUBLISH", Bytes: pkt, Observed: "wire", Conn: "c1", Version: 4}, diagram.Remote)
+		s.at = a.now()
+		s.cl.Receive(time.Now(), pkt)
+		s.drain()
+		if i%33 == 32 {
+			total := api.Call("_total").Int()
+			api.Call("_view", max(0, total-60), 60)
+			last = api.Call("_messages", last).Get("total").Int()
+		}
+	}
+	b.StopTimer()
+	if a.msgs.total != b.N {
+		b.Fatalf("%d messages listed of %d", a.msgs.total, b.N)
+	}
+}
