@@ -21,6 +21,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/client/netclient"
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/expert"
 	"github.com/lifeline-mqtt/lifeline/netrec"
 	"github.com/lifeline-mqtt/lifeline/textdiagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -311,6 +312,7 @@ func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout,
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		seq := 0
+		shown := make([]trace.Entry, 0, len(entries))
 		for _, e := range entries {
 			if e.From == e.To { // error notes go to stderr
 				fmt.Fprintln(stderr, "lifeline trace:", e.Error)
@@ -318,6 +320,7 @@ func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout,
 			}
 			seq++
 			e.Seq = seq
+			shown = append(shown, e)
 			if o.mask {
 				e.T = 0
 			}
@@ -325,15 +328,57 @@ func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout,
 				return werr
 			}
 		}
-	} else {
-		for i := range entries {
-			entries[i].Seq = i + 1
-		}
-		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask}); werr != nil {
-			return werr
+		return writeFindingsJSON(enc, expert.Analyze(shown, expert.Options{}))
+	}
+	for i := range entries {
+		entries[i].Seq = i + 1
+	}
+	if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask}); werr != nil {
+		return werr
+	}
+	return writeFindings(stdout, expert.Analyze(entries, expert.Options{}), "#")
+}
+
+// findingJSON is the line `-json` writes for each finding, after the
+// entries or packets: {"finding":{…}}.
+type findingJSON struct {
+	Finding expert.Finding `json:"finding"`
+}
+
+func writeFindingsJSON(enc *json.Encoder, fs []expert.Finding) error {
+	for _, f := range fs {
+		if err := enc.Encode(findingJSON{f}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// writeFindings writes the expert analysis as a "Findings" section: the
+// counts by severity, then one line per finding, its packets numbered with
+// mark ("#" for trace entries, "frame " for capture frames).
+func writeFindings(w io.Writer, fs []expert.Finding, mark string) error {
+	n := expert.Counts(fs)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nFindings: %d errors, %d warnings, %d notes, %d chats\n",
+		n[expert.Error], n[expert.Warning], n[expert.Note], n[expert.Chat])
+	for _, f := range fs {
+		pk := make([]string, len(f.Seq))
+		for i, q := range f.Seq {
+			pk[i] = mark + strconv.Itoa(q)
+		}
+		fmt.Fprintf(&sb, "  %-7s %s", f.Severity, strings.Join(pk, ","))
+		if f.Conn != "" {
+			fmt.Fprintf(&sb, " (%s)", f.Conn)
+		}
+		sb.WriteString("  " + f.Text)
+		if f.Clause != "" {
+			sb.WriteString(" [" + f.Clause + "]")
+		}
+		sb.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
 }
 
 // traceSteps drives the lifecycle: connect, subscribe, publish, wait,

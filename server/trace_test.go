@@ -278,3 +278,46 @@ func TestTraceDNS(t *testing.T) {
 		t.Fatalf("want dns.query, then a dns.response answering 127.0.0.1, then tcp.syn; got %v", kinds)
 	}
 }
+
+// TestTraceFindings: the expert analysis follows the trace, as a Findings
+// section and as {"finding":…} lines with -json. mosquitto with max_qos 1
+// grants QoS 1 to a QoS 2 subscription: a note on the SUBACK.
+func TestTraceFindings(t *testing.T) {
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{Extra: "max_qos 1\n"})
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"-id", "findings", "-sub", "a/#:2", "-wait", "0s", "mqtt://" + m.Addr}
+		if asJSON {
+			args = append([]string{"-json"}, args...)
+		}
+		var out, errb bytes.Buffer
+		if err := runTrace(context.Background(), args, &out, &errb); err != nil {
+			t.Fatalf("%v\n%s", err, errb.String())
+		}
+		if !asJSON {
+			for _, want := range []string{"Findings: 0 errors, 0 warnings, 1 notes, 0 chats", `SUBACK grants QoS 1 for "a/#", lower than the QoS 2 asked for [3.8.4]`} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("text output lacks %q:\n%s", want, out.String())
+				}
+			}
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		var f struct {
+			Finding struct {
+				Severity string `json:"severity"`
+				Code     string `json:"code"`
+				Seq      []int  `json:"seq"`
+			} `json:"finding"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Finding.Code != "suback.downgraded" || f.Finding.Severity != "note" || len(f.Finding.Seq) != 2 {
+			t.Fatalf("last line %s, want the SUBACK's finding", lines[len(lines)-1])
+		}
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(lines[f.Finding.Seq[0]-1]), &e); err != nil || e.Kind != "mqtt.SUBACK" {
+			t.Fatalf("finding points at %+v (%v), want the SUBACK", e, err)
+		}
+	}
+}
