@@ -42,7 +42,7 @@ func (s *Severity) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return errors.New("expert: unknown severity " + strconv.Quote(string(b)))
+	return errors.New("expert: unknown severity " + quote(string(b)))
 }
 
 // Codes name each kind of finding; tests and the page match on them.
@@ -382,7 +382,7 @@ func (c *conn) onPublish(e *trace.Entry, p *codec.Publish, from *side) {
 		}
 		if topic != "" {
 			from.aliases[a] = topic
-			c.add(Chat, CodeAliasSet, "3.3.2.3.4", "Topic Alias "+strconv.Itoa(int(a))+" now stands for "+strconv.Quote(topic), e.Seq)
+			c.add(Chat, CodeAliasSet, "3.3.2.3.4", "Topic Alias "+strconv.Itoa(int(a))+" now stands for "+quote(topic), e.Seq)
 		} else if t, ok := from.aliases[a]; ok {
 			topic = t
 		} else {
@@ -390,7 +390,7 @@ func (c *conn) onPublish(e *trace.Entry, p *codec.Publish, from *side) {
 		}
 	}
 	if p.Retain && len(p.Payload) == 0 {
-		c.add(Note, CodeRetainCleared, "3.3.1.3", "empty retained PUBLISH clears the retained message of "+strconv.Quote(topic), e.Seq)
+		c.add(Note, CodeRetainCleared, "3.3.1.3", "empty retained PUBLISH clears the retained message of "+quote(topic), e.Seq)
 	}
 	switch p.QoS {
 	case 1:
@@ -420,13 +420,32 @@ func (c *conn) onSuback(e *trace.Entry, p *codec.Suback, to *side) {
 
 func filterName(fs []string, i int) string {
 	if i < len(fs) {
-		return " " + strconv.Quote(fs[i])
+		return " " + quote(fs[i])
 	}
 	return " filter " + strconv.Itoa(i+1)
 }
 
 func reasonText(rc codec.ReasonCode, t codec.PacketType, v codec.Version) string {
 	return "0x" + hex2(byte(rc)) + " " + rc.Name(t, v)
+}
+
+// quote writes s in double quotes, escaping quotes, backslashes and
+// control bytes (strconv.Quote would bring its Unicode tables into the
+// wasm).
+func quote(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			b = append(b, '\\', 'x', hex2(c)[0], hex2(c)[1])
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(append(b, '"'))
 }
 
 func hex2(b byte) string {

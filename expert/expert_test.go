@@ -335,3 +335,11 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{`a/b`: `"a/b"`, "a\"\\\n": `"a\"\\\x0a"`, "é": `"é"`} {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

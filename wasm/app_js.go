@@ -148,6 +148,7 @@ func (a *app) install() {
 	a.method("disconnect", a.disconnect)
 	a.method("cut", a.cut)
 	a.syncMethod("dissect", a.dissect)
+	a.syncMethod("findings", a.findings)
 	a.syncMethod("exportJSON", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
