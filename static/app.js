@@ -5,6 +5,7 @@ import { Diagram } from './diagram.js';
 import { Detail } from './detail.js';
 import { Panels } from './panels.js';
 import { Lessons } from './lessons.js';
+import { Findings } from './findings.js';
 import { svgCSS, svgToPNG, mermaid } from './export.js';
 
 const status = document.getElementById('status');
@@ -90,7 +91,11 @@ function start() {
   });
   const diagram = new Diagram(document.getElementById('diagram-panel'), lifeline, (seq) => detail.show(seq));
   const panels = new Panels(lifeline);
-  lifeline._ui = { diagram, detail, panels };
+  const findings = new Findings(document.getElementById('findings-panel'), lifeline, (seq) => {
+    diagram.reveal(seq);
+    diagram.select(seq, true);
+  });
+  lifeline._ui = { diagram, detail, panels, findings };
   lifeline._ui.lessons = new Lessons(lifeline, lifeline._ui);
 
   // One frame: the diagram and the panels draw what changed.
@@ -98,6 +103,7 @@ function start() {
     try {
       diagram.frame();
       panels.frame();
+      findings.frame();
     } catch (e) {
       console.error(e);
     }
