@@ -60,9 +60,10 @@ type Arrow struct {
 	Conn     string  `json:"conn,omitempty"`
 	Note     string  `json:"note,omitempty"`
 	Error    string  `json:"error,omitempty"`
-	Remote   bool    `json:"remote"`   // from the server's side channel
-	Exchange int     `json:"exchange"` // Exchange.ID, 0 for none
-	Size     int     `json:"size"`     // len(bytes)
+	Remote   bool    `json:"remote"`          // from the server's side channel
+	Exchange int     `json:"exchange"`        // Exchange.ID, 0 for none
+	Size     int     `json:"size"`            // len(bytes)
+	MQTT5    *MQTT5  `json:"mqtt5,omitempty"` // alias, request/response, subscriptions (links5.go)
 }
 
 // Span is an exchange as far as it is shown: the rows of its arrows.
@@ -116,6 +117,7 @@ type item struct {
 	ord      int // position since the first entry ever kept: index + Model.dropped
 	class    string
 	exchange int
+	mqtt5    *MQTT5 // links5
 }
 
 // connKey names a connection on a leg.
@@ -169,6 +171,8 @@ type Model struct {
 	stale      bool // the offset moved; remote entries await realign
 	relays     map[relayKey][]relayEnd
 	relayOrder []relayKey
+
+	links links5 // MQTT 5.0 properties across packets (links5.go)
 }
 
 // relayKey names a relayed packet: its direction, connection and bytes
@@ -267,6 +271,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
+	m.links.add(it)
 	m.follow(it)
 	m.relay(it)
 	if len(m.items) > m.max {
@@ -714,7 +719,7 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		Kind: e.Kind, Class: it.class, Leg: e.Leg, From: e.From, To: e.To,
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
-		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes),
+		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), MQTT5: it.mqtt5,
 	}
 }
 
