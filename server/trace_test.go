@@ -20,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -318,6 +319,62 @@ func TestTraceFindings(t *testing.T) {
 		var e trace.Entry
 		if err := json.Unmarshal([]byte(lines[f.Finding.Seq[0]-1]), &e); err != nil || e.Kind != "mqtt.SUBACK" {
 			t.Fatalf("finding points at %+v (%v), want the SUBACK", e, err)
+		}
+	}
+}
+
+// TestTraceAliasesLive: the client assigns Topic Aliases when the broker
+// announces a Topic Alias Maximum (mosquitto: 10), so the second PUBLISH to
+// a topic carries alias 1 and no topic; the expert analysis notes the
+// alias set (a chat) and the diagram says what alias 1 stands for. The
+// embedded mochi announces no maximum in CONNACK, so the client uses no
+// alias with it and neither appears (see expert/live_test.go).
+func TestTraceAliasesLive(t *testing.T) {
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	var out, errb bytes.Buffer
+	args := []string{"-json", "-v", "5", "-id", "aliases", "-pub", "plant/t1=21.5", "-pub", "plant/t1=21.6", "-wait", "0s", "mqtt://" + m.Addr}
+	if err := runTrace(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	model := diagram.New(diagram.Options{})
+	var set, pubs []int
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(l, `{"finding":`) {
+			var f struct {
+				Finding struct {
+					Code string `json:"code"`
+					Seq  []int  `json:"seq"`
+				} `json:"finding"`
+			}
+			if err := json.Unmarshal([]byte(l), &f); err != nil {
+				t.Fatal(err)
+			}
+			if f.Finding.Code != "alias.set" {
+				t.Errorf("unexpected finding %s", l)
+			}
+			set = append(set, f.Finding.Seq...)
+			continue
+		}
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		model.Add(e, diagram.Imported)
+		if e.Kind == "mqtt.PUBLISH" {
+			pubs = append(pubs, e.Seq)
+		}
+	}
+	if len(pubs) != 2 || len(set) != 1 || set[0] != pubs[0] {
+		t.Fatalf("PUBLISHes %v, alias set by %v: want the first to set it", pubs, set)
+	}
+	for _, a := range model.View(0, model.Len()).Arrows {
+		if a.Seq == pubs[1] {
+			if a.MQTT5 == nil || a.MQTT5.Alias != 1 || a.MQTT5.AliasTopic != "plant/t1" || a.MQTT5.AliasSet {
+				t.Fatalf("second PUBLISH links %+v, want alias 1 = plant/t1", a.MQTT5)
+			}
+			if !strings.Contains(a.Summary, "alias") {
+				t.Errorf("second PUBLISH summary %q does not mention its alias", a.Summary)
+			}
 		}
 	}
 }
