@@ -44,3 +44,33 @@ func TestFindingsPanel(t *testing.T) {
 	}
 	screenshot(t, ctx, "findings")
 }
+
+// TestTopicAliasOnThePage: publish({topicAlias: true}) through the proxy to
+// mosquitto (Topic Alias Maximum 10; the embedded mochi announces none):
+// the second PUBLISH carries alias 1 and no topic, its arrow says what the
+// alias stands for on both legs, and the Findings panel notes the alias
+// set by the first.
+func TestTopicAliasOnThePage(t *testing.T) {
+	port, _ := startMosquitto(t, "allow_anonymous true\n")
+	s := startServer(t, "-embedded-broker", "off", "-allow-private", "-allow", "127.0.0.1:*")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	eval[bool](t, ctx, `lifeline.connect({broker: '127.0.0.1:`+itoa(port)+`', version: 5, clientId: 'alias-1'}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.publish('plant/t1', '21.5', {qos: 1, topicAlias: true}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.publish('plant/t1', '21.6', {qos: 1, topicAlias: true}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.publish('plant/t1', '21.7', {qos: 1}).then(() => true)`)
+	waitFor(t, ctx, "the alias on both legs",
+		`lifeline._view(0, lifeline._total()).arrows.filter(a => a.mqtt5 && a.mqtt5.alias === 1 && !a.mqtt5.aliasSet && a.mqtt5.aliasTopic === 'plant/t1').length === 2`, 10*time.Second)
+	sets := eval[int](t, ctx, `lifeline._view(0, lifeline._total()).arrows.filter(a => a.mqtt5 && a.mqtt5.aliasSet).length`)
+	if sets != 2 {
+		t.Fatalf("%d arrows set the alias, want the first PUBLISH on each leg", sets)
+	}
+	// The third PUBLISH did not ask for an alias: it carries its topic.
+	plain := eval[int](t, ctx, `lifeline._view(0, lifeline._total()).arrows.filter(a => a.kind === 'mqtt.PUBLISH' && !a.mqtt5).length`)
+	if plain != 2 {
+		t.Fatalf("%d PUBLISH arrows without an alias, want the third on each leg", plain)
+	}
+	waitFor(t, ctx, "the badge under the arrow", `[...document.querySelectorAll('.badge.v5')].some(b => b.textContent.includes('alias 1 = plant/t1'))`, 5*time.Second)
+	waitFor(t, ctx, "the alias findings", `document.querySelectorAll('#findings li[data-code="alias.set"]').length === 2`, 5*time.Second)
+	screenshot(t, ctx, "topic-alias")
+}

@@ -47,6 +47,7 @@ type traceOptions struct {
 	wait     time.Duration
 	json     bool
 	insecure bool
+	aliases  bool // -topic-alias: Topic Aliases when the broker allows
 	timeout  time.Duration
 	from     string // a capture file to draw instead of a live run
 	broker   string
@@ -76,6 +77,7 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.DurationVar(&o.wait, "wait", time.Second, "how long to stay connected before disconnecting")
 	fs.BoolVar(&o.json, "json", false, "print trace entries as JSON, one a line")
 	fs.BoolVar(&o.insecure, "insecure", false, "mqtts: do not verify the broker's certificate")
+	fs.BoolVar(&o.aliases, "topic-alias", false, "MQTT 5: send PUBLISHes with Topic Aliases when the broker allows them")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on connecting and on each acknowledgement")
 	fs.StringVar(&o.ns, "nameserver", "", "DNS server (`host:port`) that resolves the broker's name (default: /etc/resolv.conf)")
 	fs.StringVar(&o.from, "from", "", "draw the lifecycle recorded in a .pcap or .pcapng `FILE` instead of connecting")
@@ -266,7 +268,7 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		return c, nil
 	}
 	cfg := client.Config{Version: codec.Version(o.version), ClientID: o.id, Username: o.user, KeepAlive: uint16(o.keep),
-		CleanStart: true, ConnectTimeout: o.timeout, Seed: uint64(time.Now().UnixNano())}
+		CleanStart: true, ConnectTimeout: o.timeout, Seed: uint64(time.Now().UnixNano()), TopicAliases: o.aliases}
 	if o.pass != "" {
 		cfg.Password = []byte(o.pass)
 	}

@@ -323,8 +323,9 @@ func TestTraceFindings(t *testing.T) {
 	}
 }
 
-// TestTraceAliasesLive: the client assigns Topic Aliases when the broker
-// announces a Topic Alias Maximum (mosquitto: 10), so the second PUBLISH to
+// TestTraceAliasesLive: with -topic-alias the client assigns Topic Aliases
+// when the broker announces a Topic Alias Maximum (mosquitto: 10), so the
+// second PUBLISH to
 // a topic carries alias 1 and no topic; the expert analysis notes the
 // alias set (a chat) and the diagram says what alias 1 stands for. The
 // embedded mochi announces no maximum in CONNACK, so the client uses no
@@ -332,7 +333,7 @@ func TestTraceFindings(t *testing.T) {
 func TestTraceAliasesLive(t *testing.T) {
 	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
 	var out, errb bytes.Buffer
-	args := []string{"-json", "-v", "5", "-id", "aliases", "-pub", "plant/t1=21.5", "-pub", "plant/t1=21.6", "-wait", "0s", "mqtt://" + m.Addr}
+	args := []string{"-json", "-v", "5", "-topic-alias", "-id", "aliases", "-pub", "plant/t1=21.5", "-pub", "plant/t1=21.6", "-wait", "0s", "mqtt://" + m.Addr}
 	if err := runTrace(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}

@@ -525,6 +525,7 @@ func (a *app) publish(args []js.Value) any {
 	o := obj{arg(args, 2)}
 	props, _ := o.sub("properties")
 	m := client.Message{Topic: topic.String(), Payload: payload, QoS: codec.QoS(o.int("qos", 0)), Retain: o.boolean("retain", false), Properties: propsFrom(props)}
+	m.TopicAlias = o.boolean("topicAlias", false)
 	s.at = a.now()
 	id, err := s.cl.Publish(time.Now(), m)
 	if err != nil {
@@ -598,6 +599,7 @@ func configFrom(o obj) (client.Config, error) {
 	if cfg.Version != codec.V311 && cfg.Version != codec.V5 {
 		return cfg, errString("version is 4 (MQTT 3.1.1) or 5 (MQTT 5.0)")
 	}
+	cfg.TopicAliases = o.boolean("topicAliases", false)
 	if k := o.int("keepAlive", 30); k < 0 || k > 65535 {
 		return cfg, errString("keepAlive is 0 to 65535 seconds")
 	}
