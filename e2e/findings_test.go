@@ -74,3 +74,27 @@ func TestTopicAliasOnThePage(t *testing.T) {
 	waitFor(t, ctx, "the alias findings", `document.querySelectorAll('#findings li[data-code="alias.set"]').length === 2`, 5*time.Second)
 	screenshot(t, ctx, "topic-alias")
 }
+
+// TestLessonTakeover plays the takeover lesson against the embedded broker
+// (mochi): in 5.0 the first connection ends with DISCONNECT 0x8E Session
+// taken over; in 3.1.1 mochi sends a DISCONNECT too, which 3.1.1 does not
+// allow a broker, and the Findings panel says so.
+func TestLessonTakeover(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	runLesson(t, ctx, "takeover", func(i int) {
+		if i == 1 {
+			if got := fieldLabel(t, ctx, "mqtt.disconnect.reason_code"); !strings.Contains(got, "Session taken over") {
+				t.Errorf("the first connection's DISCONNECT says %q", got)
+			}
+			screenshot(t, ctx, "lesson-takeover")
+		}
+	})
+	waitFor(t, ctx, "the 3.1.1 DISCONNECT flagged",
+		`document.querySelectorAll('#findings li[data-code="disconnect.from-server"]').length === 2`, 10*time.Second)
+	got := eval[[]string](t, ctx, `lifeline.findings().filter(f => f.code === 'reason.failure').map(f => f.leg + ' ' + f.text)`)
+	if len(got) != 2 || !strings.Contains(got[0], "0x8e Session taken over") {
+		t.Errorf("v5 takeover findings %q, want DISCONNECT 0x8e on both legs", got)
+	}
+}

@@ -47,23 +47,24 @@ func (s *Severity) UnmarshalText(b []byte) error {
 
 // Codes name each kind of finding; tests and the page match on them.
 const (
-	CodeMalformed      = "malformed"          // the codec refuses the packet
-	CodeWildcardTopic  = "publish.wildcard"   // a wildcard in a PUBLISH topic name
-	CodeDupQoS0        = "publish.dup-qos0"   // DUP=1 on a QoS 0 PUBLISH
-	CodeDuplicateProp  = "property.duplicate" // a property twice that may appear once
-	CodeUnknownID      = "ack.unknown-id"     // an acknowledgement for no packet in flight
-	CodeIDReused       = "id.reused"          // a packet identifier reused while in flight
-	CodeRetransmission = "publish.retransmit" // DUP=1 resend of a PUBLISH in flight
-	CodeNoAnswer       = "answer.missing"     // a request never answered
-	CodeLateAnswer     = "answer.late"        // a request answered after the threshold
-	CodeQoSDowngraded  = "suback.downgraded"  // granted QoS lower than requested
-	CodeReasonFailure  = "reason.failure"     // a reason or return code that signals failure
-	CodeAckCount       = "ack.count"          // SUBACK/UNSUBACK codes do not match the filters
-	CodeKeepAlive      = "keepalive.missed"   // the client was silent beyond its keepalive
-	CodeRetainCleared  = "retain.cleared"     // an empty retained PUBLISH clears the topic
-	CodeAliasSet       = "alias.set"          // a PUBLISH sets a topic alias
-	CodeAliasUnknown   = "alias.unknown"      // an alias used before it was set
-	CodeAliasMaximum   = "alias.maximum"      // an alias beyond the receiver's maximum
+	CodeMalformed        = "malformed"              // the codec refuses the packet
+	CodeWildcardTopic    = "publish.wildcard"       // a wildcard in a PUBLISH topic name
+	CodeDupQoS0          = "publish.dup-qos0"       // DUP=1 on a QoS 0 PUBLISH
+	CodeDuplicateProp    = "property.duplicate"     // a property twice that may appear once
+	CodeUnknownID        = "ack.unknown-id"         // an acknowledgement for no packet in flight
+	CodeIDReused         = "id.reused"              // a packet identifier reused while in flight
+	CodeRetransmission   = "publish.retransmit"     // DUP=1 resend of a PUBLISH in flight
+	CodeNoAnswer         = "answer.missing"         // a request never answered
+	CodeLateAnswer       = "answer.late"            // a request answered after the threshold
+	CodeQoSDowngraded    = "suback.downgraded"      // granted QoS lower than requested
+	CodeReasonFailure    = "reason.failure"         // a reason or return code that signals failure
+	CodeAckCount         = "ack.count"              // SUBACK/UNSUBACK codes do not match the filters
+	CodeKeepAlive        = "keepalive.missed"       // the client was silent beyond its keepalive
+	CodeRetainCleared    = "retain.cleared"         // an empty retained PUBLISH clears the topic
+	CodeAliasSet         = "alias.set"              // a PUBLISH sets a topic alias
+	CodeAliasUnknown     = "alias.unknown"          // an alias used before it was set
+	CodeAliasMaximum     = "alias.maximum"          // an alias beyond the receiver's maximum
+	CodeServerDisconnect = "disconnect.from-server" // a 3.1.1 broker sent DISCONNECT
 )
 
 // Finding is one thing the analysis points out.
@@ -334,6 +335,9 @@ func (c *conn) analyze(e *trace.Entry, p codec.Packet, from, to *side) {
 		c.late(e, q, "MQTT-3.12.4-1")
 	case *codec.Disconnect:
 		from.closed = true
+		if c.v != codec.V5 && c.client != nil && from != c.client {
+			c.add(Error, CodeServerDisconnect, "3.14", "the broker sent DISCONNECT, which in MQTT 3.1.1 only a client sends; a 3.1.1 broker closes the connection instead", e.Seq)
+		}
 		if c.v == codec.V5 && p.ReasonCode >= 0x80 {
 			c.add(Warning, CodeReasonFailure, "2.4", "DISCONNECT: "+reasonText(p.ReasonCode, codec.TypeDisconnect, c.v), e.Seq)
 		}

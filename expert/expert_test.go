@@ -168,6 +168,9 @@ func TestAnalyze(t *testing.T) {
 			b.connected(0, none).up(2, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "a"}}}).
 				down(3, &codec.Suback{PacketID: 1, ReasonCodes: []codec.ReasonCode{0x80}})
 		}, "warning reason.failure #4 #3"},
+		{"3.14 DISCONNECT from a 3.1.1 broker (mochi's takeover)", func(b *tr) {
+			b.connected(0, none).down(2, &codec.Disconnect{})
+		}, "error disconnect.from-server #3"},
 		{"SUBACK with too few codes", func(b *tr) {
 			b.connected(0, none).up(2, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "a"}, {Filter: "b"}}}).
 				down(3, &codec.Suback{PacketID: 1, ReasonCodes: []codec.ReasonCode{0}})
