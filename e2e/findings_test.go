@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +98,33 @@ func TestLessonTakeover(t *testing.T) {
 	if len(got) != 2 || !strings.Contains(got[0], "0x8e Session taken over") {
 		t.Errorf("v5 takeover findings %q, want DISCONNECT 0x8e on both legs", got)
 	}
+}
+
+// TestLessonShared plays the shared subscriptions lesson against the
+// embedded broker: each of the five jobs reaches exactly one worker, and
+// none reaches worker 1 after it left.
+func TestLessonShared(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	var before []string
+	runLesson(t, ctx, "shared", func(i int) {
+		if i == 1 {
+			before = received(t, ctx, "w1")
+		}
+	})
+	var all []string
+	for _, w := range []string{"w1", "w2", "w3"} {
+		got := received(t, ctx, w)
+		t.Logf("%s received %q", w, got)
+		all = append(all, got...)
+	}
+	slices.Sort(all)
+	if strings.Join(all, "|") != "jobs job 1|jobs job 2|jobs job 3|jobs job 4|jobs job 5" {
+		t.Errorf("the group received %q, want each job once", all)
+	}
+	if after := received(t, ctx, "w1"); len(after) != len(before) {
+		t.Errorf("worker 1 received %q after it left (before: %q)", after, before)
+	}
+	screenshot(t, ctx, "lesson-shared")
 }
