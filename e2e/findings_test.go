@@ -128,3 +128,34 @@ func TestLessonShared(t *testing.T) {
 	}
 	screenshot(t, ctx, "lesson-shared")
 }
+
+// TestLessonTimers plays the broker timers lesson against the embedded
+// broker (mochi checks its timers once a second): the expired retained
+// reading never reaches the app, the will comes about 2 s after the cut,
+// and the phone's session is gone when it returns 4 s after leaving.
+func TestLessonTimers(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	runLesson(t, ctx, "timers", func(i int) {
+		switch i {
+		case 1:
+			if got := received(t, ctx, "app"); len(got) != 0 {
+				t.Errorf("the app received %q, want nothing: the reading expired", got)
+			}
+		case 2:
+			if got := received(t, ctx, "app"); strings.Join(got, "|") != "sensor/status offline" {
+				t.Errorf("the app received %q, want the will", got)
+			}
+			delay := eval[float64](t, ctx, `(() => { const es = lifeline.trace(); const cut = es.filter(e => e.kind === 'tcp.rst' && e.leg === 'proxy-broker').at(-1); const will = es.filter(e => e.kind === 'mqtt.PUBLISH' && e.leg === 'proxy-broker' && e.from === 'broker').at(-1); return will.t - cut.t; })()`)
+			if delay < 1500 {
+				t.Errorf("the will came %.0f ms after the cut, want the 2 s delay", delay)
+			}
+		case 3:
+			if sp := fieldLabelOf(t, ctx, "mqtt.CONNACK", "phone", "mqtt.conack.flags.sp", -1); sp != "Session Present: Not set" {
+				t.Errorf("the returning phone's CONNACK says %q", sp)
+			}
+			screenshot(t, ctx, "lesson-timers")
+		}
+	})
+}
