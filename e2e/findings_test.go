@@ -159,3 +159,44 @@ func TestLessonTimers(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestResponseOnThePage: through the proxy to the embedded broker,
+// an app sends a request (Response Topic and Correlation Data) that a
+// device, subscribed with Subscription Identifier 7, answers on the
+// response topic. The diagram links the answer to the request with the
+// time between, and the delivered request says which subscription it
+// matched.
+func TestRequestResponseOnThePage(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	eval[bool](t, ctx, `lifeline.connect({client: 'device', clientId: 'rr-dev', version: 5}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.connect({client: 'app', clientId: 'rr-app', version: 5}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.subscribe('rr/dev/cmd', {client: 'device', qos: 1, properties: {subscriptionIdentifier: 7}}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.subscribe('rr/app/reply', {client: 'app', qos: 1}).then(() => true)`)
+	eval[bool](t, ctx, `lifeline.publish('rr/dev/cmd', 'reboot', {client: 'app', qos: 1, properties: {responseTopic: 'rr/app/reply', correlationData: 'req-1'}}).then(() => true)`)
+	waitFor(t, ctx, "the request delivered", `lifeline._messages(0).messages.some(m => m.client === 'device' && m.topic === 'rr/dev/cmd')`, 5*time.Second)
+	eval[bool](t, ctx, `lifeline.publish('rr/app/reply', 'ok', {client: 'device', qos: 1, properties: {correlationData: 'req-1'}}).then(() => true)`)
+	waitFor(t, ctx, "the response delivered", `lifeline._messages(0).messages.some(m => m.client === 'app' && m.topic === 'rr/app/reply')`, 5*time.Second)
+
+	arrows := `lifeline._view(0, lifeline._total()).arrows`
+	req := eval[int](t, ctx, arrows+`.find(a => a.kind === 'mqtt.PUBLISH' && a.from === 'app').seq`)
+	answers := eval[[]string](t, ctx, arrows+`.filter(a => a.mqtt5 && a.mqtt5.request).map(a => a.from + '>' + a.to + ' ' + a.mqtt5.request + ' ' + (a.mqtt5.elapsed > 0))`)
+	if len(answers) != 4 {
+		t.Fatalf("responses linked: %q, want the response on its 4 arrows (both legs, both ways)", answers)
+	}
+	for _, a := range answers {
+		if !strings.HasSuffix(a, " "+itoa(req)+" true") {
+			t.Errorf("response %q not linked to request #%d", a, req)
+		}
+	}
+	if r := eval[int](t, ctx, arrows+`.find(a => a.seq === `+itoa(req)+`).mqtt5.response`); r == 0 {
+		t.Errorf("the request does not say which PUBLISH answered it")
+	}
+	subs := eval[[]string](t, ctx, arrows+`.filter(a => a.mqtt5 && a.mqtt5.subs).map(a => a.leg + ' ' + a.mqtt5.subs.map(s => s.id + '=' + s.filter).join(','))`)
+	if strings.Join(subs, "|") != "proxy-broker 7=rr/dev/cmd|browser-proxy 7=rr/dev/cmd" {
+		t.Errorf("subscription links %q, want the delivered request's on both legs", subs)
+	}
+	waitFor(t, ctx, "the badges", `[...document.querySelectorAll('.badge.v5')].some(b => b.textContent.startsWith('answers #`+itoa(req)+` after'))`, 5*time.Second)
+	screenshot(t, ctx, "request-response")
+}
