@@ -5,7 +5,7 @@ WASM_DIR := static/wasm
 TOOLS    := $(CURDIR)/bin/tools
 # Packages that are built for the browser (GOOS=js GOARCH=wasm): vetted for
 # js/wasm; WASM_TEST_PKGS run their tests in headless Chromium.
-WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/... ./mermaid/
+WASM_PKGS := ./wasm/... ./codec/... ./trace/... ./client/ ./textdiagram/ ./diagram/... ./mermaid/ ./expert/
 WASM_TEST_PKGS := ./wasm/...
 # Fuzz targets run briefly by `make test`, as package:target: every
 # `func Fuzz…` of the module's _test.go files, found when make runs, so the

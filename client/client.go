@@ -42,9 +42,11 @@ type Config struct {
 	// MaxInflight caps our unacknowledged QoS 1/2 PUBLISHes in MQTT 3.1.1,
 	// which has no Receive Maximum (default 65535).
 	MaxInflight uint16
-	// NoTopicAliases stops the client from assigning Topic Aliases to
-	// outgoing PUBLISHes when the broker allows them.
-	NoTopicAliases bool
+	// TopicAliases makes the client assign Topic Aliases to every outgoing
+	// PUBLISH when the broker allows them (a Topic Alias Maximum in
+	// CONNACK): the first PUBLISH to a topic sets an alias, later ones send
+	// the alias and no topic. Message.TopicAlias asks for one message.
+	TopicAliases bool
 	// Seed seeds the jitter and the generated client id.
 	Seed uint64
 }
@@ -59,6 +61,7 @@ const (
 type outMsg struct {
 	pub   codec.Publish // our own copy: Topic and Payload never change
 	state int
+	alias bool // use a Topic Alias when the broker allows (Message.TopicAlias)
 }
 
 type pendingSub struct {
@@ -437,7 +440,7 @@ func (c *Client) handleConnack(now time.Time, p *codec.Connack) {
 		if pr.Has(codec.PropRetainAvailable) {
 			c.retainOK = pr.RetainAvailable == 1
 		}
-		if pr.Has(codec.PropTopicAliasMaximum) && !c.cfg.NoTopicAliases {
+		if pr.Has(codec.PropTopicAliasMaximum) {
 			c.aliasMax = pr.TopicAliasMaximum
 		}
 		if pr.Has(codec.PropServerKeepAlive) {
@@ -532,7 +535,7 @@ func (c *Client) pump(now time.Time) {
 		if p.QoS == 0 {
 			p.PacketID = 0
 		}
-		if c.aliasMax > 0 && !p.Properties.Has(codec.PropTopicAlias) {
+		if c.aliasMax > 0 && (m.alias || c.cfg.TopicAliases) && !p.Properties.Has(codec.PropTopicAlias) {
 			if a, ok := c.aliasOut[p.Topic]; ok {
 				p.Topic = ""
 				p.Properties.TopicAlias = a
@@ -748,7 +751,7 @@ func (c *Client) Publish(now time.Time, m Message) (uint16, error) {
 			return 0, ErrNoPacketID
 		}
 	}
-	c.out = append(c.out, &outMsg{pub: p})
+	c.out = append(c.out, &outMsg{pub: p, alias: m.TopicAlias})
 	c.pump(now)
 	return p.PacketID, nil
 }

@@ -424,7 +424,7 @@ func TestSessionNotPresentResendsAsNew(t *testing.T) {
 }
 
 func TestTopicAliases(t *testing.T) {
-	h := newHarness(t, Config{Properties: props(func(p *codec.Properties) { p.TopicAliasMaximum = 2; p.Set(codec.PropTopicAliasMaximum) })})
+	h := newHarness(t, Config{TopicAliases: true, Properties: props(func(p *codec.Properties) { p.TopicAliasMaximum = 2; p.Set(codec.PropTopicAliasMaximum) })})
 	h.connect(props(func(p *codec.Properties) { p.TopicAliasMaximum = 1; p.Set(codec.PropTopicAliasMaximum) }), false)
 	h.c.Publish(h.now, Message{Topic: "long/topic", Payload: []byte("1")})
 	h.c.Publish(h.now, Message{Topic: "long/topic", Payload: []byte("2")})
@@ -577,5 +577,33 @@ func TestRepeatedPubrecThenTwoPubcomps(t *testing.T) {
 	h.in(&codec.Pubcomp{PacketID: 7})
 	if got := strings.Join(h.take(), "\n"); !strings.Contains(got, "no QoS 2 PUBLISH waiting") {
 		t.Fatalf("a stray PUBCOMP: %s", got)
+	}
+}
+
+// TestTopicAliasOptIn: without Config.TopicAliases only the messages that
+// ask for it (Message.TopicAlias) use an alias, and none when the broker
+// announced no Topic Alias Maximum.
+func TestTopicAliasOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		max  bool
+		want []string
+	}{
+		{"broker allows", true, []string{"> PUBLISH qos=0 a (1 B)", "> PUBLISH qos=0 a (1 B)", "> PUBLISH qos=0 a (1 B)", "> PUBLISH qos=0 alias:1 (1 B)"}},
+		{"broker does not", false, []string{"> PUBLISH qos=0 a (1 B)", "> PUBLISH qos=0 a (1 B)", "> PUBLISH qos=0 a (1 B)", "> PUBLISH qos=0 a (1 B)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			var ack codec.Properties
+			if tc.max {
+				ack = props(func(p *codec.Properties) { p.TopicAliasMaximum = 5; p.Set(codec.PropTopicAliasMaximum) })
+			}
+			h.connect(ack, false)
+			h.c.Publish(h.now, Message{Topic: "a", Payload: []byte("1")})
+			h.c.Publish(h.now, Message{Topic: "a", Payload: []byte("2")})
+			h.c.Publish(h.now, Message{Topic: "a", Payload: []byte("3"), TopicAlias: true}) // sets alias 1 (the topic is sent)
+			h.c.Publish(h.now, Message{Topic: "a", Payload: []byte("4"), TopicAlias: true})
+			h.expect(tc.want...)
+		})
 	}
 }

@@ -108,6 +108,9 @@ type Message struct {
 	Dup        bool             // received with DUP set
 	PacketID   uint16           // received QoS 1/2 packet id
 	Properties codec.Properties // MQTT 5.0 PUBLISH properties (received: Topic Alias resolved into Topic)
+	// TopicAlias asks the client to send this message with a Topic Alias
+	// when the broker allows them (see Config.TopicAliases).
+	TopicAlias bool
 }
 
 // Error is a failure the client reports: a protocol violation by the broker,

@@ -39,6 +39,19 @@ func TestZeroAllocs(t *testing.T) {
 			sa Suback
 			d  Disconnect
 		)
+		// A PUBLISH whose properties came in non-identifier order (in
+		// 3.1.1 the same packet without them).
+		var p5 Publish
+		pp := &Publish{QoS: 1, Topic: benchTopic, PacketID: 3, Payload: benchPayload}
+		pp.Properties.User = []UserProperty{{"k", "v"}}
+		pp.Properties.ContentType = "text/plain"
+		pp.Properties.Set(PropContentType)
+		pubProps := mustAppend(t, pp, v)
+		if v == V5 {
+			if err := p5.Decode(pubProps, v); err != nil {
+				t.Fatal(err)
+			}
+		}
 		suback := mustAppend(t, &Suback{PacketID: 7, ReasonCodes: []ReasonCode{0, 1, 2}}, v)
 		disc := mustAppend(t, &Disconnect{}, v)
 		buf := make([]byte, 0, 512)
@@ -47,6 +60,8 @@ func TestZeroAllocs(t *testing.T) {
 			f    func() error
 		}{
 			{"decode PUBLISH", func() error { return p.Decode(pub, v) }},
+			{"decode PUBLISH with properties reused", func() error { return p5.Decode(pubProps, v) }},
+			{"encode PUBLISH with properties in decoded order", func() (err error) { _, err = p5.Append(buf[:0], v); return }},
 			{"decode CONNECT", func() error { return c.Decode(con, v) }},
 			{"decode SUBSCRIBE reused", func() error { return s.Decode(sub, v) }},
 			{"decode PUBACK", func() error { return a.Decode(ack, v) }},

@@ -64,6 +64,11 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %x but cannot re-encode: %v", b, err)
 		}
+		// Byte-exact: a re-encoding of the same length (the same optional
+		// fields written) is the same bytes, properties in their order.
+		if len(enc) == len(b) && !bytes.Equal(enc, b) {
+			t.Fatalf("decoded %x re-encodes to %x", b, enc)
+		}
 		p2, err := Decode(enc, v)
 		if err != nil {
 			t.Fatalf("re-encoding %x does not decode: %v", enc, err)

@@ -172,6 +172,14 @@ type Properties struct {
 	WildcardSubAvailable    byte
 	SubIDAvailable          byte
 	SharedSubAvailable      byte
+
+	// order lists the properties in the order they were decoded, one entry
+	// per occurrence (a User Property or Subscription Identifier as often
+	// as it came), so a decoded packet re-encodes to the same bytes. It is
+	// not exported: a Properties built by hand, or one whose properties
+	// were changed, encodes what order does not name in identifier order
+	// after the rest (see appendProps).
+	order []PropertyID
 }
 
 // Has reports whether property id is present.
@@ -197,8 +205,8 @@ func (p *Properties) Clear(id PropertyID) { p.Present &^= 1 << id }
 
 // reset empties p, keeping the slices' memory for reuse.
 func (p *Properties) reset() {
-	u, s := p.User[:0], p.SubscriptionIdentifiers[:0]
-	*p = Properties{User: u, SubscriptionIdentifiers: s}
+	u, s, o := p.User[:0], p.SubscriptionIdentifiers[:0], p.order[:0]
+	*p = Properties{User: u, SubscriptionIdentifiers: s, order: o}
 }
 
 func (p *Properties) empty() bool {
@@ -290,6 +298,7 @@ func (c *cursor) readProps(p *Properties, where PacketType) error {
 	}
 	end := c.end
 	c.end = c.off + n
+	p.order = p.order[:0]
 	var seen uint64
 	for c.off < c.end {
 		if err := c.readProp(p, where, &seen); err != nil {
@@ -331,6 +340,7 @@ func (c *cursor) readProp(p *Properties, where PacketType, seen *uint64) error {
 		return c.failAt(at, "mqtt.property_id", "2.2.2.2", ErrDuplicateProp) // "It is a Protocol Error to include ... more than once"
 	}
 	*seen |= bit
+	p.order = append(p.order, id)
 	valAt := c.off
 	switch pi.kind {
 	case kindPair:
@@ -446,50 +456,96 @@ func (p *Properties) appendProps(dst []byte, where PacketType) ([]byte, error) {
 	if n == 0 {
 		return dst, nil
 	}
-	for m := p.Present &^ (1<<PropUser | 1<<PropSubscriptionID); m != 0; m &= m - 1 {
-		id := PropertyID(bits.TrailingZeros64(m))
-		if !id.ValidIn(where) {
-			return dst, newErr(where, "mqtt.property_id", 0, "2.2.2.2", ErrBadProperty)
-		}
-		dst = append(dst, byte(id))
-		switch r := p.ref(id).(type) {
-		case *byte:
-			dst = append(dst, *r)
-		case *uint16:
-			dst = appendU16(dst, *r)
-		case *uint32:
-			dst = appendU32(dst, *r)
-		case *string:
-			if len(*r) > 65535 {
-				return dst, newErr(where, properties[id].field, 0, "1.5.4", ErrFieldTooLong)
-			}
-			dst = appendString(dst, *r)
-		case *[]byte:
-			if len(*r) > 65535 {
-				return dst, newErr(where, properties[id].field, 0, "1.5.6", ErrFieldTooLong)
-			}
-			dst = appendBinary(dst, *r)
-		}
-	}
-	if len(p.SubscriptionIdentifiers) > 0 {
-		if !PropSubscriptionID.ValidIn(where) || (where == TypeSubscribe && len(p.SubscriptionIdentifiers) > 1) {
-			return dst, newErr(where, "mqtt.property_id", 0, "2.2.2.2", ErrBadProperty)
-		}
-		for _, s := range p.SubscriptionIdentifiers {
-			if s <= 0 || s > maxVarint {
-				return dst, newErr(where, "mqtt.prop_number", 0, "3.8.2.1.2", ErrInvalidValue)
-			}
-			dst = appendVarint(append(dst, byte(PropSubscriptionID)), s)
-		}
+	if len(p.SubscriptionIdentifiers) > 0 &&
+		(!PropSubscriptionID.ValidIn(where) || (where == TypeSubscribe && len(p.SubscriptionIdentifiers) > 1)) {
+		return dst, newErr(where, "mqtt.property_id", 0, "2.2.2.2", ErrBadProperty)
 	}
 	if len(p.User) > 0 && !PropUser.ValidIn(where) {
 		return dst, newErr(where, "mqtt.property_id", 0, "2.2.2.2", ErrBadProperty)
 	}
-	for _, u := range p.User {
-		if len(u.Key) > 65535 || len(u.Value) > 65535 {
-			return dst, newErr(where, "mqtt.prop_key", 0, "1.5.7", ErrFieldTooLong)
+	// First the properties in the order they were decoded, then what is
+	// left in identifier order, Subscription Identifiers, User Properties.
+	var done uint64
+	ui, si := 0, 0
+	var err error
+	for _, id := range p.order {
+		switch {
+		case id == PropUser:
+			if ui < len(p.User) {
+				if dst, err = appendUser(dst, where, p.User[ui]); err != nil {
+					return dst, err
+				}
+				ui++
+			}
+		case id == PropSubscriptionID:
+			if si < len(p.SubscriptionIdentifiers) {
+				if dst, err = appendSubID(dst, where, p.SubscriptionIdentifiers[si]); err != nil {
+					return dst, err
+				}
+				si++
+			}
+		case p.Present&(1<<id) != 0 && done&(1<<id) == 0:
+			done |= 1 << id
+			if dst, err = p.appendProp(dst, where, id); err != nil {
+				return dst, err
+			}
 		}
-		dst = appendString(appendString(append(dst, byte(PropUser)), u.Key), u.Value)
+	}
+	for m := p.Present &^ (1<<PropUser | 1<<PropSubscriptionID) &^ done; m != 0; m &= m - 1 {
+		if dst, err = p.appendProp(dst, where, PropertyID(bits.TrailingZeros64(m))); err != nil {
+			return dst, err
+		}
+	}
+	for ; si < len(p.SubscriptionIdentifiers); si++ {
+		if dst, err = appendSubID(dst, where, p.SubscriptionIdentifiers[si]); err != nil {
+			return dst, err
+		}
+	}
+	for ; ui < len(p.User); ui++ {
+		if dst, err = appendUser(dst, where, p.User[ui]); err != nil {
+			return dst, err
+		}
 	}
 	return dst, nil
+}
+
+// appendProp appends one scalar, string or binary property.
+func (p *Properties) appendProp(dst []byte, where PacketType, id PropertyID) ([]byte, error) {
+	if !id.ValidIn(where) {
+		return dst, newErr(where, "mqtt.property_id", 0, "2.2.2.2", ErrBadProperty)
+	}
+	dst = append(dst, byte(id))
+	switch r := p.ref(id).(type) {
+	case *byte:
+		dst = append(dst, *r)
+	case *uint16:
+		dst = appendU16(dst, *r)
+	case *uint32:
+		dst = appendU32(dst, *r)
+	case *string:
+		if len(*r) > 65535 {
+			return dst, newErr(where, properties[id].field, 0, "1.5.4", ErrFieldTooLong)
+		}
+		dst = appendString(dst, *r)
+	case *[]byte:
+		if len(*r) > 65535 {
+			return dst, newErr(where, properties[id].field, 0, "1.5.6", ErrFieldTooLong)
+		}
+		dst = appendBinary(dst, *r)
+	}
+	return dst, nil
+}
+
+func appendSubID(dst []byte, where PacketType, s int) ([]byte, error) {
+	if s <= 0 || s > maxVarint {
+		return dst, newErr(where, "mqtt.prop_number", 0, "3.8.2.1.2", ErrInvalidValue)
+	}
+	return appendVarint(append(dst, byte(PropSubscriptionID)), s), nil
+}
+
+func appendUser(dst []byte, where PacketType, u UserProperty) ([]byte, error) {
+	if len(u.Key) > 65535 || len(u.Value) > 65535 {
+		return dst, newErr(where, "mqtt.prop_key", 0, "1.5.7", ErrFieldTooLong)
+	}
+	return appendString(appendString(append(dst, byte(PropUser)), u.Key), u.Value), nil
 }

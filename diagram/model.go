@@ -40,7 +40,8 @@ type item struct {
 	ord      int // position since the first entry ever kept: index + Model.dropped
 	class    string
 	exchange int
-	held     bool // see Arrow.Held
+	held     bool   // see Arrow.Held
+	mqtt5    *MQTT5 // links5
 }
 
 // connKey names a connection on a leg.
@@ -81,6 +82,8 @@ type Model struct {
 	stale      bool // the offset moved; remote entries await realign
 	relays     map[relayKey][]relayEnd
 	relayOrder []relayKey
+
+	links links5 // MQTT 5.0 properties across packets (links5.go)
 }
 
 // New returns an empty Model.
@@ -151,6 +154,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
+	m.links.add(it)
 	m.follow(it)
 	m.relay(it)
 	m.held(it)

@@ -43,6 +43,9 @@ type Arrow struct {
 	// held it there (a lab.hold entry with its bytes followed): its
 	// forwarding, if any, is drawn when it happens.
 	Held bool `json:"held,omitempty"`
+	// MQTT5 links the arrow to others by its MQTT 5.0 properties: alias,
+	// request/response, subscriptions (links5.go).
+	MQTT5 *MQTT5 `json:"mqtt5,omitempty"`
 }
 
 // Span is an exchange as far as it is shown: the rows of its arrows.
@@ -232,7 +235,7 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		Kind: e.Kind, Class: it.class, Leg: e.Leg, From: e.From, To: e.To,
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
-		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held,
+		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/capture"
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/expert"
+	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
 func init() { commands["dissect"] = runDissect }
@@ -97,6 +99,7 @@ func dissectFile(ctx context.Context, name string, asJSON bool, stdout, stderr i
 	defer f.Close()
 	enc := json.NewEncoder(stdout)
 	n := 0
+	var mqtt []trace.Entry // for the expert analysis, numbered by frame
 	sum, err := capture.Scan(f, capture.Options{}, func(it capture.Item) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -106,6 +109,8 @@ func dissectFile(ctx context.Context, name string, asJSON bool, stdout, stderr i
 			return nil
 		}
 		n++
+		e.Seq = it.Frame
+		mqtt = append(mqtt, e)
 		v := codec.Version(e.Version)
 		if v == 0 {
 			v = codec.V311
@@ -127,6 +132,11 @@ func dissectFile(ctx context.Context, name string, asJSON bool, stdout, stderr i
 	}
 	if n == 0 {
 		fmt.Fprintf(stderr, "dissect: %s: no MQTT packets in %d frames\n", name, sum.Frames)
+		return nil
 	}
-	return nil
+	fs := expert.Analyze(mqtt, expert.Options{})
+	if asJSON {
+		return writeFindingsJSON(enc, fs)
+	}
+	return writeFindings(stdout, fs, "frame ")
 }

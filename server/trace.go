@@ -21,6 +21,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/client/netclient"
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/expert"
 	"github.com/lifeline-mqtt/lifeline/netrec"
 	"github.com/lifeline-mqtt/lifeline/textdiagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -47,6 +48,7 @@ type traceOptions struct {
 	wait     time.Duration
 	json     bool
 	insecure bool
+	aliases  bool // -topic-alias: Topic Aliases when the broker allows
 	timeout  time.Duration
 	from     string // a capture file to draw instead of a live run
 	broker   string
@@ -89,6 +91,7 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.StringVar(&o.origin, "origin", "", "ws, wss: send this Origin header (as a page on that origin would)")
 	fs.StringVar(&o.subprotocol, "subprotocol", "mqtt", "ws, wss: the WebSocket subprotocols to offer, comma-separated (\"\" offers none)")
 	fs.Int64Var(&o.maxFrame, "max-frame", wsclient.DefaultReadLimit, "ws, wss: the largest frame accepted from the server, in bytes")
+	fs.BoolVar(&o.aliases, "topic-alias", false, "MQTT 5: send PUBLISHes with Topic Aliases when the broker allows them")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on connecting and on each acknowledgement")
 	fs.StringVar(&o.ns, "nameserver", "", "DNS server (`host:port`) that resolves the broker's name (default: /etc/resolv.conf)")
 	fs.StringVar(&o.from, "from", "", "draw the lifecycle recorded in a .pcap or .pcapng `FILE` instead of connecting")
@@ -340,7 +343,7 @@ func traceRun(ctx context.Context, o traceOptions, stdout, stderr io.Writer) err
 		return closeInTurn{c, closeWait}, nil
 	}
 	cfg := client.Config{Version: codec.Version(o.version), ClientID: o.id, Username: o.user, KeepAlive: uint16(o.keep),
-		CleanStart: true, ConnectTimeout: o.timeout, Seed: uint64(time.Now().UnixNano())}
+		CleanStart: true, ConnectTimeout: o.timeout, Seed: uint64(time.Now().UnixNano()), TopicAliases: o.aliases}
 	if o.pass != "" {
 		cfg.Password = []byte(o.pass)
 	}
@@ -398,13 +401,15 @@ func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout,
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		seq := 0
+		shown := make([]trace.Entry, 0, len(entries))
 		for _, e := range entries {
-			if e.From == e.To { // error notes go to stderr
+			if e.Kind == "error" { // error notes go to stderr (the proxy's one-lane entries are shown)
 				fmt.Fprintln(stderr, "lifeline trace:", e.Error)
 				continue
 			}
 			seq++
 			e.Seq = seq
+			shown = append(shown, e)
 			if o.mask {
 				e.T = 0
 			}
@@ -412,15 +417,57 @@ func printTrace(entries []trace.Entry, o traceOptions, parties []string, stdout,
 				return werr
 			}
 		}
-	} else {
-		for i := range entries {
-			entries[i].Seq = i + 1
-		}
-		if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask, Notes: o.ws != nil}); werr != nil {
-			return werr
+		return writeFindingsJSON(enc, expert.Analyze(shown, expert.Options{}))
+	}
+	for i := range entries {
+		entries[i].Seq = i + 1
+	}
+	if werr := textdiagram.Render(stdout, entries, textdiagram.Options{Parties: parties, MaskTimes: o.mask, Notes: o.ws != nil}); werr != nil {
+		return werr
+	}
+	return writeFindings(stdout, expert.Analyze(entries, expert.Options{}), "#")
+}
+
+// findingJSON is the line `-json` writes for each finding, after the
+// entries or packets: {"finding":{…}}.
+type findingJSON struct {
+	Finding expert.Finding `json:"finding"`
+}
+
+func writeFindingsJSON(enc *json.Encoder, fs []expert.Finding) error {
+	for _, f := range fs {
+		if err := enc.Encode(findingJSON{f}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// writeFindings writes the expert analysis as a "Findings" section: the
+// counts by severity, then one line per finding, its packets numbered with
+// mark ("#" for trace entries, "frame " for capture frames).
+func writeFindings(w io.Writer, fs []expert.Finding, mark string) error {
+	n := expert.Counts(fs)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nFindings: %d errors, %d warnings, %d notes, %d chats\n",
+		n[expert.Error], n[expert.Warning], n[expert.Note], n[expert.Chat])
+	for _, f := range fs {
+		pk := make([]string, len(f.Seq))
+		for i, q := range f.Seq {
+			pk[i] = mark + strconv.Itoa(q)
+		}
+		fmt.Fprintf(&sb, "  %-7s %s", f.Severity, strings.Join(pk, ","))
+		if f.Conn != "" {
+			fmt.Fprintf(&sb, " (%s)", f.Conn)
+		}
+		sb.WriteString("  " + f.Text)
+		if f.Clause != "" {
+			sb.WriteString(" [" + f.Clause + "]")
+		}
+		sb.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
 }
 
 // traceSteps drives the lifecycle: connect, subscribe, publish, wait,

@@ -20,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -281,5 +282,105 @@ func TestTraceDNS(t *testing.T) {
 			kinds = append(kinds, e.Kind)
 		}
 		t.Fatalf("want dns.query, then a dns.response answering 127.0.0.1, then tcp.syn; got %v", kinds)
+	}
+}
+
+// TestTraceFindings: the expert analysis follows the trace, as a Findings
+// section and as {"finding":…} lines with -json. mosquitto with max_qos 1
+// grants QoS 1 to a QoS 2 subscription: a note on the SUBACK.
+func TestTraceFindings(t *testing.T) {
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{Extra: "max_qos 1\n"})
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"-id", "findings", "-sub", "a/#:2", "-wait", "0s", "mqtt://" + m.Addr}
+		if asJSON {
+			args = append([]string{"-json"}, args...)
+		}
+		var out, errb bytes.Buffer
+		if err := runTrace(context.Background(), args, &out, &errb); err != nil {
+			t.Fatalf("%v\n%s", err, errb.String())
+		}
+		if !asJSON {
+			for _, want := range []string{"Findings: 0 errors, 0 warnings, 1 notes, 0 chats", `SUBACK grants QoS 1 for "a/#", lower than the QoS 2 asked for [3.8.4]`} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("text output lacks %q:\n%s", want, out.String())
+				}
+			}
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		var f struct {
+			Finding struct {
+				Severity string `json:"severity"`
+				Code     string `json:"code"`
+				Seq      []int  `json:"seq"`
+			} `json:"finding"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Finding.Code != "suback.downgraded" || f.Finding.Severity != "note" || len(f.Finding.Seq) != 2 {
+			t.Fatalf("last line %s, want the SUBACK's finding", lines[len(lines)-1])
+		}
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(lines[f.Finding.Seq[0]-1]), &e); err != nil || e.Kind != "mqtt.SUBACK" {
+			t.Fatalf("finding points at %+v (%v), want the SUBACK", e, err)
+		}
+	}
+}
+
+// TestTraceAliasesLive: with -topic-alias the client assigns Topic Aliases
+// when the broker announces a Topic Alias Maximum (mosquitto: 10), so the
+// second PUBLISH to
+// a topic carries alias 1 and no topic; the expert analysis notes the
+// alias set (a chat) and the diagram says what alias 1 stands for. The
+// embedded mochi announces no maximum in CONNACK, so the client uses no
+// alias with it and neither appears (see expert/live_test.go).
+func TestTraceAliasesLive(t *testing.T) {
+	m := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	var out, errb bytes.Buffer
+	args := []string{"-json", "-v", "5", "-topic-alias", "-id", "aliases", "-pub", "plant/t1=21.5", "-pub", "plant/t1=21.6", "-wait", "0s", "mqtt://" + m.Addr}
+	if err := runTrace(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	model := diagram.New(diagram.Options{})
+	var set, pubs []int
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(l, `{"finding":`) {
+			var f struct {
+				Finding struct {
+					Code string `json:"code"`
+					Seq  []int  `json:"seq"`
+				} `json:"finding"`
+			}
+			if err := json.Unmarshal([]byte(l), &f); err != nil {
+				t.Fatal(err)
+			}
+			if f.Finding.Code != "alias.set" {
+				t.Errorf("unexpected finding %s", l)
+			}
+			set = append(set, f.Finding.Seq...)
+			continue
+		}
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		model.Add(e, diagram.Imported)
+		if e.Kind == "mqtt.PUBLISH" {
+			pubs = append(pubs, e.Seq)
+		}
+	}
+	if len(pubs) != 2 || len(set) != 1 || set[0] != pubs[0] {
+		t.Fatalf("PUBLISHes %v, alias set by %v: want the first to set it", pubs, set)
+	}
+	for _, a := range model.View(0, model.Len()).Arrows {
+		if a.Seq == pubs[1] {
+			if a.MQTT5 == nil || a.MQTT5.Alias != 1 || a.MQTT5.AliasTopic != "plant/t1" || a.MQTT5.AliasSet {
+				t.Fatalf("second PUBLISH links %+v, want alias 1 = plant/t1", a.MQTT5)
+			}
+			if !strings.Contains(a.Summary, "alias") {
+				t.Errorf("second PUBLISH summary %q does not mention its alias", a.Summary)
+			}
+		}
 	}
 }

@@ -6,6 +6,7 @@ import { Detail } from './detail.js';
 import { Panels } from './panels.js';
 import { Lessons } from './lessons.js';
 import { LabPanel } from './lab.js';
+import { Findings } from './findings.js';
 import { svgCSS, svgToPNG } from './export.js';
 
 const status = document.getElementById('status');
@@ -89,7 +90,11 @@ function start() {
   const diagram = new Diagram(document.getElementById('diagram-panel'), lifeline, (seq) => detail.show(seq));
   const panels = new Panels(lifeline);
   const lab = new LabPanel(lifeline, panels);
-  lifeline._ui = { diagram, detail, panels, lab };
+  const findings = new Findings(document.getElementById('findings-panel'), lifeline, (seq) => {
+    diagram.reveal(seq);
+    diagram.select(seq, true);
+  });
+  lifeline._ui = { diagram, detail, panels, lab, findings };
   lifeline._ui.lessons = new Lessons(lifeline, lifeline._ui);
 
   // One frame: the diagram and the panels draw what changed.
@@ -97,6 +102,7 @@ function start() {
     try {
       diagram.frame();
       panels.frame();
+      findings.frame();
     } catch (e) {
       console.error(e);
     }

@@ -382,6 +382,12 @@ export class Diagram {
       // The proxy's lab bench held this packet on arrival (the Go model says which).
       g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
     }
+    const links = links5Text(a.mqtt5);
+    if (links) {
+      g.append(s('text', { class: 'badge v5', x: (x1 + x2) / 2, y: y + 11, 'text-anchor': 'middle', text: clip(links, maxChars) }));
+      const tip = g.__tip;
+      g.__tip = () => `${tip()}\n${links}`;
+    }
     if (a.observed === 'kernel') {
       g.append(s('text', { class: 'badge', x: x1 + dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'start' : 'end', text: 'kernel' }));
     }
@@ -497,3 +503,20 @@ function textWidth(text, font, at) {
 const clip = (t, n) => (t.length > n ? t.slice(0, n - 1) + '…' : t);
 
 const safe = (p) => String(p).replace(/[^a-z0-9-]/gi, '_');
+
+// links5Text says what an arrow's MQTT 5.0 properties link it to (the
+// diagram model's MQTT5, computed in Go): the topic an alias stands for,
+// the request a response answers, the subscriptions a delivery matched.
+function links5Text(m) {
+  if (!m) return '';
+  const parts = [];
+  if (m.alias) {
+    if (m.aliasSet) parts.push(`sets alias ${m.alias} = ${m.aliasTopic}`);
+    else if (m.aliasTopic) parts.push(`alias ${m.alias} = ${m.aliasTopic}`);
+    else parts.push(`alias ${m.alias} never set`);
+  }
+  if (m.request) parts.push(`answers #${m.request} after ${fmtMs(m.elapsed)}`);
+  if (m.response) parts.push(`answered by #${m.response}`);
+  for (const sub of m.subs || []) parts.push(`subscription ${sub.id}${sub.filter ? ` (${sub.filter})` : ''}`);
+  return parts.join(' · ');
+}

@@ -151,6 +151,7 @@ func (a *app) install() {
 	a.method("cut", a.cut)
 	a.installLab()
 	a.syncMethod("dissect", a.dissect)
+	a.syncMethod("findings", a.findings)
 	a.syncMethod("exportJSON", func([]js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')

@@ -6,6 +6,7 @@ import (
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/expert"
 	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
@@ -73,4 +74,31 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// findings is lifeline.findings(): the expert analysis of the kept
+// entries, [{severity, code, seq: [..], conn, leg, text, clause}], ordered
+// by their first packet.
+func (a *app) findings([]js.Value) any {
+	fs := expert.Analyze(a.model.Entries(), expert.Options{})
+	a.w.Reset()
+	a.w.Open('[')
+	for _, f := range fs {
+		a.w.Open('{')
+		a.w.KString("severity", f.Severity.String())
+		a.w.KString("code", f.Code)
+		a.w.Key("seq")
+		a.w.Open('[')
+		for _, q := range f.Seq {
+			a.w.Int(q)
+		}
+		a.w.Close(']')
+		a.w.KString("conn", f.Conn)
+		a.w.KString("leg", f.Leg)
+		a.w.KString("text", f.Text)
+		a.w.KString("clause", f.Clause)
+		a.w.Close('}')
+	}
+	a.w.Close(']')
+	return parseJSON(a.w.B)
 }

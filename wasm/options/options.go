@@ -84,6 +84,9 @@ type Connect struct {
 	CleanStart *bool `js:"cleanStart"`
 	// Reconnect after a lost or refused connection, with backoff.
 	Reconnect bool `js:"reconnect"`
+	// TopicAliases sends every PUBLISH with an MQTT 5.0 Topic Alias when
+	// the broker allows them (Topic Alias Maximum in CONNACK).
+	TopicAliases bool `js:"topicAliases"`
 	// PingTimeout is how long, in whole seconds, an unanswered PINGREQ
 	// waits before the connection is declared dead; default keepAlive/2,
 	// at least 1 s.
@@ -151,6 +154,9 @@ type Publish struct {
 	QoS        uint8       `js:"qos"` // 0, 1 or 2
 	Retain     bool        `js:"retain"`
 	Properties *Properties `js:"properties"`
+	// TopicAlias asks to send this message with an MQTT 5.0 Topic Alias
+	// when the broker allows them (the first such message sets it).
+	TopicAlias bool `js:"topicAlias"`
 }
 
 // Disconnect is lifeline.disconnect(options).
@@ -208,13 +214,14 @@ func ClientName(name string) (string, error) {
 // configuration.
 func (o *Connect) Config() (client.Config, error) {
 	cfg := client.Config{
-		Version:    codec.V311,
-		ClientID:   o.ClientID,
-		Username:   o.Username,
-		Password:   o.Password,
-		KeepAlive:  30,
-		CleanStart: true,
-		Reconnect:  o.Reconnect,
+		Version:      codec.V311,
+		ClientID:     o.ClientID,
+		Username:     o.Username,
+		Password:     o.Password,
+		KeepAlive:    30,
+		CleanStart:   true,
+		Reconnect:    o.Reconnect,
+		TopicAliases: o.TopicAliases,
 	}
 	cfg.PingTimeout = time.Duration(o.PingTimeout) * time.Second
 	if o.Version != nil {
@@ -296,7 +303,7 @@ func (o *Unsubscribe) Props() (codec.Properties, error) {
 
 // Message checks the publish options and returns the message to send.
 func (o *Publish) Message(topic string, payload []byte) (client.Message, error) {
-	m := client.Message{Topic: topic, Payload: payload, QoS: codec.QoS(o.QoS), Retain: o.Retain}
+	m := client.Message{Topic: topic, Payload: payload, QoS: codec.QoS(o.QoS), Retain: o.Retain, TopicAlias: o.TopicAlias}
 	if err := qos("options.qos", o.QoS); err != nil {
 		return m, err
 	}

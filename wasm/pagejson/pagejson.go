@@ -95,6 +95,40 @@ func writeArrow(w *jsonw.Writer, a *diagram.Arrow) {
 	if a.Held {
 		w.KBool("held", true)
 	}
+	if m := a.MQTT5; m != nil {
+		writeMQTT5(w, m)
+	}
+	w.Close('}')
+}
+
+// writeMQTT5 writes an arrow's "mqtt5" links as diagram.MQTT5's JSON tags
+// say.
+func writeMQTT5(w *jsonw.Writer, m *diagram.MQTT5) {
+	w.Key("mqtt5")
+	w.Open('{')
+	if m.Alias != 0 {
+		w.KInt("alias", m.Alias)
+		w.KString("aliasTopic", m.AliasTopic)
+		w.KBool("aliasSet", m.AliasSet)
+	}
+	if m.Response != 0 {
+		w.KInt("response", m.Response)
+	}
+	if m.Request != 0 {
+		w.KInt("request", m.Request)
+		w.KFloat("elapsed", m.Elapsed)
+	}
+	if len(m.Subs) > 0 {
+		w.Key("subs")
+		w.Open('[')
+		for _, s := range m.Subs {
+			w.Open('{')
+			w.KInt("id", s.ID)
+			w.KString("filter", s.Filter)
+			w.Close('}')
+		}
+		w.Close(']')
+	}
 	w.Close('}')
 }
 
