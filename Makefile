@@ -28,14 +28,17 @@ STATICCHECK := $(TOOLS)/staticcheck
 
 all: build
 
-# Inlining off (-l) in the wasm's packages where it costs the most bytes for
-# the least speed: fmt and reflect (brought by vert, read once per API call),
-# codec and client. main.wasm.br 815,942 -> 780,424 B (budget 800,000 B,
-# server's TestWasmSizeBudget); no more allocations per incoming message
-# (wasm BenchmarkIncoming). -l everywhere saves more (740,000 B) but costs
-# 11 more allocations and 2 KB of garbage per message. README, "Measured".
-WASM_NOINLINE := fmt reflect ./codec ./client
-WASM_GCFLAGS  := $(foreach p,$(WASM_NOINLINE),-gcflags=$(p)=-l)
+# Inlining off (-l) in every package of the wasm except those an incoming
+# message goes through (the page's own, its model and JSON, and the standard
+# library's strings, numbers and syscall/js): everything merged this round
+# (vert's fmt and reflect, the lab bench, the expert analysis, the DNS and
+# HTTP trees) brought main.wasm.br to 817,632 B with Go's inlining and
+# 781,883 B (before the DNS and HTTP trees) with this; budget 800,000 B,
+# server's TestWasmSizeBudget. Per incoming PUBLISH it allocates as before
+# (19 allocations, 4.1 KB: wasm BenchmarkIncoming); -l everywhere would
+# save 11 KB more but costs 11 more allocations a message. README, "Measured".
+WASM_INLINE  := ./diagram ./wasm ./wasm/pagejson ./wasm/jsonw strconv strings bytes unicode/utf8 syscall/js encoding/base64 math sort
+WASM_GCFLAGS := -gcflags=all=-l $(foreach p,$(WASM_INLINE),-gcflags=$(p)=)
 
 ## wasm: the browser client, Go's wasm_exec.js, and precompressed copies
 wasm:
