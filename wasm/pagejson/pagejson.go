@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/dnsdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
@@ -261,6 +262,11 @@ func WriteDetail(w *jsonw.Writer, e *trace.Entry, x *diagram.Exchange, entry fun
 			v = codec.V311
 		}
 		t := codec.Dissect(e.Bytes, v)
+		w.Key("tree")
+		WriteTree(w, &t)
+	}
+	if (e.Kind == trace.KindDNSQuery || e.Kind == trace.KindDNSResponse) && len(e.Bytes) > 0 {
+		t := dnsdissect.Dissect(e.Bytes)
 		w.Key("tree")
 		WriteTree(w, &t)
 	}
