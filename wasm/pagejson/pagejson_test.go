@@ -8,6 +8,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/dnsdissect"
+	"github.com/lifeline-mqtt/lifeline/httpdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
@@ -125,6 +126,8 @@ func TestWriteDetail(t *testing.T) {
 	tree := codec.Dissect(conn, codec.V311)
 	dnsMsg := []byte{0xdf, 0xbe, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 1, 'b', 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1}
 	answer := trace.Entry{Seq: 2, Leg: trace.LegProxyDNS, From: "dns", To: "proxy", Kind: trace.KindDNSResponse, Bytes: dnsMsg, Observed: "wire"}
+	head := []byte("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n")
+	accept := trace.Entry{Seq: 5, Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: trace.KindWSAccept, Bytes: head, Observed: "wire"}
 	tests := []struct {
 		name string
 		e    trace.Entry
@@ -136,6 +139,7 @@ func TestWriteDetail(t *testing.T) {
 			map[string]any{"entry": connect, "class": "connect", "tree": tree, "exchange": map[string]any{"id": 2, "name": "connect", "done": true,
 				"arrows": []map[string]any{{"seq": 3, "kind": "mqtt.CONNECT", "from": "browser", "to": "broker", "t": 1.5}, {"seq": 4, "kind": "mqtt.CONNACK", "from": "broker", "to": "browser", "t": 2.5}}}}},
 		{"TCP alone", syn, nil, nil, map[string]any{"entry": syn, "class": "tcp"}},
+		{"HTTP upgrade", accept, nil, nil, map[string]any{"entry": accept, "class": diagram.Class(accept.Kind), "tree": httpdissect.Dissect(head)}},
 		{"DNS", answer, nil, nil, map[string]any{"entry": answer, "class": diagram.Class(answer.Kind), "tree": dnsdissect.Dissect(dnsMsg)}},
 	}
 	for _, tt := range tests {
