@@ -2,7 +2,6 @@ package httpdissect
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
@@ -46,7 +45,7 @@ func Dissect(head []byte) (t codec.Tree) {
 		prefix = "http.response."
 	}
 	if len(parts) < 2 {
-		t.Expert = append(t.Expert, codec.Expert{Message: "the first line is not an HTTP request or status line: " + strconv.Quote(line)})
+		t.Expert = append(t.Expert, codec.Expert{Message: "the first line is not an HTTP request or status line: " + quote(line)})
 		return t
 	}
 	for len(parts) < 3 {
@@ -73,10 +72,10 @@ func Dissect(head []byte) (t codec.Tree) {
 		h := string(head[off:e])
 		name, value, ok := strings.Cut(h, ":")
 		if !ok {
-			t.Expert = append(t.Expert, codec.Expert{Offset: off, Message: "a header line without a colon: " + strconv.Quote(h)})
+			t.Expert = append(t.Expert, codec.Expert{Offset: off, Message: "a header line without a colon: " + quote(h)})
 		} else {
 			value = strings.TrimSpace(value)
-			field := headerFields[strings.ToLower(name)]
+			field := headerFields[lower(name)]
 			f := codec.Field{Name: field, Value: value, Label: name + ": " + value, Offset: off, Length: e - off}
 			if field == "" {
 				f.Name, f.Value = prefix+"line", h+"\r\n"
@@ -86,4 +85,34 @@ func Dissect(head []byte) (t codec.Tree) {
 		off = e + 2
 	}
 	return t
+}
+
+// quote writes s between quotes with bytes outside printable ASCII as \xNN
+// (strconv.Quote would bring Unicode's tables into the WebAssembly client).
+func quote(s string) string {
+	const digits = "0123456789abcdef"
+	b := []byte{'"'}
+	for i := 0; i < len(s) && i < 80; i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, '\\', 'x', digits[c>>4], digits[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(append(b, '"'))
+}
+
+// lower is s in ASCII lower case (header names are ASCII).
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -422,6 +422,7 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 		if code == websocket.CloseAbnormalClosure {
 			// 1006 is never sent: the page's connection is gone.
 			e.Summary = "connection dropped (1006): " + reason
+			e.Observed = trace.ObservedKernel // no close frame was sent
 			ss.emit(e)
 			ss.ws.Close()
 			return
