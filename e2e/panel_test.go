@@ -105,3 +105,36 @@ func TestPacketPanelTellsTheTruth(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsClearWhenTheirCauseIsGone (#12 item 11): "Not connected:
+// connect first" under Subscribe and Publish goes away once the client is
+// connected; an error with another cause stays until the next try.
+func TestErrorsClearWhenTheirCauseIsGone(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	shown := func(id string) string {
+		return eval[string](t, ctx, `(e => e.hidden ? '' : e.textContent)(document.getElementById('`+id+`'))`)
+	}
+	click(t, ctx, `#subscribe`)
+	click(t, ctx, `#publish`)
+	waitFor(t, ctx, "both errors", `!document.getElementById('subscribe-error').hidden && !document.getElementById('publish-error').hidden`, 5*time.Second)
+	for _, id := range []string{"subscribe-error", "publish-error"} {
+		if got := shown(id); !strings.Contains(got, "onnect first") {
+			t.Fatalf("%s says %q, want the not-connected error", id, got)
+		}
+	}
+	click(t, ctx, `#connect`)
+	waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
+	waitFor(t, ctx, "the not-connected errors cleared", `document.getElementById('subscribe-error').hidden && document.getElementById('publish-error').hidden`, 5*time.Second)
+	screenshot(t, ctx, "errors-cleared-after-connect")
+
+	// A bad filter is the user's to fix: it stays while connected.
+	eval[bool](t, ctx, `(document.querySelector('#subscribe-form [name=filter]').value = 'a/#/b', true)`)
+	click(t, ctx, `#subscribe`)
+	waitFor(t, ctx, "the filter's error", `!document.getElementById('subscribe-error').hidden`, 5*time.Second)
+	time.Sleep(500 * time.Millisecond) // a few frames
+	if got := shown("subscribe-error"); got == "" {
+		t.Fatal("the bad filter's error was cleared though its cause remains")
+	}
+}
