@@ -323,6 +323,18 @@ func TestKeepaliveDeadlines(t *testing.T) {
 			}(),
 			mq(10, bp, "browser", "proxy", pktConnect(30)),
 		}, nil},
+		{"SUBSCRIBE and PUBLISH reset CONNECT's deadline: only the pending one is drawn", []trace.Entry{
+			mq(0, bb, "browser", "broker", pktConnect(5)),
+			mq(1, bb, "broker", "browser", pktConnack()),
+			mq(3000, bb, "browser", "broker", pktSubscribe(1, "x")),
+			mq(3001, bb, "broker", "browser", pktSuback(1)),
+			mq(4000, bb, "browser", "broker", pktPublish(0, 0, "a", "")),
+		}, []Deadline{{T: 9000, KeepAlive: 5, Pending: true}}},
+		{"reset, then the connection closed before the next was due", []trace.Entry{
+			mq(0, bb, "browser", "broker", pktConnect(5)),
+			mq(3000, bb, "browser", "broker", pktSubscribe(1, "x")),
+			mq(4000, bb, "browser", "broker", pktDisconnect()),
+		}, nil},
 		{"keepalive 0 turns it off", []trace.Entry{
 			mq(0, bb, "browser", "broker", pktConnect(0)),
 			mq(1, bb, "broker", "browser", pktConnack()),
