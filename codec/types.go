@@ -12,6 +12,11 @@ const (
 	V5   Version = 5
 )
 
+// DefaultVersion is the version Lifeline speaks unless told otherwise: in
+// the page, `lifeline trace` and `lifeline dissect -hex`. 3.1.1 is what
+// devices mostly speak.
+const DefaultVersion = V311
+
 // String returns "3.1.1" or "5.0" ("3.1" for level 3, otherwise the level in
 // decimal).
 func (v Version) String() string {

@@ -19,6 +19,8 @@ type Exchange struct {
 	Name string `json:"name"` // e.g. "QoS 1 publish, packet id 7"
 	Seqs []int  `json:"seqs"` // the arrows, in the order they happened
 	Done bool   `json:"done"` // the final answer arrived
+
+	finFrom string // of a TCP close: the party whose FIN came last
 }
 
 type role int

@@ -91,9 +91,10 @@ func closing(e *trace.Entry) bool {
 }
 
 // deadlines returns the keepalive deadlines between from and to (page
-// times); atEnd includes those still ahead. A deadline is drawn after a
-// client's packet when the client then stayed silent for at least half its
-// keepalive: that is when the keepalive matters.
+// times); atEnd includes those still ahead. Only a deadline that really
+// fell due is drawn: one the client's next packet did not reset before it
+// (met by a packet in its last tenth or within the broker's grace, missed
+// after), and the one pending after its last packet.
 func (m *Model) deadlines(from, to float64, atEnd bool) []Deadline {
 	var out []Deadline
 	for _, c := range m.channels {
@@ -125,7 +126,11 @@ func (m *Model) deadlines(from, to float64, atEnd bool) []Deadline {
 			case c.closed:
 				next = page(c.closedAt)
 			}
-			if (!last || c.closed) && next-page(c.sends[i]) < ka/2 {
+			if !last && next < due-ka/10 {
+				// Reset before it fell due: any control packet from the
+				// client restarts the keepalive [MQTT-3.1.2-23], so this
+				// deadline never was. A packet in its last tenth (the
+				// client's PINGREQ as the keepalive runs out) meets it.
 				continue
 			}
 			if due > to && !(atEnd && last) {

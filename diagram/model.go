@@ -222,6 +222,23 @@ func (m *Model) link(it *item) {
 	x.Seqs = append(x.Seqs, it.e.Seq)
 	m.live[id]++
 	it.exchange = id
+	switch it.e.Kind {
+	case trace.KindTCPFin:
+		// A FIN from each side ends the close: the ACKs that confirm them
+		// are the kernel's, unseen by a socket (a capture's final ACK
+		// still joins the exchange).
+		if x.finFrom != "" && x.finFrom != it.e.From {
+			x.Done = true
+		}
+		x.finFrom = it.e.From
+	case trace.KindWSClose:
+		// A close without a close frame (the connection is gone, or the
+		// browser reporting a finished handshake) awaits no answer; a
+		// close from the other side may still join it.
+		if it.e.Observed == trace.ObservedKernel {
+			x.Done = true
+		}
+	}
 	if role == roleLast {
 		x.Done = true
 		delete(m.open, s.key)

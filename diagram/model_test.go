@@ -224,6 +224,23 @@ func TestExchangesLinkRequestsAndAnswers(t *testing.T) {
 			ev(3, bp, "browser", "proxy", trace.KindWSClose, nil),
 			ev(4, bp, "proxy", "browser", trace.KindWSClose, nil),
 		}, []group{{"WebSocket upgrade", []int{0, 1}, true}, {"WebSocket close", []int{2, 3}, true}}},
+		{"TCP close is done with both FINs: the kernel's ACKs are not seen", []trace.Entry{
+			ev(1, pb, "proxy", "broker", trace.KindTCPFin, nil),
+			ev(2, pb, "broker", "proxy", trace.KindTCPFin, nil),
+		}, []group{{"TCP close", []int{0, 1}, true}}},
+		{"one FIN is a close still waiting", []trace.Entry{
+			ev(1, pb, "proxy", "broker", trace.KindTCPFin, nil),
+		}, []group{{"TCP close", []int{0}, false}}},
+		{"a dropped WebSocket (no close frame) waits for nothing", []trace.Entry{
+			kernel(ev(1, bp, "browser", "proxy", trace.KindWSClose, nil)),
+			kernel(ev(2, bp, "proxy", "browser", trace.KindWSClose, nil)),
+			ev(3, pb, "proxy", "broker", trace.KindWSClose, nil),
+			kernel(ev(4, pb, "broker", "proxy", trace.KindWSClose, nil)),
+			kernel(ev(5, bb, "broker", "browser", trace.KindWSClose, nil)),
+		}, []group{{"WebSocket close", []int{0, 1}, true}, {"WebSocket close", []int{2, 3}, true}, {"WebSocket close", []int{4}, true}}},
+		{"a close frame not yet answered waits", []trace.Entry{
+			ev(1, bp, "proxy", "browser", trace.KindWSClose, nil),
+		}, []group{{"WebSocket close", []int{0}, false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,6 +322,18 @@ func TestKeepaliveDeadlines(t *testing.T) {
 				return e
 			}(),
 			mq(10, bp, "browser", "proxy", pktConnect(30)),
+		}, nil},
+		{"SUBSCRIBE and PUBLISH reset CONNECT's deadline: only the pending one is drawn", []trace.Entry{
+			mq(0, bb, "browser", "broker", pktConnect(5)),
+			mq(1, bb, "broker", "browser", pktConnack()),
+			mq(3000, bb, "browser", "broker", pktSubscribe(1, "x")),
+			mq(3001, bb, "broker", "browser", pktSuback(1)),
+			mq(4000, bb, "browser", "broker", pktPublish(0, 0, "a", "")),
+		}, []Deadline{{T: 9000, KeepAlive: 5, Pending: true}}},
+		{"reset, then the connection closed before the next was due", []trace.Entry{
+			mq(0, bb, "browser", "broker", pktConnect(5)),
+			mq(3000, bb, "browser", "broker", pktSubscribe(1, "x")),
+			mq(4000, bb, "browser", "broker", pktDisconnect()),
 		}, nil},
 		{"keepalive 0 turns it off", []trace.Entry{
 			mq(0, bb, "browser", "broker", pktConnect(0)),
@@ -529,4 +558,10 @@ func TestClearKeepsClockFilterAndNumbering(t *testing.T) {
 	if m.Len() != 1 {
 		t.Errorf("%d rows shown, want 1: the tcp filter was forgotten", m.Len())
 	}
+}
+
+// kernel marks e as observed by the kernel (no bytes seen).
+func kernel(e trace.Entry) trace.Entry {
+	e.Observed = trace.ObservedKernel
+	return e
 }

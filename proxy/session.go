@@ -156,7 +156,8 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	ss.debug = ss.log.Enabled(context.Background(), slog.LevelDebug)
 
 	e := ss.entry(time.Now(), trace.LegBrowserProxy, "browser", "proxy", trace.KindWSUpgrade, "GET "+req.path+" Upgrade: websocket")
-	e.Note = "Origin " + req.origin + ", protocols " + req.protocols
+	e.Note = "Origin " + req.origin + ", protocols " + req.protocols + "; the head as the proxy's HTTP server parsed it (headers in Go's order)"
+	e.Bytes = requestHead(r)
 	ss.emit(e)
 	d := ss.dial(req)
 	s.metrics.dialed(d)
@@ -175,6 +176,7 @@ func (s *Server) ServeMQTT(w http.ResponseWriter, r *http.Request) {
 	}
 	ss.ws, ss.br, ss.pr = ws, in.br, in.pr
 	e = ss.entry(time.Now(), trace.LegBrowserProxy, "proxy", "browser", trace.KindWSAccept, "101 Switching Protocols, subprotocol "+ws.Subprotocol())
+	e.Bytes = responseHead(r, ws)
 	if d.err == nil {
 		e.Note = "sent once the broker's connection was up"
 	}
@@ -436,6 +438,7 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 		if code == websocket.CloseAbnormalClosure {
 			// 1006 is never sent: the page's connection is gone.
 			e.Summary = "connection dropped (1006): " + reason
+			e.Observed = trace.ObservedKernel // no close frame was sent
 			ss.emit(e)
 			ss.ws.Close()
 			return

@@ -30,7 +30,7 @@ func runDissect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON: one object a line per packet (fields with name, value, offset, length, label)")
 	hexIn := fs.String("hex", "", "dissect one packet given in hex (spaces and colons allowed) instead of a capture file")
-	version := fs.Int("v", 4, "MQTT version for -hex: 4 (3.1.1) or 5 (a CONNECT carries its own)")
+	version := fs.Int("v", int(codec.DefaultVersion), "MQTT version for -hex: 4 (3.1.1) or 5 (a CONNECT carries its own)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: lifeline dissect [-json] FILE.pcap|FILE.pcapng")
 		fmt.Fprintln(stderr, "       lifeline dissect [-json] -hex HEX [-v 4|5]")
@@ -73,10 +73,31 @@ func dissectHex(s string, v codec.Version, asJSON bool, stdout io.Writer) error 
 	}
 	t := codec.Dissect(b, v)
 	if asJSON {
-		return json.NewEncoder(stdout).Encode(t)
+		err = json.NewEncoder(stdout).Encode(t)
+	} else {
+		_, err = io.WriteString(stdout, t.Text())
 	}
-	_, err = io.WriteString(stdout, t.Text())
-	return err
+	if err != nil {
+		return err
+	}
+	if err := malformedError(t); err != nil {
+		return fmt.Errorf("dissect: %w", err)
+	}
+	return nil
+}
+
+// malformedError is nil for a well-formed packet and otherwise says, like a
+// linter, what is wrong and where: the tree's first expert note.
+func malformedError(t codec.Tree) error {
+	if len(t.Expert) == 0 {
+		return nil
+	}
+	e := t.Expert[0]
+	msg := fmt.Sprintf("malformed %s at offset %d: %s", t.Name, e.Offset, e.Message)
+	if e.Clause != "" {
+		msg += " [" + e.Clause + "]"
+	}
+	return errors.New(msg)
 }
 
 // packetJSON is one line of `dissect -json FILE`.
@@ -98,7 +119,8 @@ func dissectFile(ctx context.Context, name string, asJSON bool, stdout, stderr i
 	}
 	defer f.Close()
 	enc := json.NewEncoder(stdout)
-	n := 0
+	n, bad := 0, 0
+	var firstBad error
 	var mqtt []trace.Entry // for the expert analysis, numbered by frame
 	sum, err := capture.Scan(f, capture.Options{}, func(it capture.Item) error {
 		if err := ctx.Err(); err != nil {
@@ -113,9 +135,15 @@ func dissectFile(ctx context.Context, name string, asJSON bool, stdout, stderr i
 		mqtt = append(mqtt, e)
 		v := codec.Version(e.Version)
 		if v == 0 {
-			v = codec.V311
+			v = codec.DefaultVersion
 		}
 		tree := codec.Dissect(e.Bytes, v)
+		if err := malformedError(tree); err != nil {
+			if bad == 0 {
+				firstBad = fmt.Errorf("frame %d: %w", it.Frame, err)
+			}
+			bad++
+		}
 		if asJSON {
 			return enc.Encode(packetJSON{Frame: it.Frame, Time: it.Time.UTC(), T: math.Round(e.T*1e6) / 1e9,
 				Src: e.From, Dst: e.To, Conn: e.Conn, Version: e.Version, Tree: tree})
@@ -136,7 +164,15 @@ func dissectFile(ctx context.Context, name string, asJSON bool, stdout, stderr i
 	}
 	fs := expert.Analyze(mqtt, expert.Options{})
 	if asJSON {
-		return writeFindingsJSON(enc, fs)
+		err = writeFindingsJSON(enc, fs)
+	} else {
+		err = writeFindings(stdout, fs, "frame ")
 	}
-	return writeFindings(stdout, fs, "frame ")
+	if err != nil {
+		return err
+	}
+	if bad > 0 {
+		return fmt.Errorf("dissect: %s: %d of %d MQTT packets malformed, the first: %w", name, bad, n, firstBad)
+	}
+	return nil
 }

@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/lifeline-mqtt/lifeline/capture"
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -90,9 +93,9 @@ func TestDissectCommand(t *testing.T) {
 			"Keep Alive: 5  [mqtt.kalive @10+2]",
 			"Frame 47 ", "Topic: devices/device01/cmd",
 		}, ""},
-		{"hex text", []string{"dissect", "-hex", "30 0b 00 03 61 2f 62 68 65 6c 6c 6f"}, []string{"PUBLISH qos=0 a/b", "[mqtt.topic @4+3]", "[mqtt.msg @7+5]"}, ""},
+		{"hex text", []string{"dissect", "-hex", "30 0a 00 03 61 2f 62 68 65 6c 6c 6f"}, []string{"PUBLISH qos=0 a/b", "[mqtt.topic @4+3]", "[mqtt.msg @7+5]"}, ""},
 		{"hex v5 json", []string{"dissect", "-json", "-v", "5", "-hex", "e0:02:8e:00"}, []string{`"name":"mqtt.disconnect.reason_code"`, `"value":"142"`}, ""},
-		{"malformed hex packet", []string{"dissect", "-hex", "300b0003"}, []string{"(malformed)", "[Expert]"}, ""},
+		{"malformed hex packet", []string{"dissect", "-hex", "300b0003"}, []string{"(malformed)", "[Expert]"}, "malformed PUBLISH at offset"},
 		{"not hex", []string{"dissect", "-hex", "zz"}, nil, "-hex"},
 		{"bad version", []string{"dissect", "-v", "6", "-hex", "c000"}, nil, "-v must be 4 or 5"},
 		{"nothing to dissect", []string{"dissect"}, nil, "one capture file or -hex"},
@@ -110,5 +113,33 @@ func TestDissectCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDissectFileMalformed: a capture with a malformed MQTT packet prints
+// every packet and then fails, naming the frame, the packet and what is
+// wrong, as a linter would.
+func TestDissectFileMalformed(t *testing.T) {
+	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
+	bad := []byte{0x38, 0x05, 0, 3, 'a', '/', 'b'} // DUP set at QoS 0 [MQTT-3.3.1-2]
+	es := []trace.Entry{
+		{Seq: 1, T: 1, Leg: trace.LegClientBroker, From: "client", To: "broker", Kind: trace.KindTCPSyn, Observed: trace.ObservedKernel, Conn: "c1"},
+		{Seq: 2, T: 2, Leg: trace.LegClientBroker, From: "client", To: "broker", Kind: "mqtt.CONNECT", Bytes: connect, Observed: trace.ObservedWire, Conn: "c1", Version: 4},
+		{Seq: 3, T: 3, Leg: trace.LegClientBroker, From: "client", To: "broker", Kind: "mqtt.PUBLISH", Bytes: bad, Observed: trace.ObservedWire, Conn: "c1", Version: 4},
+	}
+	var b bytes.Buffer
+	if _, err := capture.WritePcapng(&b, es, nil); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "bad.pcapng")
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, "dissect", file)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 MQTT packets malformed") || !strings.Contains(err.Error(), "malformed PUBLISH at offset 0: mqtt.dupflag: DUP set on a QoS 0 message [MQTT-3.3.1-2]") {
+		t.Fatalf("error %v, want one malformed PUBLISH named", err)
+	}
+	if !strings.Contains(out, "CONNECT") || !strings.Contains(out, "(malformed)") {
+		t.Fatalf("output lacks the packets:\n%s", out)
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+
+	"github.com/lifeline-mqtt/lifeline/static"
 )
 
 // lockedBuffer collects a command's output safely across goroutines.
@@ -272,5 +277,29 @@ func TestServeChecksHost(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s with the served Host: status %d, want 200", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestServeFavicon: the page names its icon, so the browser does not ask
+// for /favicon.ico (a 404 on every load), and the icon is served as SVG.
+func TestServeFavicon(t *testing.T) {
+	page, err := fs.ReadFile(static.FS, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`<link rel="icon" href="([^"]+)" type="image/svg\+xml">`).FindSubmatch(page)
+	if m == nil {
+		t.Fatal(`index.html has no <link rel="icon" … type="image/svg+xml">: browsers then ask for /favicon.ico and get 404`)
+	}
+	lines := startServe(t, "-embedded-broker", "off")
+	base := lines["lifeline: serving "]
+	resp, err := http.Get(base + string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/svg+xml" || !bytes.HasPrefix(body, []byte("<svg")) {
+		t.Fatalf("GET %s: status %d, Content-Type %q, body %.40q; want 200 image/svg+xml <svg…", m[1], resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }

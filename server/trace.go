@@ -76,7 +76,7 @@ func runTraceWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	o := *op
 	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.version, "v", 5, "MQTT version: 4 (3.1.1) or 5")
+	fs.IntVar(&o.version, "v", int(codec.DefaultVersion), "MQTT version: 4 (3.1.1) or 5")
 	fs.StringVar(&o.id, "id", "", "client identifier (generated when empty)")
 	fs.StringVar(&o.user, "u", "", "user name")
 	fs.StringVar(&o.pass, "P", "", "password")

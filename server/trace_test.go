@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -20,9 +22,11 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+	"github.com/lifeline-mqtt/lifeline/static"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -105,7 +109,7 @@ func TestTraceJSON(t *testing.T) {
 		if e.Seq != i+1 || e.T < last || e.Leg != trace.LegClientBroker {
 			t.Errorf("entry %d: %+v", i, e)
 		}
-		if strings.HasPrefix(e.Kind, "mqtt.") && (len(e.Bytes) == 0 || e.Version != 5 || e.Observed != trace.ObservedWire) {
+		if strings.HasPrefix(e.Kind, "mqtt.") && (len(e.Bytes) == 0 || e.Version != int(codec.DefaultVersion) || e.Observed != trace.ObservedWire) {
 			t.Errorf("mqtt entry without bytes/version: %+v", e)
 		}
 		last = e.T
@@ -381,6 +385,30 @@ func TestTraceAliasesLive(t *testing.T) {
 			if !strings.Contains(a.Summary, "alias") {
 				t.Errorf("second PUBLISH summary %q does not mention its alias", a.Summary)
 			}
+		}
+	}
+}
+
+// TestOneDefaultVersion: the page, `lifeline trace` and `lifeline dissect`
+// speak the same version unless told otherwise, and it is 3.1.1.
+func TestOneDefaultVersion(t *testing.T) {
+	if codec.DefaultVersion != codec.V311 {
+		t.Fatalf("DefaultVersion %v, want 3.1.1", codec.DefaultVersion)
+	}
+	page, err := fs.ReadFile(static.FS, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`<option value="%d" selected>`, codec.DefaultVersion)
+	if !bytes.Contains(page, []byte(want)) {
+		t.Errorf("index.html's version select lacks %s", want)
+	}
+	for _, cmd := range []string{"trace", "dissect"} {
+		var help bytes.Buffer
+		_ = run(context.Background(), []string{cmd, "-h"}, io.Discard, &help)
+		line := regexp.MustCompile(`(?m)^  -v int\n.*$`).FindString(help.String())
+		if wantDef := fmt.Sprintf("(default %d)", codec.DefaultVersion); !strings.Contains(line, wantDef) {
+			t.Errorf("lifeline %s -h says %q for -v, want %s", cmd, line, wantDef)
 		}
 	}
 }

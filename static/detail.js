@@ -4,6 +4,13 @@
 import { h, clear, fmtMs } from './dom.js';
 import { fromBase64 } from './payload.js';
 
+// observedText says how an entry was learned, consistent with the panel
+// below it: bytes shown, bytes not kept, or no bytes at all.
+function observedText(e) {
+  if (e.observed === 'kernel') return 'by the kernel: inferred from a socket call, no bytes seen';
+  return e.bytes ? 'on the wire: these are the bytes' : 'on the wire (its bytes were not kept)';
+}
+
 export class Detail {
   constructor(root, api, onJump) {
     this.api = api;
@@ -48,7 +55,7 @@ export class Detail {
         h('dt', { text: 'time' }), h('dd', { text: fmtMs(e.t) }),
         h('dt', { text: 'from → to' }), h('dd', { text: `${e.from} → ${e.to}` }),
         h('dt', { text: 'leg' }), h('dd', { text: e.leg + (e.conn ? ` (connection ${e.conn})` : '') }),
-        h('dt', { text: 'observed' }), h('dd', { text: e.observed === 'kernel' ? 'by the kernel: inferred from a socket call, no bytes seen' : 'on the wire: these are the bytes' }),
+        h('dt', { text: 'observed' }), h('dd', { text: observedText(e) }),
         e.bytes ? h('dt', { text: 'size' }) : null, e.bytes ? h('dd', { text: `${fromBase64(e.bytes).length} bytes` }) : null,
         e.note ? h('dt', { text: 'note' }) : null, e.note ? h('dd', { text: e.note }) : null,
         e.error ? h('dt', { class: 'err', text: 'error' }) : null, e.error ? h('dd', { class: 'err', text: e.error }) : null),
@@ -66,12 +73,13 @@ export class Detail {
       this.head.append(h('div', { class: 'exchange' },
         h('span', { class: 'exchange-name', text: `${x.name}${x.done ? '' : ' — waiting for the answer'}` }), list));
     }
-    this.render(d.tree, e.bytes ? fromBase64(e.bytes) : new Uint8Array());
+    this.render(d.tree, e.bytes ? fromBase64(e.bytes) : new Uint8Array(), e.observed);
     return d;
   }
 
   // render draws a dissection tree (as from lifeline.dissect) and bytes.
-  render(tree, bytes) {
+  // observed ('wire' or 'kernel', as the entry says) words the empty case.
+  render(tree, bytes, observed) {
     this.bytes = bytes;
     this.fields = [];
     this.current = null;
@@ -83,7 +91,9 @@ export class Detail {
       this.tree.append(ul);
       if (this.fields.length) this.fields[0].row.tabIndex = 0;
     } else {
-      this.tree.append(h('p', { class: 'muted', text: bytes.length ? 'No field tree for this kind: the bytes are on the right.' : 'No bytes: this step was observed by the kernel (a socket call), not read off the wire.' }));
+      this.tree.append(h('p', { class: 'muted', text: bytes.length ? 'No field tree for this kind: the bytes are on the right.'
+        : observed === 'kernel' ? 'No bytes: this step was observed by the kernel (a socket call), not read off the wire.'
+          : 'No bytes kept: the message was read on the wire, and what it said is in the summary and note above.' }));
     }
     for (const x of (tree && tree.expert) || []) {
       this.expert.append(h('li', {},

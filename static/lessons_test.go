@@ -388,3 +388,44 @@ func checkAction(t *testing.T, where string, a lessonAction, calls []string, cli
 		}
 	}
 }
+
+// TestLessonClaims holds the sentences reviewed against the specification
+// and against what is drawn (#12 item 13): each step must say the first
+// and must not say the second, false, claim again.
+func TestLessonClaims(t *testing.T) {
+	for _, c := range []struct {
+		lesson       string
+		step         int
+		says, wrong  string
+		showsField   string // a field the step must point at ("" for none)
+		notPointedAt string // a field it must not point at
+	}{
+		{"lifecycle", 0, "type AAAA", "one small question (the query) and one answer", "", ""},
+		{"lifecycle", 7, "ACKs are not drawn", "and the other confirms", "", ""},
+		{"qos", 2, "MQTT-4.4.0-1", "sends it again if no PUBACK comes", "", ""},
+		{"session", 3, "DUP flag is 1", "", "mqtt.dupflag", ""},
+		{"retained", 3, "Message field is empty", "", "mqtt.msg", "mqtt.len"},
+	} {
+		b, err := fs.ReadFile(FS, "lessons/"+c.lesson+".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l lessonFile
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatal(err)
+		}
+		s := l.Steps[c.step]
+		if !strings.Contains(s.Text, c.says) || c.wrong != "" && strings.Contains(s.Text, c.wrong) {
+			t.Errorf("%s step %d (%s): want %q and not %q in %q", c.lesson, c.step+1, s.Title, c.says, c.wrong, s.Text)
+		}
+		pointed := map[string]bool{}
+		for _, sh := range s.Show {
+			for _, f := range sh.Fields {
+				pointed[f.Field] = true
+			}
+		}
+		if c.showsField != "" && !pointed[c.showsField] || c.notPointedAt != "" && pointed[c.notPointedAt] {
+			t.Errorf("%s step %d points at %v: want %q, not %q", c.lesson, c.step+1, pointed, c.showsField, c.notPointedAt)
+		}
+	}
+}

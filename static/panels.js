@@ -8,11 +8,18 @@ const MAX_SHOWN = 200;        // messages kept in the list
 const MAX_PER_FRAME = 12;     // messages added to it per frame (the rest are counted)
 const MAX_CHARS = 4000;       // payload characters shown before "show all"
 
-function showError(el, err) {
+// showError shows err under a form, or hides the line when err is null.
+// An error whose cause was that the client was not connected gives until
+// = 'connected': frame() clears it once the client is, as the cause is gone.
+function showError(el, err, until) {
   el.hidden = !err;
   const text = err ? String(err.message || err) : '';
   el.textContent = text.charAt(0).toUpperCase() + text.slice(1); // a sentence
+  if (err && until) el.dataset.until = until; else delete el.dataset.until;
 }
+
+// ERROR_LINES are the forms' error lines that frame() may clear.
+const ERROR_LINES = ['connect-error', 'subscribe-error', 'publish-error'];
 
 function num(form, name) {
   const v = form.elements[name].value.trim();
@@ -156,6 +163,13 @@ export class Panels {
     return drop(o);
   }
 
+  // causeGone is the state that ends an error raised now: 'connected' if
+  // the client is not (its errors then say "connect first"), else none.
+  causeGone() {
+    const c = this.api._client ? this.api._client(this.client) : null;
+    return c && c.state !== 'connected' ? 'connected' : undefined;
+  }
+
   async connect() {
     const err = document.getElementById('connect-error');
     showError(err, null);
@@ -179,7 +193,7 @@ export class Panels {
       Object.assign(o, { noLocal: f.noLocal.checked, retainAsPublished: f.retainAsPublished.checked, retainHandling: Number(f.retainHandling.value) });
       if (num(this.sf, 'subscriptionIdentifier')) o.properties = { subscriptionIdentifier: num(this.sf, 'subscriptionIdentifier') };
     }
-    try { await this.api.subscribe(f.filter.value, o); } catch (e) { showError(err, e); }
+    try { await this.api.subscribe(f.filter.value, o); } catch (e) { showError(err, e, this.causeGone()); }
   }
 
   async publish() {
@@ -201,7 +215,7 @@ export class Panels {
       }
       await this.api.publish(f.topic.value, bytes, o);
     } catch (e) {
-      showError(err, e);
+      showError(err, e, this.causeGone());
     }
   }
 
@@ -218,7 +232,11 @@ export class Panels {
       const busy = c.state === 'connecting' || c.state === 'connected' || c.state === 'closing';
       document.getElementById('connect').disabled = busy;
       document.getElementById('disconnect').disabled = !busy;
-      if (c.error) showError(document.getElementById('connect-error'), c.error);
+      for (const id of ERROR_LINES) {
+        const el = document.getElementById(id);
+        if (!el.hidden && el.dataset.until === c.state) showError(el, null);
+      }
+      if (c.error) showError(document.getElementById('connect-error'), c.error, 'connected');
       clear(this.subs);
       for (const s of c.subscriptions || []) {
         this.subs.append(h('li', { class: 'chip sub' },

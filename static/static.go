@@ -11,5 +11,5 @@ import "embed"
 
 // FS is the page's files. wasm/main.wasm is present only after `make wasm`.
 //
-//go:embed index.html *.js style.css wasm lessons
+//go:embed index.html favicon.svg *.js style.css wasm lessons
 var FS embed.FS

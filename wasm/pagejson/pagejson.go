@@ -15,6 +15,8 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/dnsdissect"
+	"github.com/lifeline-mqtt/lifeline/httpdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
@@ -295,6 +297,16 @@ func WriteDetail(w *jsonw.Writer, e *trace.Entry, x *diagram.Exchange, entry fun
 			v = codec.V311
 		}
 		t := codec.Dissect(e.Bytes, v)
+		w.Key("tree")
+		WriteTree(w, &t)
+	}
+	if (e.Kind == trace.KindDNSQuery || e.Kind == trace.KindDNSResponse) && len(e.Bytes) > 0 {
+		t := dnsdissect.Dissect(e.Bytes)
+		w.Key("tree")
+		WriteTree(w, &t)
+	}
+	if (e.Kind == trace.KindWSUpgrade || e.Kind == trace.KindWSAccept) && len(e.Bytes) > 0 {
+		t := httpdissect.Dissect(e.Bytes)
 		w.Key("tree")
 		WriteTree(w, &t)
 	}

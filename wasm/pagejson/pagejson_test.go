@@ -7,6 +7,8 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/dnsdissect"
+	"github.com/lifeline-mqtt/lifeline/httpdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
@@ -122,6 +124,10 @@ func TestWriteDetail(t *testing.T) {
 	connack := trace.Entry{Seq: 4, T: 2.5, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire"}
 	syn := trace.Entry{Seq: 1, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: trace.KindTCPSyn, Observed: "kernel"}
 	tree := codec.Dissect(conn, codec.V311)
+	dnsMsg := []byte{0xdf, 0xbe, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 1, 'b', 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1}
+	answer := trace.Entry{Seq: 2, Leg: trace.LegProxyDNS, From: "dns", To: "proxy", Kind: trace.KindDNSResponse, Bytes: dnsMsg, Observed: "wire"}
+	head := []byte("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n")
+	accept := trace.Entry{Seq: 5, Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: trace.KindWSAccept, Bytes: head, Observed: "wire"}
 	tests := []struct {
 		name string
 		e    trace.Entry
@@ -133,6 +139,8 @@ func TestWriteDetail(t *testing.T) {
 			map[string]any{"entry": connect, "class": "connect", "tree": tree, "exchange": map[string]any{"id": 2, "name": "connect", "done": true,
 				"arrows": []map[string]any{{"seq": 3, "kind": "mqtt.CONNECT", "from": "browser", "to": "broker", "t": 1.5}, {"seq": 4, "kind": "mqtt.CONNACK", "from": "broker", "to": "browser", "t": 2.5}}}}},
 		{"TCP alone", syn, nil, nil, map[string]any{"entry": syn, "class": "tcp"}},
+		{"HTTP upgrade", accept, nil, nil, map[string]any{"entry": accept, "class": diagram.Class(accept.Kind), "tree": httpdissect.Dissect(head)}},
+		{"DNS", answer, nil, nil, map[string]any{"entry": answer, "class": diagram.Class(answer.Kind), "tree": dnsdissect.Dissect(dnsMsg)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
