@@ -4,6 +4,13 @@
 import { h, clear, fmtMs } from './dom.js';
 import { fromBase64 } from './payload.js';
 
+// OBSERVED says in words how an entry was observed (trace.md's observed).
+const OBSERVED = {
+  wire: 'on the wire: these are the bytes',
+  kernel: 'by the kernel: inferred from a socket call, no bytes seen',
+  broker: 'by the embedded broker: its own report of what it did, no packet on the wire',
+};
+
 export class Detail {
   constructor(root, api, onJump) {
     this.api = api;
@@ -48,7 +55,7 @@ export class Detail {
         h('dt', { text: 'time' }), h('dd', { text: fmtMs(e.t) }),
         h('dt', { text: 'from → to' }), h('dd', { text: `${e.from} → ${e.to}` }),
         h('dt', { text: 'leg' }), h('dd', { text: e.leg + (e.conn ? ` (connection ${e.conn})` : '') }),
-        h('dt', { text: 'observed' }), h('dd', { text: e.observed === 'kernel' ? 'by the kernel: inferred from a socket call, no bytes seen' : 'on the wire: these are the bytes' }),
+        h('dt', { text: 'observed' }), h('dd', { text: OBSERVED[e.observed] || OBSERVED.wire }),
         e.bytes ? h('dt', { text: 'size' }) : null, e.bytes ? h('dd', { text: `${fromBase64(e.bytes).length} bytes` }) : null,
         e.note ? h('dt', { text: 'note' }) : null, e.note ? h('dd', { text: e.note }) : null,
         e.error ? h('dt', { class: 'err', text: 'error' }) : null, e.error ? h('dd', { class: 'err', text: e.error }) : null),
@@ -66,6 +73,7 @@ export class Detail {
       this.head.append(h('div', { class: 'exchange' },
         h('span', { class: 'exchange-name', text: `${x.name}${x.done ? '' : ' — waiting for the answer'}` }), list));
     }
+    this.noBytes = e.observed === 'wire' ? '' : OBSERVED[e.observed];
     this.render(d.tree, e.bytes ? fromBase64(e.bytes) : new Uint8Array());
     return d;
   }
@@ -83,7 +91,7 @@ export class Detail {
       this.tree.append(ul);
       if (this.fields.length) this.fields[0].row.tabIndex = 0;
     } else {
-      this.tree.append(h('p', { class: 'muted', text: bytes.length ? 'No field tree for this kind: the bytes are on the right.' : 'No bytes: this step was observed by the kernel (a socket call), not read off the wire.' }));
+      this.tree.append(h('p', { class: 'muted', text: bytes.length ? 'No field tree for this kind: the bytes are on the right.' : `No bytes: ${this.noBytes || OBSERVED.kernel}.` }));
     }
     for (const x of (tree && tree.expert) || []) {
       this.expert.append(h('li', {},
