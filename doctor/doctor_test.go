@@ -10,6 +10,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/doctor"
 	"github.com/lifeline-mqtt/lifeline/internal/leakcheck"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/wsclient"
 )
@@ -152,7 +153,7 @@ func TestDoctorFaults(t *testing.T) {
 		addr   func(t *testing.T) string
 		want   []want
 	}{
-		{"nothing listens", "ws", func(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(wstest.FreePort(t)) },
+		{"nothing listens", "ws", func(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) },
 			[]want{{"tcp", doctor.Fail, "connection refused", "nothing listens on port"}}},
 		{"connects time out", "ws", func(t *testing.T) string { return wstest.Blackhole(t) },
 			[]want{{"tcp", doctor.Fail, "timeout", "a firewall drops the packets"}}},

@@ -181,6 +181,20 @@ type MosquittoOptions struct {
 // configuration's directory.
 func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	t.Helper()
+	m, err := TryMosquitto(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TryMosquitto is StartMosquitto that returns an error, and stops the
+// process, when mosquitto exits or does not listen within 10 s — e.g. when
+// another test took a port of Extra that was free a moment before, so
+// the caller may try again with others. A missing mosquitto still fails
+// the test.
+func TryMosquitto(t testing.TB, o MosquittoOptions) (*Mosquitto, error) {
+	t.Helper()
 	bin := Tool(t, "mosquitto")
 	dir := t.TempDir()
 	// mosquitto started as root drops to user mosquitto unless told "user
@@ -212,7 +226,7 @@ func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	m.Cmd = exec.Command(bin, "-c", file)
 	m.Cmd.Stdout, m.Cmd.Stderr = m.log, m.log
 	if err := m.Cmd.Start(); err != nil {
-		t.Fatalf("testenv: start mosquitto: %v", err)
+		return nil, fmt.Errorf("testenv: start mosquitto: %w", err)
 	}
 	go func() {
 		m.Cmd.Wait()
@@ -225,10 +239,11 @@ func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	})
 	for _, p := range append([]int{port}, o.WaitPorts...) {
 		if err := waitListening(p, 10*time.Second, m.done); err != nil {
-			t.Fatalf("testenv: mosquitto (%s): %v\n%s", file, err, m.log.String())
+			m.Cmd.Process.Kill()
+			return nil, fmt.Errorf("testenv: mosquitto (%s): %w\n%s", file, err, m.log.String())
 		}
 	}
-	return m
+	return m, nil
 }
 
 // WaitListening waits up to 10 s for a loopback port to accept a
