@@ -1,8 +1,8 @@
 // Package testenv holds what Lifeline's tests share about their
 // environment: where the repository's test captures are, the programs the
 // tests run (tshark, mosquitto, Chromium, found the one way), a launcher for
-// Debian's mosquitto on a free loopback port, and the embedded broker and DNS
-// zone wired as `lifeline serve` wires them.
+// Debian's mosquitto on a free loopback port, a bare mochi broker, and the
+// embedded broker and DNS zone wired as `lifeline serve` wires them.
 //
 // A missing program or file fails the test with a message saying what to
 // install (`make deps` installs all of it); nothing is skipped.
@@ -11,6 +11,8 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +23,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/lifeline-mqtt/lifeline/embedded"
 )
@@ -305,6 +311,26 @@ func (l *lineLog) stop() {
 	l.mu.Lock()
 	l.done = true
 	l.mu.Unlock()
+}
+
+// Mochi starts a bare mochi broker (anyone allowed, no Lifeline limits or
+// hooks) on 127.0.0.1:0, stopped when the test ends, and returns its
+// host:port.
+func Mochi(t testing.TB) string {
+	t.Helper()
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return l.Address()
 }
 
 // Embedded is Lifeline's offline pair as `lifeline serve` wires it: the

@@ -1,6 +1,6 @@
 // Package wstest starts, for tests, the servers MQTT over WebSocket is
 // checked against: Debian's mosquitto with a WebSocket listener (plain or
-// TLS), the mochi broker, a gorilla bridge that is picky about its path and
+// TLS), a gorilla bridge that is picky about its path and
 // subprotocol or closes idle connections (like a proxy on the way), raw
 // servers whose answers a test writes byte by byte (faults), and
 // certificates made with crypto/x509. Everything listens on 127.0.0.1:0 and
@@ -22,7 +22,6 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -34,9 +33,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
@@ -181,24 +177,6 @@ func Then(proto string, frames ...[]byte) Handler {
 			}
 		}
 	}
-}
-
-// Mochi starts the mochi broker on 127.0.0.1:0 and returns host:port.
-func Mochi(t testing.TB) string {
-	t.Helper()
-	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-	if err := s.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return l.Address()
 }
 
 // BridgeOptions make a bridge picky.
