@@ -157,7 +157,7 @@ type Mosquitto struct {
 	// mosquitto user: certificates and password files go there.
 	Dir string
 
-	log  *lineLog
+	log  *ProcessLog
 	done chan struct{}
 }
 
@@ -228,7 +228,7 @@ func TryMosquitto(t testing.TB, o MosquittoOptions) (*Mosquitto, error) {
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := &Mosquitto{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, log: &lineLog{t: t}, done: make(chan struct{})}
+	m := &Mosquitto{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, log: NewProcessLog(t), done: make(chan struct{})}
 	m.Cmd = exec.Command(bin, "-c", file)
 	m.Cmd.Stdout, m.Cmd.Stderr = m.log, m.log
 	if err := m.Cmd.Start(); err != nil {
@@ -241,7 +241,7 @@ func TryMosquitto(t testing.TB, o MosquittoOptions) (*Mosquitto, error) {
 	t.Cleanup(func() {
 		m.Cmd.Process.Kill()
 		<-m.done
-		m.log.stop()
+		m.log.Stop()
 	})
 	for _, p := range append([]int{port}, o.WaitPorts...) {
 		if err := waitListening(p, 10*time.Second, m.done); err != nil {
@@ -282,16 +282,20 @@ func waitListening(port int, within time.Duration, exited <-chan struct{}) error
 	}
 }
 
-// lineLog passes a process's output to the test's log, and keeps it, until
-// the test ends (logging after that panics).
-type lineLog struct {
+// ProcessLog passes a process's output (its Stdout or Stderr) to the
+// test's log, and keeps it, until Stop — call it once the test is over:
+// logging after that panics.
+type ProcessLog struct {
 	t    testing.TB
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	done bool
 }
 
-func (l *lineLog) Write(p []byte) (int, error) {
+// NewProcessLog returns a ProcessLog logging to t.
+func NewProcessLog(t testing.TB) *ProcessLog { return &ProcessLog{t: t} }
+
+func (l *ProcessLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf.Write(p)
@@ -301,13 +305,15 @@ func (l *lineLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *lineLog) String() string {
+// String returns what the process wrote so far.
+func (l *ProcessLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
 
-func (l *lineLog) stop() {
+// Stop ends the logging; the output is still kept.
+func (l *ProcessLog) Stop() {
 	l.mu.Lock()
 	l.done = true
 	l.mu.Unlock()
