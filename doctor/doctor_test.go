@@ -10,6 +10,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/doctor"
 	"github.com/lifeline-mqtt/lifeline/internal/leakcheck"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/wsclient"
 )
@@ -109,7 +110,7 @@ func TestDoctorMosquitto(t *testing.T) {
 // the one that upgrades, and the subprotocol the server takes; it says what
 // to use, and the endpoint works that way.
 func TestDoctorFindsPathAndSubprotocol(t *testing.T) {
-	broker := wstest.Mochi(t)
+	broker := testenv.Mochi(t)
 	for _, tt := range []struct {
 		path, proto, given string
 	}{
@@ -152,7 +153,7 @@ func TestDoctorFaults(t *testing.T) {
 		addr   func(t *testing.T) string
 		want   []want
 	}{
-		{"nothing listens", "ws", func(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(wstest.FreePort(t)) },
+		{"nothing listens", "ws", func(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) },
 			[]want{{"tcp", doctor.Fail, "connection refused", "nothing listens on port"}}},
 		{"connects time out", "ws", func(t *testing.T) string { return wstest.Blackhole(t) },
 			[]want{{"tcp", doctor.Fail, "timeout", "a firewall drops the packets"}}},
@@ -193,7 +194,7 @@ func TestDoctorFaults(t *testing.T) {
 // TestDoctorIdle: a hop that closes connections idle for 1 s is found
 // (and the fix names a keepalive below it); one that does not passes.
 func TestDoctorIdle(t *testing.T) {
-	broker := wstest.Mochi(t)
+	broker := testenv.Mochi(t)
 	closing := wstest.Bridge(t, broker, wstest.BridgeOptions{Path: "/mqtt", Protocol: "mqtt", Idle: time.Second})
 	open := wstest.Bridge(t, broker, wstest.BridgeOptions{Path: "/mqtt", Protocol: "mqtt"})
 	t.Run("closing", func(t *testing.T) {
@@ -217,7 +218,7 @@ func TestDoctorIdle(t *testing.T) {
 // a good and with an expired certificate: no WebSocket checks, the rest
 // the same.
 func TestDoctorMQTT(t *testing.T) {
-	broker := wstest.Mochi(t)
+	broker := testenv.Mochi(t)
 	ca := wstest.NewCA(t)
 	nb, na := wstest.Valid()
 	good, _, _ := wstest.Leaf(t, ca, []string{"127.0.0.1"}, nb, na)

@@ -10,18 +10,8 @@ import (
 	"time"
 
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 )
-
-// startMosquittoWS runs Debian's mosquitto with its own WebSocket listener
-// (`protocol websockets`) on a free loopback port, beside its plain MQTT
-// listener, as an operator configures it. It returns the WebSocket port.
-func startMosquittoWS(t *testing.T) int {
-	t.Helper()
-	ws := testenv.FreePort(t)
-	startMosquitto(t, "allow_anonymous true\nlistener "+strconv.Itoa(ws)+" 127.0.0.1\nprotocol websockets\n")
-	testenv.WaitListening(t, ws, "mosquitto's WebSocket listener (is this mosquitto built with websockets?)")
-	return ws
-}
 
 // TestDirectWebSocketQoS2 connects the page straight to a real broker's own
 // WebSocket listener (mosquitto's, ws://127.0.0.1:PORT), in MQTT 3.1.1 and
@@ -30,7 +20,7 @@ func startMosquittoWS(t *testing.T) int {
 // QoS 2 steps of each direction in order and linked as one exchange, and
 // the WebSocket steps the page inferred itself marked as kernel-observed.
 func TestDirectWebSocketQoS2(t *testing.T) {
-	port := startMosquittoWS(t)
+	port := wstest.Mosquitto(t, nil, nil) // its own WebSocket listener, as an operator configures it
 	url := "ws://127.0.0.1:" + strconv.Itoa(port)
 	s := startServer(t, "-embedded-broker", "off")
 	for _, version := range []string{"4", "5"} {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +63,7 @@ func startServer(t testing.TB, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &testLog{t: t}
+	logs := testenv.NewProcessLog(t)
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -72,7 +71,7 @@ func startServer(t testing.TB, args ...string) *server {
 	t.Cleanup(func() {
 		cancel()
 		_ = cmd.Wait()
-		logs.stop()
+		logs.Stop()
 	})
 	lines := bufio.NewScanner(stdout)
 	urlc := make(chan string, 1)
@@ -92,28 +91,6 @@ func startServer(t testing.TB, args ...string) *server {
 		t.Fatal("lifeline serve did not print its address within 20 s")
 		return nil
 	}
-}
-
-// testLog forwards a process's stderr to t.Log until the test ends.
-type testLog struct {
-	t    testing.TB
-	mu   sync.Mutex
-	done bool
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.done {
-		l.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (l *testLog) stop() {
-	l.mu.Lock()
-	l.done = true
-	l.mu.Unlock()
 }
 
 // newBrowser starts a headless Chromium with a fresh profile and returns a
@@ -137,7 +114,7 @@ func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Con
 	)
 	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	logs := &testLog{t: t}
+	logs := testenv.NewProcessLog(t)
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -159,7 +136,7 @@ func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Con
 			fmt.Fprintf(logs, "page exception at %s:%d: %s", d.URL, d.LineNumber+1, desc)
 		}
 	}))
-	t.Cleanup(func() { logs.stop(); cancel(); cancelAlloc() })
+	t.Cleanup(func() { logs.Stop(); cancel(); cancelAlloc() })
 	// Start the browser now, without a deadline (a deadline on the first
 	// Run would bound the browser's whole life).
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {

@@ -50,7 +50,7 @@ func startInstance(t *testing.T, name string, args ...string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &testLog{t: t}
+	logs := testenv.NewProcessLog(t)
 	cmd.Stderr = &prefixWriter{name + ": ", logs}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func startInstance(t *testing.T, name string, args ...string) *instance {
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 		}
-		logs.stop()
+		logs.Stop()
 	})
 	select {
 	case in.addr = <-addr:
@@ -130,12 +130,12 @@ func startHAProxyFile(t *testing.T, file, bind string, env []string) {
 	bin := testenv.Tool(t, "haproxy")
 	cmd := exec.Command(bin, "-db", "-f", file)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &testLog{t: t}
+	logs := testenv.NewProcessLog(t)
 	cmd.Stdout, cmd.Stderr = &prefixWriter{"haproxy: ", logs}, &prefixWriter{"haproxy: ", logs}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.stop() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logs.Stop() })
 	port, _ := strconv.Atoi(bind[strings.LastIndexByte(bind, ':')+1:])
 	testenv.WaitListening(t, port, "HAProxy")
 }

@@ -32,7 +32,7 @@ var exportFields = []string{"mqtt.msgtype", "mqtt.hdrflags", "mqtt.len", "mqtt.v
 // values, the TCP handshake with the broker's real address and port.
 func TestExportLiveTrace(t *testing.T) {
 	tshark := testenv.Tshark(t)
-	broker := traceBroker(t)
+	broker := testenv.Mochi(t)
 	for _, v := range []string{"4", "5"} {
 		t.Run("v"+v, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -17,9 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
@@ -32,26 +28,10 @@ import (
 
 var updateTrace = flag.Bool("update-trace", false, "rewrite the golden files of trace_test.go")
 
-// traceBroker starts a mochi broker on 127.0.0.1:0 for the trace tests.
-func traceBroker(t *testing.T) string {
-	t.Helper()
-	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	s.AddHook(new(auth.AllowHook), nil)
-	l := listeners.NewTCP(listeners.Config{ID: "trace", Address: "127.0.0.1:0"})
-	if err := s.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return l.Address()
-}
-
 var ports = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 
 func TestTraceTextGolden(t *testing.T) {
-	addr := traceBroker(t)
+	addr := testenv.Mochi(t)
 	for _, v := range []string{"4", "5"} {
 		t.Run("v"+v, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -91,7 +71,7 @@ func TestTraceTextGolden(t *testing.T) {
 }
 
 func TestTraceJSON(t *testing.T) {
-	addr := traceBroker(t)
+	addr := testenv.Mochi(t)
 	var out, errb bytes.Buffer
 	// keepalive 2s and a 2.5s wait: the idle client pings by itself.
 	args := []string{"-json", "-id", "js", "-k", "2", "-wait", "2500ms", "mqtt://" + addr}
@@ -221,7 +201,7 @@ func TestTraceFromCapture(t *testing.T) {
 // DNS server on loopback (-nameserver), and the query and its response come
 // before the TCP handshake, on the client-dns leg.
 func TestTraceDNS(t *testing.T) {
-	addr := traceBroker(t)
+	addr := testenv.Mochi(t)
 	ns, err := embedded.StartDNS("127.0.0.1:0", embedded.Zone, nil)
 	if err != nil {
 		t.Fatal(err)

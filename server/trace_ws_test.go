@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -212,7 +213,7 @@ func TestTraceWebSocketFaults(t *testing.T) {
 // TestTraceMQTTS: mqtts:// draws the certificate too, verified with
 // -cacert, and an expired one ends the trace with its fix.
 func TestTraceMQTTS(t *testing.T) {
-	broker := wstest.Mochi(t)
+	broker := testenv.Mochi(t)
 	ca := wstest.NewCA(t)
 	nb, na := wstest.Valid()
 	good, _, _ := wstest.Leaf(t, ca, []string{"127.0.0.1"}, nb, na)

@@ -8,6 +8,7 @@ import { fromBase64 } from './payload.js';
 // below it: bytes shown, bytes not kept, or no bytes at all.
 function observedText(e) {
   if (e.observed === 'kernel') return 'by the kernel: inferred from a socket call, no bytes seen';
+  if (e.observed === 'broker') return 'by the embedded broker: its own report of what it did, no packet on the wire';
   return e.bytes ? 'on the wire: these are the bytes' : 'on the wire (its bytes were not kept)';
 }
 
@@ -92,6 +93,7 @@ export class Detail {
       if (this.fields.length) this.fields[0].row.tabIndex = 0;
     } else {
       this.tree.append(h('p', { class: 'muted', text: bytes.length ? 'No field tree for this kind: the bytes are on the right.'
+        : observed === 'broker' ? 'No bytes: this is the embedded broker\'s own report of what it did, not a packet on the wire.'
         : observed === 'kernel' ? 'No bytes: this step was observed by the kernel (a socket call), not read off the wire.'
           : 'No bytes kept: the message was read on the wire, and what it said is in the summary and note above.' }));
     }

@@ -200,7 +200,8 @@ var (
 	legs       = []string{trace.LegBrowserProxy, trace.LegProxyDNS, trace.LegProxyBroker, trace.LegBrowserBroker}
 	otherKinds = []string{trace.KindDNSQuery, trace.KindDNSResponse, trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck,
 		trace.KindTCPFin, trace.KindTCPRst, trace.KindTLS, trace.KindWSUpgrade, trace.KindWSAccept, trace.KindWSClose,
-		trace.KindTCPState, trace.KindLabHold, trace.KindLabRelease, trace.KindLabDrop, trace.KindLabDelay, trace.KindLabSilence}
+		trace.KindTCPState, trace.KindLabHold, trace.KindLabRelease, trace.KindLabDrop, trace.KindLabDelay, trace.KindLabSilence,
+		trace.KindBrokerDrop}
 	// labOps are window.lifeline.lab's methods (proxy/doc.go's ops).
 	labOps     = []string{"hold", "pause", "step", "release", "resume", "drop", "delay", "silence", "state"}
 	clientName = regexp.MustCompile(`^[A-Za-z0-9-]{1,32}$`)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/netrec"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -239,7 +240,7 @@ func fixOf(e *wsclient.Error) string {
 
 // TestDialRefused: nothing listens: the TCP step, with the port named.
 func TestDialRefused(t *testing.T) {
-	port := wstest.FreePort(t)
+	port := testenv.FreePort(t)
 	var rec entries
 	_, _, err := wsclient.Dial(context.Background(), target(t, "ws://127.0.0.1:"+strconv.Itoa(port)+"/"), wsclient.Options{Dialer: dialer(&rec, nil)})
 	var we *wsclient.Error

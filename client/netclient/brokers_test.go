@@ -8,6 +8,7 @@ import (
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/client/netclient"
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
 // TestRealBrokers runs the whole lifecycle against mochi and mosquitto over
@@ -18,7 +19,7 @@ func TestRealBrokers(t *testing.T) {
 	brokers := []struct {
 		name  string
 		start func(*testing.T) string
-	}{{"mochi", newMochi}, {"mosquitto", newMosquitto}}
+	}{{"mochi", func(t *testing.T) string { return testenv.Mochi(t) }}, {"mosquitto", newMosquitto}}
 	for _, b := range brokers {
 		for _, v := range []codec.Version{codec.V311, codec.V5} {
 			t.Run(b.name+"/"+v.String(), func(t *testing.T) {

@@ -2,18 +2,12 @@ package netclient_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/lifeline-mqtt/lifeline/client"
 	"github.com/lifeline-mqtt/lifeline/client/netclient"
@@ -122,24 +116,6 @@ func line(ev client.Event) string {
 		return s
 	}
 	return ev.Type.String()
-}
-
-// newMochi starts the embedded mochi broker on 127.0.0.1:0.
-func newMochi(t *testing.T) string {
-	t.Helper()
-	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-	if err := s.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return l.Address()
 }
 
 // newMosquitto starts Debian's mosquitto on a free loopback port.

@@ -1,8 +1,8 @@
 // Package testenv holds what Lifeline's tests share about their
 // environment: where the repository's test captures are, the programs the
 // tests run (tshark, mosquitto, Chromium, found the one way), a launcher for
-// Debian's mosquitto on a free loopback port, and the embedded broker and DNS
-// zone wired as `lifeline serve` wires them.
+// Debian's mosquitto on a free loopback port, a bare mochi broker, and the
+// embedded broker and DNS zone wired as `lifeline serve` wires them.
 //
 // A missing program or file fails the test with a message saying what to
 // install (`make deps` installs all of it); nothing is skipped.
@@ -11,6 +11,8 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +23,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/lifeline-mqtt/lifeline/embedded"
 )
@@ -152,7 +158,7 @@ type Mosquitto struct {
 	// mosquitto user: certificates and password files go there.
 	Dir string
 
-	log  *lineLog
+	log  *ProcessLog
 	done chan struct{}
 }
 
@@ -182,6 +188,20 @@ type MosquittoOptions struct {
 // configuration's directory.
 func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	t.Helper()
+	m, err := TryMosquitto(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TryMosquitto is StartMosquitto that returns an error, and stops the
+// process, when mosquitto exits or does not listen within 10 s — e.g. when
+// another test took a port of Extra that was free a moment before, so
+// the caller may try again with others. A missing mosquitto still fails
+// the test.
+func TryMosquitto(t testing.TB, o MosquittoOptions) (*Mosquitto, error) {
+	t.Helper()
 	bin := Tool(t, "mosquitto")
 	dir := t.TempDir()
 	// mosquitto started as root drops to user mosquitto unless told "user
@@ -209,11 +229,11 @@ func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := &Mosquitto{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, log: &lineLog{t: t}, done: make(chan struct{})}
+	m := &Mosquitto{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, log: NewProcessLog(t), done: make(chan struct{})}
 	m.Cmd = exec.Command(bin, "-c", file)
 	m.Cmd.Stdout, m.Cmd.Stderr = m.log, m.log
 	if err := m.Cmd.Start(); err != nil {
-		t.Fatalf("testenv: start mosquitto: %v", err)
+		return nil, fmt.Errorf("testenv: start mosquitto: %w", err)
 	}
 	go func() {
 		m.Cmd.Wait()
@@ -222,14 +242,15 @@ func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	t.Cleanup(func() {
 		m.Cmd.Process.Kill()
 		<-m.done
-		m.log.stop()
+		m.log.Stop()
 	})
 	for _, p := range append([]int{port}, o.WaitPorts...) {
 		if err := waitListening(p, 10*time.Second, m.done); err != nil {
-			t.Fatalf("testenv: mosquitto (%s): %v\n%s", file, err, m.log.String())
+			m.Cmd.Process.Kill()
+			return nil, fmt.Errorf("testenv: mosquitto (%s): %w\n%s", file, err, m.log.String())
 		}
 	}
-	return m
+	return m, nil
 }
 
 // WaitListening waits up to 10 s for a loopback port to accept a
@@ -262,16 +283,20 @@ func waitListening(port int, within time.Duration, exited <-chan struct{}) error
 	}
 }
 
-// lineLog passes a process's output to the test's log, and keeps it, until
-// the test ends (logging after that panics).
-type lineLog struct {
+// ProcessLog passes a process's output (its Stdout or Stderr) to the
+// test's log, and keeps it, until Stop — call it once the test is over:
+// logging after that panics.
+type ProcessLog struct {
 	t    testing.TB
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	done bool
 }
 
-func (l *lineLog) Write(p []byte) (int, error) {
+// NewProcessLog returns a ProcessLog logging to t.
+func NewProcessLog(t testing.TB) *ProcessLog { return &ProcessLog{t: t} }
+
+func (l *ProcessLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf.Write(p)
@@ -281,16 +306,38 @@ func (l *lineLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *lineLog) String() string {
+// String returns what the process wrote so far.
+func (l *ProcessLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
 
-func (l *lineLog) stop() {
+// Stop ends the logging; the output is still kept.
+func (l *ProcessLog) Stop() {
 	l.mu.Lock()
 	l.done = true
 	l.mu.Unlock()
+}
+
+// Mochi starts a bare mochi broker (anyone allowed, no Lifeline limits or
+// hooks) on 127.0.0.1:0, stopped when the test ends, and returns its
+// host:port.
+func Mochi(t testing.TB) string {
+	t.Helper()
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return l.Address()
 }
 
 // Embedded is Lifeline's offline pair as `lifeline serve` wires it: the

@@ -1,6 +1,6 @@
 // Package wstest starts, for tests, the servers MQTT over WebSocket is
 // checked against: Debian's mosquitto with a WebSocket listener (plain or
-// TLS), the mochi broker, a gorilla bridge that is picky about its path and
+// TLS), a gorilla bridge that is picky about its path and
 // subprotocol or closes idle connections (like a proxy on the way), raw
 // servers whose answers a test writes byte by byte (faults), and
 // certificates made with crypto/x509. Everything listens on 127.0.0.1:0 and
@@ -22,25 +22,19 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
 )
 
 // listen opens a loopback listener closed at the end of the test.
@@ -52,16 +46,6 @@ func listen(t testing.TB) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
-}
-
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Handler answers one raw connection whose HTTP request has been read.
@@ -193,24 +177,6 @@ func Then(proto string, frames ...[]byte) Handler {
 			}
 		}
 	}
-}
-
-// Mochi starts the mochi broker on 127.0.0.1:0 and returns host:port.
-func Mochi(t testing.TB) string {
-	t.Helper()
-	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-	if err := s.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return l.Address()
 }
 
 // BridgeOptions make a bridge picky.
@@ -381,73 +347,32 @@ func Valid() (time.Time, time.Time) {
 	return time.Now().Add(-time.Hour), time.Now().Add(24 * time.Hour)
 }
 
-// Mosquitto runs Debian's mosquitto with a plain listener and a WebSocket
-// listener (TLS with certPEM and keyPEM when not nil) and returns the
-// WebSocket port. It fails the test when mosquitto is missing. The ports
-// are picked free; if another test took one meanwhile (mosquitto exits),
-// it tries again with others, three times.
+// Mosquitto runs Debian's mosquitto (testenv.StartMosquitto) with a plain
+// listener and a WebSocket listener (TLS with certPEM and keyPEM when not
+// nil) and returns the WebSocket port. It fails the test when mosquitto is
+// missing. The ports are picked free; if another test took one meanwhile
+// (mosquitto exits), it tries again with others, three times.
 func Mosquitto(t testing.TB, certPEM, keyPEM []byte) int {
 	t.Helper()
-	bin := "/usr/sbin/mosquitto"
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		bin = p
-	} else if _, err := os.Stat(bin); err != nil {
-		t.Fatal("mosquitto is missing: install Debian's mosquitto package (`make deps` does it as root)")
-	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755) // mosquitto may run as its own user: it must read the files
+	o := testenv.MosquittoOptions{Files: map[string][]byte{}}
 	var tlsConf string
 	if certPEM != nil {
-		cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		os.WriteFile(cf, certPEM, 0o644)
-		os.WriteFile(kf, keyPEM, 0o644)
-		tlsConf = "certfile " + cf + "\nkeyfile " + kf + "\n"
+		o.Files["cert.pem"], o.Files["key.pem"] = certPEM, keyPEM
+		tlsConf = "certfile {{dir}}/cert.pem\nkeyfile {{dir}}/key.pem\n"
 	}
-	var why string
+	var err error
 	for try := 0; try < 3; try++ {
-		tcp, ws := FreePort(t), FreePort(t)
-		// mosquitto 2.0 starts a WebSocket listener only after a plain one.
-		conf := "user root\npersistence false\nallow_anonymous true\nlog_dest stderr\nlog_type error\n" +
-			"listener " + strconv.Itoa(tcp) + " 127.0.0.1\n" +
-			"listener " + strconv.Itoa(ws) + " 127.0.0.1\nprotocol websockets\n" + tlsConf
-		file := filepath.Join(dir, "mosquitto.conf")
-		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if why = startMosquitto(t, bin, file, ws); why == "" {
+		ws := testenv.FreePort(t)
+		// mosquitto 2.0 starts a WebSocket listener only after a plain
+		// one: testenv's comes first.
+		o.Extra = "log_type error\nlistener " + strconv.Itoa(ws) + " 127.0.0.1\nprotocol websockets\n" + tlsConf
+		o.WaitPorts = []int{ws}
+		if _, err = testenv.TryMosquitto(t, o); err == nil {
 			return ws
 		}
 	}
-	t.Fatal(why)
+	t.Fatal(err)
 	return 0
-}
-
-// startMosquitto starts mosquitto with conf and waits for port; it returns
-// why it failed ("" when it listens).
-func startMosquitto(t testing.TB, bin, conf string, port int) string {
-	cmd := exec.Command(bin, "-c", conf)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			return ""
-		}
-		select {
-		case <-exited:
-			return "mosquitto exited: " + out.String()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return "mosquitto's WebSocket listener did not open on " + strconv.Itoa(port) + " within 10 s"
-		}
-	}
 }
 
 // TLSFront terminates TLS with cert in front of the TCP server at backend

@@ -55,7 +55,62 @@ func WriteEntry(w *jsonw.Writer, e *trace.Entry) {
 	if e.Error != "" {
 		w.KString("error", e.Error)
 	}
+	if e.Drop != nil {
+		writeDrop(w, e.Drop)
+	}
 	w.Close('}')
+}
+
+// writeDrop writes a broker.drop entry's drop object.
+func writeDrop(w *jsonw.Writer, d *trace.Drop) {
+	w.Key("drop")
+	w.Open('{')
+	w.KString("client", d.Client)
+	w.KString("reason", d.Reason)
+	w.KString("topic", d.Topic)
+	w.KInt("qos", d.QoS)
+	w.KInt("size", d.Size)
+	w.KInt("queued", d.Queued)
+	w.KInt("inflight", d.Inflight)
+	w.Key("bytes")
+	w.Float(float64(d.Bytes)) // bytes held: far below 2^53
+	w.KString("limit", d.Limit)
+	if d.Refused {
+		w.KBool("refused", true)
+	}
+	w.Close('}')
+}
+
+// readDrop reads a broker.drop entry's drop object.
+func readDrop(r *jsonw.Reader) *trace.Drop {
+	d := &trace.Drop{}
+	r.Object(func(k string) {
+		switch k {
+		case "client":
+			d.Client = r.String()
+		case "reason":
+			d.Reason = r.String()
+		case "topic":
+			d.Topic = r.String()
+		case "qos":
+			d.QoS = r.Int()
+		case "size":
+			d.Size = r.Int()
+		case "queued":
+			d.Queued = r.Int()
+		case "inflight":
+			d.Inflight = r.Int()
+		case "bytes":
+			d.Bytes = int64(r.Float())
+		case "limit":
+			d.Limit = r.String()
+		case "refused":
+			d.Refused = r.Bool()
+		default:
+			r.Skip()
+		}
+	})
+	return d
 }
 
 // WriteEntries writes entries as a JSON array.
@@ -404,6 +459,8 @@ func ReadEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
 			e.Version = r.Int()
 		case "error":
 			e.Error = r.String()
+		case "drop":
+			e.Drop = readDrop(r)
 		default:
 			r.Skip()
 		}

@@ -89,6 +89,10 @@ func TestReadEntryReadsWhatWriteEntryWrites(t *testing.T) {
 		{"empty", trace.Entry{}},
 		{"every field", trace.Entry{Seq: 7, T: 12.25, Leg: trace.LegProxyBroker, From: "proxy", To: "broker", Kind: "mqtt.CONNECT",
 			Summary: "CONNECT \"x\" <&>", Bytes: connectBytes(t), Observed: trace.ObservedWire, Note: "a\u2028note", Conn: "c3", Src: "10.0.0.2:53422", Dst: "[2001:db8::1]:1883", Version: 5, Error: "bad"}},
+		{"broker.drop", trace.Entry{Seq: 9, T: 40, Leg: trace.LegProxyBroker, From: "broker", To: "broker", Kind: trace.KindBrokerDrop,
+			Summary: "queue full: PUBLISH q1 a/b", Observed: trace.ObservedBroker, Conn: "c2", Version: 5,
+			Drop: &trace.Drop{Client: "dash-1", Reason: trace.DropQueueFull, Topic: "a/b", QoS: 1, Size: 9, Queued: 3, Inflight: 3, Bytes: 1 << 33, Limit: "3 messages queued", Refused: true}}},
+		{"broker.drop, zero counts", trace.Entry{Kind: trace.KindBrokerDrop, Drop: &trace.Drop{Reason: trace.DropExpired}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
