@@ -78,7 +78,7 @@ func brief(fs []Finding) string {
 func aliasMax(n uint16) codec.Properties {
 	var p codec.Properties
 	p.TopicAliasMaximum = n
-	p.Set(codec.PropTopicAlias - codec.PropTopicAlias + codec.PropTopicAliasMaximum)
+	p.Set(codec.PropTopicAliasMaximum)
 	return p
 }
 
