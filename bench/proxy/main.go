@@ -482,6 +482,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	targets := []target{
 		{"plain TCP", dialTCP(echoAddr)},
 		{"lifeline", dialWS("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"})},
+		{"lifeline traced", dialTraced(llHost, llURL, echoAddr)},
 		{"websockify", dialWS("ws://"+wsAddr+"/", "", []string{"binary"})},
 		{"ws echo", dialWS("ws://"+wsEcho+"/", "", nil)},
 	}
@@ -494,7 +495,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	rate := map[string]float64{}
 	gathered := map[string]float64{}
 	p50 := map[string]time.Duration{}
-	fmt.Printf("%-12s %14s %16s %12s %12s\n", "target", "msg/s", "msg/s gathered", "p50 RTT", "p99 RTT")
+	fmt.Printf("%-16s %14s %16s %12s %12s\n", "target", "msg/s", "msg/s gathered", "p50 RTT", "p99 RTT")
 	for _, t := range targets {
 		for _, batch := range []bool{false, true} {
 			var rs []float64
@@ -516,7 +517,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 			return fmt.Errorf("%s latency: %w", t.name, err)
 		}
 		p50[t.name] = pct(ds, 0.5)
-		fmt.Printf("%-12s %14.0f %16.0f %12v %12v\n", t.name, rate[t.name], gathered[t.name],
+		fmt.Printf("%-16s %14.0f %16.0f %12v %12v\n", t.name, rate[t.name], gathered[t.name],
 			pct(ds, 0.5).Round(time.Microsecond), pct(ds, 0.99).Round(time.Microsecond))
 	}
 	added := p50["lifeline"] - p50["plain TCP"]
@@ -527,6 +528,9 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 	fmt.Printf("lifeline / plain TCP msg/s:  %.2f× one write per message, %.2f× gathered (bar ≥ 0.7×)\n",
 		rate["lifeline"]/rate["plain TCP"], gathered["lifeline"]/gathered["plain TCP"])
 	fmt.Printf("p50 latency added over plain TCP: %v (bar ≤ 100µs)\n", added.Round(time.Microsecond))
+	fmt.Printf("traced (a /trace reader attached, as the page runs): lifeline / plain TCP msg/s %.2f× one write per message, %.2f× gathered; p50 added %v\n",
+		rate["lifeline traced"]/rate["plain TCP"], gathered["lifeline traced"]/gathered["plain TCP"],
+		(p50["lifeline traced"] - p50["plain TCP"]).Round(time.Microsecond))
 
 	stop(ll)
 	return heldSessions(ctx, lifelineBin, echoAddr, idle, modes)

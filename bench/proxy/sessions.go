@@ -193,6 +193,26 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 	return hs, nil
 }
 
+// dialTraced dials a /mqtt session as the page runs one: with its /trace
+// channel open and read to the end, so the proxy copies, decodes and sends
+// every packet's entry as well as relaying it.
+func dialTraced(llHost, llURL, echoAddr string) func() (conn, error) {
+	return func() (conn, error) {
+		hs, err := openHeld(llHost, llURL, echoAddr, true)
+		if err != nil {
+			return nil, err
+		}
+		return tracedConn{hs}, nil
+	}
+}
+
+// tracedConn is a held session used as a benchmark connection.
+type tracedConn struct{ *heldSession }
+
+func (c tracedConn) send(b []byte, k int) error { return c.mqtt.send(b, k) }
+func (c tracedConn) recv(p []byte) (int, error) { return c.mqtt.recv(p) }
+func (c tracedConn) close()                     { c.heldSession.close() }
+
 // roundTrip sends one message and reads its echo.
 func (hs *heldSession) roundTrip() error {
 	if err := hs.mqtt.send(msg, 1); err != nil {
