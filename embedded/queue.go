@@ -207,6 +207,11 @@ func (h *queueHook) deliver(id string, sub packets.Subscription, pk packets.Pack
 	// is what the limits bound.
 	out := pk.Copy(false)
 	out.FixedHeader.Qos = qos
+	if pk.Connect.WillProperties.WillDelayInterval > 0 {
+		// A delayed will: mochi kept its issue time in Expiry, which has
+		// passed when it is published; it is no message expiry.
+		out.Expiry = 0
+	}
 	if !sub.FwdRetainedFlag && (cl.Properties.ProtocolVersion != 5 || !sub.RetainAsPublished) { // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
 		out.FixedHeader.Retain = false
 	}
