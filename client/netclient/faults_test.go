@@ -139,6 +139,16 @@ func TestConnackRefusedBacksOff(t *testing.T) {
 		if ev.Delay < max/2 || ev.Delay >= max {
 			t.Fatalf("attempt %d delay %v, want [%v, %v)", i+1, ev.Delay, max/2, max)
 		}
+		// The state event comes before the driver arms its timer: wait for
+		// the timer, or advancing first would leave it a delay in the future.
+		for armed := time.Now(); ; time.Sleep(time.Millisecond) {
+			if at, ok := clock.Next(); ok && at.Equal(clock.Now().Add(ev.Delay)) {
+				break
+			}
+			if time.Since(armed) > 5*time.Second {
+				t.Fatalf("attempt %d: no backoff timer of %v armed", i+1, ev.Delay)
+			}
+		}
 		clock.Advance(ev.Delay - time.Millisecond)
 		time.Sleep(50 * time.Millisecond) // no tight loop: nothing dials before the delay
 		if s := r.State(); s != client.StateWaiting {
