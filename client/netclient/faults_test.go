@@ -78,6 +78,7 @@ func TestResumeAfterDrop(t *testing.T) {
 				if ev.Delay < 500*time.Millisecond || ev.Delay >= time.Second {
 					t.Fatalf("first backoff %v", ev.Delay)
 				}
+				waitArmed(t, clock, ev.Delay)
 				clock.Advance(ev.Delay)
 				c = connectFake(t, r, fb, v, connect, &codec.Connack{SessionPresent: true})
 				c.Expect(tt.resend)
@@ -139,16 +140,7 @@ func TestConnackRefusedBacksOff(t *testing.T) {
 		if ev.Delay < max/2 || ev.Delay >= max {
 			t.Fatalf("attempt %d delay %v, want [%v, %v)", i+1, ev.Delay, max/2, max)
 		}
-		// The state event comes before the driver arms its timer: wait for
-		// the timer, or advancing first would leave it a delay in the future.
-		for armed := time.Now(); ; time.Sleep(time.Millisecond) {
-			if at, ok := clock.Next(); ok && at.Equal(clock.Now().Add(ev.Delay)) {
-				break
-			}
-			if time.Since(armed) > 5*time.Second {
-				t.Fatalf("attempt %d: no backoff timer of %v armed", i+1, ev.Delay)
-			}
-		}
+		waitArmed(t, clock, ev.Delay)
 		clock.Advance(ev.Delay - time.Millisecond)
 		time.Sleep(50 * time.Millisecond) // no tight loop: nothing dials before the delay
 		if s := r.State(); s != client.StateWaiting {
@@ -259,3 +251,18 @@ func TestBrokerViolations(t *testing.T) {
 }
 
 func itoa(n int) string { return string(rune('0' + n)) }
+
+// waitArmed waits for the client's backoff timer of d: the Waiting state
+// event comes before the driver arms it, and a clock moved first would
+// leave the timer a whole delay in the future.
+func waitArmed(t *testing.T, clock *simclock.Clock, d time.Duration) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		if at, ok := clock.Next(); ok && at.Equal(clock.Now().Add(d)) {
+			return
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no backoff timer of %v armed within 5 s", d)
+		}
+	}
+}
