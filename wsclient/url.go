@@ -53,6 +53,10 @@ func ParseURL(s string) (Target, error) {
 	if t.Host == "" {
 		return Target{}, fmt.Errorf("%w %q: no host: want %s://HOST[:PORT]", ErrBadURL, s, scheme)
 	}
+	if strings.Contains(t.Host, ":") && !strings.HasPrefix(u.Host, "[") {
+		// url.Parse splits "::1" at its last colon (host ":", port "1").
+		return Target{}, fmt.Errorf("%w %q: an IPv6 address goes in brackets: %s://[ADDRESS]:PORT", ErrBadURL, s, scheme)
+	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
