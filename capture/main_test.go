@@ -8,7 +8,8 @@ import (
 )
 
 // TestMain fails the package if goroutines the tests started (dumpcap's
-// stderr reader, exec's copiers, httptest servers) outlive them.
+// stderr reader, exec's copiers, httptest servers, coder/websocket
+// clients) outlive them.
 func TestMain(m *testing.M) {
-	os.Exit(leakcheck.Main(m, "os/exec.", "net/http/httptest"))
+	os.Exit(leakcheck.Main(m, "os/exec.", "net/http/httptest", "coder/websocket"))
 }

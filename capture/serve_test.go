@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -64,12 +66,12 @@ func TestCaptureThroughProxy(t *testing.T) {
 
 	// The trace side channel, collecting entries.
 	origin := http.Header{"Origin": {"http://" + host}}
-	tws, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/trace", origin)
+	tws, _, err := wstest.Dial("ws://"+host+"/trace", origin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var hello struct{ Token string }
-	if err := tws.ReadJSON(&hello); err != nil {
+	if err := tws.ReceiveJSON(&hello); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -82,7 +84,7 @@ func TestCaptureThroughProxy(t *testing.T) {
 				Type  string
 				Entry *trace.Entry
 			}
-			if err := tws.ReadJSON(&m); err != nil {
+			if err := wsjson.Read(context.Background(), tws.Conn, &m); err != nil { // until the CloseNow below
 				return
 			}
 			if m.Type == "entry" && m.Entry != nil {
@@ -92,19 +94,18 @@ func TestCaptureThroughProxy(t *testing.T) {
 			}
 		}
 	}()
-	defer func() { tws.Close(); <-done }()
+	defer func() { tws.CloseNow(); <-done }()
 
 	// The page's session: MQTT 5 over the proxy's WebSocket.
 	url := "ws://" + host + "/mqtt?broker=" + embedded.BrokerName + ":" + strconv.Itoa(int(bap.Port())) + "&trace=" + hello.Token
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
-	ws, _, err := d.Dial(url, origin)
+	ws, _, err := wstest.Dial(url, origin, "mqtt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer ws.CloseNow()
 	send := func(b ...byte) {
 		t.Helper()
-		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		if err := ws.Send(websocket.MessageBinary, b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +122,7 @@ func TestCaptureThroughProxy(t *testing.T) {
 				pending = pending[n:]
 				return p
 			}
-			_, b, err := ws.ReadMessage()
+			_, b, err := ws.Receive()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,9 +173,7 @@ func TestCaptureThroughProxy(t *testing.T) {
 		}
 	}
 	waitLive("FIN from the broker", func(e trace.Entry) bool { return e.Kind == trace.KindTCPFin && e.From == "broker" })
-	ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, "bye"))
-	ws.ReadMessage() // the proxy's close
-	ws.Close()
+	ws.Close(websocket.StatusNormalClosure, "bye") // and waits for the proxy's close
 
 	waitLive("WebSocket close", func(e trace.Entry) bool { return e.Kind == trace.KindWSClose })
 	file := stop()

@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -105,12 +106,12 @@ type floodTrace struct {
 func openTrace(t *testing.T, s *server) *floodTrace {
 	t.Helper()
 	host := strings.TrimPrefix(s.URL, "http://")
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/trace", http.Header{"Origin": {s.URL}})
+	ws, _, err := wstest.Dial("ws://"+host+"/trace", http.Header{"Origin": {s.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var hello struct{ Token string }
-	if err := ws.ReadJSON(&hello); err != nil {
+	if err := ws.ReceiveJSON(&hello); err != nil {
 		t.Fatal(err)
 	}
 	tr := &floodTrace{token: hello.Token, byClient: map[string]map[string]int{}}
@@ -123,7 +124,7 @@ func openTrace(t *testing.T, s *server) *floodTrace {
 				Count int
 				Entry *trace.Entry
 			}
-			if ws.ReadJSON(&m) != nil {
+			if wsjson.Read(context.Background(), ws.Conn, &m) != nil { // until the cleanup's CloseNow
 				return
 			}
 			tr.mu.Lock()
@@ -140,7 +141,7 @@ func openTrace(t *testing.T, s *server) *floodTrace {
 			tr.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() { ws.Close(); <-done })
+	t.Cleanup(func() { ws.CloseNow(); <-done })
 	return tr
 }
 

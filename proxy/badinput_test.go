@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -12,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -78,28 +80,28 @@ func TestBadInput(t *testing.T) {
 	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
 	tests := []struct {
 		name     string
-		send     func(ws *websocket.Conn) error
-		wantCode int
+		send     func(ws *wstest.Client) error
+		wantCode websocket.StatusCode
 	}{
-		{"text frame", func(ws *websocket.Conn) error {
-			return ws.WriteMessage(websocket.TextMessage, connect)
-		}, websocket.CloseUnsupportedData},
-		{"oversize message", func(ws *websocket.Conn) error {
-			return ws.WriteMessage(websocket.BinaryMessage, make([]byte, 4096))
-		}, websocket.CloseMessageTooBig},
-		{"oversize packet in small frames", func(ws *websocket.Conn) error {
+		{"text frame", func(ws *wstest.Client) error {
+			return ws.Send(websocket.MessageText, connect)
+		}, websocket.StatusUnsupportedData},
+		{"oversize message", func(ws *wstest.Client) error {
+			return ws.Send(websocket.MessageBinary, make([]byte, 4096))
+		}, websocket.StatusMessageTooBig},
+		{"oversize packet in small frames", func(ws *wstest.Client) error {
 			// PUBLISH claiming 1 MiB of remaining length, sent a little at a time.
-			if err := ws.WriteMessage(websocket.BinaryMessage, []byte{0x30, 0x80, 0x80, 0x40}); err != nil {
+			if err := ws.Send(websocket.MessageBinary, []byte{0x30, 0x80, 0x80, 0x40}); err != nil {
 				return err
 			}
-			return ws.WriteMessage(websocket.BinaryMessage, make([]byte, 100))
-		}, websocket.CloseMessageTooBig},
-		{"garbage bytes", func(ws *websocket.Conn) error {
-			return ws.WriteMessage(websocket.BinaryMessage, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-		}, websocket.CloseProtocolError},
-		{"garbage after a good packet", func(ws *websocket.Conn) error {
-			return ws.WriteMessage(websocket.BinaryMessage, append(append([]byte{}, connect...), 0xe0, 0x80, 0x80, 0x80, 0x80, 0x01))
-		}, websocket.CloseProtocolError},
+			return ws.Send(websocket.MessageBinary, make([]byte, 100))
+		}, websocket.StatusMessageTooBig},
+		{"garbage bytes", func(ws *wstest.Client) error {
+			return ws.Send(websocket.MessageBinary, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		}, websocket.StatusProtocolError},
+		{"garbage after a good packet", func(ws *wstest.Client) error {
+			return ws.Send(websocket.MessageBinary, append(append([]byte{}, connect...), 0xe0, 0x80, 0x80, 0x80, 0x80, 0x01))
+		}, websocket.StatusProtocolError},
 	}
 	e := newTestEnv(t, func(c *proxy.Config) { c.MaxMessage = 1024 })
 	for _, tt := range tests {
@@ -109,7 +111,7 @@ func TestBadInput(t *testing.T) {
 			if err := tt.send(ws); err != nil {
 				t.Fatal(err)
 			}
-			code, reason := closeCode(t, ws)
+			code, reason := ws.Closed()
 			if code != tt.wantCode {
 				t.Fatalf("close %d %q, want %d", code, reason, tt.wantCode)
 			}
@@ -120,7 +122,7 @@ func TestBadInput(t *testing.T) {
 					last = en
 				}
 			}
-			if last.Error == "" || !strings.Contains(last.Summary, strconv.Itoa(tt.wantCode)) {
+			if last.Error == "" || !strings.Contains(last.Summary, strconv.Itoa(int(tt.wantCode))) {
 				t.Errorf("ws.close entry %+v lacks the code or the error", last)
 			}
 			stillServes(t, e)
@@ -200,10 +202,10 @@ func TestBrokerNeverReads(t *testing.T) {
 	pkt := append([]byte{0x30, 0xfd, 0xff, 0x03}, make([]byte, 65533)...)
 	pkt[5] = 1
 	go func() {
-		for ws.WriteMessage(websocket.BinaryMessage, pkt) == nil {
+		for ws.Send(websocket.MessageBinary, pkt) == nil {
 		}
 	}()
-	if code, reason := closeCode(t, ws); code != 1014 {
+	if code, reason := ws.Closed(); code != 1014 {
 		t.Fatalf("close %d %q, want 1014", code, reason)
 	}
 	tc.waitFor(t, "ws.close saying the broker is not reading", func(en trace.Entry) bool {
@@ -219,13 +221,13 @@ func TestBrokerCloses(t *testing.T) {
 	tests := []struct {
 		name     string
 		serve    func(c *net.TCPConn) error
-		wantCode int
+		wantCode websocket.StatusCode
 		wantKind string
 	}{
 		{"after a whole packet", func(c *net.TCPConn) error {
 			_, err := c.Write([]byte{0x20, 0x02, 0x00, 0x00}) // CONNACK
 			return err
-		}, websocket.CloseNormalClosure, trace.KindTCPFin},
+		}, websocket.StatusNormalClosure, trace.KindTCPFin},
 		{"mid-packet", func(c *net.TCPConn) error {
 			_, err := c.Write([]byte{0x30, 0x0a, 0x00, 0x03, 'a'}) // 5 of 12 bytes
 			return err
@@ -242,7 +244,7 @@ func TestBrokerCloses(t *testing.T) {
 			f := newFakeBroker(t, tt.serve)
 			tc := e.openTrace(t)
 			ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
-			code, reason := closeCode(t, ws)
+			code, reason := ws.Closed()
 			if code != tt.wantCode {
 				t.Fatalf("close %d %q, want %d", code, reason, tt.wantCode)
 			}
@@ -334,8 +336,8 @@ func TestRefuseConnectionLimits(t *testing.T) {
 			b := e.dialWS(t, e.mqttURL("broker="+f.addr()))
 			_, _ = a, b
 			ws := e.dialWS(t, e.mqttURL("broker=127.0.0.1:"+strconv.Itoa(ln.port())))
-			code, reason := closeCode(t, ws)
-			if code != websocket.CloseTryAgainLater || !strings.Contains(reason, tt.reason) {
+			code, reason := ws.Closed()
+			if code != websocket.StatusTryAgainLater || !strings.Contains(reason, tt.reason) {
 				t.Fatalf("close %d %q, want 1013 …%s", code, reason, tt.reason)
 			}
 			if ln.accepted.Load() != 0 {
@@ -349,8 +351,8 @@ func TestUnknownTraceToken(t *testing.T) {
 	ln := newCountingListener(t)
 	e := privateEnv(t, nil)
 	ws := e.dialWS(t, e.mqttURL("broker=127.0.0.1:"+strconv.Itoa(ln.port())+"&trace=00112233445566778899aabbccddeeff"))
-	code, reason := closeCode(t, ws)
-	if code != websocket.ClosePolicyViolation || !strings.Contains(reason, "trace token") {
+	code, reason := ws.Closed()
+	if code != websocket.StatusPolicyViolation || !strings.Contains(reason, "trace token") {
 		t.Fatalf("close %d %q, want 1008 unknown trace token", code, reason)
 	}
 	if ln.accepted.Load() != 0 {
@@ -367,26 +369,29 @@ func TestOversizeMessageSaysWhy(t *testing.T) {
 	for _, frames := range []int{1, 16} {
 		t.Run(strconv.Itoa(frames)+" frames", func(t *testing.T) {
 			tc := e.openTrace(t)
-			d := websocket.Dialer{Subprotocols: []string{"mqtt"}, WriteBufferSize: 4096 / frames}
-			ws, _, err := d.Dial(e.mqttURL("trace="+tc.token), http.Header{"Origin": {"http://" + e.host}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ws.Close()
+			ws := e.dialWS(t, e.mqttURL("trace="+tc.token))
 			// A good packet first: what the page sent before is still delivered.
-			if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+			if err := ws.Send(websocket.MessageBinary, connect); err != nil {
 				t.Fatal(err)
 			}
-			w, err := ws.NextWriter(websocket.BinaryMessage)
-			if err != nil {
-				t.Fatal(err)
+			if frames == 1 {
+				ws.Send(websocket.MessageBinary, make([]byte, 4096))
+			} else {
+				// coder's message writer sends one frame per Write (and an
+				// empty final frame on Close).
+				ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+				defer cancel()
+				w, err := ws.Writer(ctx, websocket.MessageBinary)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range frames {
+					w.Write(make([]byte, 4096/frames))
+				}
+				w.Close()
 			}
-			for range frames {
-				w.Write(make([]byte, 4096/frames))
-			}
-			w.Close()
-			code, reason := closeCode(t, ws)
-			if code != websocket.CloseMessageTooBig || !strings.Contains(reason, "larger than 1024 bytes") {
+			code, reason := ws.Closed()
+			if code != websocket.StatusMessageTooBig || !strings.Contains(reason, "larger than 1024 bytes") {
 				t.Fatalf("close %d %q, want 1009 saying the message is larger than 1024 bytes", code, reason)
 			}
 			got := tc.waitFor(t, "ws.close from the proxy", func(en trace.Entry) bool { return en.Kind == trace.KindWSClose && en.From == "proxy" })
@@ -424,12 +429,12 @@ func TestBrokerStopsMidPacket(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if ws.WriteMessage(websocket.BinaryMessage, []byte{0xc0, 0x00}) != nil { // PINGREQ
+			if ws.Send(websocket.MessageBinary, []byte{0xc0, 0x00}) != nil { // PINGREQ
 				return
 			}
 		}
 	}()
-	code, reason := closeCode(t, ws)
+	code, reason := ws.Closed()
 	if code != 1014 {
 		t.Fatalf("close %d %q, want 1014", code, reason)
 	}
@@ -456,9 +461,8 @@ func TestBrokerStopsMidPacket(t *testing.T) {
 		e := privateEnv(t, func(c *proxy.Config) { c.PartialTimeout = 2 * time.Second })
 		ws := e.dialWS(t, e.mqttURL("broker="+f.addr()))
 		var got []byte
-		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 		for len(got) < len(pkt) {
-			_, msg, err := ws.ReadMessage()
+			_, msg, err := ws.Receive()
 			if err != nil {
 				t.Fatalf("after %d of %d bytes: %v", len(got), len(pkt), err)
 			}

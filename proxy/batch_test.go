@@ -3,8 +3,7 @@ package proxy_test
 import (
 	"testing"
 
-	"github.com/gorilla/websocket"
-
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -21,7 +20,7 @@ func TestBatchLargerThanReadBufferIsOneBrokerWrite(t *testing.T) {
 	msg := make([]byte, 64)
 	msg[0], msg[1], msg[3] = 0x30, 62, 5
 	copy(msg[4:], "bench")
-	frame := clientFrame(websocket.BinaryMessage, msg)
+	frame := wstest.ClientFrame(wstest.OpBinary, msg)
 	const n = 100
 	var batch []byte
 	for range n {
@@ -30,7 +29,9 @@ func TestBatchLargerThanReadBufferIsOneBrokerWrite(t *testing.T) {
 	if len(batch) <= 4096 {
 		t.Fatalf("the batch (%d bytes) must exceed the 4 KiB read buffer", len(batch))
 	}
-	if _, err := ws.NetConn().Write(batch); err != nil {
+	// All in one TCP write, which coder's Write does not do: the frames
+	// are written on the connection under it.
+	if _, err := ws.TCP.Write(batch); err != nil {
 		t.Fatal(err)
 	}
 	isPub := func(en trace.Entry) bool { return en.Kind == "mqtt.PUBLISH" && en.From == "proxy" }

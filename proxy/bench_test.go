@@ -1,14 +1,14 @@
 package proxy_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/gorilla/websocket"
-
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 )
 
@@ -53,19 +53,18 @@ func benchEcho(b *testing.B, gathered bool) {
 	hs.Config.Handler = http.HandlerFunc(srv.ServeMQTT)
 	hs.Start()
 	defer hs.Close()
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
-	ws, _, err := d.Dial("ws://"+host+"/mqtt?broker="+ln.Addr().String(), nil)
+	ws, _, err := wstest.Dial("ws://"+host+"/mqtt?broker="+ln.Addr().String(), nil, "mqtt")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ws.Close()
+	defer ws.CloseNow()
 	msg := make([]byte, 64)
 	msg[0], msg[1], msg[3] = 0x30, 62, 5
 	copy(msg[4:], "bench")
 	tokens := make(chan struct{}, 100)
 	b.SetBytes(int64(len(msg)))
 	b.ResetTimer()
-	frame := clientFrame(websocket.BinaryMessage, msg)
+	frame := wstest.ClientFrame(wstest.OpBinary, msg)
 	go func() {
 		var out []byte
 		for i := 0; i < b.N; {
@@ -84,7 +83,9 @@ func benchEcho(b *testing.B, gathered bool) {
 			for range k {
 				out = append(out, frame...)
 			}
-			if _, err := ws.NetConn().Write(out); err != nil {
+			// The frames go out in one TCP write, which coder's Write
+			// does not do: written on the connection under it.
+			if _, err := ws.TCP.Write(out); err != nil {
 				return
 			}
 			i += k
@@ -92,7 +93,7 @@ func benchEcho(b *testing.B, gathered bool) {
 	}()
 	buf := make([]byte, 64<<10)
 	for got := 0; got < b.N*len(msg); {
-		_, r, err := ws.NextReader()
+		_, r, err := ws.Reader(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -112,5 +113,5 @@ func benchEcho(b *testing.B, gathered bool) {
 		}
 	}
 	b.StopTimer()
-	ws.Close()
+	ws.CloseNow()
 }

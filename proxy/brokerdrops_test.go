@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -30,7 +30,7 @@ func TestBrokerDropsInTrace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		if err := ws.Send(websocket.MessageBinary, b); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,19 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
-
-// clientFrame is one masked WebSocket frame as a browser sends it (RFC 6455,
-// 5.2), with a zero masking key so the payload reads as is. payload must be
-// shorter than 126 bytes.
-func clientFrame(opcode byte, payload []byte) []byte {
-	f := []byte{0x80 | opcode, 0x80 | byte(len(payload)), 0, 0, 0, 0}
-	return append(f, payload...)
-}
 
 func closePayload(code uint16) []byte { return binary.BigEndian.AppendUint16(nil, code) }
 
@@ -75,38 +68,41 @@ func TestPageClosesRightAfterSending(t *testing.T) {
 	want := bytes.Join(packets, nil)
 
 	// oneWrite sends the frames and what follows them in a single TCP
-	// write, so the proxy finds them all buffered at once.
-	oneWrite := func(tail []byte) func(ws *websocket.Conn) error {
-		return func(ws *websocket.Conn) error {
+	// write, so the proxy finds them all buffered at once (coder writes
+	// each message on its own: the frames go on the connection under it).
+	oneWrite := func(tail []byte) func(ws *wstest.Client) error {
+		return func(ws *wstest.Client) error {
 			var b []byte
 			for _, p := range packets {
-				b = append(b, clientFrame(websocket.BinaryMessage, p)...)
+				b = append(b, wstest.ClientFrame(wstest.OpBinary, p)...)
 			}
 			b = append(b, tail...)
-			if _, err := ws.NetConn().Write(b); err != nil {
+			if _, err := ws.TCP.Write(b); err != nil {
 				return err
 			}
-			return ws.NetConn().Close()
+			return ws.CloseNow()
 		}
 	}
 	tests := []struct {
 		name      string
-		send      func(ws *websocket.Conn) error
+		send      func(ws *wstest.Client) error
 		hold      bool // the broker never closes
 		brokerFIN bool // the trace shows the broker's FIN
 	}{
-		{"close frame in the same write", oneWrite(clientFrame(websocket.CloseMessage, closePayload(1000))), false, true},
+		{"close frame in the same write", oneWrite(wstest.ClientFrame(wstest.OpClose, closePayload(1000))), false, true},
 		{"no close frame", oneWrite(nil), false, true},
-		{"messages then close", func(ws *websocket.Conn) error {
+		{"messages then close", func(ws *wstest.Client) error {
 			for _, p := range packets {
-				if err := ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+				if err := ws.Send(websocket.MessageBinary, p); err != nil {
 					return err
 				}
 			}
-			ws.WriteControl(websocket.CloseMessage, closePayload(1000), time.Now().Add(time.Second))
-			return ws.Close()
+			// A close frame and at once the end of the connection, not
+			// coder's Close, which waits for the proxy's close frame.
+			ws.TCP.Write(wstest.ClientFrame(wstest.OpClose, closePayload(1000)))
+			return ws.CloseNow()
 		}, false, true},
-		{"broker never closes", oneWrite(clientFrame(websocket.CloseMessage, closePayload(1000))), true, false},
+		{"broker never closes", oneWrite(wstest.ClientFrame(wstest.OpClose, closePayload(1000))), true, false},
 	}
 	const closeWait = 300 * time.Millisecond
 	e := privateEnv(t, func(c *proxy.Config) { c.CloseWait = closeWait })
@@ -195,14 +191,14 @@ func TestDisconnectRecordedBeforeBrokerFIN(t *testing.T) {
 	for round := range 10 {
 		conn := "c" + strconv.Itoa(round+1)
 		ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
-		if err := ws.WriteMessage(websocket.BinaryMessage, []byte{0xe0, 0x00}); err != nil {
+		if err := ws.Send(websocket.MessageBinary, []byte{0xe0, 0x00}); err != nil {
 			t.Fatal(err)
 		}
 		got := tc.waitFor(t, "ws.close of "+conn, func(en trace.Entry) bool {
 			return en.Conn == conn && en.Kind == trace.KindWSClose
 		})
 		checkOrderOf(t, got, conn, "mqtt.DISCONNECT", trace.KindTCPFin, trace.KindWSClose)
-		ws.Close()
+		ws.CloseNow()
 	}
 }
 

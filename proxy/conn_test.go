@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -19,7 +20,7 @@ func TestConnChosenByThePage(t *testing.T) {
 	ln := newCountingListener(t)
 	e := privateEnv(t, nil)
 	tc := e.openTrace(t)
-	open := func(conn string) *websocket.Conn {
+	open := func(conn string) *wstest.Client {
 		q := "broker=127.0.0.1:" + strconv.Itoa(ln.port()) + "&trace=" + tc.token
 		if conn != "" {
 			q += "&conn=" + url.QueryEscape(conn)
@@ -47,8 +48,8 @@ func TestConnChosenByThePage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := ln.accepted.Load()
-			code, reason := closeCode(t, open(tt.conn))
-			if code != websocket.ClosePolicyViolation || !strings.Contains(reason, tt.reason) {
+			code, reason := open(tt.conn).Closed()
+			if code != websocket.StatusPolicyViolation || !strings.Contains(reason, tt.reason) {
 				t.Fatalf("close %d %q, want 1008 …%s", code, reason, tt.reason)
 			}
 			if ln.accepted.Load() != before {

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/gorilla/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -65,11 +66,10 @@ func TestCutFiresWill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+	if err := ws.Send(websocket.MessageBinary, connect); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, connack, err := ws.ReadMessage(); err != nil || len(connack) != 4 || connack[0] != 0x20 || connack[3] != 0 {
+	if _, connack, err := ws.Receive(); err != nil || len(connack) != 4 || connack[0] != 0x20 || connack[3] != 0 {
 		t.Fatalf("CONNACK: % x, %v", connack, err)
 	}
 
@@ -83,7 +83,7 @@ func TestCutFiresWill(t *testing.T) {
 		{"unknown conn", tc, "c9"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.from.ws.WriteJSON(map[string]string{"type": "cut", "conn": tt.conn}); err != nil {
+			if err := tt.from.ws.SendJSON(map[string]string{"type": "cut", "conn": tt.conn}); err != nil {
 				t.Fatal(err)
 			}
 			if m := tt.from.waitMsg(t, "cut reply", cutReply(tt.conn)); m["ok"] != false || m["error"] == "" {
@@ -97,13 +97,13 @@ func TestCutFiresWill(t *testing.T) {
 	default:
 	}
 
-	if err := tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
+	if err := tc.ws.SendJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
 		t.Fatal(err)
 	}
 	if m := tc.waitMsg(t, "cut reply", cutReply("c1")); m["ok"] != true {
 		t.Fatalf("reply %v, want ok true", m)
 	}
-	code, reason := closeCode(t, ws)
+	code, reason := ws.Closed()
 	if code != proxy.CloseCut || reason != proxy.CutReason {
 		t.Errorf("the page's WebSocket closed with %d %q, want %d %q", code, reason, proxy.CloseCut, proxy.CutReason)
 	}
@@ -149,11 +149,11 @@ func TestCutSendsRST(t *testing.T) {
 	tc := e.openTrace(t)
 	ws := e.dialWS(t, e.mqttURL("broker="+f.addr()+"&trace="+tc.token))
 	pingreq := []byte{0xc0, 0x00}
-	if err := ws.WriteMessage(websocket.BinaryMessage, pingreq); err != nil {
+	if err := ws.Send(websocket.MessageBinary, pingreq); err != nil {
 		t.Fatal(err)
 	}
 	tc.waitFor(t, "the PINGREQ written", func(en trace.Entry) bool { return en.Kind == "mqtt.PINGREQ" })
-	if err := tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
+	if err := tc.ws.SendJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -167,7 +167,7 @@ func TestCutSendsRST(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the broker's connection did not end within 5 s of the cut")
 	}
-	if code, _ := closeCode(t, ws); code != proxy.CloseCut {
+	if code, _ := ws.Closed(); code != proxy.CloseCut {
 		t.Errorf("close code %d, want %d", code, proxy.CloseCut)
 	}
 }
@@ -179,18 +179,17 @@ func TestCutSendsRST(t *testing.T) {
 func TestCutRSTStampedBeforeTheWill(t *testing.T) {
 	e := newTestEnv(t, nil)
 	tc := e.openTrace(t)
-	connectWS := func(t *testing.T, p *codec.Connect) *websocket.Conn {
+	connectWS := func(t *testing.T, p *codec.Connect) *wstest.Client {
 		t.Helper()
 		ws := e.dialWS(t, e.mqttURL("trace="+tc.token))
 		b, err := codec.AppendPacket(nil, p, codec.V311)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		if err := ws.Send(websocket.MessageBinary, b); err != nil {
 			t.Fatal(err)
 		}
-		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, connack, err := ws.ReadMessage(); err != nil || len(connack) != 4 || connack[3] != 0 {
+		if _, connack, err := ws.Receive(); err != nil || len(connack) != 4 || connack[3] != 0 {
 			t.Fatalf("CONNACK: % x, %v", connack, err)
 		}
 		return ws
@@ -203,10 +202,10 @@ func TestCutRSTStampedBeforeTheWill(t *testing.T) {
 			conn++
 			appConn := "c" + strconv.Itoa(conn)
 			sub, _ := codec.AppendPacket(nil, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: topic, QoS: 1}}}, codec.V311)
-			if err := app.WriteMessage(websocket.BinaryMessage, sub); err != nil {
+			if err := app.Send(websocket.MessageBinary, sub); err != nil {
 				t.Fatal(err)
 			}
-			if _, suback, err := app.ReadMessage(); err != nil || len(suback) == 0 || suback[0] != 0x90 {
+			if _, suback, err := app.Receive(); err != nil || len(suback) == 0 || suback[0] != 0x90 {
 				t.Fatalf("SUBACK: % x, %v", suback, err)
 			}
 			connectWS(t, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: "dev" + strconv.Itoa(round),
@@ -214,7 +213,7 @@ func TestCutRSTStampedBeforeTheWill(t *testing.T) {
 			conn++
 			devConn := "c" + strconv.Itoa(conn)
 
-			if err := tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": devConn}); err != nil {
+			if err := tc.ws.SendJSON(map[string]string{"type": "cut", "conn": devConn}); err != nil {
 				t.Fatal(err)
 			}
 			isWill := func(en trace.Entry) bool {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
@@ -127,18 +127,17 @@ func TestShutdownGoingAway(t *testing.T) {
 	e := newTestEnv(t, nil)
 	ws := e.dialWS(t, e.mqttURL(""))
 	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
-	if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+	if err := ws.Send(websocket.MessageBinary, connect); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, msg, err := ws.ReadMessage(); err != nil || len(msg) < 4 || msg[0] != 0x20 {
+	if _, msg, err := ws.Receive(); err != nil || len(msg) < 4 || msg[0] != 0x20 {
 		t.Fatalf("no CONNACK: % x %v", msg, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- e.proxy.Shutdown(ctx) }()
-	if code, reason := closeCode(t, ws); code != websocket.CloseGoingAway {
+	if code, reason := ws.Closed(); code != websocket.StatusGoingAway {
 		t.Fatalf("close %d %q, want 1001", code, reason)
 	}
 	if err := <-errc; err != nil {
@@ -149,7 +148,7 @@ func TestShutdownGoingAway(t *testing.T) {
 func TestTracePingPong(t *testing.T) {
 	e := newTestEnv(t, nil)
 	tc := e.openTrace(t)
-	if err := tc.ws.WriteJSON(map[string]any{"type": "ping", "t": 1234.5}); err != nil {
+	if err := tc.ws.SendJSON(map[string]any{"type": "ping", "t": 1234.5}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -249,8 +248,8 @@ func TestIdleTimeout(t *testing.T) {
 	tc := e.openTrace(t)
 	start := time.Now() // before the dial: the idle clock starts at the upgrade, which a loaded client may see late
 	ws := e.dialWS(t, e.mqttURL("trace="+tc.token))
-	code, reason := closeCode(t, ws)
-	if code != websocket.CloseGoingAway || !strings.Contains(reason, "idle") {
+	code, reason := ws.Closed()
+	if code != websocket.StatusGoingAway || !strings.Contains(reason, "idle") {
 		t.Fatalf("close %d %q, want 1001 idle", code, reason)
 	}
 	if took := time.Since(start); took < 250*time.Millisecond || took > 5*time.Second {

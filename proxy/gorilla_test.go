@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 )
 
 // go.mod requires the gorilla version gorilla.go is written for: upgrading
@@ -31,14 +33,6 @@ func TestGorillaVersion(t *testing.T) {
 	if !strings.Contains(string(mod), want) {
 		t.Fatalf("go.mod does not require %s", want)
 	}
-}
-
-// maskedFrame is a client's binary frame carrying p, masked with key 0.
-func maskedFrame(p []byte) []byte {
-	if len(p) > 125 {
-		panic("short frames only")
-	}
-	return append([]byte{0x82, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...)
 }
 
 // TestGorillaAssumptions checks, on a real upgrade over loopback, what
@@ -66,11 +60,11 @@ func TestGorillaAssumptions(t *testing.T) {
 	}))
 	defer hs.Close()
 	defer close(done)
-	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	c, _, err := wstest.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer c.CloseNow()
 	a := <-got
 	if a.ws == nil {
 		t.Fatal("upgrade failed")
@@ -89,8 +83,10 @@ func TestGorillaAssumptions(t *testing.T) {
 
 	// Two frames in one TCP write: once gorilla has read the first, the
 	// second is in the buffers the proxy can see (br, then the pageReader).
+	// coder writes each message on its own: both frames go on the TCP
+	// connection under it.
 	first, second := []byte("first message"), []byte("second message")
-	if _, err := c.NetConn().Write(append(maskedFrame(first), maskedFrame(second)...)); err != nil {
+	if _, err := c.TCP.Write(append(wstest.ClientFrame(wstest.OpBinary, first), wstest.ClientFrame(wstest.OpBinary, second)...)); err != nil {
 		t.Fatal(err)
 	}
 	a.ws.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -1,15 +1,12 @@
 package proxy_test
 
 import (
-	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/httpdissect"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -21,12 +18,11 @@ func TestUpgradeHeads(t *testing.T) {
 	e := newTestEnv(t, nil)
 	tc := e.openTrace(t)
 	url := e.mqttURL("trace=" + tc.token)
-	d := websocket.Dialer{Subprotocols: []string{"mqtt", "mqttv3.1"}, HandshakeTimeout: 3 * time.Second}
-	ws, resp, err := d.Dial(url, http.Header{"Origin": {"http://" + e.host}})
+	ws, resp, err := wstest.Dial(url, e.origin(), "mqtt", "mqttv3.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer ws.CloseNow()
 	got := tc.waitFor(t, "ws.accept", func(en trace.Entry) bool { return en.Kind == trace.KindWSAccept })
 	fields := map[string]map[string][]string{}
 	for _, en := range got {
@@ -55,7 +51,7 @@ func TestUpgradeHeads(t *testing.T) {
 		"http.request.method":         "GET",
 		"http.request.uri":            "/mqtt?trace=" + tc.token,
 		"http.host":                   e.host,
-		"http.sec_websocket_protocol": "mqtt, mqttv3.1",
+		"http.sec_websocket_protocol": "mqtt,mqttv3.1", // as coder joins them (a browser adds a space)
 		"http.request.line":           "Origin: http://" + e.host + "\r\n",
 	} {
 		if !contains(up[name], want) {

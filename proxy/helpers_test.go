@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/lifeline-mqtt/lifeline/embedded"
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -102,7 +101,7 @@ func (e *env) mqttURL(query string) string {
 
 // traceConn is an open /trace channel collecting the entries it receives.
 type traceConn struct {
-	ws    *websocket.Conn
+	ws    *wstest.Client
 	token string
 	mu    sync.Mutex
 	got   []trace.Entry
@@ -114,8 +113,7 @@ type traceConn struct {
 
 func (e *env) openTrace(t *testing.T) *traceConn {
 	t.Helper()
-	h := http.Header{"Origin": {"http://" + e.host}}
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+e.host+"/trace", h)
+	ws, _, err := wstest.Dial("ws://"+e.host+"/trace", e.origin())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +122,7 @@ func (e *env) openTrace(t *testing.T) *traceConn {
 		Token      string  `json:"token"`
 		ServerTime float64 `json:"serverTime"`
 	}
-	if err := ws.ReadJSON(&hello); err != nil {
+	if err := ws.ReceiveJSON(&hello); err != nil {
 		t.Fatal(err)
 	}
 	if hello.Type != "hello" || len(hello.Token) != 32 {
@@ -133,7 +131,7 @@ func (e *env) openTrace(t *testing.T) *traceConn {
 	tc := &traceConn{ws: ws, token: hello.Token, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go tc.read()
 	t.Cleanup(func() {
-		ws.Close()
+		ws.CloseNow()
 		<-tc.done
 	})
 	return tc
@@ -142,7 +140,7 @@ func (e *env) openTrace(t *testing.T) *traceConn {
 func (tc *traceConn) read() {
 	defer close(tc.done)
 	for {
-		_, msg, err := tc.ws.ReadMessage()
+		_, msg, err := tc.ws.Read(context.Background()) // until the cleanup's CloseNow
 		if err != nil {
 			tc.err = err
 			return
@@ -204,10 +202,9 @@ func dump(es []trace.Entry) string {
 }
 
 // dialWS opens a WebSocket to url as a browser on the proxy's page would.
-func (e *env) dialWS(t *testing.T, url string) *websocket.Conn {
+func (e *env) dialWS(t *testing.T, url string) *wstest.Client {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 3 * time.Second}
-	ws, resp, err := d.Dial(url, http.Header{"Origin": {"http://" + e.host}})
+	ws, resp, err := wstest.Dial(url, e.origin(), "mqtt")
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -215,32 +212,12 @@ func (e *env) dialWS(t *testing.T, url string) *websocket.Conn {
 		}
 		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
 	}
-	t.Cleanup(func() { ws.Close() })
+	t.Cleanup(func() { ws.CloseNow() })
 	return ws
 }
 
-// closeCode reads from ws until it ends and returns the close code and text
-// the proxy sent (1006 if it sent none).
-func closeCode(t *testing.T, ws *websocket.Conn) (int, string) {
-	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		_, _, err := ws.ReadMessage()
-		if err == nil {
-			continue
-		}
-		if ce, ok := err.(*websocket.CloseError); ok {
-			return ce.Code, ce.Text
-		}
-		// gorilla's client rejects 1014 (Bad Gateway, registered with IANA
-		// and accepted by browsers) as "bad close code"; read it from there.
-		if n, ok := strings.CutPrefix(err.Error(), "websocket: bad close code "); ok {
-			code, _ := strconv.Atoi(n)
-			return code, "(reason not readable with gorilla)"
-		}
-		return websocket.CloseAbnormalClosure, err.Error()
-	}
-}
+// origin is the Origin header of a page the proxy serves.
+func (e *env) origin() http.Header { return http.Header{"Origin": {"http://" + e.host}} }
 
 // countingListener is a loopback TCP listener that counts the connections it
 // accepts; refusal tests check it stays at zero.

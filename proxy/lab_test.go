@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -10,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/gorilla/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -147,7 +149,7 @@ type labEnv struct {
 	e  *env
 	lb *labBroker
 	tc *traceConn
-	ws *websocket.Conn
+	ws *wstest.Client
 	id int
 }
 
@@ -171,7 +173,7 @@ func (le *labEnv) do(t *testing.T, from *traceConn, ctl map[string]any) map[stri
 	if _, ok := ctl["conn"]; !ok {
 		ctl["conn"] = "c1"
 	}
-	if err := from.ws.WriteJSON(ctl); err != nil {
+	if err := from.ws.SendJSON(ctl); err != nil {
 		t.Fatal(err)
 	}
 	return from.waitMsg(t, "lab answer", func(m map[string]any) bool { return m["type"] == "lab" && m["id"] == id })
@@ -190,17 +192,26 @@ func (le *labEnv) ok(t *testing.T, ctl map[string]any) map[string]any {
 func (le *labEnv) send(t *testing.T, pkts ...[]byte) {
 	t.Helper()
 	for _, p := range pkts {
-		if err := le.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		if err := le.ws.Send(websocket.MessageBinary, p); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// closeFrame sends the page's close frame (1000) and nothing more: coder's
+// Close would also wait for the proxy's, so it is written on the TCP
+// connection under the WebSocket.
+func (le *labEnv) closeFrame(t *testing.T) {
+	t.Helper()
+	if _, err := le.ws.TCP.Write(wstest.ClientFrame(wstest.OpClose, closePayload(1000))); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // readPage reads the next message the page gets.
 func (le *labEnv) readPage(t *testing.T) []byte {
 	t.Helper()
-	le.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, b, err := le.ws.ReadMessage()
+	_, b, err := le.ws.Receive()
 	if err != nil {
 		t.Fatalf("the page read: %v", err)
 	}
@@ -208,16 +219,16 @@ func (le *labEnv) readPage(t *testing.T) []byte {
 }
 
 // pageGetsNothing checks the page receives no message for a while; the
-// read is left pending, so the page's connection stays usable only through
-// ws's own buffering: call it last, or use pageNext.
+// read is left pending until the test ends (coder would close the
+// connection at an earlier deadline), so the page's messages are read
+// only through the channel it returns: call it last, or use next.
 func (le *labEnv) pageGetsNothing(t *testing.T) chan []byte {
 	t.Helper()
 	got := make(chan []byte, 8)
 	go func() {
 		defer close(got)
-		le.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 		for {
-			_, b, err := le.ws.ReadMessage()
+			_, b, err := le.ws.Read(t.Context())
 			if err != nil {
 				return
 			}
@@ -408,8 +419,11 @@ func TestLabSilence(t *testing.T) {
 	le.tc.waitFor(t, "the PUBACK held", func(e trace.Entry) bool { return e.Kind == trace.KindLabHold && bytes.Equal(e.Bytes, puback(9)) })
 	got := le.pageGetsNothing(t)
 	le.lb.nothingMore(t) // the broker's connection is open: no EOF, no reset
-	// The page's connection is open: a ping is answered.
-	if err := le.ws.WriteControl(websocket.PingMessage, []byte("still there?"), time.Now().Add(time.Second)); err != nil {
+	// The page's connection is open: a ping is answered (coder's Ping
+	// waits for the pong, which pageGetsNothing's pending read takes in).
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+	defer cancel()
+	if err := le.ws.Ping(ctx); err != nil {
 		t.Fatalf("the page's WebSocket: %v", err)
 	}
 	st := le.ok(t, map[string]any{"op": "state"})
@@ -499,8 +513,8 @@ func TestLabRefusals(t *testing.T) {
 	}
 
 	// After the session has ended.
-	le.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
-	closeCode(t, le.ws)
+	le.closeFrame(t)
+	le.ws.Closed()
 	le.tc.waitFor(t, "ws.close from the proxy", func(e trace.Entry) bool { return e.Kind == trace.KindWSClose && e.From == "proxy" })
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -528,12 +542,10 @@ func TestLabEndWhileHeld(t *testing.T) {
 		end  func(t *testing.T, le *labEnv)
 	}{
 		{"the broker closes", func(t *testing.T, le *labEnv) { le.lb.accepted(t).Close() }},
-		{"the page closes", func(t *testing.T, le *labEnv) {
-			le.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
-		}},
-		{"the page's connection is lost", func(t *testing.T, le *labEnv) { le.ws.NetConn().Close() }},
+		{"the page closes", func(t *testing.T, le *labEnv) { le.closeFrame(t) }},
+		{"the page's connection is lost", func(t *testing.T, le *labEnv) { le.ws.CloseNow() }},
 		{"cut", func(t *testing.T, le *labEnv) {
-			if err := le.tc.ws.WriteJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
+			if err := le.tc.ws.SendJSON(map[string]string{"type": "cut", "conn": "c1"}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -591,11 +603,10 @@ func TestLabSilenceBrokerGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+	if err := ws.Send(websocket.MessageBinary, connect); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, connack, err := ws.ReadMessage(); err != nil || len(connack) != 4 || connack[3] != 0 {
+	if _, connack, err := ws.Receive(); err != nil || len(connack) != 4 || connack[3] != 0 {
 		t.Fatalf("CONNACK: % x, %v", connack, err)
 	}
 	le := &labEnv{e: e, tc: tc, ws: ws}
@@ -615,13 +626,17 @@ func TestLabSilenceBrokerGivesUp(t *testing.T) {
 	tc.waitFor(t, "the broker's close kept from the page", func(en trace.Entry) bool {
 		return en.Kind == trace.KindLabSilence && strings.Contains(en.Summary, "broker closed")
 	})
-	if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+	// A ping written on the TCP connection (coder's Ping would wait for
+	// the pong, which only a pending read takes in); the read below takes
+	// the pong and must find nothing else.
+	if _, err := ws.TCP.Write(wstest.ClientFrame(wstest.OpPing, nil)); err != nil {
 		t.Errorf("the page's WebSocket was closed while silenced: %v", err)
 	}
-	ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if _, b, err := ws.ReadMessage(); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, b, err := ws.Read(ctx); err == nil {
 		t.Errorf("the page received % x while silenced", b)
-	} else if ce := (*websocket.CloseError)(nil); errors.As(err, &ce) {
+	} else if ce := (websocket.CloseError{}); errors.As(err, &ce) {
 		t.Errorf("the page's WebSocket was closed while silenced: %v", err)
 	}
 }

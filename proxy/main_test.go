@@ -8,5 +8,5 @@ import (
 )
 
 // TestMain fails the package if goroutines started by its tests are still
-// running once every test has ended.
-func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m)) }
+// running once every test has ended, the coder/websocket clients' too.
+func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "coder/websocket")) }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -173,18 +173,18 @@ func TestPolicyCheckName(t *testing.T) {
 
 // refusedSession opens /mqtt?broker=target with a trace and returns the close
 // code, reason and trace entries.
-func refusedSession(t *testing.T, e *env, target string) (int, string, []trace.Entry) {
+func refusedSession(t *testing.T, e *env, target string) (websocket.StatusCode, string, []trace.Entry) {
 	t.Helper()
 	tc := e.openTrace(t)
 	ws := e.dialWS(t, e.mqttURL("broker="+target+"&trace="+tc.token))
-	code, reason := closeCode(t, ws)
+	code, reason := ws.Closed()
 	got := tc.waitFor(t, "ws.close", func(en trace.Entry) bool { return en.Kind == trace.KindWSClose })
 	return code, reason, got
 }
 
-func assertRefused(t *testing.T, code int, reason string, got []trace.Entry, ln *countingListener) {
+func assertRefused(t *testing.T, code websocket.StatusCode, reason string, got []trace.Entry, ln *countingListener) {
 	t.Helper()
-	if code != websocket.ClosePolicyViolation {
+	if code != websocket.StatusPolicyViolation {
 		t.Errorf("close code %d (%q), want 1008", code, reason)
 	}
 	if reason == "" {

@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -66,20 +65,20 @@ func newSessionID(t *testing.T) string {
 
 // openSessionTrace opens /trace?session=id and returns the channel, or the
 // close code and reason it was refused with.
-func (e *env) openSessionTrace(t *testing.T, id string) (*traceConn, int, string) {
+func (e *env) openSessionTrace(t *testing.T, id string) (*traceConn, websocket.StatusCode, string) {
 	t.Helper()
-	h := http.Header{"Origin": {"http://" + e.host}}
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+e.host+"/trace?session="+id, h)
+	ws, _, err := wstest.Dial("ws://"+e.host+"/trace?session="+id, e.origin())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var hello struct {
 		Type, Token, Session string
 	}
-	if err := ws.ReadJSON(&hello); err != nil {
-		ws.Close()
-		if ce, ok := err.(*websocket.CloseError); ok {
-			return nil, ce.Code, ce.Text
+	if err := ws.ReceiveJSON(&hello); err != nil {
+		ws.CloseNow()
+		if websocket.CloseStatus(err) != -1 {
+			code, reason := wstest.CloseOf(err)
+			return nil, code, reason
 		}
 		t.Fatalf("reading the hello: %v", err)
 	}
@@ -90,7 +89,7 @@ func (e *env) openSessionTrace(t *testing.T, id string) (*traceConn, int, string
 	sessionOf.Store(tc, id)
 	go tc.read()
 	t.Cleanup(func() {
-		ws.Close()
+		ws.CloseNow()
 		<-tc.done
 	})
 	return tc, 0, ""
@@ -139,28 +138,28 @@ func TestSessionRouting(t *testing.T) {
 		name   string
 		env    *env
 		query  string
-		code   int
+		code   websocket.StatusCode
 		reason string
 	}{
 		{"another instance", b, "session=" + id + "&trace=" + tcA.token + "&" + trap,
 			proxy.CloseSessionElsewhere, "is not held by this instance (its /trace went to another): route both by the session parameter"},
 		{"forged token", a, "session=" + id + "&trace=" + tcOther.token + "&" + trap,
-			websocket.ClosePolicyViolation, "does not belong to this session"},
+			websocket.StatusPolicyViolation, "does not belong to this session"},
 		{"guessed token", a, "session=" + id + "&trace=" + strings.Repeat("0", 32) + "&" + trap,
-			websocket.ClosePolicyViolation, "does not belong to this session"},
+			websocket.StatusPolicyViolation, "does not belong to this session"},
 		{"no token", a, "session=" + id + "&" + trap,
-			websocket.ClosePolicyViolation, "without a trace token"},
+			websocket.StatusPolicyViolation, "without a trace token"},
 		{"malformed id", a, "session=" + strings.ToUpper(id) + "&trace=" + tcA.token + "&" + trap,
-			websocket.ClosePolicyViolation, "lowercase hex"},
+			websocket.StatusPolicyViolation, "lowercase hex"},
 		{"short id", a, "session=abc&trace=" + tcA.token + "&" + trap,
-			websocket.ClosePolicyViolation, "got 3 characters"},
+			websocket.StatusPolicyViolation, "got 3 characters"},
 		{"unknown id", a, "session=" + newSessionID(t) + "&trace=" + tcA.token + "&" + trap,
 			proxy.CloseSessionElsewhere, "is not held by this instance"},
 	}
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
 			ws := r.env.dialWS(t, r.env.mqttURL(r.query))
-			if code, text := closeCode(t, ws); code != r.code || !strings.Contains(text, r.reason) {
+			if code, text := ws.Closed(); code != r.code || !strings.Contains(text, r.reason) {
 				t.Fatalf("closed with %d %q, want %d and %q", code, text, r.code, r.reason)
 			}
 		})
@@ -172,7 +171,7 @@ func TestSessionRouting(t *testing.T) {
 	// The session's own /mqtt is served, on its own trace only.
 	ws := a.dialWS(t, a.mqttURL("session="+id+"&trace="+tcA.token+"&broker="+a.brokerAddr()))
 	tcA.waitFor(t, "the session's 101", func(e trace.Entry) bool { return e.Kind == trace.KindWSAccept && e.Conn == "c1" })
-	ws.Close()
+	ws.CloseNow()
 	tcA.waitFor(t, "the session's end", func(e trace.Entry) bool { return e.Kind == trace.KindWSClose && e.From == "proxy" })
 	time.Sleep(100 * time.Millisecond) // anything misrouted would have arrived by now
 	if got := tcOther.entries(); len(got) != 0 {
@@ -185,21 +184,21 @@ func TestSessionRouting(t *testing.T) {
 	}
 
 	// The id is taken while open, and stays taken once closed.
-	if tc, code, why := a.openSessionTrace(t, id); tc != nil || code != websocket.ClosePolicyViolation || !strings.Contains(why, "already used") {
+	if tc, code, why := a.openSessionTrace(t, id); tc != nil || code != websocket.StatusPolicyViolation || !strings.Contains(why, "already used") {
 		t.Fatalf("a second /trace with an open session id: %d %q, want 1008 already used", code, why)
 	}
-	tcA.ws.Close()
+	tcA.ws.CloseNow()
 	<-tcA.done
 	waitUntil(t, "the trace channel's end", func() bool { return a.proxy.Stats().Traces == 1 })
-	if tc, code, why := a.openSessionTrace(t, id); tc != nil || code != websocket.ClosePolicyViolation || !strings.Contains(why, "already used") {
+	if tc, code, why := a.openSessionTrace(t, id); tc != nil || code != websocket.StatusPolicyViolation || !strings.Contains(why, "already used") {
 		t.Fatalf("/trace reusing an ended session id: %d %q, want 1008 already used", code, why)
 	}
 	ws = a.dialWS(t, a.mqttURL("session="+id+"&trace="+tcA.token+"&"+trap))
-	if code, text := closeCode(t, ws); code != proxy.CloseSessionElsewhere || !strings.Contains(text, "has ended on this instance") {
+	if code, text := ws.Closed(); code != proxy.CloseSessionElsewhere || !strings.Contains(text, "has ended on this instance") {
 		t.Fatalf("/mqtt of an ended session: %d %q", code, text)
 	}
 	for _, bad := range []string{"", "xyz", strings.Repeat("a", 33), strings.ToUpper(other)} {
-		if tc, code, why := a.openSessionTrace(t, bad); tc != nil || code != websocket.ClosePolicyViolation || !strings.Contains(why, "session id must be") {
+		if tc, code, why := a.openSessionTrace(t, bad); tc != nil || code != websocket.StatusPolicyViolation || !strings.Contains(why, "session id must be") {
 			t.Fatalf("/trace?session=%q: %d %q, want 1008 and the format", bad, code, why)
 		}
 	}
@@ -235,12 +234,11 @@ func TestShutdownTellsTheTrace(t *testing.T) {
 	if err := e.proxy.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if code, text := closeCode(t, ws); code != websocket.CloseGoingAway {
+	if code, text := ws.Closed(); code != websocket.StatusGoingAway {
 		t.Fatalf("session closed with %d %q, want 1001", code, text)
 	}
 	<-tc.done
-	var ce *websocket.CloseError
-	if !errors.As(tc.err, &ce) || ce.Code != websocket.CloseGoingAway {
+	if websocket.CloseStatus(tc.err) != websocket.StatusGoingAway {
 		t.Fatalf("trace channel ended with %v, want close 1001", tc.err)
 	}
 	tc.waitFor(t, "the session's close on the trace", func(en trace.Entry) bool {

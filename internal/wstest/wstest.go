@@ -4,7 +4,9 @@
 // subprotocol or closes idle connections (like a proxy on the way), raw
 // servers whose answers a test writes byte by byte (faults), and
 // certificates made with crypto/x509. Everything listens on 127.0.0.1:0 and
-// is stopped by t.Cleanup.
+// is stopped by t.Cleanup. It also has the coder/websocket client tests
+// open as a browser would (Client, with the TCP connection under it for
+// frames coder does not write).
 //
 // It is imported by tests only.
 package wstest
@@ -122,16 +124,23 @@ func Status(code int) Handler {
 }
 
 // Frame is a server frame (unmasked) with FIN set.
-func Frame(op byte, payload []byte) []byte {
+func Frame(op byte, payload []byte) []byte { return frame(op, 0, payload) }
+
+// frame is a frame with FIN set; mask is 0x80 for a client's frame, whose
+// key is then 0.
+func frame(op, mask byte, payload []byte) []byte {
 	b := []byte{0x80 | op}
 	switch n := len(payload); {
 	case n < 126:
-		b = append(b, byte(n))
+		b = append(b, mask|byte(n))
 	case n <= 0xffff:
-		b = append(b, 126, byte(n>>8), byte(n))
+		b = append(b, mask|126, byte(n>>8), byte(n))
 	default:
-		b = append(b, 127)
+		b = append(b, mask|127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	if mask != 0 {
+		b = append(b, 0, 0, 0, 0)
 	}
 	return append(b, payload...)
 }
