@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -53,4 +54,28 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("parseTarget(%q) = %q, %d with no error", s, host, port)
 		}
 	})
+}
+
+// A close reason is cut to the 123 bytes a close frame holds after a whole
+// word, never inside one (the page showed "-allow-privat...").
+func TestClipAtWord(t *testing.T) {
+	long := "broker.with.a.rather.long.name.lifeline.test resolves to 127.0.0.1, a loopback address: refused without -allow-private"
+	tests := []struct{ in, want string }{
+		{"short", "short"},
+		{strings.Repeat("x", 123), strings.Repeat("x", 123)},
+		{"policy: " + long, "policy: broker.with.a.rather.long.name.lifeline.test resolves to 127.0.0.1, a loopback address: refused without..."},
+		{strings.Repeat("é", 70), strings.Repeat("é", 59) + "..."},
+	}
+	for _, tt := range tests {
+		got := clip(tt.in)
+		if got != tt.want || len(got) > 123 {
+			t.Errorf("clip(%q) = %q (%d bytes), want %q", tt.in, got, len(got), tt.want)
+		}
+	}
+	// The refusal of a private address says its flag within a close frame.
+	p := &Policy{Allow: []Pattern{{Host: "broker.lifeline.test"}}, OwnAddrs: func() ([]netip.Addr, error) { return nil, nil }}
+	err := p.CheckAddr("broker.lifeline.test", netip.MustParseAddrPort("127.0.0.1:1"))
+	if err == nil || len("policy: "+err.Error()) > 123 || !strings.HasSuffix(err.Error(), "-allow-private") {
+		t.Errorf("refusal %v does not fit a close frame with its flag", err)
+	}
 }

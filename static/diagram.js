@@ -376,8 +376,10 @@ export class Diagram {
     // A label may reach a little past its arrow's ends, over the lifelines.
     const span = Math.abs(x2 - x1) + this.laneW * 0.7;
     const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
-    const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
-    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
+    // A close whose reason is its error says it once: the code above the
+    // arrow, the reason in red below it.
+    const said = a.error && label.endsWith(a.error) && label.length > a.error.length ? label.slice(0, -a.error.length).replace(/[\s:]+$/, '') : label;
+    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: clip(said, maxChars) }));
     if (a.held) {
       // The proxy's lab bench held this packet on arrival (the Go model says which).
       g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
@@ -499,8 +501,15 @@ function textWidth(text, font, at) {
   return Math.max(1, ...String(text).split(at).map((p) => measure.measureText(p).width));
 }
 
-// clip shortens a text to n characters, marking the cut.
-const clip = (t, n) => (t.length > n ? t.slice(0, n - 1) + '…' : t);
+// clip shortens a text to at most n characters, cut after a whole word and
+// marked with …; the whole text is in the arrow's title and the packet
+// panel. Only a first word longer than n is cut inside.
+function clip(t, n) {
+  if (t.length <= n) return t;
+  const cut = t.slice(0, n);
+  const end = cut.search(/\s\S*$/);
+  return (end > 0 ? cut.slice(0, end).replace(/[\s,;:(—-]+$/, '') : cut.slice(0, n - 1)) + '…';
+}
 
 const safe = (p) => String(p).replace(/[^a-z0-9-]/gi, '_');
 
