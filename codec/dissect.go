@@ -3,6 +3,7 @@ package codec
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Tree is the dissection of one packet: Wireshark-style fields with their
@@ -91,11 +92,16 @@ func (r *recorder) text(name, label string, off, n int, s string) {
 	r.add(Field{Name: name, Value: s, Label: label + ": " + s, Offset: off, Length: n})
 }
 
+// bytes records binary data: shown as text when it is printable UTF-8 (a
+// reading, a command), as hex otherwise; Value is always the hex.
 func (r *recorder) bytes(name, label string, off int, b []byte) {
 	h := hexString(b)
 	shown := h
 	if len(shown) > 64 {
 		shown = shown[:64] + "…"
+	}
+	if t, ok := printable(b); ok {
+		shown = t
 	}
 	r.add(Field{Name: name, Value: h, Label: label + ": " + shown + " (" + strconv.Itoa(len(b)) + " bytes)", Offset: off, Length: len(b)})
 }
@@ -115,6 +121,27 @@ func (r *recorder) expert(off int, clause, field string, err error) {
 		msg = field + ": " + msg
 	}
 	r.notes = append(r.notes, Expert{Offset: off, Clause: clause, Message: msg})
+}
+
+// printable returns b as text, cut after 64 characters, when it is valid
+// UTF-8 of printable characters only (no control characters, no newlines).
+func printable(b []byte) (string, bool) {
+	if len(b) == 0 || !utf8.Valid(b) {
+		return "", false
+	}
+	cut, n := len(b), 0
+	for i, c := range string(b) {
+		if !strconv.IsPrint(c) {
+			return "", false
+		}
+		if n++; n == 65 {
+			cut = i
+		}
+	}
+	if cut < len(b) {
+		return string(b[:cut]) + "…", true
+	}
+	return string(b), true
 }
 
 func hex8(b byte) string { return "0x" + hex2(b) }
