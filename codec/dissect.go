@@ -124,14 +124,15 @@ func (r *recorder) expert(off int, clause, field string, err error) {
 }
 
 // printable returns b as text, cut after 64 characters, when it is valid
-// UTF-8 of printable characters only (no control characters, no newlines).
+// UTF-8 without control characters (no newlines either). Other Unicode is
+// taken as printable: Unicode's tables would grow the WebAssembly client.
 func printable(b []byte) (string, bool) {
 	if len(b) == 0 || !utf8.Valid(b) {
 		return "", false
 	}
 	cut, n := len(b), 0
 	for i, c := range string(b) {
-		if !strconv.IsPrint(c) {
+		if c < 0x20 || c >= 0x7f && c < 0xa0 { // control characters, newlines, DEL
 			return "", false
 		}
 		if n++; n == 65 {
