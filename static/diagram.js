@@ -74,6 +74,25 @@ export class Diagram {
 
   label(lane) { return this.labels[lane.party] || lane.label; }
 
+  // holdBack draws only the rows up to the last of these arrows (a lesson
+  // shows one step at a time, though one call made the next steps' arrows
+  // too); null draws every row.
+  holdBack(seqs) {
+    this.until = seqs && seqs.length ? seqs : null;
+    this.lastVersion = -1;
+    this.lastWindow = '';
+  }
+
+  // shown is the number of rows drawn: all, or those up to the held-back
+  // arrows' last (rows move as the clocks are aligned: asked each time).
+  shown() {
+    const total = this.api._total();
+    if (!this.until) return total;
+    let last = -1;
+    for (const seq of this.until) last = Math.max(last, this.api._rowOf(seq));
+    return Math.min(total, last + 1);
+  }
+
   // setLabels names lanes for people (e.g. a lesson's "Cloud app" for the
   // party "app"); {} restores the model's labels.
   setLabels(labels) {
@@ -153,7 +172,7 @@ export class Diagram {
       this.lastTotal = this.api._total();
       this.lastVersion = version;
       // A cheap look at the total first, to size the spacer and follow.
-      const total = this.api._total();
+      const total = this.shown();
       this.spacer.style.height = `${(total + 1) * H}px`;
       if (this.following) {
         const target = Math.max(0, (total + 1) * H - viewH);
@@ -174,6 +193,11 @@ export class Diagram {
   }
 
   draw(v) {
+    if (this.until) {
+      const n = this.shown();
+      v = { ...v, total: n, arrows: v.arrows.filter((a) => a.row < n), deadlines: (v.deadlines || []).filter((d) => d.row < n),
+        spans: (v.spans || []).map((sp) => ({ ...sp, rows: (sp.rows || []).filter((r) => r < n) })) };
+    }
     this.view = v;
     const H = this.rowH();
     const W = Math.max(480, this.scroller.clientWidth);
@@ -442,7 +466,7 @@ export class Diagram {
     const H = this.rowH();
     // Rows may have arrived since the last frame: size the spacer first,
     // or the browser clamps the scroll to the old height.
-    this.spacer.style.height = `${(this.api._total() + 1) * H}px`;
+    this.spacer.style.height = `${(this.shown() + 1) * H}px`;
     const top = row * H, bottom = top + H;
     if (top < this.scroller.scrollTop || bottom > this.scroller.scrollTop + this.scroller.clientHeight) {
       this.setFollowing(false);
@@ -461,7 +485,7 @@ export class Diagram {
 
   key(ev) {
     const row = this.selected ? this.api._rowOf(this.selected) : -1;
-    const total = this.api._total();
+    const total = this.shown();
     const page = Math.max(1, Math.floor(this.scroller.clientHeight / this.rowH()) - 1);
     let target = null;
     switch (ev.key) {
