@@ -64,7 +64,7 @@ func fieldLabel(t *testing.T, ctx context.Context, name string) string {
 	return eval[string](t, ctx, `(document.querySelector('#tree .field-row[data-field="`+name+`"] .label') || {}).textContent || ''`)
 }
 
-// TestLessonLifecycle runs the eight-step lesson in a real page against
+// TestLessonLifecycle runs the nine-step lesson in a real page against
 // lifeline serve: every step is performed when Next is pressed (by button
 // and by the keyboard), its key packet opens with the fields the lesson
 // points out (rows and bytes), PUBACK echoes the PUBLISH's packet id; the

@@ -247,7 +247,7 @@ func TestLessons(t *testing.T) {
 		}
 	}
 	if !slices.Contains(index.Lessons, "lifecycle") {
-		t.Error("the eight-step lifecycle lesson is not listed")
+		t.Error("the nine-step lifecycle lesson is not listed")
 	}
 	vocab := vocabulary(t)
 	calls := engineCalls(t)
