@@ -3,7 +3,6 @@ package codec
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Tree is the dissection of one packet: Wireshark-style fields with their
@@ -100,8 +99,15 @@ func (r *recorder) bytes(name, label string, off int, b []byte) {
 	if len(shown) > 64 {
 		shown = shown[:64] + "…"
 	}
-	if t, ok := printable(b); ok {
-		shown = t
+	if printable(b) {
+		n := min(len(b), 64)
+		for n < len(b) && b[n]&0xc0 == 0x80 { // not inside a character
+			n--
+		}
+		shown = string(b[:n])
+		if n < len(b) {
+			shown += "…"
+		}
 	}
 	r.add(Field{Name: name, Value: h, Label: label + ": " + shown + " (" + strconv.Itoa(len(b)) + " bytes)", Offset: off, Length: len(b)})
 }
@@ -123,26 +129,17 @@ func (r *recorder) expert(off int, clause, field string, err error) {
 	r.notes = append(r.notes, Expert{Offset: off, Clause: clause, Message: msg})
 }
 
-// printable returns b as text, cut after 64 characters, when it is valid
-// UTF-8 without control characters (no newlines either). Other Unicode is
-// taken as printable: Unicode's tables would grow the WebAssembly client.
-func printable(b []byte) (string, bool) {
-	if len(b) == 0 || !utf8.Valid(b) {
-		return "", false
-	}
-	cut, n := len(b), 0
-	for i, c := range string(b) {
-		if c < 0x20 || c >= 0x7f && c < 0xa0 { // control characters, newlines, DEL
-			return "", false
-		}
-		if n++; n == 65 {
-			cut = i
+// printable reports whether b is UTF-8 text without control characters
+// (no newlines either): a reading, a command. Other Unicode counts as
+// printable (Unicode's tables would grow the WebAssembly client), and so
+// does nothing for an invalid byte (it reads as U+FFFD).
+func printable(b []byte) bool {
+	for _, c := range string(b) {
+		if c < 0x20 || c >= 0x7f && c < 0xa0 || c == 0xfffd {
+			return false
 		}
 	}
-	if cut < len(b) {
-		return string(b[:cut]) + "…", true
-	}
-	return string(b), true
+	return len(b) > 0
 }
 
 func hex8(b byte) string { return "0x" + hex2(b) }

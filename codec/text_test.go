@@ -15,7 +15,7 @@ func TestBytesShownAsText(t *testing.T) {
 		{"json", `{"celsius": 21.5}`, `Message: {"celsius": 21.5} (17 bytes)`},
 		{"command", "set interval 60", "Message: set interval 60 (15 bytes)"},
 		{"unicode", "21.5 °C", "Message: 21.5 °C (8 bytes)"},
-		{"long text", long, "Message: " + strings.Repeat("é", 64) + "… (140 bytes)"},
+		{"long text", long, "Message: " + strings.Repeat("é", 32) + "… (140 bytes)"}, // 64 bytes, whole characters
 		{"binary", "\x00\x01\xff", "Message: 0001ff (3 bytes)"},
 		{"newline", "a\nb", "Message: 610a62 (3 bytes)"},
 		{"invalid utf-8", "a\xc3", "Message: 61c3 (2 bytes)"},

@@ -270,7 +270,17 @@ export class Lessons {
   pace() {
     const next = this.lesson.steps[this.done];
     const waits = next && !(next.actions && next.actions.length);
-    this.ui.diagram.holdBack(waits ? this.seen.slice(0, this.done).flat() : null);
+    if (!waits) { this.ui.diagram.holdBack(null); return; }
+    // The arrows each step expected and the packets it opens.
+    const shown = [];
+    for (let k = 0; k < this.done; k++) {
+      shown.push(...(this.seen[k] || []));
+      for (const spec of this.lesson.steps[k].show || []) {
+        const e = this.packet(k, spec);
+        if (e) shown.push(e.seq);
+      }
+    }
+    this.ui.diagram.holdBack(shown);
   }
 
   async act(a) {
