@@ -91,11 +91,23 @@ func (r *recorder) text(name, label string, off, n int, s string) {
 	r.add(Field{Name: name, Value: s, Label: label + ": " + s, Offset: off, Length: n})
 }
 
+// bytes records binary data: shown as text when it is printable UTF-8 (a
+// reading, a command), as hex otherwise; Value is always the hex.
 func (r *recorder) bytes(name, label string, off int, b []byte) {
 	h := hexString(b)
 	shown := h
 	if len(shown) > 64 {
 		shown = shown[:64] + "…"
+	}
+	if printable(b) {
+		n := min(len(b), 64)
+		for n < len(b) && b[n]&0xc0 == 0x80 { // not inside a character
+			n--
+		}
+		shown = string(b[:n])
+		if n < len(b) {
+			shown += "…"
+		}
 	}
 	r.add(Field{Name: name, Value: h, Label: label + ": " + shown + " (" + strconv.Itoa(len(b)) + " bytes)", Offset: off, Length: len(b)})
 }
@@ -115,6 +127,19 @@ func (r *recorder) expert(off int, clause, field string, err error) {
 		msg = field + ": " + msg
 	}
 	r.notes = append(r.notes, Expert{Offset: off, Clause: clause, Message: msg})
+}
+
+// printable reports whether b is UTF-8 text without control characters
+// (no newlines either): a reading, a command. Other Unicode counts as
+// printable (Unicode's tables would grow the WebAssembly client), and so
+// does nothing for an invalid byte (it reads as U+FFFD).
+func printable(b []byte) bool {
+	for _, c := range string(b) {
+		if c < 0x20 || c >= 0x7f && c < 0xa0 || c == 0xfffd {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func hex8(b byte) string { return "0x" + hex2(b) }

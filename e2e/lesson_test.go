@@ -64,7 +64,7 @@ func fieldLabel(t *testing.T, ctx context.Context, name string) string {
 	return eval[string](t, ctx, `(document.querySelector('#tree .field-row[data-field="`+name+`"] .label') || {}).textContent || ''`)
 }
 
-// TestLessonLifecycle runs the eight-step lesson in a real page against
+// TestLessonLifecycle runs the nine-step lesson in a real page against
 // lifeline serve: every step is performed when Next is pressed (by button
 // and by the keyboard), its key packet opens with the fields the lesson
 // points out (rows and bytes), PUBACK echoes the PUBLISH's packet id; the
@@ -92,6 +92,7 @@ func TestLessonLifecycle(t *testing.T) {
 	steps := []want{
 		{"dns.response", nil},
 		{"tcp.syn", nil},
+		{"ws.accept", []string{"http.response.code", "http.sec_websocket_protocol"}},
 		{"mqtt.CONNECT", []string{"mqtt.ver", "mqtt.kalive", "mqtt.clientid", "mqtt.username", "mqtt.passwd"}},
 		{"mqtt.SUBSCRIBE", []string{"mqtt.msgid", "mqtt.topic", "mqtt.sub.qos"}},
 		{"mqtt.PUBLISH", []string{"mqtt.qos", "mqtt.topic", "mqtt.msgid", "mqtt.msg"}},
@@ -127,9 +128,29 @@ func TestLessonLifecycle(t *testing.T) {
 		return st
 	}
 
-	for i := 0; i < 4; i++ {
+	// drawn is what the diagram draws now, once everything up to CONNACK
+	// has happened: a lesson shows one step per Next, though its one
+	// connect made the next steps' arrows too.
+	drawn := func() string {
+		t.Helper()
+		waitFor(t, ctx, "the CONNACK in the trace", `lifeline.trace().some(e => e.kind === 'mqtt.CONNACK' && e.leg === 'browser-proxy')`, 10*time.Second)
+		time.Sleep(300 * time.Millisecond) // a few frames
+		return eval[string](t, ctx, `[...document.querySelectorAll('#diagram g[data-kind]')].map(g => g.dataset.kind).join(' ')`)
+	}
+	paced := []struct{ shows, hides string }{
+		{"dns.response", "tcp.syn"},
+		{"tcp.ack", "ws.accept"},
+		{"ws.accept", "mqtt.CONNECT"},
+	}
+	for i := 0; i < 5; i++ {
 		next(i, i == 1)
-		if i == 2 {
+		if i < len(paced) {
+			got := drawn()
+			if !strings.Contains(got, paced[i].shows) || strings.Contains(got, paced[i].hides) {
+				t.Errorf("after step %d the diagram draws %q: want %s and not yet %s", i+1, got, paced[i].shows, paced[i].hides)
+			}
+		}
+		if i == 3 {
 			if got := fieldLabel(t, ctx, "mqtt.kalive"); got != "Keep Alive: 5" {
 				t.Errorf("keepalive %q", got)
 			}
@@ -145,24 +166,28 @@ func TestLessonLifecycle(t *testing.T) {
 		}
 	}
 
-	// Leave by reloading the page; the lesson resumes at step 4, performing
-	// steps 1 to 4 again so that the device is connected and subscribed.
+	// Leave by reloading the page; the lesson resumes at step 5, performing
+	// steps 1 to 5 again so that the device is connected and subscribed.
 	openPage(t, ctx, s)
 	if !eval[bool](t, ctx, `document.getElementById('lessons-open').dataset.resume === 'true'`) {
 		t.Fatal("after a reload the Lessons button does not offer to resume")
 	}
 	openLesson(t, ctx, "lifecycle", true)
-	check(3, waitStep(t, ctx, 3, 40*time.Second))
+	check(4, waitStep(t, ctx, 4, 40*time.Second))
 	if n := eval[int](t, ctx, `lifeline.trace().filter(e => e.kind === 'mqtt.SUBACK').length`); n != 2 {
 		t.Fatalf("after resuming, %d SUBACKs in the diagram, want 2 (one per leg)", n)
 	}
 
 	var publishID string
-	for i := 4; i < len(steps); i++ {
+	for i := 5; i < len(steps); i++ {
 		next(i, false)
 		switch steps[i].kind {
 		case "mqtt.PUBLISH":
 			publishID = fieldLabel(t, ctx, "mqtt.msgid")
+			// The reading is text: the pointed-out payload reads as text.
+			if got := fieldLabel(t, ctx, "mqtt.msg"); got != `Message: {"celsius": 21.5} (17 bytes)` {
+				t.Errorf("the payload reads %q, want the reading as text", got)
+			}
 			click(t, ctx, `.lesson-packets button[data-index="1"]`)
 			st := readLesson(t, ctx)
 			if st.Kind != "mqtt.PUBACK" || !reflect.DeepEqual(st.Pointed, []string{"mqtt.msgid"}) {
@@ -178,14 +203,14 @@ func TestLessonLifecycle(t *testing.T) {
 	}
 	screenshot(t, ctx, "lesson-end")
 
-	// Back shows step 7 again, Next step 8, and nothing is performed again.
+	// Back shows step 8 again, Next step 9, and nothing is performed again.
 	total := eval[int](t, ctx, `lifeline._total()`)
 	click(t, ctx, `#lesson-back`)
-	if st := readLesson(t, ctx); st.Step != 6 || st.Kind != "mqtt.DISCONNECT" {
+	if st := readLesson(t, ctx); st.Step != 7 || st.Kind != "mqtt.DISCONNECT" {
 		t.Fatalf("after Back: %+v", st)
 	}
 	click(t, ctx, `#lesson-next`)
-	if st := readLesson(t, ctx); st.Step != 7 || st.Kind != "tcp.fin" {
+	if st := readLesson(t, ctx); st.Step != 8 || st.Kind != "tcp.fin" {
 		t.Fatalf("Back then Next: %+v", st)
 	}
 	if n := eval[int](t, ctx, `lifeline._total()`); n != total {

@@ -13,7 +13,11 @@
 // machine's own (DNS rebinding included); per-IP and total connection
 // limits; a maximum message size; idle, handshake, write and partial-packet
 // timeouts; and bounded buffers with backpressure both ways (a slow reader
-// on one side stops the proxy reading the other).
+// on one side stops the proxy reading the other). A broker parameter that is
+// not HOST:PORT (most often a name without its port) is closed with
+// CloseBadTarget (4002), saying what is missing; a policy refusal with 1008;
+// a message or packet over Config.MaxMessage with 1009, after the rest of it
+// is read and dropped so that the close frame reaches the page.
 //
 // It does not look inside packets beyond their fixed header and the CONNECT's
 // protocol level, and it never changes a byte.

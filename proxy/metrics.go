@@ -169,7 +169,7 @@ func (m *metrics) dialed(d dialResult) {
 		if d.res.DNS > 0 {
 			m.dns.Observe(d.res.DNS.Seconds())
 		}
-	case d.code == 1008 && d.err == nil:
+	case d.code == CloseBadTarget:
 		m.refused(RefusedTarget)
 	case d.code == 1008:
 		m.refused(RefusedPolicy)

@@ -184,7 +184,7 @@ func (p *Policy) CheckAddr(host string, ap netip.AddrPort) error {
 		}
 	}
 	if class != "" {
-		return &Refusal{fmt.Sprintf("%s resolves to %s, a %s address; refused (start lifeline serve with -allow-private to permit it)", host, a, class)}
+		return &Refusal{fmt.Sprintf("%s resolves to %s, a %s address: refused without -allow-private", host, a, class)}
 	}
 	return nil
 }

@@ -286,14 +286,17 @@ func clip(s string) string {
 	if len(s) <= 123 {
 		return s
 	}
-	s = s[:120]
-	for len(s) > 0 && s[len(s)-1]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
-		s = s[:len(s)-1]
+	cut := s[:120]
+	if i := strings.LastIndexByte(cut, ' '); i > 0 {
+		return strings.TrimRight(cut[:i], ",;:(") + "..." // after a whole word; the trace has all of it
 	}
-	if len(s) > 0 && s[len(s)-1] >= 0xc0 {
-		s = s[:len(s)-1]
+	for len(cut) > 0 && cut[len(cut)-1]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
+		cut = cut[:len(cut)-1]
 	}
-	return s + "..."
+	if len(cut) > 0 && cut[len(cut)-1] >= 0xc0 {
+		cut = cut[:len(cut)-1]
+	}
+	return cut + "..."
 }
 
 // ServeTrace serves GET /trace: the trace side channel (its messages are

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -209,10 +208,9 @@ func (ss *session) dial(req sessionRequest) dialResult {
 	if target == "" {
 		target = s.cfg.DefaultBroker
 	}
-	host, portStr, err := net.SplitHostPort(target)
-	port, perr := strconv.Atoi(portStr)
-	if target == "" || err != nil || perr != nil || port <= 0 || port > 65535 {
-		return dialResult{target: target, code: websocket.ClosePolicyViolation, reason: fmt.Sprintf("broker %q: want HOST:PORT", target)}
+	host, port, err := parseTarget(target)
+	if err != nil {
+		return dialResult{target: target, code: CloseBadTarget, reason: err.Error()}
 	}
 	useTLS := req.tls == "1" || req.tls == "true" || port == 8883
 	if err := s.cfg.Policy.CheckName(host, port); err != nil {
@@ -492,15 +490,21 @@ func (ss *session) pageToBroker() (pageClosed bool) {
 			n, err := r.Read((*w.buf)[w.pending:])
 			if size += n; size > ss.srv.cfg.MaxMessage {
 				w.pending = start // what the page sent before is written, not this message
-				return w.readFailed(websocket.ErrReadLimit)
+				ok := w.readFailed(websocket.ErrReadLimit)
+				ss.discardPage(r)
+				return ok
 			}
 			if n > 0 {
 				if ferr := w.feed(n); ferr != nil {
-					code := websocket.CloseProtocolError
 					if errors.Is(ferr, codec.ErrPacketTooLarge) {
-						code = websocket.CloseMessageTooBig
+						// The proxy's own bound, in any MQTT version: no
+						// clause of the protocol, and not malformed.
+						why := ss.tooLarge("MQTT packet")
+						ss.finish(websocket.CloseMessageTooBig, why, errors.New(why))
+						ss.discardPage(r)
+						return false
 					}
-					ss.finish(code, "malformed MQTT from the page: "+ferr.Error(), ferr)
+					ss.finish(websocket.CloseProtocolError, "malformed MQTT from the page: "+ferr.Error(), ferr)
 					return false
 				}
 			}
@@ -699,6 +703,25 @@ func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.
 	return e
 }
 
+// tooLarge says why a message or packet from the page was refused for its
+// size: one sentence for both, the same on the diagram and in the page's
+// close reason.
+func (ss *session) tooLarge(what string) string {
+	return what + " larger than " + strconv.Itoa(ss.srv.cfg.MaxMessage) + " bytes, the most this proxy takes (-max-message)"
+}
+
+// discardPage reads and drops what the page still sends after the proxy's
+// close frame (the rest of a message too large), until the page answers the
+// close or the close deadline passes: a socket closed with unread bytes is
+// reset, and the page would see 1006 instead of the proxy's code and reason.
+func (ss *session) discardPage(r io.Reader) {
+	for err := error(nil); err == nil; {
+		if _, err = io.Copy(io.Discard, r); err == nil {
+			_, r, err = ss.ws.NextReader()
+		}
+	}
+}
+
 // pageReadFailed ends the session on an error reading the page. It returns
 // true when the page closed (a close frame, or the connection lost), for the
 // caller to drain the broker leg; otherwise it has finished the session.
@@ -726,8 +749,8 @@ func (ss *session) pageReadFailed(err error) bool {
 	case ss.ended.Load():
 		// finish ran and the page did not answer its close in time.
 	case errors.Is(err, websocket.ErrReadLimit):
-		ss.finish(websocket.CloseMessageTooBig,
-			fmt.Sprintf("message larger than %d bytes", ss.srv.cfg.MaxMessage), err)
+		why := ss.tooLarge("message")
+		ss.finish(websocket.CloseMessageTooBig, why, errors.New(why))
 	case isTimeout(err):
 		ss.finish(websocket.CloseGoingAway, "idle for "+ss.srv.cfg.IdleTimeout.String(), err)
 	default: // an invalid frame; gorilla has sent close 1002

@@ -74,6 +74,25 @@ export class Diagram {
 
   label(lane) { return this.labels[lane.party] || lane.label; }
 
+  // holdBack draws only the rows up to the last of these arrows (a lesson
+  // shows one step at a time, though one call made the next steps' arrows
+  // too); null draws every row.
+  holdBack(seqs) {
+    this.until = seqs && seqs.length ? seqs : null;
+    this.lastVersion = -1;
+    this.lastWindow = '';
+  }
+
+  // shown is the number of rows drawn: all, or those up to the held-back
+  // arrows' last (rows move as the clocks are aligned: asked each time).
+  shown() {
+    const total = this.api._total();
+    if (!this.until) return total;
+    let last = -1;
+    for (const seq of this.until) last = Math.max(last, this.api._rowOf(seq));
+    return Math.min(total, last + 1);
+  }
+
   // setLabels names lanes for people (e.g. a lesson's "Cloud app" for the
   // party "app"); {} restores the model's labels.
   setLabels(labels) {
@@ -153,7 +172,7 @@ export class Diagram {
       this.lastTotal = this.api._total();
       this.lastVersion = version;
       // A cheap look at the total first, to size the spacer and follow.
-      const total = this.api._total();
+      const total = this.shown();
       this.spacer.style.height = `${(total + 1) * H}px`;
       if (this.following) {
         const target = Math.max(0, (total + 1) * H - viewH);
@@ -174,6 +193,11 @@ export class Diagram {
   }
 
   draw(v) {
+    if (this.until) {
+      const n = this.shown();
+      v = { ...v, total: n, arrows: v.arrows.filter((a) => a.row < n), deadlines: (v.deadlines || []).filter((d) => d.row < n),
+        spans: (v.spans || []).map((sp) => ({ ...sp, rows: (sp.rows || []).filter((r) => r < n) })) };
+    }
     this.view = v;
     const H = this.rowH();
     const W = Math.max(480, this.scroller.clientWidth);
@@ -376,8 +400,10 @@ export class Diagram {
     // A label may reach a little past its arrow's ends, over the lifelines.
     const span = Math.abs(x2 - x1) + this.laneW * 0.7;
     const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
-    const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
-    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
+    // A close whose reason is its error says it once: the code above the
+    // arrow, the reason in red below it.
+    const said = a.error && label.endsWith(a.error) && label.length > a.error.length ? label.slice(0, -a.error.length).replace(/[\s:]+$/, '') : label;
+    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: clip(said, maxChars) }));
     if (a.held) {
       // The proxy's lab bench held this packet on arrival (the Go model says which).
       g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
@@ -440,7 +466,7 @@ export class Diagram {
     const H = this.rowH();
     // Rows may have arrived since the last frame: size the spacer first,
     // or the browser clamps the scroll to the old height.
-    this.spacer.style.height = `${(this.api._total() + 1) * H}px`;
+    this.spacer.style.height = `${(this.shown() + 1) * H}px`;
     const top = row * H, bottom = top + H;
     if (top < this.scroller.scrollTop || bottom > this.scroller.scrollTop + this.scroller.clientHeight) {
       this.setFollowing(false);
@@ -459,7 +485,7 @@ export class Diagram {
 
   key(ev) {
     const row = this.selected ? this.api._rowOf(this.selected) : -1;
-    const total = this.api._total();
+    const total = this.shown();
     const page = Math.max(1, Math.floor(this.scroller.clientHeight / this.rowH()) - 1);
     let target = null;
     switch (ev.key) {
@@ -499,8 +525,15 @@ function textWidth(text, font, at) {
   return Math.max(1, ...String(text).split(at).map((p) => measure.measureText(p).width));
 }
 
-// clip shortens a text to n characters, marking the cut.
-const clip = (t, n) => (t.length > n ? t.slice(0, n - 1) + '…' : t);
+// clip shortens a text to at most n characters, cut after a whole word and
+// marked with …; the whole text is in the arrow's title and the packet
+// panel. Only a first word longer than n is cut inside.
+function clip(t, n) {
+  if (t.length <= n) return t;
+  const cut = t.slice(0, n);
+  const end = cut.search(/\s\S*$/);
+  return (end > 0 ? cut.slice(0, end).replace(/[\s,;:(—-]+$/, '') : cut.slice(0, n - 1)) + '…';
+}
 
 const safe = (p) => String(p).replace(/[^a-z0-9-]/gi, '_');
 

@@ -51,6 +51,7 @@ export class Lessons {
     this.done = 0;      // steps performed in this page (0..done-1)
     this.marks = [];    // per step: index into this.entries where its arrows start
     this.entries = [];  // trace entries since the lesson started
+    this.seen = [];     // per step: the seqs of the arrows its expect matched
     this.busy = false;
     this.index = null;
     this.waiters = new Set();
@@ -167,6 +168,8 @@ export class Lessons {
   async reset() {
     this.entries = [];
     this.marks = [];
+    this.seen = [];
+    this.ui.diagram.holdBack(null);
     this.done = 0;
     const names = new Set(['browser', ...Object.keys((this.lesson && this.lesson.clients) || {})]);
     const c = this.api._client();
@@ -190,6 +193,7 @@ export class Lessons {
   }
 
   leave() {
+    this.ui.diagram.holdBack(null);
     document.body.classList.remove('lesson-mode');
     this.root.hidden = true;
     if (this.zoomed) { this.ui.diagram.zoom(-1); this.zoomed = false; }
@@ -244,6 +248,7 @@ export class Lessons {
       for (const a of step.actions || []) await this.act(a);
       await this.expect(i, step);
       this.done = i + 1;
+      this.pace();
     } catch (e) {
       ok = false;
       this.fail(e);
@@ -256,6 +261,26 @@ export class Lessons {
       this.showPackets(i, 0);
     }
     return ok;
+  }
+
+  // pace holds back, in the diagram, the arrows after those of the steps
+  // performed when the next step has no actions: its arrows were made by
+  // an earlier step's (the TCP handshake and the upgrade by the DNS step's
+  // connect), and each Next shows one step's.
+  pace() {
+    const next = this.lesson.steps[this.done];
+    const waits = next && !(next.actions && next.actions.length);
+    if (!waits) { this.ui.diagram.holdBack(null); return; }
+    // The arrows each step expected and the packets it opens.
+    const shown = [];
+    for (let k = 0; k < this.done; k++) {
+      shown.push(...(this.seen[k] || []));
+      for (const spec of this.lesson.steps[k].show || []) {
+        const e = this.packet(k, spec);
+        if (e) shown.push(e.seq);
+      }
+    }
+    this.ui.diagram.holdBack(shown);
   }
 
   async act(a) {
@@ -279,8 +304,9 @@ export class Lessons {
   // mark, each matched by a different arrow.
   expect(i, step) {
     const want = step.expect || [];
+    const used = new Set();
     const missing = () => {
-      const used = new Set();
+      used.clear();
       const out = [];
       for (const spec of want) {
         let found = -1;
@@ -293,7 +319,11 @@ export class Lessons {
     };
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (missing().length === 0) { done(); resolve(); }
+        if (missing().length === 0) {
+          done();
+          this.seen[i] = [...used].map((k) => this.entries[k].seq);
+          resolve();
+        }
       };
       const timer = setTimeout(() => {
         done();

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/httpdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -174,6 +175,14 @@ func vocabulary(t *testing.T) map[string]map[string][]string {
 			walk(kind, tree.Fields)
 		}
 	}
+	// The WebSocket upgrade's request and answer, as the proxy records them.
+	for kind, head := range map[string]string{
+		trace.KindWSUpgrade: "GET /mqtt?broker=b:1883 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\nOrigin: http://h\r\n\r\n",
+		trace.KindWSAccept:  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: a\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n",
+	} {
+		vocab[kind] = map[string][]string{}
+		walk(kind, httpdissect.Dissect([]byte(head)).Fields)
+	}
 	return vocab
 }
 
@@ -238,7 +247,7 @@ func TestLessons(t *testing.T) {
 		}
 	}
 	if !slices.Contains(index.Lessons, "lifecycle") {
-		t.Error("the eight-step lifecycle lesson is not listed")
+		t.Error("the nine-step lifecycle lesson is not listed")
 	}
 	vocab := vocabulary(t)
 	calls := engineCalls(t)
@@ -402,7 +411,10 @@ func TestLessonClaims(t *testing.T) {
 		notPointedAt string // a field it must not point at
 	}{
 		{"lifecycle", 0, "type AAAA", "one small question (the query) and one answer", "", ""},
-		{"lifecycle", 7, "ACKs are not drawn", "and the other confirms", "", ""},
+		{"lifecycle", 8, "ACKs are not drawn", "and the other confirms", "", ""},
+		{"lifecycle", 2, "MQTT-6.0.0-4", "", "http.sec_websocket_protocol", ""},
+		{"lifecycle", 5, "MQTT-4.4.0-1", "Without a PUBACK it would send the message again", "mqtt.msg", ""},
+		{"session", 1, "DISCONNECT", "", "mqtt.msgtype", ""},
 		{"qos", 2, "MQTT-4.4.0-1", "sends it again if no PUBACK comes", "", ""},
 		{"session", 3, "DUP flag is 1", "", "mqtt.dupflag", ""},
 		{"retained", 3, "Message field is empty", "", "mqtt.msg", "mqtt.len"},
@@ -427,6 +439,34 @@ func TestLessonClaims(t *testing.T) {
 		}
 		if c.showsField != "" && !pointed[c.showsField] || c.notPointedAt != "" && pointed[c.notPointedAt] {
 			t.Errorf("%s step %d points at %v: want %q, not %q", c.lesson, c.step+1, pointed, c.showsField, c.notPointedAt)
+		}
+	}
+}
+
+// Every step opens a packet of its own: a step without one left the packet
+// panel on the step before's (the session lesson's step 2 showed step 1's
+// CONNECT).
+func TestEveryStepShowsItsPacket(t *testing.T) {
+	ids, err := fs.Glob(FS, "lessons/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ids {
+		if p == "lessons/index.json" {
+			continue
+		}
+		b, err := fs.ReadFile(FS, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l lessonFile
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range l.Steps {
+			if len(s.Show) == 0 {
+				t.Errorf("%s step %d (%s) shows no packet of its own", l.ID, i+1, s.Title)
+			}
 		}
 	}
 }

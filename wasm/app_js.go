@@ -474,6 +474,7 @@ var closeMeaning = map[int]string{
 	1014: "bad gateway (the broker could not be reached)",
 	1015: "TLS handshake failed",
 	4000: "cut by request: the proxy reset the broker connection",
+	4002: "the broker is not HOST:PORT",
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }

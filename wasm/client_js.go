@@ -198,7 +198,7 @@ func (s *session) dial() {
 					return
 				}
 				err := errString(s.closeWords(code, reason))
-				if code == 1008 || code == 1014 {
+				if code == 1008 || code == 1014 || code == closeBadTarget {
 					s.refusedBy = string(err) // not a lost connection: there never was one
 				}
 				if s.cl.State() == client.StateConnecting || s.cl.State() == client.StateConnected {
@@ -255,6 +255,10 @@ func (s *session) dial() {
 // session another instance holds (proxy.CloseSessionElsewhere).
 const closeSessionElsewhere = 4001
 
+// closeBadTarget is the proxy's close code for a broker that is not
+// HOST:PORT, most often one without its port (proxy.CloseBadTarget).
+const closeBadTarget = 4002
+
 // closeWords says in words why the socket closed, for someone new to it.
 func (s *session) closeWords(code int, reason string) string {
 	what := "the WebSocket to " + s.where
@@ -266,13 +270,15 @@ func (s *session) closeWords(code int, reason string) string {
 	why := strings.TrimSpace(strings.TrimPrefix(reason, "policy: "))
 	switch code {
 	case 1008:
-		return what + " refused to connect to " + s.where + ": " + why + ". The server's -allow list decides which brokers pages may reach (WebSocket close code 1008, refused by policy)"
+		return what + " refused to connect to " + s.where + ": " + why + " (WebSocket close code 1008, refused by policy)"
 	case 1014:
 		return what + " could not reach the broker " + s.where + ": " + why + ". Is the name right and the broker running? (WebSocket close code 1014, bad gateway)"
 	case 1001:
 		if s.mode == "proxy" {
 			return "the Lifeline proxy went away (" + closeText(code, reason) + "). Connect again: behind a load balancer another instance takes the page"
 		}
+	case closeBadTarget:
+		return what + " did not try " + s.where + ": " + why + " (WebSocket close code 4002, the broker is not HOST:PORT)"
 	case closeSessionElsewhere:
 		return what + " instance that answered does not hold this page's session: " + why + ". A load balancer in front of several proxies must route /trace and /mqtt by their session parameter (WebSocket close code 4001)"
 	case 1006:
