@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -17,14 +18,13 @@ import (
 func TestPacketTooLargeSaysOneCause(t *testing.T) {
 	e := newTestEnv(t, nil) // -max-message 1 MiB
 	tc := e.openTrace(t)
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}}
-	ws, _, err := d.Dial(e.mqttURL("trace="+tc.token), http.Header{"Origin": {"http://" + e.host}})
+	ws, _, err := wstest.Dial(e.mqttURL("trace="+tc.token), http.Header{"Origin": {"http://" + e.host}}, "mqtt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer ws.CloseNow()
 	connect := []byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0}
-	if err := ws.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+	if err := ws.Send(websocket.MessageBinary, connect); err != nil {
 		t.Fatal(err)
 	}
 	// PUBLISH QoS 0, topic "t", a 4 MiB payload: remaining length 4 MiB + 3.
@@ -38,9 +38,9 @@ func TestPacketTooLargeSaysOneCause(t *testing.T) {
 	}
 	pkt = append(pkt, 0, 1, 't')
 	pkt = append(pkt, make([]byte, 4<<20)...)
-	werr := ws.WriteMessage(websocket.BinaryMessage, pkt)
-	code, reason := closeCode(t, ws)
-	if code != websocket.CloseMessageTooBig {
+	werr := ws.Send(websocket.MessageBinary, pkt)
+	code, reason := ws.Closed()
+	if code != websocket.StatusMessageTooBig {
 		t.Fatalf("close %d %q (write: %v), want the proxy's close frame 1009", code, reason, werr)
 	}
 	const want = "MQTT packet larger than 1048576 bytes, the most this proxy takes (-max-message)"
