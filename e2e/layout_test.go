@@ -147,14 +147,8 @@ func TestPageLayoutAtEverySize(t *testing.T) {
 	t.Run("live", func(t *testing.T) {
 		ctx := newBrowser(t)
 		openPage(t, ctx, s)
-		click(t, ctx, `#connect`)
-		waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
-		click(t, ctx, `#subscribe`)
-		waitFor(t, ctx, "the SUBACK", `lifeline.trace().some(e => e.kind === 'mqtt.SUBACK' && e.to === 'browser')`, 5*time.Second)
-		click(t, ctx, `#publish`)
-		waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
-		// Open the CONNECT by clicking its arrow, as a user does.
-		eval[bool](t, ctx, `(() => { const d = lifeline._ui.diagram, seq = lifeline.trace().find(e => e.kind === 'mqtt.CONNECT' && e.from === 'browser').seq; d.setFollowing(false); d.reveal(seq); d.frame(); document.querySelector('#diagram [data-seq="' + seq + '"]').dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; })()`)
+		connectSubscribePublish(t, ctx)
+		tapConnect(t, ctx)
 		waitFor(t, ctx, "the CONNECT's tree and bytes", `document.querySelector('#tree [data-field="mqtt.kalive"]') && document.querySelector('#hex .byte')`, 5*time.Second)
 		checkLayout(t, ctx, "live", false)
 	})
@@ -172,4 +166,25 @@ func TestPageLayoutAtEverySize(t *testing.T) {
 		}
 		checkLayout(t, ctx, "lesson", true)
 	})
+}
+
+// connectSubscribePublish presses Connect, Subscribe and Publish with the
+// page's defaults and waits for the message to come back, acknowledged on
+// both legs.
+func connectSubscribePublish(t *testing.T, ctx context.Context) {
+	t.Helper()
+	click(t, ctx, `#connect`)
+	waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
+	click(t, ctx, `#subscribe`)
+	waitFor(t, ctx, "the SUBACK", `lifeline.trace().some(e => e.kind === 'mqtt.SUBACK' && e.to === 'browser')`, 5*time.Second)
+	click(t, ctx, `#publish`)
+	waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
+	waitFor(t, ctx, "the PUBACKs", `lifeline.trace().filter(e => e.kind === 'mqtt.PUBACK').length >= 4`, 5*time.Second)
+}
+
+// tapConnect brings the browser's CONNECT into view and clicks its arrow,
+// as a user does.
+func tapConnect(t *testing.T, ctx context.Context) {
+	t.Helper()
+	eval[bool](t, ctx, `(() => { const d = lifeline._ui.diagram, seq = lifeline.trace().find(e => e.kind === 'mqtt.CONNECT' && e.from === 'browser').seq; d.setFollowing(false); d.reveal(seq); d.frame(); document.querySelector('#diagram [data-seq="' + seq + '"]').dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; })()`)
 }
