@@ -157,14 +157,32 @@ func TestPageLayoutAtEverySize(t *testing.T) {
 		ctx := newBrowser(t)
 		openPage(t, ctx, s)
 		openLesson(t, ctx, "lifecycle", false)
-		for i := 0; i < 3; i++ {
+		// Every step of the lesson on the classroom's smallest screen
+		// (item 3): the pointed-out field and the whole hex dump on screen.
+		const steps, sizes = 8, 2 // the sizes at step 3, the CONNECT
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 720)); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < steps; i++ {
 			click(t, ctx, `#lesson-next`)
-			waitStep(t, ctx, i, 25*time.Second)
+			st := waitStep(t, ctx, i, 25*time.Second)
+			if len(st.Pointed) > 0 {
+				if problems := eval[[]string](t, ctx, layoutProblems+`(true)`); len(problems) > 0 {
+					viewportShot(t, ctx, fmt.Sprintf("layout-lesson-step%d-1280x720", i+1), 1280, 720)
+					t.Errorf("lesson step %d (%s) at 1280×720:\n  %s", i+1, st.Kind, strings.Join(problems, "\n  "))
+				}
+			}
+			if i != sizes {
+				continue
+			}
+			if st.Kind != "mqtt.CONNECT" || len(st.Pointed) == 0 || st.Bytes == 0 {
+				t.Fatalf("the lesson's CONNECT step shows %+v", st)
+			}
+			checkLayout(t, ctx, "lesson", true)
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 720)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if st := readLesson(t, ctx); st.Kind != "mqtt.CONNECT" || len(st.Pointed) == 0 || st.Bytes == 0 {
-			t.Fatalf("the lesson's CONNECT step shows %+v", st)
-		}
-		checkLayout(t, ctx, "lesson", true)
 	})
 }
 
