@@ -158,6 +158,17 @@ func TestPageLayoutAtEverySize(t *testing.T) {
 	t.Run("lesson", func(t *testing.T) {
 		ctx := newBrowser(t)
 		openPage(t, ctx, s)
+		// The lesson picker on a phone: its cards fit the dialog.
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+			t.Fatal(err)
+		}
+		click(t, ctx, `#lessons-open`)
+		waitFor(t, ctx, "the lesson picker", `document.getElementById('lesson-picker').open`, 10*time.Second)
+		viewportShot(t, ctx, "layout-picker-390x844", 390, 844)
+		if over := eval[string](t, ctx, `[...document.querySelectorAll('#lesson-picker, #lesson-picker *')].filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).display !== 'inline').map(e => (e.id || e.className) + ' ' + e.scrollWidth + '>' + e.clientWidth).join(', ')`); over != "" {
+			t.Errorf("the lesson picker overflows on a phone: %s", over)
+		}
+		click(t, ctx, `#picker-close`)
 		openLesson(t, ctx, "lifecycle", false)
 		// Every step of the lesson on the classroom's smallest screen
 		// (item 3): the pointed-out field and the whole hex dump on screen.
