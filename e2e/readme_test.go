@@ -46,7 +46,8 @@ func viewportShot(t *testing.T, ctx context.Context, name string, w, h int) {
 // TestReadmeScreenshots makes the README's pictures on a projector's
 // 1280×720 screen: the lifecycle after pressing Connect, Subscribe and
 // Publish with the page's defaults (the diagram from the DNS lookup down,
-// the CONNECT opened), and the lifecycle lesson at its CONNECT step. It
+// the CONNECT opened), and the lifecycle lesson at its CONNECT step; and
+// the same session on a 390×844 phone, its panels folded. It
 // checks what they show: every step of the lifecycle drawn on its leg, the
 // lane heads and the first arrows on screen, no error.
 func TestReadmeScreenshots(t *testing.T) {
@@ -59,13 +60,7 @@ func TestReadmeScreenshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		openPage(t, ctx, s)
-		click(t, ctx, `#connect`)
-		waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
-		click(t, ctx, `#subscribe`)
-		waitFor(t, ctx, "the SUBACK", `lifeline.trace().some(e => e.kind === 'mqtt.SUBACK' && e.to === 'browser')`, 5*time.Second)
-		click(t, ctx, `#publish`)
-		waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
-		waitFor(t, ctx, "the PUBACKs", `lifeline.trace().filter(e => e.kind === 'mqtt.PUBACK').length >= 4`, 5*time.Second)
+		connectSubscribePublish(t, ctx)
 		if msg := eval[string](t, ctx, `document.getElementById('connect-error').hidden ? '' : document.getElementById('connect-error').textContent`); msg != "" {
 			t.Fatalf("the defaults gave an error: %s", msg)
 		}
@@ -99,6 +94,36 @@ func TestReadmeScreenshots(t *testing.T) {
 			t.Fatal("the DNS query is not on screen")
 		}
 		viewportShot(t, ctx, "readme-lifecycle", w, h)
+	})
+
+	// On a phone: the client's panels folded behind one button, opened to
+	// connect, subscribe and publish, folded again; the diagram the whole
+	// width; a tapped arrow's packet below it.
+	t.Run("phone", func(t *testing.T) {
+		const pw, ph = 390, 844
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(pw, ph)); err != nil {
+			t.Fatal(err)
+		}
+		openPage(t, ctx, s)
+		panelsShown := `document.getElementById('connect-panel').getClientRects().length > 0`
+		if eval[bool](t, ctx, panelsShown) {
+			t.Fatal("on a phone the client's panels are not folded away at first")
+		}
+		click(t, ctx, `#side-fold`)
+		waitFor(t, ctx, "the panels unfolded", panelsShown, 5*time.Second)
+		connectSubscribePublish(t, ctx)
+		click(t, ctx, `#side-fold`)
+		waitFor(t, ctx, "the panels folded", `!(`+panelsShown+`)`, 5*time.Second)
+		// Tap the CONNECT: its packet opens below the diagram, scrolled to.
+		tapConnect(t, ctx)
+		waitFor(t, ctx, "the CONNECT's packet scrolled to", `document.querySelector('#tree [data-field="mqtt.kalive"]') && (r => r.top > -2 && (r.top < 2 || r.bottom <= innerHeight + 1))(document.getElementById('detail-panel').getBoundingClientRect())`, 5*time.Second)
+		click(t, ctx, `#detail-back`)
+		waitFor(t, ctx, "back at the diagram", `Math.abs(document.getElementById('diagram-panel').getBoundingClientRect().top) < 2`, 5*time.Second)
+		if w := eval[int](t, ctx, `document.getElementById('diagram-scroll').clientWidth`); w < pw-20 {
+			t.Fatalf("the diagram is %d px wide on a %d px phone", w, pw)
+		}
+		viewportShot(t, ctx, "readme-phone", pw, ph)
 	})
 
 	t.Run("lesson", func(t *testing.T) {

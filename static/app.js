@@ -95,6 +95,7 @@ function start() {
     diagram.select(seq, true);
   });
   lifeline._ui = { diagram, detail, panels, lab, findings };
+  foldOnPhones();
   lifeline._ui.lessons = new Lessons(lifeline, lifeline._ui);
 
   // One frame: the diagram and the panels draw what changed.
@@ -233,3 +234,19 @@ load().catch((err) => {
   setStatus('error', `Could not load the WebAssembly client: ${err.message}`);
   rejectReady(err);
 });
+
+// foldOnPhones wires the one-column layout of a narrow screen (style.css
+// shows its buttons there, and only there): the client's panels fold away
+// behind a button, and a tapped arrow's packet, below the diagram, is
+// scrolled to, with a button back up.
+function foldOnPhones() {
+  const fold = document.getElementById('side-fold');
+  fold.addEventListener('click', () => fold.setAttribute('aria-expanded', String(fold.getAttribute('aria-expanded') !== 'true')));
+  const back = document.getElementById('detail-back');
+  const diagram = document.getElementById('diagram-panel');
+  const packet = document.getElementById('detail-panel');
+  back.addEventListener('click', () => diagram.scrollIntoView({ block: 'start' }));
+  document.getElementById('diagram-scroll').addEventListener('click', (ev) => {
+    if (getComputedStyle(back).display !== 'none' && ev.target.closest('[data-seq]')) packet.scrollIntoView({ block: 'start' });
+  });
+}

@@ -200,12 +200,14 @@ export class Diagram {
     }
     this.view = v;
     const H = this.rowH();
-    const W = Math.max(480, this.scroller.clientWidth);
+    // As wide as the panel: a phone's 360 px too (its labels are shortened to their arrows).
+    const W = Math.max(320, this.scroller.clientWidth);
     this.empty.hidden = v.total > 0 || v.pagedOut.count > 0;
     this.spacer.style.height = `${(v.total + 1) * H}px`;
     const n = Math.max(v.lanes.length, 1);
-    const lanesW = W - TIME_W - GUTTER_W;
-    const laneX = (i) => TIME_W + (lanesW * (i + 0.5)) / n;
+    const timeW = W < 600 ? 64 : TIME_W; // "+0.63 ms" fits in 64 px; lanes get the rest
+    const lanesW = W - timeW - GUTTER_W;
+    const laneX = (i) => timeW + (lanesW * (i + 0.5)) / n;
     this.laneW = lanesW / n;
     const key = `${W}|${H}|${v.lanes.map((l) => `${l.party}=${l.label}=${l.detail || ''}`).join(',')}`;
     if (key !== this.layoutKey) {
