@@ -83,7 +83,8 @@ type Model struct {
 	relays     map[relayKey][]relayEnd
 	relayOrder []relayKey
 
-	links links5 // MQTT 5.0 properties across packets (links5.go)
+	links  links5 // MQTT 5.0 properties across packets (links5.go)
+	timers timers // the broker's timers (timers.go)
 }
 
 // New returns an empty Model.
@@ -154,7 +155,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
-	m.links.add(it)
+	m.followTimers(it, m.links.add(it))
 	m.follow(it)
 	m.relay(it)
 	m.held(it)

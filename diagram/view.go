@@ -223,7 +223,8 @@ func (m *Model) View(first, n int) View {
 	}
 	assignColumns(v.Spans, 4)
 	if end > first {
-		v.Deadlines = m.deadlines(m.at(first).e.T, m.at(end-1).e.T, end == total)
+		from, to := m.at(first).e.T, m.at(end-1).e.T
+		v.Deadlines = m.timerDeadlines(m.deadlines(from, to, end == total), from, to, end == total)
 	}
 	return v
 }
