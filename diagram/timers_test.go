@@ -113,7 +113,7 @@ func TestBrokerTimers(t *testing.T) {
 			b.send("c1", "sensor", "broker", connect5("sensor", true, 3, "s/status", 30))
 			b.end("c1", "proxy", "broker", trace.KindTCPRst, nil)
 			b.at(3100).send("c2", "broker", "app", pub5("s/status", nil))
-		}, []string{"will delay 3 s: will published here [3.1.3.2.2]", "session expiry 3 s: session kept until here [3.1.2.11.2] (pending)"}},
+		}, []string{"will delay 3 s: will published here [3.1.3.2.2]", "session expiry 3 s: session gone here [3.1.2.11.2]"}},
 		{"polite DISCONNECT: no will", func(b *v5trace) {
 			b.send("c1", "sensor", "broker", connect5("sensor", true, 0, "s/status", 2))
 			b.send("c1", "sensor", "broker", &codec.Disconnect{})
