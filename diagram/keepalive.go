@@ -17,6 +17,7 @@ import (
 // with Timer set, a timer the broker keeps (timers.go), Interval seconds
 // long, on the broker's lane.
 type Deadline struct {
+	_         noEq    // see noEq
 	T         float64 `json:"t"`
 	Row       float64 `json:"row"` // where it falls between arrows: 2.5 is halfway between rows 2 and 3
 	Lane      int     `json:"lane"`

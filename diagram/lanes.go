@@ -30,7 +30,8 @@ const (
 
 // party is what the model knows of one party.
 type party struct {
-	order    int // of first appearance
+	_        noEq // see noEq
+	order    int  // of first appearance
 	addr     bool
 	role     partyRole
 	dnsOnly  bool   // every entry it took part in was DNS

@@ -11,6 +11,7 @@ import (
 
 // Lane is one party's lifeline, left to right.
 type Lane struct {
+	_     noEq   // see noEq
 	Party string `json:"party"` // as in trace entries: browser, proxy, dns, broker, device …; a host for a lane of DNS lookups
 	Label string `json:"label"` // the heading people read: "Broker", a client id, "broker.iot.example"
 	// Detail is the secondary text under the heading: the address behind
@@ -20,6 +21,7 @@ type Lane struct {
 
 // Arrow is one entry as the diagram shows it.
 type Arrow struct {
+	_        noEq    // see noEq
 	Row      int     `json:"row"` // position among the shown (unfiltered) arrows
 	Seq      int     `json:"seq"`
 	T        float64 `json:"t"`     // ms on the page's clock
