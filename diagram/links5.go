@@ -156,3 +156,19 @@ func (l *links5) subscribe(e *trace.Entry) {
 	}
 	l.subs[ck][l.sub.Properties.SubscriptionIdentifiers[0]] = strings.Join(fs, " ")
 }
+
+// Links5 returns the MQTT 5.0 links of entries taken in the order given
+// (for drawings that do not reorder them, like `lifeline trace`'s text
+// diagram): out[i] is entries[i]'s, or nil; Request and Response name
+// entries by index + 1 instead of seq.
+func Links5(entries []trace.Entry) []*MQTT5 {
+	var l links5
+	out := make([]*MQTT5, len(entries))
+	for i := range entries {
+		it := &item{e: entries[i]}
+		it.e.Seq = i + 1
+		l.add(it)
+		out[i] = it.mqtt5
+	}
+	return out
+}
