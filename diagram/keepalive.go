@@ -91,7 +91,10 @@ func (m *Model) follow(it *item) {
 	}
 }
 
-// closing reports whether an entry ends its connection.
+// closing reports whether an entry ends its connection. Not inlined: one
+// copy in the wasm for its three callers.
+//
+//go:noinline
 func closing(e *trace.Entry) bool {
 	return e.Kind == "mqtt.DISCONNECT" || e.Kind == trace.KindWSClose || e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst || e.Error != ""
 }

@@ -95,6 +95,10 @@ func (m *Model) SetHidden(classes ...string) {
 	m.refilter()
 }
 
+// refilter lists the rows the filter shows. Not inlined: one copy in the
+// wasm for its four callers.
+//
+//go:noinline
 func (m *Model) refilter() {
 	m.rows = m.rows[:0]
 	if m.rows == nil {
