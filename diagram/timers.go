@@ -45,7 +45,8 @@ const (
 	evDeliver            // a will or held message delivered
 )
 
-// maxTimers bounds the records followed; beyond it the oldest are forgotten.
+// maxTimers bounds the records followed; beyond it the older half is
+// forgotten, but for the connections still open.
 const maxTimers = 4096
 
 // timer is a connection, or one broker timer: secs seconds from start.
@@ -187,9 +188,16 @@ func (m *Model) followTimers(it *item, pub *codec.Publish) {
 	}
 	if add != nil {
 		t.list = append(t.list, add)
-		if len(t.list) > maxTimers {
-			t.list[0] = nil
-			t.list = t.list[1:]
+		if len(t.list) > maxTimers { // connEnd adds too
+			// Keep the newest half and the connections still open.
+			kept := t.list[:0]
+			for i, x := range t.list {
+				if i >= len(t.list)-maxTimers/2 || x.kind == recConn && !x.ended {
+					kept = append(kept, x)
+				}
+			}
+			clear(t.list[len(kept):])
+			t.list = kept
 		}
 	}
 	if e.Kind == "mqtt.DISCONNECT" {

@@ -199,3 +199,25 @@ func TestBrokerTimersWindow(t *testing.T) {
 		t.Errorf("3.1.1: %q", got)
 	}
 }
+
+// TestBrokerTimersBounded: the timers followed are bounded, the older half
+// forgotten but for the connections still open, whose will and session
+// are still drawn when they end.
+func TestBrokerTimersBounded(t *testing.T) {
+	b := &v5trace{t: t, m: New(Options{MaxArrows: 100})}
+	b.send("c1", "dev", "broker", connect5("dev", true, 30, "s/status", 5))
+	for i := 0; i < maxTimers+50; i++ {
+		b.send("c1", "dev", "broker", pub5("q/t", expiry(60)))
+	}
+	if n := len(b.m.timers.list); n > maxTimers {
+		t.Fatalf("%d timers followed, want at most %d", n, maxTimers)
+	}
+	if got := b.m.timers.list[len(b.m.timers.list)-1].start.e.T; got != b.ms {
+		t.Errorf("the newest timer starts at %v, want %v", got, b.ms)
+	}
+	b.end("c1", "proxy", "broker", trace.KindTCPRst, nil)
+	want := "will delay 5 s: will due here [3.1.3.2.2] (pending)\nsession expiry 30 s: session kept until here [3.1.2.11.2] (pending)"
+	if got := strings.Join(timerWords(b.m), "\n"); got != want {
+		t.Errorf("after the cut:\n%s\nwant\n%s", got, want)
+	}
+}
