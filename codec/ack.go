@@ -127,15 +127,28 @@ func decodeAck(b []byte, v Version, rec *recorder, t PacketType, id *uint16, rc 
 	if *id, err = c.packetID(); err != nil {
 		return err
 	}
-	if v == V5 && c.off < c.end {
-		if *rc, err = c.reasonCode(); err != nil {
-			return err
-		}
+	return c.ackTail(rc, props)
+}
+
+// ackTail reads the optional Reason Code and Properties that end an MQTT
+// 5.0 ack, DISCONNECT or AUTH, and notes how much of them was written.
+func (c *cursor) ackTail(rc *ReasonCode, props *Properties) error {
+	if c.v == V5 {
+		tail := tailNone
 		if c.off < c.end {
-			if err := c.readProps(props, t); err != nil {
+			var err error
+			if *rc, err = c.reasonCode(); err != nil {
 				return err
 			}
+			tail = tailCode
+			if c.off < c.end {
+				if err := c.readProps(props, c.t); err != nil {
+					return err
+				}
+				tail = tailLen
+			}
 		}
+		props.tail = tail
 	}
 	return c.done()
 }
@@ -148,20 +161,43 @@ func appendAck(dst []byte, v Version, t PacketType, id uint16, rc ReasonCode, pr
 		return dst, newErr(t, "mqtt.msgid", 0, clause(v, "MQTT-2.3.1-1", "MQTT-2.2.1-3"), ErrZeroPacketID)
 	}
 	h := byte(t)<<4 | byte(fixedFlags[t])
-	if v == V311 || (rc == 0 && props.empty()) {
-		if v == V311 && (rc != 0 || !props.empty()) {
-			return dst, newErr(t, reasonFields[t], 0, "", &kindError{"reason code or properties in MQTT 3.1.1", ErrProtocol})
-		}
-		return append(dst, h, 2, byte(id>>8), byte(id)), nil
+	return appendTail(append(dst, h), v, t, rc, props, tailCode, byte(id>>8), byte(id))
+}
+
+// appendTail appends the rest of an ack, DISCONNECT or AUTH after its
+// first byte: the Remaining Length, the fields before the tail (an ack's
+// packet id), then the Reason Code and Properties, omitted when they may
+// be [3.4.2.1] [3.14.2.1]. A packet decoded with more of them written
+// gets as much again (Properties.tail); one built by hand with a reason
+// code and no properties gets the form brief (an ack's Reason Code alone,
+// tailCode) or long (DISCONNECT's with a Property Length 0, tailLen).
+func appendTail(dst []byte, v Version, t PacketType, rc ReasonCode, props *Properties, brief uint8, head ...byte) ([]byte, error) {
+	n := len(head)
+	if v == V311 && (rc != 0 || !props.empty()) {
+		return dst, newErr(t, reasonFields[t], 0, "", &kindError{"reason code or properties in MQTT 3.1.1", ErrProtocol})
 	}
-	if !rc.ValidIn(t) {
+	tail := props.tail
+	switch {
+	case v == V311:
+		tail = tailNone
+	case !props.empty():
+		tail = tailLen
+	case tail == 0 && rc == 0:
+		tail = tailNone
+	case tail == 0 || (tail == tailNone && rc != 0):
+		tail = brief
+	}
+	if tail != tailNone && !rc.ValidIn(t) {
 		return dst, newErr(t, reasonFields[t], 0, "2.4", ErrReasonCode)
 	}
-	if props.empty() {
-		return append(dst, h, 3, byte(id>>8), byte(id), byte(rc)), nil
+	switch tail {
+	case tailNone:
+		return append(append(dst, byte(n)), head...), nil
+	case tailCode:
+		return append(append(append(dst, byte(n+1)), head...), byte(rc)), nil
 	}
 	pl := props.propsLen()
-	dst = appendVarint(append(dst, h), 3+varintLen(pl)+pl)
-	dst = append(dst, byte(id>>8), byte(id), byte(rc))
+	dst = appendVarint(dst, n+1+varintLen(pl)+pl)
+	dst = append(append(dst, head...), byte(rc))
 	return props.appendProps(dst, t)
 }

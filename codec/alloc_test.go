@@ -54,6 +54,15 @@ func TestZeroAllocs(t *testing.T) {
 		}
 		suback := mustAppend(t, &Suback{PacketID: 7, ReasonCodes: []ReasonCode{0, 1, 2}}, v)
 		disc := mustAppend(t, &Disconnect{}, v)
+		// The long forms, a Property Length 0 spelled out (3.1.1 has none).
+		var (
+			la Puback
+			ld Disconnect
+		)
+		longAck, longDisc := ack, disc
+		if v == V5 {
+			longAck, longDisc = []byte{0x40, 4, 0, 3, 0, 0}, []byte{0xe0, 2, 0, 0}
+		}
 		buf := make([]byte, 0, 512)
 		cases := []struct {
 			name string
@@ -71,6 +80,10 @@ func TestZeroAllocs(t *testing.T) {
 			{"encode CONNECT", func() (err error) { _, err = benchConnect.Append(buf[:0], v); return }},
 			{"encode SUBSCRIBE", func() (err error) { _, err = benchSubscribe.Append(buf[:0], v); return }},
 			{"encode PUBACK", func() (err error) { _, err = benchPuback.Append(buf[:0], v); return }},
+			{"decode PUBACK long form", func() error { return la.Decode(longAck, v) }},
+			{"encode PUBACK long form as decoded", func() (err error) { _, err = la.Append(buf[:0], v); return }},
+			{"decode DISCONNECT long form", func() error { return ld.Decode(longDisc, v) }},
+			{"encode DISCONNECT long form as decoded", func() (err error) { _, err = ld.Append(buf[:0], v); return }},
 			{"PacketLen", func() (err error) { _, err = PacketLen(pub, 0); return }},
 		}
 		for _, tc := range cases {

@@ -53,44 +53,17 @@ func decodeReasonOnly(b []byte, v Version, rec *recorder, t PacketType, rc *Reas
 	if _, err := c.header(t); err != nil {
 		return err
 	}
-	if v == V5 && c.off < c.end {
-		var err error
-		if *rc, err = c.reasonCode(); err != nil {
-			return err
-		}
-		if c.off < c.end {
-			if err := c.readProps(props, t); err != nil {
-				return err
-			}
-		}
-	}
-	return c.done()
+	return c.ackTail(rc, props)
 }
 
 func appendReasonOnly(dst []byte, v Version, t PacketType, rc ReasonCode, props *Properties) ([]byte, error) {
 	if v != V5 && (v != V311 || t == TypeAuth) {
 		return dst, newErr(t, "", 0, "", ErrUnsupportedVer)
 	}
-	h := byte(t) << 4
-	if v == V311 || (rc == 0 && props.empty()) {
-		if v == V311 && (rc != 0 || !props.empty()) {
-			return dst, newErr(t, reasonFields[t], 0, "", &kindError{"reason code or properties in MQTT 3.1.1", ErrProtocol})
-		}
-		return append(dst, h, 0), nil
-	}
-	if !rc.ValidIn(t) {
-		return dst, newErr(t, reasonFields[t], 0, "2.4", ErrReasonCode)
-	}
-	if props.empty() {
-		// A reason code alone (Remaining Length 1) is legal
-		// [3.14.2.2.1], and decoded above, but some brokers (mochi
-		// 2.7) read the reason code only when a Property Length follows
-		// it, and drop a Disconnect with Will Message sent so; paho.golang
-		// and mqtt.js always write the Property Length, and so do we.
-		return append(dst, h, 2, byte(rc), 0), nil
-	}
-	pl := props.propsLen()
-	dst = appendVarint(append(dst, h), 1+varintLen(pl)+pl)
-	dst = append(dst, byte(rc))
-	return props.appendProps(dst, t)
+	// A reason code alone (Remaining Length 1) is legal [3.14.2.2.1], and
+	// decoded, but some brokers (mochi 2.7) read the reason code only when
+	// a Property Length follows it, and drop a Disconnect with Will Message
+	// sent so; paho.golang and mqtt.js always write the Property Length,
+	// and so do we unless the packet was decoded without it.
+	return appendTail(append(dst, byte(t)<<4), v, t, rc, props, tailLen)
 }

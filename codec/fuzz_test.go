@@ -64,9 +64,11 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %x but cannot re-encode: %v", b, err)
 		}
-		// Byte-exact: a re-encoding of the same length (the same optional
-		// fields written) is the same bytes, properties in their order.
-		if len(enc) == len(b) && !bytes.Equal(enc, b) {
+		// Byte-exact: an MQTT 5.0 packet re-encodes to the same bytes
+		// (properties in their order, an ack's Reason Code 0 or Property
+		// Length 0 spelled out as it came); a 3.1.1 one when its
+		// re-encoding has the same length (the same optional fields).
+		if (v == V5 || len(enc) == len(b)) && !bytes.Equal(enc, b) {
 			t.Fatalf("decoded %x re-encodes to %x", b, enc)
 		}
 		p2, err := Decode(enc, v)

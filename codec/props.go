@@ -180,7 +180,19 @@ type Properties struct {
 	// were changed, encodes what order does not name in identifier order
 	// after the rest (see appendProps).
 	order []PropertyID
+	// tail is how much of its optional end an MQTT 5.0 PUBACK, PUBREC,
+	// PUBREL, PUBCOMP, DISCONNECT or AUTH was decoded with (tailNone,
+	// tailCode, tailLen; 0 when not decoded), so that a Reason Code 0 or
+	// a Property Length 0 spelled out on the wire is spelled out again.
+	tail uint8
 }
+
+// The optional ends of acks, DISCONNECT and AUTH (Properties.tail).
+const (
+	tailNone uint8 = 1 + iota // nothing after the packet id (or the fixed header)
+	tailCode                  // the Reason Code alone
+	tailLen                   // the Reason Code and a Property Length
+)
 
 // Has reports whether property id is present.
 func (p *Properties) Has(id PropertyID) bool {

@@ -21,6 +21,7 @@ type Sample struct {
 // loopback, where a hop takes less than the pings' uncertainty, no arrow
 // is drawn before its cause.
 type Clock struct {
+	_      noEq // see noEq
 	best   Sample
 	count  int
 	lo, hi float64 // bounds on the offset from causality

@@ -3,7 +3,8 @@
 // time on one clock), the exchanges that link a request to its answers
 // (PUBLISH and PUBACK, the four steps of QoS 2, SUBSCRIBE and SUBACK, DNS
 // query and response, the TCP handshake …), the time between arrows, and
-// the keepalive deadlines a client must meet.
+// the keepalive deadlines a client must meet, and the timers the broker
+// keeps for MQTT 5.0 clients (message expiry, will delay, session expiry).
 //
 // Entries come from two clocks: the page's own (the browser's client) and
 // the server's (the proxy's DNS, TCP and broker-leg entries, read from the

@@ -40,96 +40,104 @@ type step struct {
 	name string
 }
 
+// Who chose an exchange's identifier (stepKind.by).
+const (
+	byNone = iota // one exchange per connection and pair: its key says which
+	byFrom        // the sender chose it (a request)
+	byTo          // the receiver did (an answer)
+)
+
+// stepKinds are the kinds that take part in exchanges: the key's last part
+// (or, with an identifier, its prefix), the role, the exchange's name and
+// who chose the identifier. One table rather than a case per kind: it is
+// compiled into the WebAssembly client.
+var stepKinds = [...]struct {
+	kind, key, name string
+	role            role
+	by              int8
+}{
+	{trace.KindDNSQuery, "dns", "DNS query, id 0x", roleOpen, byFrom},
+	{trace.KindDNSResponse, "dns", "DNS query, id 0x", roleLast, byTo},
+	{trace.KindTCPSyn, "tcp-open", "TCP three-way handshake", roleOpen, byNone},
+	{trace.KindTCPSynAck, "tcp-open", "TCP three-way handshake", roleMid, byNone},
+	{trace.KindTCPAck, "tcp-open", "TCP three-way handshake", roleLast, byNone}, // or the close's last ACK: see Model.link
+	{trace.KindTCPFin, "tcp-close", "TCP close", roleMid, byNone},
+	{trace.KindWSUpgrade, "ws-open", "WebSocket upgrade", roleOpen, byNone},
+	{trace.KindWSAccept, "ws-open", "WebSocket upgrade", roleLast, byNone},
+	{trace.KindWSClose, "ws-close", "WebSocket close", roleCheck, byNone},
+	{"mqtt.CONNECT", "connect", "connect", roleOpen, byNone},
+	{"mqtt.AUTH", "connect", "connect", roleMid, byNone},
+	{"mqtt.CONNACK", "connect", "connect", roleLast, byNone},
+	{"mqtt.PINGREQ", "ping", "keepalive ping", roleOpen, byNone},
+	{"mqtt.PINGRESP", "ping", "keepalive ping", roleLast, byNone},
+	{"mqtt.PUBLISH", "pid", " publish", roleOpen, byFrom}, // "QoS n" before the name
+	{"mqtt.PUBACK", "pid", "QoS 1 publish", roleLast, byTo},
+	{"mqtt.PUBREC", "pid", "QoS 2 publish", roleMid, byTo},
+	{"mqtt.PUBREL", "pid", "QoS 2 publish", roleMid, byFrom},
+	{"mqtt.PUBCOMP", "pid", "QoS 2 publish", roleLast, byTo},
+	{"mqtt.SUBSCRIBE", "pid", "subscribe", roleOpen, byFrom},
+	{"mqtt.SUBACK", "pid", "subscribe", roleLast, byTo},
+	{"mqtt.UNSUBSCRIBE", "pid", "unsubscribe", roleOpen, byFrom},
+	{"mqtt.UNSUBACK", "pid", "unsubscribe", roleLast, byTo},
+}
+
 // stepOf classifies an entry. The key names the leg, the connection, the
 // two parties and, for MQTT and DNS identifiers, the side that made the
 // request (identifiers are chosen per side [MQTT-2.2.1]).
 func stepOf(e *trace.Entry) step {
-	switch e.Kind {
-	case "mqtt.PUBLISH":
+	if e.Kind == "mqtt.PUBLISH" {
 		if q, ok := codec.PeekQoS(e.Bytes); !ok || q == 0 {
 			return step{} // QoS 0 stands alone: the common case, decided without allocating
 		}
-	case "mqtt.DISCONNECT", trace.KindTCPRst, trace.KindTLS:
+	}
+	i := 0
+	for i < len(stepKinds) && stepKinds[i].kind != e.Kind {
+		i++
+	}
+	if i == len(stepKinds) {
 		return step{}
 	}
+	k := &stepKinds[i]
 	a, b := e.From, e.To
 	if b < a {
 		a, b = b, a
 	}
 	base := e.Leg + "|" + e.Conn + "|" + a + "|" + b + "|"
-	byRequester := func(requester, id string) string { return base + requester + "|" + id }
-
-	switch e.Kind {
-	case trace.KindDNSQuery, trace.KindDNSResponse:
-		id, ok := dnsID(e.Bytes)
-		if !ok {
-			return step{}
-		}
-		name := "DNS query, id 0x" + hex4(id)
-		if e.Kind == trace.KindDNSQuery {
-			return step{byRequester(e.From, "dns"+strconv.Itoa(id)), roleOpen, name}
-		}
-		return step{byRequester(e.To, "dns"+strconv.Itoa(id)), roleLast, name}
-	case trace.KindTCPSyn:
-		return step{base + "tcp-open", roleOpen, "TCP three-way handshake"}
-	case trace.KindTCPSynAck:
-		return step{base + "tcp-open", roleMid, "TCP three-way handshake"}
-	case trace.KindTCPAck:
-		return step{base + "tcp-open", roleLast, "TCP three-way handshake"} // or the close's last ACK: see Model.link
-	case trace.KindTCPFin:
-		return step{base + "tcp-close", roleMid, "TCP close"}
-	case trace.KindWSUpgrade:
-		return step{base + "ws-open", roleOpen, "WebSocket upgrade"}
-	case trace.KindWSAccept:
-		return step{base + "ws-open", roleLast, "WebSocket upgrade"}
-	case trace.KindWSClose:
-		return step{base + "ws-close", roleCheck, "WebSocket close"}
-	case "mqtt.CONNECT":
-		return step{base + "connect", roleOpen, "connect"}
-	case "mqtt.AUTH":
-		return step{base + "connect", roleMid, "connect"}
-	case "mqtt.CONNACK":
-		return step{base + "connect", roleLast, "connect"}
-	case "mqtt.PINGREQ":
-		return step{base + "ping", roleOpen, "keepalive ping"}
-	case "mqtt.PINGRESP":
-		return step{base + "ping", roleLast, "keepalive ping"}
+	if k.by == byNone {
+		return step{base + k.key, k.role, k.name}
 	}
-
-	pkid, ok := codec.PeekPacketID(e.Bytes)
+	var id int
+	ok := false
+	if k.key == "dns" {
+		id, ok = dnsID(e.Bytes)
+	} else {
+		var pkid uint16
+		pkid, ok = codec.PeekPacketID(e.Bytes)
+		id = int(pkid)
+	}
 	if !ok {
 		return step{}
 	}
-	id := int(pkid)
-	pid := "pid" + strconv.Itoa(id)
-	ids := ", packet id " + strconv.Itoa(id)
-	switch e.Kind {
-	case "mqtt.PUBLISH":
+	n := strconv.Itoa(id)
+	name, r := k.name+", packet id "+n, k.role
+	switch {
+	case k.key == "dns":
+		name = k.name + hex4(id)
+	case k.kind == "mqtt.PUBLISH":
 		q, _ := codec.PeekQoS(e.Bytes)
-		return step{byRequester(e.From, pid), roleOpen, "QoS " + strconv.Itoa(int(q)) + " publish" + ids}
-	case "mqtt.PUBACK":
-		return step{byRequester(e.To, pid), roleLast, "QoS 1 publish" + ids}
-	case "mqtt.PUBREC":
+		name = "QoS " + strconv.Itoa(int(q)) + name
+	case k.kind == "mqtt.PUBREC":
 		// A reason code of 0x80 or more ends a QoS 2 exchange at the
 		// PUBREC [MQTT-4.3.3].
 		if rc, ok := codec.PeekReasonCode(e.Bytes); ok && rc >= 0x80 {
-			return step{byRequester(e.To, pid), roleLast, "QoS 2 publish" + ids}
+			r = roleLast
 		}
-		return step{byRequester(e.To, pid), roleMid, "QoS 2 publish" + ids}
-	case "mqtt.PUBREL":
-		return step{byRequester(e.From, pid), roleMid, "QoS 2 publish" + ids}
-	case "mqtt.PUBCOMP":
-		return step{byRequester(e.To, pid), roleLast, "QoS 2 publish" + ids}
-	case "mqtt.SUBSCRIBE":
-		return step{byRequester(e.From, pid), roleOpen, "subscribe" + ids}
-	case "mqtt.SUBACK":
-		return step{byRequester(e.To, pid), roleLast, "subscribe" + ids}
-	case "mqtt.UNSUBSCRIBE":
-		return step{byRequester(e.From, pid), roleOpen, "unsubscribe" + ids}
-	case "mqtt.UNSUBACK":
-		return step{byRequester(e.To, pid), roleLast, "unsubscribe" + ids}
 	}
-	return step{}
+	requester := e.From
+	if k.by == byTo {
+		requester = e.To
+	}
+	return step{base + requester + "|" + k.key + n, r, name}
 }
 
 func hex4(v int) string {

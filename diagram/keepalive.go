@@ -13,15 +13,21 @@ import (
 )
 
 // Deadline is a keepalive deadline: the time by which a client must send a
-// packet [MQTT-3.1.2-22 ff.], KeepAlive seconds after its last one.
+// packet [MQTT-3.1.2-22 ff.], KeepAlive seconds after its last one; or,
+// with Timer set, a timer the broker keeps (timers.go), Interval seconds
+// long, on the broker's lane.
 type Deadline struct {
+	_         noEq    // see noEq
 	T         float64 `json:"t"`
 	Row       float64 `json:"row"` // where it falls between arrows: 2.5 is halfway between rows 2 and 3
 	Lane      int     `json:"lane"`
 	KeepAlive int     `json:"keepAlive"` // seconds
-	Met       bool    `json:"met"`       // the client sent a packet by then
+	Met       bool    `json:"met"`       // the client sent a packet by then; a timer's benign end (delivered, will cancelled, session kept)
 	Pending   bool    `json:"pending"`   // still ahead
 	Label     string  `json:"label"`
+	Timer     string  `json:"timer,omitempty"`    // TimerMessageExpiry, TimerWillDelay, TimerSessionExpiry
+	Interval  int     `json:"interval,omitempty"` // a timer's seconds
+	Clause    string  `json:"clause,omitempty"`   // a timer's section of the MQTT 5.0 specification
 }
 
 // chanKey names a client's keepalive channel.
@@ -85,7 +91,10 @@ func (m *Model) follow(it *item) {
 	}
 }
 
-// closing reports whether an entry ends its connection.
+// closing reports whether an entry ends its connection. Not inlined: one
+// copy in the wasm for its three callers.
+//
+//go:noinline
 func closing(e *trace.Entry) bool {
 	return e.Kind == "mqtt.DISCONNECT" || e.Kind == trace.KindWSClose || e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst || e.Error != ""
 }

@@ -2,9 +2,9 @@ package diagram
 
 import (
 	"sort"
-	"strconv"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/dnsdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -30,7 +30,8 @@ const (
 
 // party is what the model knows of one party.
 type party struct {
-	order    int // of first appearance
+	_        noEq // see noEq
+	order    int  // of first appearance
 	addr     bool
 	role     partyRole
 	dnsOnly  bool   // every entry it took part in was DNS
@@ -224,115 +225,26 @@ func splitHostPort(s string) (host, port string, ok bool) {
 
 // dnsAnswers calls f with the question's name and each A and AAAA address
 // in a DNS response's answers [RFC 1035 4.1]: the name a client asked for
-// is what led it to the address, whatever CNAMEs came between.
+// is what led it to the address, whatever CNAMEs came between. The
+// message is read by package dnsdissect, as the packet panel shows it.
 func dnsAnswers(b []byte, f func(name, ip string)) {
-	if len(b) < 12 || b[2]&0x80 == 0 { // not a response
+	if qd, _ := u16(b, 4); len(b) < 12 || b[2]&0x80 == 0 || qd != 1 { // a response to one question
 		return
 	}
-	qd, _ := u16(b, 4)
-	an, _ := u16(b, 6)
-	if qd != 1 {
-		return
-	}
-	name, off := dnsName(b, 12)
-	if off < 0 || name == "" {
-		return
-	}
-	off += 4 // type, class
-	for ; an > 0; an-- {
-		_, off = dnsName(b, off)
-		if off < 0 || off+10 > len(b) {
-			return
-		}
-		typ, _ := u16(b, off)
-		rdlen, _ := u16(b, off+8)
-		off += 10
-		if off+rdlen > len(b) {
-			return
-		}
-		switch {
-		case typ == 1 && rdlen == 4:
-			f(name, ipv4(b[off:off+4]))
-		case typ == 28 && rdlen == 16:
-			f(name, ipv6(b[off:off+16]))
-		}
-		off += rdlen
-	}
-}
-
-// dnsName reads a domain name at off (following compression pointers) and
-// returns it with the offset after it in place, or -1 when it is malformed.
-func dnsName(b []byte, off int) (string, int) {
-	var name []byte
-	end := -1
-	for hops := 0; hops < 32; hops++ {
-		if off >= len(b) {
-			return "", -1
-		}
-		c := int(b[off])
-		switch {
-		case c == 0:
-			if end < 0 {
-				end = off + 1
+	name := ""
+	var walk func(fs []codec.Field)
+	walk = func(fs []codec.Field) {
+		for i := range fs {
+			switch fs[i].Name {
+			case "dns.qry.name":
+				name = fs[i].Value
+			case "dns.a", "dns.aaaa":
+				if name != "" {
+					f(name, fs[i].Value)
+				}
 			}
-			return string(name), end
-		case c&0xc0 == 0xc0:
-			if off+1 >= len(b) {
-				return "", -1
-			}
-			if end < 0 {
-				end = off + 2
-			}
-			off = (c&0x3f)<<8 | int(b[off+1])
-		case c&0xc0 != 0:
-			return "", -1
-		default:
-			if off+1+c > len(b) || len(name)+c > 253 {
-				return "", -1
-			}
-			if len(name) > 0 {
-				name = append(name, '.')
-			}
-			name = append(name, b[off+1:off+1+c]...)
-			off += 1 + c
+			walk(fs[i].Children)
 		}
 	}
-	return "", -1
-}
-
-func ipv4(b []byte) string {
-	return strconv.Itoa(int(b[0])) + "." + strconv.Itoa(int(b[1])) + "." + strconv.Itoa(int(b[2])) + "." + strconv.Itoa(int(b[3]))
-}
-
-// ipv6 writes an IPv6 address as RFC 5952 says: lower-case hex, the
-// longest run of two or more zero groups as "::".
-func ipv6(b []byte) string {
-	var g [8]int
-	for i := range g {
-		g[i] = int(b[2*i])<<8 | int(b[2*i+1])
-	}
-	zs, zl := -1, 1
-	for i := 0; i < 8; {
-		j := i
-		for j < 8 && g[j] == 0 {
-			j++
-		}
-		if j-i > zl {
-			zs, zl = i, j-i
-		}
-		i = j + 1
-	}
-	s := ""
-	for i := 0; i < 8; i++ {
-		if i == zs {
-			s += "::"
-			i += zl - 1
-			continue
-		}
-		if s != "" && s[len(s)-1] != ':' {
-			s += ":"
-		}
-		s += strconv.FormatInt(int64(g[i]), 16)
-	}
-	return s
+	walk(dnsdissect.Dissect(b).Fields)
 }

@@ -48,8 +48,9 @@ type links5 struct {
 	sub      codec.Subscribe               // reused
 }
 
-// add reads it's PUBLISH or SUBSCRIBE, if MQTT 5.0, and sets it.mqtt5.
-func (l *links5) add(it *item) {
+// add reads it's PUBLISH or SUBSCRIBE, if MQTT 5.0, and sets it.mqtt5;
+// it returns the PUBLISH decoded (valid until the next call), or nil.
+func (l *links5) add(it *item) *codec.Publish {
 	e := &it.e
 	k := connKey{e.Leg, e.Conn}
 	switch e.Kind {
@@ -60,20 +61,20 @@ func (l *links5) add(it *item) {
 			}
 			l.versions[k] = v
 		}
-		return
+		return nil
 	case "mqtt.PUBLISH", "mqtt.SUBSCRIBE":
 	default:
-		return
+		return nil
 	}
 	if codec.Version(e.Version) != codec.V5 && (e.Version != 0 || l.versions[k] != codec.V5) {
-		return
+		return nil
 	}
 	if e.Kind == "mqtt.SUBSCRIBE" {
 		l.subscribe(e)
-		return
+		return nil
 	}
 	if l.pub.Decode(e.Bytes, codec.V5) != nil {
-		return // the expert analysis reports it
+		return nil // the expert analysis reports it
 	}
 	p := &l.pub
 	var m MQTT5
@@ -124,11 +125,12 @@ func (l *links5) add(it *item) {
 			}
 		}
 		it.mqtt5 = &m // a response fills in Response
-		return
+		return p
 	}
 	if !isZero(&m) {
 		it.mqtt5 = &m
 	}
+	return p
 }
 
 func isZero(m *MQTT5) bool {
@@ -153,4 +155,20 @@ func (l *links5) subscribe(e *trace.Entry) {
 		l.subs[ck] = map[int]string{}
 	}
 	l.subs[ck][l.sub.Properties.SubscriptionIdentifiers[0]] = strings.Join(fs, " ")
+}
+
+// Links5 returns the MQTT 5.0 links of entries taken in the order given
+// (for drawings that do not reorder them, like `lifeline trace`'s text
+// diagram): out[i] is entries[i]'s, or nil; Request and Response name
+// entries by index + 1 instead of seq.
+func Links5(entries []trace.Entry) []*MQTT5 {
+	var l links5
+	out := make([]*MQTT5, len(entries))
+	for i := range entries {
+		it := &item{e: entries[i]}
+		it.e.Seq = i + 1
+		l.add(it)
+		out[i] = it.mqtt5
+	}
+	return out
 }

@@ -83,10 +83,14 @@ type Model struct {
 	relays     map[relayKey][]relayEnd
 	relayOrder []relayKey
 
-	links links5 // MQTT 5.0 properties across packets (links5.go)
+	links  links5 // MQTT 5.0 properties across packets (links5.go)
+	timers timers // the broker's timers (timers.go)
 }
 
-// New returns an empty Model.
+// New returns an empty Model. Not inlined: one copy in the wasm, not one
+// more in Clear and in each caller.
+//
+//go:noinline
 func New(opts Options) *Model {
 	if opts.MaxArrows <= 0 {
 		opts.MaxArrows = DefaultMaxArrows
@@ -154,7 +158,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
-	m.links.add(it)
+	m.followTimers(it, m.links.add(it))
 	m.follow(it)
 	m.relay(it)
 	m.held(it)

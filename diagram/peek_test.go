@@ -28,7 +28,9 @@ func FuzzPeek(f *testing.F) {
 			}
 		})
 		m := New(Options{MaxArrows: 4})
-		for _, kind := range []string{"mqtt.CONNECT", "mqtt.PUBLISH", "mqtt.PUBREC", "dns.query", "tcp.ack", "ws.close"} {
+		// The kinds the exchanges, the keepalive and the broker's timers read.
+		for _, kind := range []string{"mqtt.CONNECT", "mqtt.PUBLISH", "mqtt.PUBREC", "dns.query", "tcp.ack", "ws.close",
+			"mqtt.CONNACK", "mqtt.DISCONNECT", "mqtt.CONNECT", "tcp.rst", "mqtt.PUBLISH", "mqtt.CONNACK"} {
 			m.Add(trace.Entry{T: 1, Leg: bb, From: "browser", To: "broker", Kind: kind, Bytes: b}, Local)
 			m.Add(trace.Entry{T: 2, Leg: bb, From: "broker", To: "browser", Kind: kind, Bytes: b}, Local)
 			// A capture's parties: addresses, named from the bytes.

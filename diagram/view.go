@@ -11,6 +11,7 @@ import (
 
 // Lane is one party's lifeline, left to right.
 type Lane struct {
+	_     noEq   // see noEq
 	Party string `json:"party"` // as in trace entries: browser, proxy, dns, broker, device …; a host for a lane of DNS lookups
 	Label string `json:"label"` // the heading people read: "Broker", a client id, "broker.iot.example"
 	// Detail is the secondary text under the heading: the address behind
@@ -20,6 +21,7 @@ type Lane struct {
 
 // Arrow is one entry as the diagram shows it.
 type Arrow struct {
+	_        noEq    // see noEq
 	Row      int     `json:"row"` // position among the shown (unfiltered) arrows
 	Seq      int     `json:"seq"`
 	T        float64 `json:"t"`     // ms on the page's clock
@@ -93,6 +95,10 @@ func (m *Model) SetHidden(classes ...string) {
 	m.refilter()
 }
 
+// refilter lists the rows the filter shows. Not inlined: one copy in the
+// wasm for its four callers.
+//
+//go:noinline
 func (m *Model) refilter() {
 	m.rows = m.rows[:0]
 	if m.rows == nil {
@@ -223,7 +229,8 @@ func (m *Model) View(first, n int) View {
 	}
 	assignColumns(v.Spans, 4)
 	if end > first {
-		v.Deadlines = m.deadlines(m.at(first).e.T, m.at(end-1).e.T, end == total)
+		from, to := m.at(first).e.T, m.at(end-1).e.T
+		v.Deadlines = m.timerDeadlines(m.deadlines(from, to, end == total), from, to, end == total)
 	}
 	return v
 }

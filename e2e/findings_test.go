@@ -155,9 +155,25 @@ func TestLessonTimers(t *testing.T) {
 			if sp := fieldLabelOf(t, ctx, "mqtt.CONNACK", "phone", "mqtt.conack.flags.sp", -1); sp != "Session Present: Not set" {
 				t.Errorf("the returning phone's CONNACK says %q", sp)
 			}
-			screenshot(t, ctx, "lesson-timers")
 		}
 	})
+	// The three timers the broker kept, drawn as deadlines on its lane
+	// with what became of them (the sensor's session, 60 s, still kept).
+	got := eval[[]string](t, ctx, `(() => { const v = lifeline._view(0, lifeline._total()); return v.deadlines.filter(d => d.timer).map(d => v.lanes[d.lane].party + ': ' + d.label + (d.pending ? ' (pending)' : d.met ? ' (met)' : '')); })()`)
+	want := []string{
+		"broker: message expiry 2 s: message expired here [3.3.2.3.3]",
+		"broker: session expiry 2 s: session gone here [3.1.2.11.2]",
+		"broker: session expiry 60 s: session kept until here [3.1.2.11.2] (pending)",
+		"broker: will delay 2 s: will published here [3.1.3.2.2]",
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("broker timers drawn:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := eval[int](t, ctx, `[...document.querySelectorAll('#diagram .deadline')].filter(g => /expiry|will delay/.test(g.getAttribute('aria-label'))).length`); n == 0 {
+		t.Error("no broker timer drawn on the page")
+	}
+	screenshot(t, ctx, "lesson-timers")
 }
 
 // TestRequestResponseOnThePage: through the proxy to the embedded broker,

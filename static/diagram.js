@@ -304,9 +304,10 @@ export class Diagram {
     }
   }
 
-  // drawDeadlines draws the keepalive deadlines: a dotted line across the
-  // lanes at the time the client's next packet is due, a ring on its
-  // lifeline, the words at the right end.
+  // drawDeadlines draws the deadlines — a client's keepalive, the broker's
+  // timers (message expiry, will delay, session expiry) — as a dotted line
+  // across the lanes at the time it falls due, a ring on the lifeline that
+  // keeps it, the words at the right end.
   drawDeadlines(into, deadlines, laneX, W, H) {
     const right = W - GUTTER_W - 6;
     for (const d of deadlines) {

@@ -418,6 +418,10 @@ func TestLessonClaims(t *testing.T) {
 		{"qos", 2, "MQTT-4.4.0-1", "sends it again if no PUBACK comes", "", ""},
 		{"session", 3, "DUP flag is 1", "", "mqtt.dupflag", ""},
 		{"retained", 3, "Message field is empty", "", "mqtt.msg", "mqtt.len"},
+		// The words of the deadlines the diagram draws (diagram/timers.go).
+		{"timers", 1, `"message expiry 2 s: message expired here"`, "", "", ""},
+		{"timers", 2, `"will delay 2 s: will published here"`, "", "", ""},
+		{"timers", 3, `"session expiry 2 s: session gone here"`, "", "", ""},
 	} {
 		b, err := fs.ReadFile(FS, "lessons/"+c.lesson+".json")
 		if err != nil {

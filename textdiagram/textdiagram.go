@@ -12,7 +12,9 @@
 // servers, then brokers (unless Options.Parties says otherwise); a client
 // lane named by its address (a capture's) is headed with its MQTT client id
 // too when a CONNECT names it, and the DNS lookups a host makes from
-// ephemeral ports share one lane per host.
+// ephemeral ports share one lane per host. An MQTT 5.0 response (a PUBLISH
+// with the Correlation Data of a request, on its Response Topic) gets a
+// line under its arrow naming the request's time and the time between.
 //
 // It draws; it does not reorder or filter entries.
 package textdiagram
@@ -25,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -74,8 +77,15 @@ func Render(w io.Writer, entries []trace.Entry, opt Options) error {
 		}
 		timeW = max(timeW, width(times[i]))
 	}
+	// The line under a response's arrow that links it to its request.
+	under := make([]string, len(entries))
+	for i, l := range diagram.Links5(entries) {
+		if l != nil && l.Request > 0 {
+			under[i] = responseText(times[l.Request-1], l.Elapsed, opt.MaskTimes)
+		}
+	}
 	lanes, of := layoutLanes(entries, opt.Parties)
-	x := spaceLanes(entries, lanes, of, timeW+4)
+	x := spaceLanes(entries, under, lanes, of, timeW+4)
 	var b strings.Builder
 	// Header: names centred on their lanes, then the time column's title.
 	head := newLine(x[len(x)-1] + 1)
@@ -124,6 +134,9 @@ func Render(w io.Writer, entries []trace.Entry, opt Options) error {
 			}
 			arrow.writeTo(&b)
 		}
+		if under[i] != "" {
+			parts = append(parts, wrap(under[i], room)...)
+		}
 		for _, p := range parts[1:] {
 			cont := lanesLine(x)
 			cont.put(x[lo]+2, p)
@@ -146,6 +159,16 @@ func labelText(e trace.Entry) string {
 		text += "  !! " + e.Error
 	}
 	return text
+}
+
+// responseText links a response to its request: when the request was
+// sent and how long the answer took.
+func responseText(requestAt string, elapsed float64, mask bool) string {
+	took := "t"
+	if !mask {
+		took = strconv.FormatFloat(elapsed, 'f', 3, 64)
+	}
+	return "↳ answers the request at " + requestAt + " (+" + took + " ms)"
 }
 
 // wrap cuts text into pieces of at most room columns: the first ends with
@@ -301,9 +324,9 @@ func clientID(e trace.Entry) string {
 }
 
 // spaceLanes returns the column of each lane, the first at least at first:
-// wide enough apart for the headers, and for every label (up to MaxLabel)
-// between its arrow's lanes.
-func spaceLanes(entries []trace.Entry, lanes []lane, of map[string]int, first int) []int {
+// wide enough apart for the headers, and for every label and line under
+// an arrow (up to MaxLabel) between its arrow's lanes.
+func spaceLanes(entries []trace.Entry, under []string, lanes []lane, of map[string]int, first int) []int {
 	n := len(lanes)
 	if n == 0 {
 		return []int{first}
@@ -315,10 +338,11 @@ func spaceLanes(entries []trace.Entry, lanes []lane, of map[string]int, first in
 	}
 	type need struct{ lo, hi, w int }
 	var needs []need
-	for _, e := range entries {
+	for i, e := range entries {
 		from, to := of[e.From], of[e.To]
-		w := min(width(labelText(e)), MaxLabel) + 3 // "| " label " |"
-		if from == to {                             // a note, up to the next lane
+		// "| " label " |"; a note reaches up to the next lane.
+		w := min(max(width(labelText(e)), width(under[i])), MaxLabel) + 3
+		if from == to {
 			if from+1 == n {
 				continue
 			}

@@ -245,3 +245,56 @@ func TestRenderNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestResponseLink: an MQTT 5.0 response, on any connection, gets a
+// line under its arrow naming its request's time and the time between;
+// the request and other packets get none.
+func TestRequestResponseLink(t *testing.T) {
+	pub := func(topic, respTopic, corr string) []byte {
+		p := &codec.Publish{Topic: topic, Payload: []byte("x")}
+		if respTopic != "" {
+			p.Properties.ResponseTopic = respTopic
+			p.Properties.Set(codec.PropResponseTopic)
+		}
+		p.Properties.CorrelationData = []byte(corr)
+		p.Properties.Set(codec.PropCorrelationData)
+		b, err := codec.AppendPacket(nil, p, codec.V5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	e := func(ms float64, conn, from, to, summary string, b []byte) trace.Entry {
+		return trace.Entry{T: ms, Leg: trace.LegClientBroker, Conn: conn, From: from, To: to, Kind: "mqtt.PUBLISH",
+			Summary: summary, Bytes: b, Version: 5, Observed: trace.ObservedWire}
+	}
+	entries := []trace.Entry{
+		e(10, "c1", "app", "broker", "PUBLISH dev/cmd (request)", pub("dev/cmd", "reply/app", "42")),
+		e(12.5, "c2", "broker", "dev", "PUBLISH dev/cmd", pub("dev/cmd", "reply/app", "42")),
+		e(30, "c2", "dev", "broker", "PUBLISH reply/app (other)", pub("reply/app", "", "99")),
+		e(50.25, "c2", "dev", "broker", "PUBLISH reply/app (response)", pub("reply/app", "", "42")),
+	}
+	for _, c := range []struct {
+		mask bool
+		want string
+	}{
+		{false, "↳ answers the request at 10.000 (+40.250 ms)"},
+		{true, "↳ answers the request at t (+t ms)"},
+	} {
+		var b bytes.Buffer
+		if err := Render(&b, entries, Options{Parties: []string{"app", "dev", "broker"}, MaskTimes: c.mask}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(b.String(), "\n")
+		var at []int
+		for i, l := range lines {
+			if strings.Contains(l, "↳") {
+				at = append(at, i)
+			}
+		}
+		if len(at) != 1 || !strings.Contains(lines[at[0]], c.want) ||
+			!strings.Contains(lines[at[0]-2], "(response)") || !strings.Contains(lines[at[0]-1], "--->|") {
+			t.Errorf("mask %v: want one %q under the response's arrow, got\n%s", c.mask, c.want, b.String())
+		}
+	}
+}

@@ -282,6 +282,11 @@ func WriteView(w *jsonw.Writer, v *diagram.View) {
 			w.KBool("met", d.Met)
 			w.KBool("pending", d.Pending)
 			w.KString("label", d.Label)
+			if d.Timer != "" {
+				w.KString("timer", d.Timer)
+				w.KInt("interval", d.Interval)
+				w.KString("clause", d.Clause)
+			}
 			w.Close('}')
 		}
 		w.Close(']')

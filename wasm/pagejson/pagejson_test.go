@@ -60,6 +60,14 @@ func TestJSONMatchesTheSchema(t *testing.T) {
 		WriteView(&w, &v)
 		same(t, w.B, v)
 	})
+	t.Run("view with a broker timer", func(t *testing.T) {
+		tv := v
+		tv.Deadlines = append([]diagram.Deadline{{T: 3000, Row: 1.5, Lane: 2, Pending: true, Label: "session expiry 2 s: session kept until here [3.1.2.11.2]",
+			Timer: diagram.TimerSessionExpiry, Interval: 2, Clause: "3.1.2.11.2"}}, v.Deadlines...)
+		w.Reset()
+		WriteView(&w, &tv)
+		same(t, w.B, tv)
+	})
 	t.Run("entries", func(t *testing.T) {
 		w.Reset()
 		WriteEntries(&w, m.Entries())
