@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -287,19 +289,49 @@ type scanner struct {
 	metas []entryMeta
 	used  []bool
 	synth bool
+	alone []string // whole entries (commentEntry), JSON
 }
 
 // readComments takes in the trace fields an exported file's frame carries.
 func (s *scanner) readComments(comments []string) {
-	s.metas, s.used, s.synth = s.metas[:0], s.used[:0], false
+	s.metas, s.used, s.synth, s.alone = s.metas[:0], s.used[:0], false, s.alone[:0]
 	for _, c := range comments {
 		if c == commentSynth {
 			s.synth = true
+		} else if j, ok := strings.CutPrefix(c, commentEntry); ok {
+			s.alone = append(s.alone, j)
 		} else if m, ok := parseComment(c); ok {
 			s.metas = append(s.metas, m)
 			s.used = append(s.used, false)
 		}
 	}
+}
+
+// emitAlone emits the entries the frame's comments carry whole (see
+// commentEntry), at the frame's time.
+func (s *scanner) emitAlone() {
+	for _, j := range s.alone {
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(j), &e); err != nil {
+			s.problem(nil, "unreadable Lifeline entry in the frame's comment: %v", err)
+			continue
+		}
+		if s.err != nil {
+			return
+		}
+		s.err = s.emitFn(Item{Entry: e, Frame: s.frame, Time: s.now})
+	}
+}
+
+// commentSays reports whether one of the frame's comments is an entry of
+// the kind that starts with prefix.
+func (s *scanner) commentSays(prefix string) bool {
+	for _, m := range s.metas {
+		if strings.HasPrefix(m.Kind, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // annotate restores e's trace fields from the frame's comment. drop is
@@ -325,13 +357,17 @@ func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
 		keep(&e.To, m.To)
 		keep(&e.Summary, m.Summary)
 		keep(&e.Observed, m.Observed)
-		keep(&e.Conn, m.Conn)
-		e.Note, e.Error = m.Note, m.Error
+		// The trace's own connection name, even none (the reader's
+		// numbering is for captures).
+		e.Conn, e.Note, e.Error = m.Conn, m.Note, m.Error
 		// The frame's addresses are placeholders where the entry had
 		// none: the comment says which it had.
 		e.Src, e.Dst = m.Src, m.Dst
 		if m.Version != 0 {
 			e.Version = m.Version
+		}
+		if m.T != nil {
+			e.T = *m.T // exact, and from the session's start, not the first frame
 		}
 		return true, false
 	}
@@ -392,10 +428,10 @@ func (s *scanner) emit(frame int, at time.Time, e trace.Entry) {
 	if s.err != nil {
 		return
 	}
+	e.T = float64(at.Sub(s.start).Nanoseconds()) / 1e6
 	if _, drop := s.annotate(&e); drop {
 		return
 	}
-	e.T = float64(at.Sub(s.start).Nanoseconds()) / 1e6
 	s.err = s.emitFn(Item{Entry: e, Frame: frame, Time: at})
 }
 
@@ -429,7 +465,14 @@ func (s *scanner) run(src packetSource) error {
 			s.start = ci.Timestamp
 		}
 		s.readComments(comments)
-		s.packet(src.linkType(ci), data, ci)
+		if len(s.alone) > 0 {
+			// The exporter's bare ACK for entries with nothing on the
+			// wire: the entries are in the comment, the segment says
+			// nothing (it could pass for an ACK of a FIN).
+			s.emitAlone()
+		} else {
+			s.packet(src.linkType(ci), data, ci)
+		}
 		if s.frame&4095 == 0 {
 			s.forget()
 		}
@@ -511,7 +554,7 @@ func (s *scanner) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInf
 			s.problem(nil, "frame truncated to %d of %d bytes: UDP datagram skipped", ci.CaptureLength, ci.Length)
 			return
 		}
-		if s.isDNSPort(uint16(s.udp.SrcPort)) || s.isDNSPort(uint16(s.udp.DstPort)) {
+		if s.isDNSPort(uint16(s.udp.SrcPort)) || s.isDNSPort(uint16(s.udp.DstPort)) || s.commentSays("dns.") {
 			s.dnsMessage(netip.AddrPortFrom(src, uint16(s.udp.SrcPort)), netip.AddrPortFrom(dst, uint16(s.udp.DstPort)), s.udp.Payload)
 		}
 	}
