@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/lifeline-mqtt/lifeline/internal/testenv"
@@ -367,5 +369,54 @@ func TestExportAddresses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImportTakesCommentsAtTheirWord reads frames as Lifeline's exports
+// write them, or did, or as a damaged file might: DNS on a port other than
+// 53, commented as DNS, is DNS (exports wrote the embedded zone's own
+// port); an entry comment that does not read, or lacks its kind, is a
+// problem of its frame, and the rest is read.
+func TestImportTakesCommentsAtTheirWord(t *testing.T) {
+	var query trace.Entry
+	for _, e := range readLifecycle(t).Entries {
+		if e.Kind == trace.KindDNSQuery {
+			query = e
+			break
+		}
+	}
+	if query.Bytes == nil {
+		t.Fatal("no DNS query in the lifecycle capture")
+	}
+	query.Leg, query.From, query.To, query.Src, query.Dst = trace.LegProxyDNS, "proxy", "dns", "", ""
+	var buf bytes.Buffer
+	x, err := NewExporter(&buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, dst := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.1")
+	at := time.Unix(0, 0)
+	udp := &layers.UDP{SrcPort: 40000, DstPort: 47019}
+	if err := x.ip(src, dst, layers.IPProtocolUDP, udp, query.Bytes, at, comment(&query)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{commentEntry + "{", commentEntry + `{"kind":""}`} {
+		tcp := &layers.TCP{SrcPort: 40001, DstPort: 1883, ACK: true, Window: 1}
+		if err := x.ip(src, dst, layers.IPProtocolTCP, tcp, nil, at, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReadTrace(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].Kind != trace.KindDNSQuery || res.Entries[0].Leg != trace.LegProxyDNS {
+		t.Errorf("entries %+v, want the DNS query on the proxy's leg", res.Entries)
+	}
+	if len(res.Problems) != 2 || res.Problems[0].Frame != 2 || res.Problems[1].Frame != 3 {
+		t.Errorf("problems %+v, want one for frame 2 and one for frame 3", res.Problems)
 	}
 }

@@ -316,6 +316,10 @@ func (s *scanner) emitAlone() {
 			s.problem(nil, "unreadable Lifeline entry in the frame's comment: %v", err)
 			continue
 		}
+		if e.Kind == "" || e.Observed == "" {
+			s.problem(nil, "a Lifeline entry in the frame's comment without its kind or how it was observed")
+			continue
+		}
 		if s.err != nil {
 			return
 		}
