@@ -420,3 +420,34 @@ func TestImportTakesCommentsAtTheirWord(t *testing.T) {
 		t.Errorf("problems %+v, want one for frame 2 and one for frame 3", res.Problems)
 	}
 }
+
+// TestNumbering: the seqs a Lifeline export's comments restore are kept
+// unless taken; every other entry is numbered after the largest given,
+// so that every seq is given once.
+func TestNumbering(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		restored []int // 0: none restored (no comment)
+		want     []int
+	}{
+		{"a capture", []int{0, 0, 0}, []int{1, 2, 3}},
+		{"an export", []int{2, 1, 5, 3}, []int{2, 1, 5, 3}},
+		{"an export, its frames reordered", []int{7, 3, 4}, []int{7, 3, 4}},
+		{"comments after plain frames", []int{0, 0, 2, 9, 0}, []int{1, 2, 3, 9, 10}},
+		{"a seq given twice", []int{4, 4, 1, 0, 1}, []int{4, 5, 1, 6, 7}},
+		{"a plain number, then a comment claims it", []int{5, 0, 6}, []int{5, 6, 7}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var n numbering
+			var got []int
+			for _, s := range tt.restored {
+				e := trace.Entry{Seq: s}
+				n.give(&e)
+				got = append(got, e.Seq)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("seqs %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -117,8 +117,9 @@ type Result struct {
 	Conns    []Conn        `json:"conns"`
 }
 
-// ReadTrace reads a pcap or pcapng file into trace entries numbered from 1
-// in frame order. An error means the file could not be read at all; a
+// ReadTrace reads a pcap or pcapng file into trace entries in frame order,
+// numbered from 1, or as a Lifeline export's comments number them. An
+// error means the file could not be read at all; a
 // damaged part of it is reported in Result.Problems instead.
 func ReadTrace(r io.Reader) (*Result, error) {
 	var entries []trace.Entry
@@ -140,8 +141,9 @@ func ReadTrace(r io.Reader) (*Result, error) {
 		// late: put them back in frame order.
 		sort.Stable(byFrame{entries, frames})
 	}
+	var n numbering
 	for i := range entries {
-		entries[i].Seq = i + 1
+		n.give(&entries[i])
 	}
 	res := &Result{Entries: entries, Problems: sum.Problems, Conns: sum.Conns}
 	if res.Entries == nil {
@@ -307,6 +309,32 @@ func (s *scanner) readComments(comments []string) {
 	}
 }
 
+// numbering gives each entry read its seq: the one its frame's comment
+// restored (a Lifeline export's, so that the trace comes back as it was),
+// unless that is taken, else the next after the largest given. A capture
+// without comments is numbered 1, 2, 3, … with no memory per entry.
+type numbering struct {
+	max   int          // the largest seq given
+	plain int          // 1…plain were given before any seq was kept
+	used  map[int]bool // the seqs given since the first kept
+}
+
+func (n *numbering) give(e *trace.Entry) {
+	keep := e.Seq > n.plain && !n.used[e.Seq]
+	if !keep {
+		e.Seq = n.max + 1
+	}
+	n.max = max(n.max, e.Seq)
+	switch {
+	case n.used == nil && !keep:
+		n.plain = e.Seq
+	case n.used == nil:
+		n.used = map[int]bool{e.Seq: true}
+	default:
+		n.used[e.Seq] = true
+	}
+}
+
 // emitAlone emits the entries the frame's comments carry whole (see
 // commentEntry), at the frame's time.
 func (s *scanner) emitAlone() {
@@ -363,7 +391,7 @@ func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
 		keep(&e.Observed, m.Observed)
 		// The trace's own connection name, even none (the reader's
 		// numbering is for captures).
-		e.Conn, e.Note, e.Error = m.Conn, m.Note, m.Error
+		e.Conn, e.Note, e.Error, e.Seq = m.Conn, m.Note, m.Error, m.Seq
 		// The frame's addresses are placeholders where the entry had
 		// none: the comment says which it had.
 		e.Src, e.Dst = m.Src, m.Dst

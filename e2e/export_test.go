@@ -204,6 +204,72 @@ func TestExports(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "export.png"), buf.Bytes(), 0o644)
 		}
 	})
+
+	// Last, as it replaces what the page shows: the pcapng export opened
+	// again gives the same entries (DNS off port 53, the broker off 1883,
+	// the WebSocket upgrade and close included) and the same diagram.
+	t.Run("pcapng reopened", func(t *testing.T) {
+		n := eval[int](t, ctx, `lifeline.exportPcapng().then(b => lifeline.importCapture(b)).then(r => r.entries)`)
+		if n != len(recorded) {
+			t.Errorf("the pcapng export opened as %d arrows, the session had %d", n, len(recorded))
+		}
+		reopened := pageTrace(t, ctx)
+		for i := range min(len(reopened), len(recorded)) {
+			if g, w := reopened[i], recorded[i]; !reflect.DeepEqual(g, w) {
+				t.Errorf("entry %d:\n reopened %+v\n recorded %+v", i, g, w)
+			}
+		}
+		a, b := modelView(recorded), modelView(reopened)
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		firstDiff(t, "diagram model (Go) of the recorded entries and of the re-opened pcapng", ja, jb)
+		firstDiff(t, "the page's model before and after opening the pcapng", []byte(before), []byte(eval[string](t, ctx, pageView)))
+	})
+}
+
+// firstDiff reports the first difference between two JSON documents, by
+// path, with the two values.
+func firstDiff(t *testing.T, what string, x, y []byte) {
+	t.Helper()
+	var a, b any
+	if err := json.Unmarshal(x, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(y, &b); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, a, b any) bool
+	walk = func(path string, a, b any) bool {
+		switch av := a.(type) {
+		case map[string]any:
+			if bv, ok := b.(map[string]any); ok && len(av) == len(bv) {
+				for k := range av {
+					if walk(path+"."+k, av[k], bv[k]) {
+						return true
+					}
+				}
+				return false
+			}
+		case []any:
+			if bv, ok := b.([]any); ok && len(av) == len(bv) {
+				for i := range av {
+					if walk(path+"["+strconv.Itoa(i)+"]", av[i], bv[i]) {
+						return true
+					}
+				}
+				return false
+			}
+		default:
+			if reflect.DeepEqual(a, b) {
+				return false
+			}
+		}
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		t.Errorf("%s differ at %s:\n %.600s\n %.600s", what, path, ja, jb)
+		return true
+	}
+	walk("", a, b)
 }
 
 // readSVG reads the exported SVG as XML: the data-kind of its arrows in
