@@ -50,22 +50,13 @@ const (
 	wireDNSPort  = 53
 )
 
-// entryMeta is what an exported frame's comment says about its entry.
+// entryMeta is what an exported frame's comment says about its entry: the
+// entry without its bytes (the frame carries them), and its time, which
+// the frame's says too, rounded to nanoseconds (a pointer: files written
+// before it was there lack it).
 type entryMeta struct {
-	Seq      int      `json:"seq"`
-	T        *float64 `json:"t,omitempty"` // the frame's time is T too, rounded to nanoseconds
-	Leg      string   `json:"leg"`
-	From     string   `json:"from"`
-	To       string   `json:"to"`
-	Kind     string   `json:"kind"`
-	Summary  string   `json:"summary,omitempty"`
-	Observed string   `json:"observed,omitempty"`
-	Note     string   `json:"note,omitempty"`
-	Conn     string   `json:"conn,omitempty"`
-	Src      string   `json:"src,omitempty"`
-	Dst      string   `json:"dst,omitempty"`
-	Version  int      `json:"version,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	trace.Entry
+	T *float64 `json:"t,omitempty"`
 }
 
 // WritePcapng writes entries as a pcapng file: DNS messages in UDP, TCP
@@ -568,10 +559,9 @@ func (x *Exporter) ip(src, dst netip.Addr, proto layers.IPProtocol, l4 checksumm
 
 // comment is the packet comment that carries e's trace fields.
 func comment(e *trace.Entry) string {
-	b, err := json.Marshal(entryMeta{
-		Seq: e.Seq, T: &e.T, Leg: e.Leg, From: e.From, To: e.To, Kind: e.Kind, Summary: e.Summary,
-		Observed: e.Observed, Note: e.Note, Conn: e.Conn, Src: e.Src, Dst: e.Dst, Version: e.Version, Error: e.Error,
-	})
+	m := entryMeta{Entry: *e, T: &e.T}
+	m.Bytes = nil
+	b, err := json.Marshal(m)
 	if err != nil {
 		return ""
 	}
