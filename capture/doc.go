@@ -7,7 +7,8 @@
 // segment), finds MQTT on port 1883 and elsewhere by content (a CONNECT at
 // the start of the stream, or an HTTP upgrade to WebSocket with the mqtt
 // subprotocol, whose frames are unmasked and joined), reads DNS over UDP
-// port 53, and emits the same [trace.Entry] values a live session produces:
+// port 53 (or any port, in a frame a Lifeline export commented as DNS),
+// and emits the same [trace.Entry] values a live session produces:
 // dns.query and dns.response, tcp.syn/synack/ack/fin/rst with observed=wire,
 // ws.upgrade/accept/close, and one mqtt.* entry per MQTT packet. Lanes are
 // the endpoints' host:port; entries are grouped by connection (conn "c1",
@@ -21,9 +22,13 @@
 // blocks, problems listed; over a bound the capture says so by frame, or
 // Scan stops with a [LimitError]. [ReadTrace] collects everything.
 //
-// Export: [WritePcapng] synthesizes Ethernet, IP, TCP and UDP framing (and
-// WebSocket framing on the browser leg) around the entries' real DNS and
-// MQTT bytes, so that Wireshark and tshark dissect DNS, TCP and MQTT.
+// Export: [WritePcapng] synthesizes Ethernet, IP, TCP and UDP framing
+// around the entries' real DNS and MQTT bytes, so that stock Wireshark and
+// tshark dissect DNS, TCP and MQTT with no setting: server ports are
+// written as 1883 and 53, a WebSocket leg's MQTT as over TCP. Each frame's
+// comment carries its entry's trace fields (real addresses included), and
+// entries with nothing on the wire ride whole in the comment of a bare ACK,
+// so that Scan reads an export back entry for entry, seq and t included.
 //
 // [Handler] serves both over HTTP for the page, streaming its answers, with
 // limits on bodies, entries, connections and interface blocks, a body read

@@ -1,14 +1,11 @@
 package capture
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,42 +32,53 @@ type ExportOptions struct {
 // fields in an exported file, so that importing it again restores the
 // lanes, legs and notes that the wire cannot say. Frames made up around
 // the entries (a handshake the trace did not record, a WebSocket upgrade)
-// carry commentSynth and are left out on import.
+// carry commentSynth and are left out on import. An entry with nothing of
+// its own on the wire (a TLS handshake, the page's WebSocket upgrade and
+// close, a socket's state) travels whole in the comment of a bare ACK of
+// its connection, after commentEntry, and is read back from there.
 const (
 	commentPrefix = "lifeline "
 	commentSynth  = "lifeline synthesized"
+	commentEntry  = "lifeline entry "
 )
 
-// entryMeta is what an exported frame's comment says about its entry.
+// The server ports written on the wire: those of Wireshark's MQTT and DNS
+// dissectors, so that the file dissects without settings whatever ports
+// the session used (the frame comments keep the real ones).
+const (
+	wireMQTTPort = 1883
+	wireDNSPort  = 53
+)
+
+// entryMeta is what an exported frame's comment says about its entry: the
+// entry without its bytes (the frame carries them), and its time, which
+// the frame's says too, rounded to nanoseconds (a pointer: files written
+// before it was there lack it).
 type entryMeta struct {
-	Seq      int    `json:"seq"`
-	Leg      string `json:"leg"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Kind     string `json:"kind"`
-	Summary  string `json:"summary,omitempty"`
-	Observed string `json:"observed,omitempty"`
-	Note     string `json:"note,omitempty"`
-	Conn     string `json:"conn,omitempty"`
-	Src      string `json:"src,omitempty"`
-	Dst      string `json:"dst,omitempty"`
-	Version  int    `json:"version,omitempty"`
-	Error    string `json:"error,omitempty"`
+	trace.Entry
+	T *float64 `json:"t,omitempty"`
 }
 
 // WritePcapng writes entries as a pcapng file: DNS messages in UDP, TCP
-// flag entries as segments, MQTT packets as TCP payload (in WebSocket
-// binary frames on the browser's legs), each frame commented with its
-// entry. Addresses and ports are the entries' own (Src and Dst) where the
-// trace has them; a connection takes those of any of its entries. Where it
-// has none (the page's own entries, traces written before trace.Entry had
-// addresses) each party gets a placeholder loopback address (browser
-// 127.0.0.1, proxy 127.0.0.2:8080, broker 127.0.0.3:1883, client
-// 127.0.0.4, dns 127.0.0.53:53, any other name 127.0.1.n) and clients an
-// ephemeral port from 40001; nothing is read out of names or summaries. A connection whose handshake the trace lacks gets one
-// made up before its first bytes. Entries with nothing to put on the wire
-// (tls.handshake, failures without bytes) are left out. It returns the
-// number of entries left out.
+// flag entries as segments, MQTT packets as TCP payload, each frame
+// commented with its entry. A WebSocket leg's MQTT packets are written
+// unframed, as on a TCP connection: Wireshark 4.0 hands WebSocket payloads
+// to no dissector (the page sees messages, not frames, anyway). Every
+// server's port on the wire is the protocol's (MQTT 1883, DNS 53), so that
+// Wireshark dissects the file without settings; otherwise addresses and
+// ports are the entries' own (Src and Dst) where the trace has them, and a
+// connection takes those of any of its entries. Where it has none (the
+// page's own entries, traces written before trace.Entry had addresses)
+// each party gets a placeholder loopback address (browser 127.0.0.1, proxy
+// 127.0.0.2, broker 127.0.0.3, client 127.0.0.4, dns 127.0.0.53, any
+// other name 127.0.1.n) and clients an ephemeral port from 40001; nothing
+// is read out of names or summaries. A connection whose handshake the
+// trace lacks gets one made up before its first bytes. Entries with
+// nothing of their own on the wire (tls.handshake, ws.upgrade, ws.close,
+// tcp.state, failures without bytes) go whole in the comment of a bare ACK
+// of their connection; they are left out when comments are, or when their
+// connection has nothing on the wire. It returns the number of entries
+// left out.
 func WritePcapng(w io.Writer, entries []trace.Entry, opts *ExportOptions) (skipped int, err error) {
 	x, err := NewExporter(w, opts)
 	if err != nil {
@@ -113,10 +121,12 @@ type flow struct {
 	seq            [2]uint32 // next sequence number: 0 client, 1 server
 	open           bool      // handshake written
 	closed         [2]bool
-	ws             bool // carries WebSocket frames
-	wsOpen         bool
-	mask           uint32
 }
+
+// sectionComment heads every exported file.
+const sectionComment = "Frames synthesized from a Lifeline trace: the DNS and MQTT bytes are real; the link, IP and TCP framing is made up around them. " +
+	"Every server's port is written as its protocol's (MQTT 1883, DNS 53) so that Wireshark dissects without settings, and a WebSocket leg's MQTT packets unframed, as over TCP; " +
+	"each frame's comment holds the entry with its real addresses, and entries with nothing on the wire (TLS handshake, WebSocket upgrade and close) ride whole in the comment of a bare ACK."
 
 // NewExporter writes the pcapng header to w and returns an Exporter.
 func NewExporter(w io.Writer, opts *ExportOptions) (*Exporter, error) {
@@ -133,7 +143,7 @@ func NewExporter(w io.Writer, opts *ExportOptions) (*Exporter, error) {
 	intf.Description = "synthesized from a Lifeline trace"
 	intf.OS = ""
 	nw, err := pcapgo.NewNgWriterInterface(w, intf, pcapgo.NgWriterOptions{
-		SectionInfo: pcapgo.NgSectionInfo{Application: "Lifeline", Comment: "Frames synthesized from a Lifeline trace: the DNS, WebSocket and MQTT bytes are real, the link, IP and TCP framing is made up around them."},
+		SectionInfo: pcapgo.NgSectionInfo{Application: "Lifeline", Comment: sectionComment},
 	})
 	if err != nil {
 		return nil, err
@@ -150,8 +160,6 @@ func (x *Exporter) Flush() error { return x.w.Flush() }
 var partyAddr = map[string]string{
 	"browser": "127.0.0.1", "proxy": "127.0.0.2", "broker": "127.0.0.3", "client": "127.0.0.4", "dns": "127.0.0.53",
 }
-
-var serverParties = map[string]uint16{"broker": 1883, "proxy": 8080, "dns": 53}
 
 // host returns the address of a party named in an entry.
 func (x *Exporter) host(name string) netip.Addr {
@@ -170,15 +178,11 @@ func (x *Exporter) host(name string) netip.Addr {
 }
 
 // endpoint returns a placeholder address for a party the trace gives no
-// address for: its loopback address (see WritePcapng) with the port of
-// the server table for servers, a new ephemeral port for clients.
+// address for: its loopback address (see WritePcapng) with port 1883 for
+// a server, a new ephemeral port for a client.
 func (x *Exporter) endpoint(name string, server bool) netip.AddrPort {
 	if server {
-		port, ok := serverParties[name]
-		if !ok {
-			port = 1883
-		}
-		return netip.AddrPortFrom(x.host(name), port)
+		return netip.AddrPortFrom(x.host(name), wireMQTTPort)
 	}
 	x.nport++
 	return netip.AddrPortFrom(x.host(name), x.nport)
@@ -194,7 +198,23 @@ func isServerName(leg, name string) bool {
 	return false
 }
 
-type flowAddrs struct{ client, server netip.AddrPort }
+// flowAddrs is what Learn found out about a connection.
+type flowAddrs struct {
+	client, server netip.AddrPort
+	wire           bool // an entry of it goes on the wire
+	syn            bool // the trace has its SYN
+}
+
+// onWire reports whether e's own bytes or flags go on the wire.
+func onWire(e *trace.Entry) bool {
+	switch e.Kind {
+	case trace.KindDNSQuery, trace.KindDNSResponse:
+		return len(e.Bytes) >= 2
+	case trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck, trace.KindTCPFin, trace.KindTCPRst:
+		return true
+	}
+	return strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) > 0
+}
 
 // addrs returns an entry's Src and Dst; either is invalid when the entry
 // has none.
@@ -252,14 +272,16 @@ func (x *Exporter) Learn(e *trace.Entry) {
 		}
 		return
 	}
-	if !src.IsValid() && !dst.IsValid() {
-		return
-	}
 	key := e.Leg + "|" + e.Conn
 	k := x.known[key]
 	if k == nil {
 		k = &flowAddrs{}
 		x.known[key] = k
+	}
+	k.wire = k.wire || onWire(e)
+	k.syn = k.syn || e.Kind == trace.KindTCPSyn
+	if !src.IsValid() && !dst.IsValid() {
+		return
 	}
 	client, server := src, dst
 	if !fromClient(e, k) {
@@ -302,8 +324,7 @@ func (x *Exporter) flowOf(e *trace.Entry) *flow {
 		f.client = netip.AddrPortFrom(x.host(client), f.client.Port())
 		f.server = netip.AddrPortFrom(x.host(server), f.server.Port())
 	}
-	f.ws = e.Leg == trace.LegBrowserProxy || e.Leg == trace.LegBrowserBroker
-	f.mask = 0x5a17c3e1 + uint32(len(x.flows))
+	f.server = netip.AddrPortFrom(f.server.Addr(), wireMQTTPort)
 	x.flows[key] = f
 	return f
 }
@@ -317,20 +338,10 @@ func (x *Exporter) Write(e *trace.Entry) (ok bool, err error) {
 		note = comment(e)
 	}
 	switch {
+	case !onWire(e):
+		return x.alone(e, at)
 	case e.Kind == trace.KindDNSQuery || e.Kind == trace.KindDNSResponse:
-		if len(e.Bytes) < 2 {
-			return false, nil
-		}
 		return true, x.dns(e, at, note)
-	case e.Kind == trace.KindTLS, e.Kind == trace.KindTCPState:
-		// A socket's state is the kernel's view, not a packet.
-		return false, nil
-	case strings.HasPrefix(e.Kind, "tcp."), strings.HasPrefix(e.Kind, "ws."), strings.HasPrefix(e.Kind, "mqtt."):
-	default:
-		return false, nil
-	}
-	if strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) == 0 {
-		return false, nil
 	}
 	f := x.flowOf(e)
 	dir := 0
@@ -375,41 +386,37 @@ func (x *Exporter) Write(e *trace.Entry) (ok bool, err error) {
 	if err := x.handshake(f, at); err != nil {
 		return false, err
 	}
-	var data []byte
-	switch {
-	case e.Kind == trace.KindWSUpgrade:
-		data = e.Bytes
-		if len(data) == 0 {
-			data = wsRequest(f)
-		}
-		f.wsOpen = true
-	case e.Kind == trace.KindWSAccept:
-		data = e.Bytes
-		if len(data) == 0 {
-			data = wsResponse()
-		}
-	case e.Kind == trace.KindWSClose:
-		payload, ok := closePayload(e)
-		if !f.ws || !ok {
-			return false, nil
-		}
-		data = wsFrame(nil, 0x8, payload, dir == 0, f.mask)
-	case f.ws:
-		if !f.wsOpen {
-			if err := x.push(f, 0, wsRequest(f), at, commentSynth); err != nil {
-				return false, err
-			}
-			if err := x.push(f, 1, wsResponse(), at, commentSynth); err != nil {
-				return false, err
-			}
-			f.wsOpen = true
-		}
-		data = wsFrame(nil, 0x2, e.Bytes, dir == 0, f.mask)
-		f.mask = f.mask*1664525 + 1013904223
-	default:
-		data = e.Bytes
+	return true, x.push(f, dir, e.Bytes, at, note)
+}
+
+// alone writes an entry with nothing of its own on the wire whole in the
+// comment of a bare ACK of its connection (made up first if the trace has
+// no handshake for it); ok is false when it is left out: without
+// comments, or on a connection with nothing on the wire.
+func (x *Exporter) alone(e *trace.Entry, at time.Time) (ok bool, err error) {
+	key := e.Leg + "|" + e.Conn
+	k := x.known[key]
+	f := x.flows[key]
+	if x.plain || k == nil || !k.wire || (f == nil && e.From == e.To) {
+		return false, nil
 	}
-	return true, x.push(f, dir, data, at, note)
+	if f == nil {
+		f = x.flowOf(e)
+	}
+	if !k.syn {
+		if err := x.handshake(f, at); err != nil {
+			return false, err
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return false, fmt.Errorf("capture: export: %w", err)
+	}
+	dir := 0
+	if e.From != f.clientName {
+		dir = 1
+	}
+	return true, x.segment(f, dir, 16, nil, at, commentEntry+string(b))
 }
 
 // handshake writes a made-up three-way handshake for a flow whose entries
@@ -499,6 +506,11 @@ func (x *Exporter) dns(e *trace.Entry, at time.Time, note string) error {
 		src = netip.AddrPortFrom(x.host("dns-client"), src.Port())
 		dst = netip.AddrPortFrom(x.host("dns"), dst.Port())
 	}
+	if e.Kind == trace.KindDNSQuery {
+		dst = netip.AddrPortFrom(dst.Addr(), wireDNSPort)
+	} else {
+		src = netip.AddrPortFrom(src.Addr(), wireDNSPort)
+	}
 	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
 	return x.ip(src.Addr(), dst.Addr(), layers.IPProtocolUDP, udp, e.Bytes, at, note)
 }
@@ -507,7 +519,7 @@ func (x *Exporter) dnsServer(name string) netip.AddrPort {
 	if x.dnsAt.IsValid() {
 		return x.dnsAt
 	}
-	return netip.AddrPortFrom(x.host(name), 53)
+	return netip.AddrPortFrom(x.host(name), wireDNSPort)
 }
 
 type checksummer interface {
@@ -547,10 +559,9 @@ func (x *Exporter) ip(src, dst netip.Addr, proto layers.IPProtocol, l4 checksumm
 
 // comment is the packet comment that carries e's trace fields.
 func comment(e *trace.Entry) string {
-	b, err := json.Marshal(entryMeta{
-		Seq: e.Seq, Leg: e.Leg, From: e.From, To: e.To, Kind: e.Kind, Summary: e.Summary,
-		Observed: e.Observed, Note: e.Note, Conn: e.Conn, Src: e.Src, Dst: e.Dst, Version: e.Version, Error: e.Error,
-	})
+	m := entryMeta{Entry: *e, T: &e.T}
+	m.Bytes = nil
+	b, err := json.Marshal(m)
 	if err != nil {
 		return ""
 	}
@@ -565,66 +576,4 @@ func parseComment(c string) (entryMeta, bool) {
 		return m, false
 	}
 	return m, json.Unmarshal([]byte(rest), &m) == nil
-}
-
-const wsKey = "bGlmZWxpbmUtZXhwb3J0IQ==" // base64("lifeline-export!")
-
-func wsRequest(f *flow) []byte {
-	return []byte("GET /mqtt HTTP/1.1\r\nHost: " + f.server.String() +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + wsKey +
-		"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n")
-}
-
-func wsResponse() []byte {
-	h := sha1.Sum([]byte(wsKey + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(h[:]) + "\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n")
-}
-
-// wsFrame appends one final WebSocket frame; a client's is masked.
-func wsFrame(dst []byte, op byte, payload []byte, masked bool, key uint32) []byte {
-	dst = append(dst, 0x80|op)
-	m := byte(0)
-	if masked {
-		m = 0x80
-	}
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, m|byte(n))
-	case n < 1<<16:
-		dst = append(dst, m|126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, m|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	if !masked {
-		return append(dst, payload...)
-	}
-	var k [4]byte
-	binary.BigEndian.PutUint32(k[:], key)
-	dst = append(dst, k[:]...)
-	for i, c := range payload {
-		dst = append(dst, c^k[i&3])
-	}
-	return dst
-}
-
-// closePayload is the payload of the close frame of a ws.close entry: its
-// bytes, or the code and reason of a summary "Close 1000 reason". ok is
-// false for a close that put no frame on the wire (1006: the connection
-// dropped).
-func closePayload(e *trace.Entry) (payload []byte, ok bool) {
-	if len(e.Bytes) > 0 {
-		return e.Bytes, true
-	}
-	rest, found := strings.CutPrefix(e.Summary, "Close ")
-	if !found {
-		return nil, false
-	}
-	codeText, reason, _ := strings.Cut(rest, " ")
-	code, err := strconv.Atoi(codeText)
-	if err != nil || code == 1006 || code < 1000 || code > 4999 {
-		return nil, false
-	}
-	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...), true
 }

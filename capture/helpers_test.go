@@ -20,9 +20,22 @@ func need(t testing.TB, prog string) string {
 
 // tsharkRows runs tshark -T fields on file with one row per frame
 // matching filter; each cell holds the field's occurrences.
+// It loads a plugin for MQTT over WebSocket (see wsMQTTLua).
 func tsharkRows(t testing.TB, file, filter string, extra []string, fields ...string) []tsharkRow {
 	t.Helper()
-	args := []string{"-n", "-X", "lua_script:" + wsMQTTLua(t), "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
+	return tsharkRowsWith(t, append([]string{"-X", "lua_script:" + wsMQTTLua(t)}, extra...), file, filter, fields...)
+}
+
+// tsharkStockRows is tsharkRows with tshark as installed: no plugin and no
+// setting, as someone opening an exported file would run it.
+func tsharkStockRows(t testing.TB, file, filter string, fields ...string) []tsharkRow {
+	t.Helper()
+	return tsharkRowsWith(t, nil, file, filter, fields...)
+}
+
+func tsharkRowsWith(t testing.TB, extra []string, file, filter string, fields ...string) []tsharkRow {
+	t.Helper()
+	args := []string{"-n", "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
 	args = append(args, extra...)
 	for _, f := range fields {
 		args = append(args, "-e", f)

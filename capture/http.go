@@ -264,11 +264,11 @@ func (h *handler) importTrace(w http.ResponseWriter, b *body) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	out := bufio.NewWriterSize(w, 64<<10)
 	out.WriteString(`{"entries":[`)
-	seq := 0
+	var seq numbering
+	written := 0
 	put := func(e trace.Entry) error {
-		seq++
-		e.Seq = seq
-		if seq > 1 {
+		seq.give(&e)
+		if written++; written > 1 {
 			out.WriteByte(',')
 		}
 		j, err := json.Marshal(e)

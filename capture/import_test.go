@@ -89,7 +89,19 @@ func checkAgainstTshark(t *testing.T, file string, items []Item, decodeAs []stri
 	for _, d := range decodeAs {
 		extra = append(extra, "-d", d)
 	}
-	rows := tsharkRows(t, file, "mqtt", extra, mqttFieldNames...)
+	compareWithTshark(t, file, items, tsharkRows(t, file, "mqtt", extra, mqttFieldNames...))
+}
+
+// checkExportAgainstTshark is checkAgainstTshark for a file Lifeline
+// exported, read by tshark as installed: no plugin, no decode-as, no
+// setting.
+func checkExportAgainstTshark(t *testing.T, file string, items []Item) {
+	t.Helper()
+	compareWithTshark(t, file, items, tsharkStockRows(t, file, "mqtt", mqttFieldNames...))
+}
+
+func compareWithTshark(t *testing.T, file string, items []Item, rows []tsharkRow) {
+	t.Helper()
 	if len(rows) == 0 {
 		t.Fatalf("tshark found no MQTT in %s", file)
 	}

@@ -285,3 +285,31 @@ func TestLoopbackWebSocket(t *testing.T) {
 	checkDNSAndHandshakes(t, file, items, sum)
 	checkResegmented(t, file)
 }
+
+// wsFrame appends one final WebSocket frame; a client's is masked.
+func wsFrame(dst []byte, op byte, payload []byte, masked bool, key uint32) []byte {
+	dst = append(dst, 0x80|op)
+	m := byte(0)
+	if masked {
+		m = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		dst = append(dst, m|byte(n))
+	case n < 1<<16:
+		dst = append(dst, m|126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, m|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	if !masked {
+		return append(dst, payload...)
+	}
+	var k [4]byte
+	binary.BigEndian.PutUint32(k[:], key)
+	dst = append(dst, k[:]...)
+	for i, c := range payload {
+		dst = append(dst, c^k[i&3])
+	}
+	return dst
+}

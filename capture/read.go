@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -115,8 +117,9 @@ type Result struct {
 	Conns    []Conn        `json:"conns"`
 }
 
-// ReadTrace reads a pcap or pcapng file into trace entries numbered from 1
-// in frame order. An error means the file could not be read at all; a
+// ReadTrace reads a pcap or pcapng file into trace entries in frame order,
+// numbered from 1, or as a Lifeline export's comments number them. An
+// error means the file could not be read at all; a
 // damaged part of it is reported in Result.Problems instead.
 func ReadTrace(r io.Reader) (*Result, error) {
 	var entries []trace.Entry
@@ -138,8 +141,9 @@ func ReadTrace(r io.Reader) (*Result, error) {
 		// late: put them back in frame order.
 		sort.Stable(byFrame{entries, frames})
 	}
+	var n numbering
 	for i := range entries {
-		entries[i].Seq = i + 1
+		n.give(&entries[i])
 	}
 	res := &Result{Entries: entries, Problems: sum.Problems, Conns: sum.Conns}
 	if res.Entries == nil {
@@ -287,19 +291,79 @@ type scanner struct {
 	metas []entryMeta
 	used  []bool
 	synth bool
+	alone []string // whole entries (commentEntry), JSON
 }
 
 // readComments takes in the trace fields an exported file's frame carries.
 func (s *scanner) readComments(comments []string) {
-	s.metas, s.used, s.synth = s.metas[:0], s.used[:0], false
+	s.metas, s.used, s.synth, s.alone = s.metas[:0], s.used[:0], false, s.alone[:0]
 	for _, c := range comments {
 		if c == commentSynth {
 			s.synth = true
+		} else if j, ok := strings.CutPrefix(c, commentEntry); ok {
+			s.alone = append(s.alone, j)
 		} else if m, ok := parseComment(c); ok {
 			s.metas = append(s.metas, m)
 			s.used = append(s.used, false)
 		}
 	}
+}
+
+// numbering gives each entry read its seq: the one its frame's comment
+// restored (a Lifeline export's, so that the trace comes back as it was),
+// unless that is taken, else the next after the largest given. A capture
+// without comments is numbered 1, 2, 3, … with no memory per entry.
+type numbering struct {
+	max   int          // the largest seq given
+	plain int          // 1…plain were given before any seq was kept
+	used  map[int]bool // the seqs given since the first kept
+}
+
+func (n *numbering) give(e *trace.Entry) {
+	keep := e.Seq > n.plain && !n.used[e.Seq]
+	if !keep {
+		e.Seq = n.max + 1
+	}
+	n.max = max(n.max, e.Seq)
+	switch {
+	case n.used == nil && !keep:
+		n.plain = e.Seq
+	case n.used == nil:
+		n.used = map[int]bool{e.Seq: true}
+	default:
+		n.used[e.Seq] = true
+	}
+}
+
+// emitAlone emits the entries the frame's comments carry whole (see
+// commentEntry), at the frame's time.
+func (s *scanner) emitAlone() {
+	for _, j := range s.alone {
+		var e trace.Entry
+		if err := json.Unmarshal([]byte(j), &e); err != nil {
+			s.problem(nil, "unreadable Lifeline entry in the frame's comment: %v", err)
+			continue
+		}
+		if e.Kind == "" || e.Observed == "" {
+			s.problem(nil, "a Lifeline entry in the frame's comment without its kind or how it was observed")
+			continue
+		}
+		if s.err != nil {
+			return
+		}
+		s.err = s.emitFn(Item{Entry: e, Frame: s.frame, Time: s.now})
+	}
+}
+
+// commentSays reports whether one of the frame's comments is an entry of
+// the kind that starts with prefix.
+func (s *scanner) commentSays(prefix string) bool {
+	for _, m := range s.metas {
+		if strings.HasPrefix(m.Kind, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // annotate restores e's trace fields from the frame's comment. drop is
@@ -325,13 +389,17 @@ func (s *scanner) annotate(e *trace.Entry) (restored, drop bool) {
 		keep(&e.To, m.To)
 		keep(&e.Summary, m.Summary)
 		keep(&e.Observed, m.Observed)
-		keep(&e.Conn, m.Conn)
-		e.Note, e.Error = m.Note, m.Error
+		// The trace's own connection name, even none (the reader's
+		// numbering is for captures).
+		e.Conn, e.Note, e.Error, e.Seq = m.Conn, m.Note, m.Error, m.Seq
 		// The frame's addresses are placeholders where the entry had
 		// none: the comment says which it had.
 		e.Src, e.Dst = m.Src, m.Dst
 		if m.Version != 0 {
 			e.Version = m.Version
+		}
+		if m.T != nil {
+			e.T = *m.T // exact, and from the session's start, not the first frame
 		}
 		return true, false
 	}
@@ -392,10 +460,10 @@ func (s *scanner) emit(frame int, at time.Time, e trace.Entry) {
 	if s.err != nil {
 		return
 	}
+	e.T = float64(at.Sub(s.start).Nanoseconds()) / 1e6
 	if _, drop := s.annotate(&e); drop {
 		return
 	}
-	e.T = float64(at.Sub(s.start).Nanoseconds()) / 1e6
 	s.err = s.emitFn(Item{Entry: e, Frame: frame, Time: at})
 }
 
@@ -429,7 +497,14 @@ func (s *scanner) run(src packetSource) error {
 			s.start = ci.Timestamp
 		}
 		s.readComments(comments)
-		s.packet(src.linkType(ci), data, ci)
+		if len(s.alone) > 0 {
+			// The exporter's bare ACK for entries with nothing on the
+			// wire: the entries are in the comment, the segment says
+			// nothing (it could pass for an ACK of a FIN).
+			s.emitAlone()
+		} else {
+			s.packet(src.linkType(ci), data, ci)
+		}
 		if s.frame&4095 == 0 {
 			s.forget()
 		}
@@ -511,7 +586,7 @@ func (s *scanner) packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInf
 			s.problem(nil, "frame truncated to %d of %d bytes: UDP datagram skipped", ci.CaptureLength, ci.Length)
 			return
 		}
-		if s.isDNSPort(uint16(s.udp.SrcPort)) || s.isDNSPort(uint16(s.udp.DstPort)) {
+		if s.isDNSPort(uint16(s.udp.SrcPort)) || s.isDNSPort(uint16(s.udp.DstPort)) || s.commentSays("dns.") {
 			s.dnsMessage(netip.AddrPortFrom(src, uint16(s.udp.SrcPort)), netip.AddrPortFrom(dst, uint16(s.udp.DstPort)), s.udp.Payload)
 		}
 	}

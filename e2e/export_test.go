@@ -113,7 +113,7 @@ func TestExports(t *testing.T) {
 		if err := os.WriteFile(file, pageBytes(t, ctx, `lifeline.exportPcapng()`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		checkPcapng(t, file, recorded, eval[string](t, ctx, `fetch('api/config').then(r => r.json()).then(c => c.defaultBroker)`))
+		checkPcapng(t, file, recorded)
 	})
 
 	// The JSON export opened.
@@ -204,6 +204,72 @@ func TestExports(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "export.png"), buf.Bytes(), 0o644)
 		}
 	})
+
+	// Last, as it replaces what the page shows: the pcapng export opened
+	// again gives the same entries (DNS off port 53, the broker off 1883,
+	// the WebSocket upgrade and close included) and the same diagram.
+	t.Run("pcapng reopened", func(t *testing.T) {
+		n := eval[int](t, ctx, `lifeline.exportPcapng().then(b => lifeline.importCapture(b)).then(r => r.entries)`)
+		if n != len(recorded) {
+			t.Errorf("the pcapng export opened as %d arrows, the session had %d", n, len(recorded))
+		}
+		reopened := pageTrace(t, ctx)
+		for i := range min(len(reopened), len(recorded)) {
+			if g, w := reopened[i], recorded[i]; !reflect.DeepEqual(g, w) {
+				t.Errorf("entry %d:\n reopened %+v\n recorded %+v", i, g, w)
+			}
+		}
+		a, b := modelView(recorded), modelView(reopened)
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		firstDiff(t, "diagram model (Go) of the recorded entries and of the re-opened pcapng", ja, jb)
+		firstDiff(t, "the page's model before and after opening the pcapng", []byte(before), []byte(eval[string](t, ctx, pageView)))
+	})
+}
+
+// firstDiff reports the first difference between two JSON documents, by
+// path, with the two values.
+func firstDiff(t *testing.T, what string, x, y []byte) {
+	t.Helper()
+	var a, b any
+	if err := json.Unmarshal(x, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(y, &b); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, a, b any) bool
+	walk = func(path string, a, b any) bool {
+		switch av := a.(type) {
+		case map[string]any:
+			if bv, ok := b.(map[string]any); ok && len(av) == len(bv) {
+				for k := range av {
+					if walk(path+"."+k, av[k], bv[k]) {
+						return true
+					}
+				}
+				return false
+			}
+		case []any:
+			if bv, ok := b.([]any); ok && len(av) == len(bv) {
+				for i := range av {
+					if walk(path+"["+strconv.Itoa(i)+"]", av[i], bv[i]) {
+						return true
+					}
+				}
+				return false
+			}
+		default:
+			if reflect.DeepEqual(a, b) {
+				return false
+			}
+		}
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		t.Errorf("%s differ at %s:\n %.600s\n %.600s", what, path, ja, jb)
+		return true
+	}
+	walk("", a, b)
 }
 
 // readSVG reads the exported SVG as XML: the data-kind of its arrows in
@@ -310,22 +376,17 @@ func checkMermaid(t *testing.T, text string, v diagram.View) {
 // the codec) and tshark's reading of the exported pcapng.
 var mqttFields = []string{"mqtt.msgtype", "mqtt.len", "mqtt.msgid", "mqtt.qos", "mqtt.topic", "mqtt.msg", "mqtt.kalive", "mqtt.clientid", "mqtt.username", "mqtt.passwd", "mqtt.conack.val", "mqtt.sub.qos"}
 
-// checkPcapng reads the exported capture with tshark: on each leg (the
-// broker's TCP port, the page's WebSocket) the MQTT packets of the trace in
-// order with the same field values; the DNS query and response; the TCP
+// checkPcapng reads the exported capture with tshark as installed (no
+// plugin, no decode-as: the broker's port is not 1883 and the page's leg is
+// a WebSocket, and the export is written to dissect anyway): on each leg
+// (told apart by the frame comments) the MQTT packets of the trace in order
+// with the same field values; the DNS query and response; the TCP
 // handshake to the broker.
-func checkPcapng(t *testing.T, file string, es []trace.Entry, broker string) {
+func checkPcapng(t *testing.T, file string, es []trace.Entry) {
 	t.Helper()
-	port := broker[strings.LastIndexByte(broker, ':')+1:]
-	lua := filepath.Join(t.TempDir(), "ws-mqtt.lua")
-	// tshark 4.0 shows MQTT over a WebSocket as data unless told.
-	if err := os.WriteFile(lua, []byte(`DissectorTable.get("ws.protocol"):add("mqtt", Dissector.get("mqtt"))`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	tshark := func(filter string, fields ...string) [][]string {
 		t.Helper()
-		// The broker listens on a port of its own, not 1883: decode it as MQTT.
-		args := []string{"-n", "-X", "lua_script:" + lua, "-d", "tcp.port==" + port + ",mqtt", "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
+		args := []string{"-n", "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number"}
 		for _, f := range fields {
 			args = append(args, "-e", f)
 		}
@@ -346,8 +407,8 @@ func checkPcapng(t *testing.T, file string, es []trace.Entry, broker string) {
 		name, filter string
 		pick         func(e trace.Entry) bool
 	}{
-		{"broker", "mqtt && tcp.port == " + port, func(e trace.Entry) bool { return e.Leg == trace.LegProxyBroker }},
-		{"page", "mqtt && websocket", func(e trace.Entry) bool { return e.Leg == trace.LegBrowserProxy }},
+		{"broker", `mqtt && frame.comment contains "\"leg\":\"proxy-broker\""`, func(e trace.Entry) bool { return e.Leg == trace.LegProxyBroker }},
+		{"page", `mqtt && frame.comment contains "\"leg\":\"browser-proxy\""`, func(e trace.Entry) bool { return e.Leg == trace.LegBrowserProxy }},
 	} {
 		t.Run(leg.name, func(t *testing.T) {
 			want := map[string][]string{}
@@ -399,7 +460,7 @@ func checkPcapng(t *testing.T, file string, es []trace.Entry, broker string) {
 		t.Errorf("tshark sees %d DNS queries and %d responses", queries, answers)
 	}
 	// The handshake to the broker: SYN, SYN-ACK, then the first ACK.
-	hs := tshark("tcp.port == "+port+" && tcp.len == 0 && tcp.seq <= 1 && tcp.ack <= 1", "tcp.flags.syn", "tcp.flags.ack")
+	hs := tshark(`tcp.len == 0 && tcp.seq <= 1 && tcp.ack <= 1 && frame.comment contains "\"leg\":\"proxy-broker\""`, "tcp.flags.syn", "tcp.flags.ack")
 	var flags []string
 	for _, r := range hs {
 		flags = append(flags, r[1]+r[2])

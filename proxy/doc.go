@@ -32,6 +32,14 @@
 // to broker is emitted only once the packet's last byte is written to the
 // broker's socket; broker-to-proxy entries are emitted for bytes read.
 //
+// When the broker closes first (or the proxy ends the session), everything
+// read from the broker is relayed, then the page gets a close frame, and the
+// proxy reads and drops what the page still sends until its close frame
+// answers (at most a second) before closing the TCP connection: as over
+// TCP, where the kernel takes what a client writes after the broker closed
+// (mqtt.js writes its PUBCOMP after its DISCONNECT when it ends in a QoS 2
+// message's handler), the page is not reset under its last writes (EPIPE).
+//
 // # The trace channel
 //
 // A session to the embedded broker (Config.Broker) also carries the

@@ -309,6 +309,8 @@ func (ss *session) run(d dialResult) {
 	}()
 	if ss.pageToBroker() {
 		ss.drain(done)
+	} else {
+		ss.awaitPageClose()
 	}
 	<-done
 	ss.stopLab("the session ended")
@@ -442,10 +444,34 @@ func (ss *session) finishWith(code int, reason string, err error, abort bool) {
 			return
 		}
 		ss.emit(e)
-		deadline := time.Now().Add(time.Second)
+		deadline := time.Now().Add(pageCloseWait)
 		_ = ss.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, clip(reason)), deadline)
 		_ = ss.ws.SetReadDeadline(deadline)
 	})
+}
+
+// pageCloseWait is how long the page is given to answer the proxy's close
+// frame.
+const pageCloseWait = time.Second
+
+// awaitPageClose reads and drops what the page still sends after the proxy
+// closed the session, until the page's close frame answers the proxy's (or
+// pageCloseWait passes, or its connection is gone); run closes the TCP
+// connection only then. Over TCP, a client that writes after the broker
+// closed (mqtt.js writes its PUBCOMP after its DISCONNECT when it ends
+// inside a QoS 2 message's handler) has those bytes taken by its kernel; a
+// proxy that closed the page's connection under such writes would answer
+// them with an RST, which the page sees as EPIPE.
+func (ss *session) awaitPageClose() {
+	if ss.pageGone.Load() {
+		return
+	}
+	_ = ss.ws.SetReadDeadline(time.Now().Add(pageCloseWait))
+	for {
+		if _, _, err := ss.ws.NextReader(); err != nil {
+			return
+		}
+	}
 }
 
 // pageToBroker forwards the page's binary messages to the broker. Frames that
