@@ -682,21 +682,32 @@ func (ss *session) afterWrites() {
 	t.Stop()
 }
 
+// packet is the entry of an MQTT packet on the broker's leg. It holds a
+// copy of the packet's bytes and leaves the summary to describe, which the
+// trace channel's writer calls off the relay's path.
 func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.Entry {
-	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, trace.KindMQTT(typeName(first)),
-		typeName(first)+" ("+strconv.Itoa(n)+" bytes)")
+	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, packetKinds[first>>4], "")
 	e.Observed = trace.ObservedWire
 	e.Version = int(ss.version.Load())
 	if pkt != nil {
 		e.Bytes = append([]byte(nil), pkt...)
-		var err error
-		if e.Summary, err = summary(pkt, e.Version); err != nil {
-			e.Error = "the codec cannot decode it: " + err.Error()
-		}
 	} else {
+		e.Summary = typeName(first) + " (" + strconv.Itoa(n) + " bytes)"
 		e.Note = "packet too large to record"
 	}
 	return e
+}
+
+// describe fills in the summary of a packet's entry that packet left
+// empty, decoding its bytes (and says why, if the codec cannot).
+func describe(e *trace.Entry) {
+	if e.Summary != "" || e.Leg != trace.LegProxyBroker || len(e.Bytes) == 0 {
+		return
+	}
+	var err error
+	if e.Summary, err = summary(e.Bytes, e.Version); err != nil {
+		e.Error = "the codec cannot decode it: " + err.Error()
+	}
 }
 
 // pageReadFailed ends the session on an error reading the page. It returns
@@ -862,6 +873,7 @@ func (ss *session) emit(e trace.Entry) {
 		return
 	}
 	if ss.debug {
+		describe(&e)
 		ss.log.Debug("trace", "kind", e.Kind, "from", e.From, "to", e.To, "summary", e.Summary,
 			"note", e.Note, "error", e.Error, "t", e.T)
 	}
