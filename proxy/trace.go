@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
@@ -289,10 +288,16 @@ func (tc *traceChannel) send(v any) {
 	}
 }
 
+// traceGather is how long a trace channel's writer waits, once woken, for
+// more entries before it sends what is queued. The entries carry their own
+// times, so the page draws them the same; under load (an entry or more per
+// round trip) it makes one write of many entries rather than a wake-up and
+// a write for each, which on a busy machine slowed the relay itself.
+const traceGather = time.Millisecond
+
 // writeLoop sends the queued messages until the channel is closed and its
-// queue empty. It takes everything queued at once and sends it in one
-// write: a reader that keeps up gets each entry as it comes, one that falls
-// behind gets them in larger batches, and the sessions never wait for it.
+// queue empty. It takes everything queued at once (after traceGather) and
+// sends it in one write, so that the sessions never wait for it.
 func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 	var enc traceEncoder
 	for {
@@ -303,9 +308,9 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 			tc.mu.Lock()
 		}
 		tc.mu.Unlock()
-		// Let the sessions' goroutines that are ready run first: they
-		// relay, this only reports, and more entries make one write.
-		runtime.Gosched()
+		// Let more entries come, for one write: the sessions relay
+		// meanwhile without this goroutine competing for the CPU.
+		time.Sleep(traceGather)
 		tc.mu.Lock()
 		batch := tc.q
 		tc.q, tc.queued = nil, 0
