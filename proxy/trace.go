@@ -1,13 +1,13 @@
 package proxy
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -372,35 +372,29 @@ const batchWrite = 64 << 10
 
 // traceEncoder encodes the trace channel's messages into a buffer of its
 // own, reused from one message to the next.
-type traceEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-type droppedMsg struct {
-	Type  string `json:"type"`
-	Count int    `json:"count"`
-}
+type traceEncoder struct{ buf []byte }
 
 // encode returns it as the channel sends it; the bytes are valid until the
-// next call.
+// next call, nil if it cannot be encoded.
 func (te *traceEncoder) encode(it *traceItem) []byte {
-	if it.msg != nil {
+	switch {
+	case it.msg != nil:
 		return it.msg
+	case it.dropped > 0:
+		te.buf = append(te.buf[:0], `{"type":"dropped","count":`...)
+		te.buf = append(strconv.AppendInt(te.buf, int64(it.dropped), 10), '}')
+		return te.buf
 	}
-	if te.enc == nil {
-		te.enc = json.NewEncoder(&te.buf)
+	describe(&it.e)
+	var ok bool
+	if te.buf, ok = appendEntryMsg(te.buf[:0], &it.e); ok {
+		return te.buf
 	}
-	te.buf.Reset()
-	var v any = droppedMsg{Type: "dropped", Count: it.dropped}
-	if it.dropped == 0 {
-		describe(&it.e)
-		v = entryMsg{Type: "entry", Entry: &it.e}
-	}
-	if te.enc.Encode(v) != nil {
+	b, err := json.Marshal(entryMsg{Type: "entry", Entry: &it.e})
+	if err != nil {
 		return nil
 	}
-	return bytes.TrimSuffix(te.buf.Bytes(), []byte("\n"))
+	return b
 }
 
 func itoa(n int) string {
