@@ -233,11 +233,6 @@ func (tc *traceChannel) cut(conn string) {
 	tc.send(reply)
 }
 
-type entryMsg struct {
-	Type  string       `json:"type"`
-	Entry *trace.Entry `json:"entry"`
-}
-
 // emit numbers e and queues it; it never blocks. Encoding it, and
 // describing a packet's (see describe), is writeLoop's work, off the relay's
 // path.
@@ -390,11 +385,7 @@ func (te *traceEncoder) encode(it *traceItem) []byte {
 	if te.buf, ok = appendEntryMsg(te.buf[:0], &it.e); ok {
 		return te.buf
 	}
-	b, err := json.Marshal(entryMsg{Type: "entry", Entry: &it.e})
-	if err != nil {
-		return nil
-	}
-	return b
+	return nil // a time that is not a number: nothing the page could read
 }
 
 func itoa(n int) string {

@@ -8,6 +8,12 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
+// entryMsg is a /trace entry message as encoding/json writes it.
+type entryMsg struct {
+	Type  string       `json:"type"`
+	Entry *trace.Entry `json:"entry"`
+}
+
 // checkEntryMsg checks that appendEntryMsg writes what encoding/json
 // writes of e, or declines what it does not encode.
 func checkEntryMsg(t *testing.T, e trace.Entry) {
@@ -15,7 +21,7 @@ func checkEntryMsg(t *testing.T, e trace.Entry) {
 	want, err := json.Marshal(entryMsg{Type: "entry", Entry: &e})
 	got, ok := appendEntryMsg(nil, &e)
 	switch {
-	case !ok && (err != nil || e.Drop != nil):
+	case !ok && err != nil:
 	case !ok:
 		t.Errorf("appendEntryMsg declined %+v, which encoding/json encodes", e)
 	case err != nil:
@@ -45,7 +51,8 @@ func TestAppendEntryMsgMatchesJSON(t *testing.T) {
 		{"not a number", trace.Entry{T: math.NaN()}},
 		{"infinite", trace.Entry{T: math.Inf(1)}},
 		{"escapes", trace.Entry{Summary: "\"\\/<>&\b\f\n\r\t\x00\x1f\x7f é \u2028\u2029 \xff\xfe end"}},
-		{"a drop", trace.Entry{Kind: trace.KindBrokerDrop, Drop: &trace.Drop{Client: "x"}}},
+		{"a drop", trace.Entry{Kind: trace.KindBrokerDrop, Drop: &trace.Drop{Client: "x", Reason: trace.DropQueueFull,
+			Topic: "a/<b>", QoS: 1, Size: 10, Queued: 3, Inflight: 2, Bytes: 1 << 40, Limit: "1000 messages", Refused: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkEntryMsg(t, tt.e) })
