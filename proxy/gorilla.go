@@ -30,9 +30,10 @@ import (
 //   - Upgrade reads nothing from the connection, so the reader is empty
 //     when it returns; NetConn returns the *net.TCPConn net/http hijacked.
 //   - Every frame is written with one or more calls of the hijacked
-//     connection's Write (under the Conn's own write lock), so a batchConn
-//     handed to it as that connection can gather the frames of a batch of
-//     trace messages into one write.
+//     connection's Write (under the Conn's own write lock), all made before
+//     WriteMessage returns, so a batchConn handed to it as that connection
+//     can gather the frames of a batch of trace messages into one write
+//     (TestGorillaWritesThroughBatchConn).
 //   - Upgrade makes its checks (checkUpgrade repeats them, in its order and
 //     with its statuses) before it hijacks, so that they can all be made
 //     before the broker is dialed.
