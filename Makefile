@@ -107,8 +107,9 @@ test-wasm:
 test-e2e:
 	$(GO) test -tags e2e -count=1 ./e2e/
 
-## bench-proxy: Lifeline's proxy vs websockify vs plain TCP on loopback, and
-## 10,000 idle sessions (raises the open-file limit as far as it may go)
+## bench-proxy: Lifeline's proxy, untraced and traced, vs websockify vs plain
+## TCP on loopback in one run, with issue 18's ratios and bars (met or not),
+## and 10,000 idle sessions (raises the open-file limit as far as it may go)
 bench-proxy:
 	$(GO) build -trimpath -o bin/lifeline ./server
 	ulimit -n $$(ulimit -Hn); $(GO) run ./bench/proxy -lifeline bin/lifeline

@@ -13,26 +13,34 @@ import (
 )
 
 // BenchmarkEcho pushes 64-byte PUBLISH packets through the proxy to a TCP
-// echo server on loopback, 100 in flight, one WebSocket message each: the
-// proxy's hot path, for profiling (go test -bench Echo -cpuprofile). The
-// client writes each message on its own, or gathers every message the window
-// allows into one write.
+// echo server on loopback: the proxy's hot path, for profiling (go test
+// -bench Echo -benchmem -cpuprofile). Untraced, and traced as the page runs
+// it (a /trace channel read to the end, so every packet is also copied,
+// decoded and sent as an entry). Three ways: 100 in flight with one
+// WebSocket message per write, the same with every message the window
+// allows gathered into one write, and one round trip at a time (ns/op is
+// then the round trip's time).
 func BenchmarkEcho(b *testing.B) {
-	for _, gathered := range []bool{false, true} {
-		name := "one write per message"
-		if gathered {
-			name = "gathered"
+	for _, traced := range []bool{false, true} {
+		prefix := "untraced/"
+		if traced {
+			prefix = "traced/"
 		}
-		b.Run(name, func(b *testing.B) { benchEcho(b, gathered) })
+		b.Run(prefix+"one write per message", func(b *testing.B) { benchEcho(b, traced, 100, false) })
+		b.Run(prefix+"gathered", func(b *testing.B) { benchEcho(b, traced, 100, true) })
+		b.Run(prefix+"round trip", func(b *testing.B) { benchEcho(b, traced, 1, false) })
 	}
 }
 
-func benchEcho(b *testing.B, gathered bool) {
+// echoProxy starts a TCP echo server and a proxy (/mqtt and /trace) that
+// may reach it, both on loopback and stopped with tb; it returns the
+// proxy's host:port and the echo server's.
+func echoProxy(tb testing.TB) (host, echo string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer ln.Close()
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -46,14 +54,50 @@ func benchEcho(b *testing.B, gathered bool) {
 		}
 	}()
 	p, _ := proxy.ParseAllow("*:*")
-	srv := proxy.New(proxy.Config{Policy: proxy.Policy{Allow: p, AllowPrivate: true}})
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(srv.ServeMQTT))
-	host := hs.Listener.Addr().String()
-	srv = proxy.New(proxy.Config{Policy: proxy.Policy{Allow: p, AllowPrivate: true}, Hosts: []string{host}})
-	hs.Config.Handler = http.HandlerFunc(srv.ServeMQTT)
+	hs := httptest.NewUnstartedServer(nil)
+	host = hs.Listener.Addr().String()
+	srv := proxy.New(proxy.Config{Policy: proxy.Policy{Allow: p, AllowPrivate: true}, Hosts: []string{host}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /mqtt", srv.ServeMQTT)
+	mux.HandleFunc("GET /trace", srv.ServeTrace)
+	hs.Config.Handler = mux
 	hs.Start()
-	defer hs.Close()
-	ws, _, err := wstest.Dial("ws://"+host+"/mqtt?broker="+ln.Addr().String(), nil, "mqtt")
+	tb.Cleanup(hs.Close)
+	return host, ln.Addr().String()
+}
+
+// openTraceToken opens a /trace channel and returns it and its token, the
+// hello read.
+func openTraceToken(tb testing.TB, host string) (*wstest.Client, string) {
+	tr, _, err := wstest.Dial("ws://"+host+"/trace", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var hello struct{ Type, Token string }
+	if err := tr.ReceiveJSON(&hello); err != nil || hello.Type != "hello" {
+		tb.Fatalf("first /trace message: %+v, %v; want hello", hello, err)
+	}
+	return tr, hello.Token
+}
+
+func benchEcho(b *testing.B, traced bool, inflight int, gathered bool) {
+	host, echo := echoProxy(b)
+	query := ""
+	if traced {
+		tr, token := openTraceToken(b, host)
+		defer tr.CloseNow()
+		query = "&trace=" + token
+		go func() { // read to the end, as the page does
+			for {
+				_, r, err := tr.Reader(context.Background())
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, r)
+			}
+		}()
+	}
+	ws, _, err := wstest.Dial("ws://"+host+"/mqtt?broker="+echo+query, nil, "mqtt")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,8 +105,9 @@ func benchEcho(b *testing.B, gathered bool) {
 	msg := make([]byte, 64)
 	msg[0], msg[1], msg[3] = 0x30, 62, 5
 	copy(msg[4:], "bench")
-	tokens := make(chan struct{}, 100)
+	tokens := make(chan struct{}, inflight)
 	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
 	b.ResetTimer()
 	frame := wstest.ClientFrame(wstest.OpBinary, msg)
 	go func() {

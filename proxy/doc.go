@@ -62,9 +62,11 @@
 //
 // "dropped" says messages were lost: a channel holds at most 4 MiB (or 4096
 // messages) unsent, and the proxy drops messages beyond that rather than slow
-// the sessions down. It is sent just before the next message that is sent
-// after the loss; N is how many were dropped since the last such note. Dropped
-// entries keep their seq numbers, so the entries that follow show the gap.
+// the sessions down. It is sent where the loss happened: after the messages
+// queued before it, before the first one queued after it; N is how many were
+// dropped in a row. Dropped entries keep their seq numbers, so the entries
+// that follow show the gap. The entries are encoded off the relay's path,
+// and a burst of them goes out in one write.
 // When the server shuts down, its sessions are closed first (1001), then
 // each channel sends what it holds, their closes among it, and closes with
 // 1001 too.

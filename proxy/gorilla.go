@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -27,6 +29,11 @@ import (
 //     pageReader, which reads more at once.
 //   - Upgrade reads nothing from the connection, so the reader is empty
 //     when it returns; NetConn returns the *net.TCPConn net/http hijacked.
+//   - Every frame is written with one or more calls of the hijacked
+//     connection's Write (under the Conn's own write lock), all made before
+//     WriteMessage returns, so a batchConn handed to it as that connection
+//     can gather the frames of a batch of trace messages into one write
+//     (TestGorillaWritesThroughBatchConn).
 //   - Upgrade makes its checks (checkUpgrade repeats them, in its order and
 //     with its statuses) before it hijacks, so that they can all be made
 //     before the broker is dialed.
@@ -39,26 +46,41 @@ const gorillaVersion = "v1.5.3"
 
 // hijacker hands gorilla a buffered reader of our own making, so the session
 // can see how many bytes the page has already sent (see frameBuffered).
+// With batch it hands gorilla the connection as a batchConn (bc).
 type hijacker struct {
 	http.ResponseWriter
-	br *bufio.Reader
+	br    *bufio.Reader
+	batch bool
+	bc    *batchConn
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err == nil {
 		h.br = brw.Reader // gorilla reuses it as the connection's read buffer
+		if h.batch {
+			h.bc = &batchConn{Conn: c}
+			c = h.bc
+		}
 	}
 	return c, brw, err
 }
 
-// accept upgrades an admitted request; on failure it has answered the
-// request and returns a nil conn (the caller still holds the slot).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput) {
-	h := &hijacker{ResponseWriter: w}
+// upgradeWith upgrades an admitted request through h; on failure it has
+// answered the request and returns nil (the caller still holds the slot).
+func (s *Server) upgradeWith(h *hijacker, r *http.Request) *websocket.Conn {
 	ws, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		s.cfg.Log.Info("upgrade failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+	}
+	return ws
+}
+
+// accept upgrades an admitted /mqtt request; on failure it has answered the
+// request and returns a nil conn (the caller still holds the slot).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput) {
+	h := &hijacker{ResponseWriter: w}
+	if ws = s.upgradeWith(h, r); ws == nil {
 		return nil, in
 	}
 	in.br = h.br
@@ -70,6 +92,81 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.C
 		}
 	}
 	return ws, in
+}
+
+// batchConn is a connection whose writes can be held (hold) and then sent
+// in one write (flush): a trace channel's write loop gathers the frames of
+// the messages it has queued, so that a burst of entries costs one system
+// call rather than one per entry. Outside hold it writes through.
+type batchConn struct {
+	net.Conn
+	mu  sync.Mutex
+	on  bool
+	buf *[]byte // from batchPool while on
+}
+
+// batchPool holds the buffers of batchConns between batches; one larger
+// than maxBatchBuf is let go.
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxBatchBuf = 256 << 10
+
+func (c *batchConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.on {
+		return c.Conn.Write(p)
+	}
+	if c.buf == nil {
+		c.buf = batchPool.Get().(*[]byte)
+	}
+	*c.buf = append(*c.buf, p...)
+	return len(p), nil
+}
+
+// hold gathers what is written until flush. A nil batchConn does nothing.
+func (c *batchConn) hold() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.on = true
+	c.mu.Unlock()
+}
+
+// held returns how many bytes are gathered.
+func (c *batchConn) held() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return 0
+	}
+	return len(*c.buf)
+}
+
+// flush writes what was gathered since hold, by deadline, and writes
+// through again.
+func (c *batchConn) flush(deadline time.Time) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.on = false
+	if c.buf == nil {
+		return nil
+	}
+	c.Conn.SetWriteDeadline(deadline)
+	_, err := c.Conn.Write(*c.buf)
+	if cap(*c.buf) <= maxBatchBuf {
+		*c.buf = (*c.buf)[:0]
+		batchPool.Put(c.buf)
+	}
+	c.buf = nil
+	return err
 }
 
 // pageInput is how the page's bytes reach gorilla: its read buffer, and the

@@ -224,3 +224,62 @@ func FuzzCheckUpgrade(f *testing.F) {
 		}
 	})
 }
+
+// TestGorillaWritesThroughBatchConn checks the assumption writeBatch makes
+// of gorilla: on a /trace upgrade the connection gorilla writes to is the
+// batchConn, and each WriteMessage has handed its whole frame to it when
+// it returns, so that holding and then flushing sends every message of a
+// batch, whole and in order, in one write.
+func TestGorillaWritesThroughBatchConn(t *testing.T) {
+	hs := httptest.NewUnstartedServer(nil)
+	s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
+	msgs := []string{"one", strings.Repeat("x", 5000), "three"} // one longer than gorilla's 4 KiB write buffer
+	held := make(chan []int, 1)
+	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, bc, ip := s.upgrade(w, r)
+		if ws == nil {
+			held <- nil
+			return
+		}
+		defer s.release(ip)
+		defer ws.Close()
+		var sizes []int
+		bc.hold()
+		for _, m := range msgs {
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+				t.Error(err)
+			}
+			sizes = append(sizes, bc.held())
+		}
+		if err := bc.flush(time.Now().Add(5 * time.Second)); err != nil {
+			t.Error(err)
+		}
+		held <- sizes
+		ws.ReadMessage() // until the client closes
+	})
+	hs.Start()
+	defer hs.Close()
+	c, _, err := wstest.Dial("ws://"+hs.Listener.Addr().String()+"/trace", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	sizes := <-held
+	total := 0
+	for i, m := range msgs {
+		hdr := 2
+		if len(m) > 125 {
+			hdr = 4
+		}
+		total += hdr + len(m)
+		if sizes == nil || sizes[i] != total {
+			t.Fatalf("after message %d the batchConn holds %v bytes, want %d: gorilla did not hand over the whole frame", i+1, sizes, total)
+		}
+	}
+	for _, want := range msgs {
+		_, got, err := c.Receive()
+		if err != nil || string(got) != want {
+			t.Fatalf("read %.20q, %v; want %.20q", got, err, want)
+		}
+	}
+}

@@ -694,19 +694,21 @@ func (p *labPacket) note(now time.Time) string {
 func (l *lab) toBroker(p *labPacket, lastDeadline time.Time) time.Time {
 	ss := l.ss
 	lastDeadline = refreshDeadline(ss.broker.SetWriteDeadline, lastDeadline, ss.srv.cfg.WriteTimeout)
-	ss.writing <- struct{}{}
+	ss.beginWrite()
 	at := time.Now()
 	n, err := ss.broker.Write(p.b)
 	ss.bytesUp.Add(int64(n))
-	if err == nil {
+	ss.endWrite(func() {
+		if err != nil {
+			return
+		}
 		e := p.entry
 		e.T = msSince(ss.start, at)
 		if note := p.note(at); note != "" {
 			e.Note = note
 		}
-		ss.emit(e)
-	}
-	<-ss.writing
+		ss.emitNow(e)
+	})
 	if err != nil {
 		l.emitPacket(p, time.Now(), trace.KindLabDrop, "never delivered: writing to the broker failed", err.Error())
 		ss.brokerWriteFailed(err)

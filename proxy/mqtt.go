@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
 // This file is the proxy's only knowledge of MQTT: packet boundaries from
@@ -14,6 +15,15 @@ import (
 
 // typeName is the name of the packet type in the first byte of a packet.
 func typeName(first byte) string { return codec.PacketType(first >> 4).String() }
+
+// packetKinds holds the entry kind of each packet type (by the first byte's
+// high four bits), made once rather than for every packet.
+var packetKinds = func() (k [16]string) {
+	for t := range k {
+		k[t] = trace.KindMQTT(typeName(byte(t) << 4))
+	}
+	return k
+}()
 
 // summary is the one-line label of a packet's arrow, and the reason the codec
 // could not decode it, if it could not.

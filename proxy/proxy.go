@@ -211,17 +211,19 @@ func remoteIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// upgrade checks the request, takes a connection slot and upgrades. When it
+// upgrade checks a /trace request, takes a connection slot and upgrades,
+// the connection's writes gathered through bc (see batchConn). When it
 // returns a nil conn it has answered the request.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, in pageInput, ip netip.Addr) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (ws *websocket.Conn, bc *batchConn, ip netip.Addr) {
 	ip, ok := s.admit(w, r, false)
 	if !ok {
-		return nil, in, ip
+		return nil, nil, ip
 	}
-	if ws, in = s.accept(w, r); ws == nil {
+	h := &hijacker{ResponseWriter: w, batch: true}
+	if ws = s.upgradeWith(h, r); ws == nil {
 		s.release(ip)
 	}
-	return ws, in, ip
+	return ws, h.bc, ip
 }
 
 // admit makes every check of the request that can refuse it — the Host,
@@ -302,12 +304,12 @@ func clip(s string) string {
 // ServeTrace serves GET /trace: the trace side channel (its messages are
 // in the package documentation and docs/trace.md).
 func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
-	ws, _, ip := s.upgrade(w, r)
+	ws, bc, ip := s.upgrade(w, r)
 	if ws == nil {
 		return
 	}
 	defer s.release(ip)
-	tc := s.hub.add(ws)
+	tc := s.hub.add(ws, bc)
 	log := s.cfg.Log.With("trace", tc.token[:8], "remote", r.RemoteAddr)
 	hello := map[string]any{"type": "hello", "token": tc.token, "serverTime": tc.since(time.Now())}
 	if q := r.URL.Query(); q.Has("session") {

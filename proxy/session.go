@@ -64,9 +64,9 @@ type session struct {
 	// written to the broker; an entry is emitted only once its last byte
 	// is written (pageToBroker's goroutine only).
 	upq []queuedEntry
-	// writing is held while traced packets are written to the broker and
-	// recorded, so that the broker's answer is not recorded before them.
-	writing chan struct{}
+	// writes orders the entries of packets written to the broker before
+	// those of the broker's answer (see beginWrite).
+	writes writeOrder
 
 	// pageGone is set once the page has closed its WebSocket (close frame
 	// or lost connection): the broker's bytes are still read and traced,
@@ -216,9 +216,8 @@ func (ss *session) dial(req sessionRequest) dialResult {
 	if err := s.cfg.Policy.CheckName(host, port); err != nil {
 		return dialResult{target: target, code: websocket.ClosePolicyViolation, reason: err.Error(), err: err}
 	}
-	ss.writing = make(chan struct{}, 1)
 	d := s.dialer()
-	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emitNet
+	d.Start, d.Conn, d.Emit = ss.start, ss.conn, ss.emit
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 	ss.mu.Lock()
 	ss.cancelDial = cancel
@@ -592,14 +591,13 @@ func (w *upWriter) flush() error {
 	w.lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, w.lastWriteDeadline, ss.srv.cfg.WriteTimeout)
 	traced := len(ss.upq) > 0
 	if traced {
-		ss.writing <- struct{}{}
+		ss.beginWrite()
 	}
 	at := time.Now() // the bytes are handed to the kernel now
 	n, err := ss.broker.Write((*w.buf)[:w.pending])
 	ss.bytesUp.Add(int64(n))
 	if traced {
-		ss.written(n, at)
-		<-ss.writing
+		ss.endWrite(func() { ss.written(n, at) })
 	}
 	w.pending = 0
 	return err
@@ -644,7 +642,7 @@ func (ss *session) written(n int, at time.Time) {
 			break
 		}
 		q.e.T = msSince(ss.start, at)
-		ss.emit(q.e)
+		ss.emitNow(q.e)
 	}
 	clear(ss.upq)
 	ss.upq = ss.upq[:0]
@@ -688,42 +686,83 @@ func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
 	if ss.pageGone.Load() {
 		e.Note = "not sent on: the page had closed its WebSocket"
 	}
-	ss.afterWrites()
 	ss.emit(e)
 }
 
-// afterWrites waits for a write of traced packets to the broker that is in
-// progress to be recorded (on loopback the broker's answer can be read
-// before the writer has recorded what it wrote), but not for long: a write
-// blocked by a broker that does not read must not stop this side.
-func (ss *session) afterWrites() {
-	select {
-	case ss.writing <- struct{}{}:
-		<-ss.writing
-		return
-	default:
-	}
-	t := time.NewTimer(50 * time.Millisecond)
-	select {
-	case ss.writing <- struct{}{}:
-		<-ss.writing
-	case <-t.C:
-	}
-	t.Stop()
+// writeOrder holds the entries that come while traced packets are being
+// written to the broker: on loopback the broker's answer (a packet, its
+// FIN, the session's end) can be read before the writer has recorded what
+// it wrote, and its entries must come after theirs. Nobody waits: the
+// reader of the broker hands its entries over and goes on relaying.
+type writeOrder struct {
+	mu      sync.Mutex
+	writing bool
+	held    []trace.Entry
 }
 
+// maxHeldEntries bounds writeOrder.held: a write blocked by a broker that
+// does not read must not make the other side's entries pile up. Beyond it
+// they are emitted at once (before the blocked write's, as they come).
+const maxHeldEntries = 256
+
+// beginWrite marks a write of traced packets to the broker in progress.
+func (ss *session) beginWrite() {
+	ss.writes.mu.Lock()
+	ss.writes.writing = true
+	ss.writes.mu.Unlock()
+}
+
+// endWrite records the write (recordWrite emits its packets' entries, with
+// emitNow), then emits the entries held meanwhile, in the order they came.
+func (ss *session) endWrite(recordWrite func()) {
+	w := &ss.writes
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	recordWrite()
+	ss.emitHeld()
+	w.writing = false
+}
+
+// emitHeld emits the held entries; the caller holds ss.writes.mu.
+func (ss *session) emitHeld() {
+	w := &ss.writes
+	for _, e := range w.held {
+		ss.emitNow(e)
+	}
+	clear(w.held)
+	w.held = w.held[:0]
+}
+
+// emit sends e to the session's trace channel, or to the debug log: once
+// a write of traced packets to the broker in progress is recorded (holding
+// it until then), or at once if none is. The recording dialer's entries
+// come here too: the broker's FIN or RST may answer what was just written
+// (mosquitto closes at once after a DISCONNECT).
+func (ss *session) emit(e trace.Entry) {
+	w := &ss.writes
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.writing {
+		ss.emitNow(e)
+		return
+	}
+	w.held = append(w.held, e)
+	if len(w.held) >= maxHeldEntries {
+		ss.emitHeld()
+	}
+}
+
+// packet is the entry of an MQTT packet on the broker's leg. It holds a
+// copy of the packet's bytes and leaves the summary to describe, which the
+// trace channel's writer calls off the relay's path.
 func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.Entry {
-	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, trace.KindMQTT(typeName(first)),
-		typeName(first)+" ("+strconv.Itoa(n)+" bytes)")
+	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, packetKinds[first>>4], "")
 	e.Observed = trace.ObservedWire
 	e.Version = int(ss.version.Load())
 	if pkt != nil {
 		e.Bytes = append([]byte(nil), pkt...)
-		var err error
-		if e.Summary, err = summary(pkt, e.Version); err != nil {
-			e.Error = "the codec cannot decode it: " + err.Error()
-		}
 	} else {
+		e.Summary = typeName(first) + " (" + strconv.Itoa(n) + " bytes)"
 		e.Note = "packet too large to record"
 	}
 	return e
@@ -745,6 +784,18 @@ func (ss *session) discardPage(r io.Reader) {
 		if _, err = io.Copy(io.Discard, r); err == nil {
 			_, r, err = ss.ws.NextReader()
 		}
+	}
+}
+
+// describe fills in the summary of a packet's entry that packet left
+// empty, decoding its bytes (and says why, if the codec cannot).
+func describe(e *trace.Entry) {
+	if e.Summary != "" || e.Leg != trace.LegProxyBroker || len(e.Bytes) == 0 {
+		return
+	}
+	var err error
+	if e.Summary, err = summary(e.Bytes, e.Version); err != nil {
+		e.Error = "the codec cannot decode it: " + err.Error()
 	}
 }
 
@@ -893,24 +944,14 @@ func (ss *session) entry(at time.Time, leg, from, to, kind, summary string) trac
 	return e
 }
 
-// emit sends e to the session's trace channel, or to the debug log.
-// emitNet emits an entry of the recording dialer. The broker's FIN or RST
-// may answer what was just written (mosquitto closes at once after a
-// DISCONNECT), so like the broker's packets it waits for a write in progress
-// to be recorded first (afterWrites); the session's end follows it.
-func (ss *session) emitNet(e trace.Entry) {
-	if e.From == "broker" && (e.Kind == trace.KindTCPFin || e.Kind == trace.KindTCPRst) {
-		ss.afterWrites()
-	}
-	ss.emit(e)
-}
-
-func (ss *session) emit(e trace.Entry) {
+// emitNow sends e to the session's trace channel, or to the debug log.
+func (ss *session) emitNow(e trace.Entry) {
 	if ss.tc != nil {
 		ss.tc.emit(e)
 		return
 	}
 	if ss.debug {
+		describe(&e)
 		ss.log.Debug("trace", "kind", e.Kind, "from", e.From, "to", e.To, "summary", e.Summary,
 			"note", e.Note, "error", e.Error, "t", e.T)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,9 +16,16 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
-// traceQueueBytes bounds what one trace channel may hold unsent; entries
-// beyond it are dropped (and counted) rather than slowing the proxy.
-const traceQueueBytes = 4 << 20
+// A trace channel holds at most traceQueueBytes (as its messages' JSON
+// will take, roughly: entryJSON for an entry's fields beyond its bytes) or
+// traceQueueLen messages unsent; entries beyond are dropped, and counted in
+// the queue where they were lost, rather than slowing the proxy. The queue
+// is a slice that grows as entries come, so an idle channel holds none.
+const (
+	traceQueueBytes = 4 << 20
+	traceQueueLen   = 4096
+	entryJSON       = 256
+)
 
 // hub holds the open trace channels by token.
 type hub struct {
@@ -42,12 +50,29 @@ type traceChannel struct {
 	conns    int
 	used     map[string]bool     // every conn id this trace has had
 	sessions map[string]*session // the open /mqtt sessions of this trace, by conn
-	queued   int                 // bytes in q
-	dropped  int
+	queued   int                 // bytes in q, as traceQueueBytes counts them
 	closed   bool
-	away     bool // closed by Shutdown: a close frame 1001 follows the queue
-	q        chan []byte
+	away     bool        // closed by Shutdown: a close frame 1001 follows the queue
+	q        []traceItem // what writeLoop has not taken yet, in order
 	wake     chan struct{}
+	// bc gathers what writeLoop writes of one batch into one write
+	// (nil: each message is written on its own).
+	bc *batchConn
+}
+
+// queuePool holds the slices trace channels queue messages in: a channel
+// takes one when a message comes and its writer gives it back once sent, so
+// an idle channel holds none.
+var queuePool = sync.Pool{New: func() any { return new([]traceItem) }}
+
+// traceItem is one message queued on a trace channel: an entry, which
+// writeLoop describes (see describe) and encodes, or a message already
+// encoded (msg), or a note that dropped entries were lost at this point of
+// the queue.
+type traceItem struct {
+	e       trace.Entry
+	msg     []byte
+	dropped int
 }
 
 func newToken() string {
@@ -58,9 +83,8 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (h *hub) add(ws *websocket.Conn) *traceChannel {
-	tc := &traceChannel{token: newToken(), start: time.Now(), ws: ws,
-		q: make(chan []byte, 4096), wake: make(chan struct{}, 1)}
+func (h *hub) add(ws *websocket.Conn, bc *batchConn) *traceChannel {
+	tc := &traceChannel{token: newToken(), start: time.Now(), ws: ws, bc: bc, wake: make(chan struct{}, 1)}
 	h.mu.Lock()
 	if h.channels == nil {
 		h.channels = map[string]*traceChannel{}
@@ -82,11 +106,17 @@ func (h *hub) remove(tc *traceChannel) {
 	h.releaseSession(tc)
 	h.mu.Unlock()
 	tc.mu.Lock()
-	if !tc.closed {
-		tc.closed = true
-		close(tc.q)
-	}
+	tc.closed = true
 	tc.mu.Unlock()
+	tc.signal()
+}
+
+// signal wakes writeLoop.
+func (tc *traceChannel) signal() {
+	select {
+	case tc.wake <- struct{}{}:
+	default:
+	}
 }
 
 // goAway ends tc as the server shuts down: the messages already queued are
@@ -203,12 +233,9 @@ func (tc *traceChannel) cut(conn string) {
 	tc.send(reply)
 }
 
-type entryMsg struct {
-	Type  string       `json:"type"`
-	Entry *trace.Entry `json:"entry"`
-}
-
-// emit numbers e and queues it; it never blocks.
+// emit numbers e and queues it; it never blocks. Encoding it, and
+// describing a packet's (see describe), is writeLoop's work, off the relay's
+// path.
 func (tc *traceChannel) emit(e trace.Entry) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
@@ -217,24 +244,30 @@ func (tc *traceChannel) emit(e trace.Entry) {
 	}
 	tc.seq++
 	e.Seq = tc.seq
-	b, err := json.Marshal(entryMsg{Type: "entry", Entry: &e})
-	if err != nil {
-		return
-	}
-	tc.push(b)
+	tc.push(traceItem{e: e}, entryJSON+len(e.Bytes)*4/3+len(e.Summary)+len(e.Note)+len(e.Error))
 }
 
-// push queues one message; the caller holds tc.mu.
-func (tc *traceChannel) push(b []byte) {
-	if tc.queued+len(b) > traceQueueBytes {
-		tc.dropped++
-		return
+// push queues one message of about size bytes, or counts it dropped where
+// it was lost; the caller holds tc.mu.
+func (tc *traceChannel) push(it traceItem, size int) {
+	n := len(tc.q)
+	if tc.q == nil {
+		tc.q = (*queuePool.Get().(*[]traceItem))[:0]
 	}
-	select {
-	case tc.q <- b:
-		tc.queued += len(b)
+	switch {
+	case tc.queued+size <= traceQueueBytes && n < traceQueueLen:
+		tc.q = append(tc.q, it)
+		tc.queued += size
+	case n > 0 && tc.q[n-1].dropped > 0:
+		tc.q[n-1].dropped++
+		return
 	default:
-		tc.dropped++
+		// One note per run of losses: there are never more notes than
+		// messages, so the queue stays bounded.
+		tc.q = append(tc.q, traceItem{dropped: 1})
+	}
+	if n == 0 { // writeLoop may be waiting
+		tc.signal()
 	}
 }
 
@@ -246,26 +279,49 @@ func (tc *traceChannel) send(v any) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if !tc.closed {
-		tc.push(b)
+		tc.push(traceItem{msg: b}, len(b))
 	}
 }
 
-// writeLoop sends the queued messages until the queue is closed.
+// traceGather is how long a trace channel's writer waits, once woken, for
+// more entries before it sends what is queued. The entries carry their own
+// times, so the page draws them the same; under load (an entry or more per
+// round trip) it makes one write of many entries rather than a wake-up and
+// a write for each, which on a busy machine slowed the relay itself.
+const traceGather = time.Millisecond
+
+// writeLoop sends the queued messages until the channel is closed and its
+// queue empty. It takes everything queued at once (after traceGather) and
+// sends it in one write, so that the sessions never wait for it.
 func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
-	for b := range tc.q {
+	var enc traceEncoder
+	for {
 		tc.mu.Lock()
-		tc.queued -= len(b)
-		dropped := tc.dropped
-		tc.dropped = 0
-		tc.mu.Unlock()
-		tc.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if dropped > 0 {
-			note, _ := json.Marshal(map[string]any{"type": "dropped", "count": dropped})
-			if tc.ws.WriteMessage(websocket.TextMessage, note) != nil {
-				break
-			}
+		for len(tc.q) == 0 && !tc.closed {
+			tc.mu.Unlock()
+			<-tc.wake
+			tc.mu.Lock()
 		}
-		if tc.ws.WriteMessage(websocket.TextMessage, b) != nil {
+		tc.mu.Unlock()
+		// Let more entries come, for one write: the sessions relay
+		// meanwhile without this goroutine competing for the CPU.
+		time.Sleep(traceGather)
+		tc.mu.Lock()
+		batch := tc.q
+		tc.q, tc.queued = nil, 0
+		tc.mu.Unlock()
+		if len(batch) == 0 {
+			break // closed, and everything sent
+		}
+		err := tc.writeBatch(batch, &enc, writeTimeout)
+		clear(batch)
+		batch = batch[:0]
+		queuePool.Put(&batch)
+		if err != nil {
+			// The reader is gone: nothing more is queued.
+			tc.mu.Lock()
+			tc.closed = true
+			tc.mu.Unlock()
 			break
 		}
 	}
@@ -277,9 +333,59 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 	}
 	tc.ws.Close() // ends the read loop, which removes the channel
-	// Drain so emitters never see a full queue of a dead channel.
-	for range tc.q {
+}
+
+// writeBatch sends the messages of batch, gathered into writes of about
+// batchWrite bytes, each given writeTimeout (as each message was when they
+// were written one by one).
+func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTimeout time.Duration) error {
+	deadline := time.Now().Add(writeTimeout)
+	tc.ws.SetWriteDeadline(deadline)
+	tc.bc.hold()
+	for i := range batch {
+		b := enc.encode(&batch[i])
+		if b == nil {
+			continue // not encodable: nothing the page could read
+		}
+		err := tc.ws.WriteMessage(websocket.TextMessage, b)
+		if err == nil && tc.bc.held() >= batchWrite {
+			err = tc.bc.flush(deadline)
+			deadline = time.Now().Add(writeTimeout)
+			tc.ws.SetWriteDeadline(deadline)
+			tc.bc.hold()
+		}
+		if err != nil {
+			tc.bc.flush(deadline)
+			return err
+		}
 	}
+	return tc.bc.flush(deadline)
+}
+
+// batchWrite is about the most a trace channel writes at once.
+const batchWrite = 64 << 10
+
+// traceEncoder encodes the trace channel's messages into a buffer of its
+// own, reused from one message to the next.
+type traceEncoder struct{ buf []byte }
+
+// encode returns it as the channel sends it; the bytes are valid until the
+// next call, nil if it cannot be encoded.
+func (te *traceEncoder) encode(it *traceItem) []byte {
+	switch {
+	case it.msg != nil:
+		return it.msg
+	case it.dropped > 0:
+		te.buf = append(te.buf[:0], `{"type":"dropped","count":`...)
+		te.buf = append(strconv.AppendInt(te.buf, int64(it.dropped), 10), '}')
+		return te.buf
+	}
+	describe(&it.e)
+	var ok bool
+	if te.buf, ok = appendEntryMsg(te.buf[:0], &it.e); ok {
+		return te.buf
+	}
+	return nil // a time that is not a number: nothing the page could read
 }
 
 func itoa(n int) string {

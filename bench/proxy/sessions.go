@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,7 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 )
 
 // sessionCost is what held sessions cost one lifeline process: memory while
@@ -159,21 +161,27 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 		var b [16]byte
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
-		d := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024}
-		tr, _, err := d.Dial("ws://"+llHost+"/trace?session="+id, http.Header{"Origin": {llURL}})
+		ctx := context.Background()
+		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?session="+id,
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {llURL}}})
 		if err != nil {
 			return nil, fmt.Errorf("/trace: %w", err)
 		}
+		tr.SetReadLimit(-1) // an entry holds a whole packet
 		var hello struct{ Type, Token string }
-		if err := tr.ReadJSON(&hello); err != nil || hello.Type != "hello" {
-			tr.Close()
+		if err := wsjson.Read(ctx, tr, &hello); err != nil || hello.Type != "hello" {
+			tr.CloseNow()
 			return nil, fmt.Errorf("/trace hello: %+v %v", hello, err)
 		}
 		hs.trace, hs.done = tr, make(chan struct{})
 		go func() { // the page reads every entry
 			defer close(hs.done)
 			for {
-				if _, _, err := tr.ReadMessage(); err != nil {
+				_, r, err := tr.Reader(ctx)
+				if err != nil {
+					return
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
 					return
 				}
 			}
@@ -234,7 +242,7 @@ func (hs *heldSession) close() {
 		hs.mqtt.close()
 	}
 	if hs.trace != nil {
-		hs.trace.Close()
+		hs.trace.CloseNow()
 		<-hs.done
 	}
 }
