@@ -80,7 +80,7 @@ func threadCPU(t *testing.T) time.Duration {
 }
 
 // TestReassemblyGrowth asserts only on the growth measured in this run:
-// reassembling 4× the out-of-order segments takes at most 4.5× the time.
+// reassembling 4× the out-of-order segments takes at most 8× the time.
 // Time is this thread's user CPU time, after a first run of the larger size (so that neither size
 // pays for the heap's first growth); each size is measured right after the
 // other, three times, and the least ratio of a pair is taken (a pair
@@ -112,8 +112,11 @@ func TestReassemblyGrowth(t *testing.T) {
 			break
 		}
 	}
-	if best > 4.5 {
-		t.Errorf("4× the segments took at least %.2f× the time, want at most 4.5×", best)
+	// n log n predicts 4.45× (4 × log 800k / log 200k), a quadratic hold
+	// 16×: the bar sits between, with room for cache effects and a loaded
+	// machine (4.58 was seen under load with the O(n log n) code).
+	if best > 8 {
+		t.Errorf("4× the segments took at least %.2f× the time, want at most 8× (n log n: 4.45×, quadratic: 16×)", best)
 	}
 }
 
