@@ -42,6 +42,10 @@ type item struct {
 	exchange int
 	held     bool   // see Arrow.Held
 	mqtt5    *MQTT5 // links5
+
+	after      *item // drawn after this (causal.go)
+	relayed    bool  // a packet the page sent, paired with the proxy's relay of it
+	notRelayed bool  // see Arrow.NotRelayed
 }
 
 // connKey names a connection on a leg.
@@ -84,6 +88,11 @@ type Model struct {
 	relayOrder []relayKey
 
 	links links5 // MQTT 5.0 properties across packets (links5.go)
+
+	// The causal order (causal.go).
+	pconns map[string]*pageConn
+	floor  [3]floor // by Source
+	skewed bool     // the last order pass moved items
 }
 
 // New returns an empty Model.
@@ -107,6 +116,7 @@ func New(opts Options) *Model {
 		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
 		relays:    map[relayKey][]relayEnd{},
+		pconns:    map[string]*pageConn{},
 		nextSeq:   1,
 		nextEx:    1,
 	}
@@ -146,9 +156,8 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 		it.e.Seq = m.nextSeq
 		m.nextSeq++
 	}
-	if src == Remote {
-		it.e.T = m.clock.ToPage(e.T)
-	}
+	it.e.T = m.base(it)
+	m.atFloor(it)
 	m.bySeq[it.e.Seq] = it
 	m.counts[it.class]++
 	m.learn(&it.e)
@@ -157,6 +166,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.links.add(it)
 	m.follow(it)
 	m.relay(it)
+	m.causal(it)
 	m.held(it)
 	if len(m.items) > m.max {
 		m.pageOut(max(1, m.max/10))

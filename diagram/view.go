@@ -43,6 +43,10 @@ type Arrow struct {
 	// held it there (a lab.hold entry with its bytes followed): its
 	// forwarding, if any, is drawn when it happens.
 	Held bool `json:"held,omitempty"`
+	// NotRelayed marks a packet the page sent that the proxy never passed
+	// to a broker: the proxy closed the WebSocket first (a refused or
+	// failed dial, a session ending) and its trace shows no relay of it.
+	NotRelayed bool `json:"notRelayed,omitempty"`
 	// MQTT5 links the arrow to others by its MQTT 5.0 properties: alias,
 	// request/response, subscriptions (links5.go).
 	MQTT5 *MQTT5 `json:"mqtt5,omitempty"`
@@ -180,12 +184,19 @@ func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
 	return Exchange{ID: x.ID, Name: x.Name, Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
 }
 
+// notRelayedNote is the note of an entry the proxy never relayed (an
+// exported trace has no other place for it).
+const notRelayedNote = "not relayed: the proxy closed this WebSocket before passing the packet to a broker"
+
 // Entries returns the kept entries in diagram order, on the page's clock.
 func (m *Model) Entries() []trace.Entry {
 	m.fresh()
 	out := make([]trace.Entry, len(m.items))
 	for i, it := range m.items {
 		out[i] = it.e
+		if it.notRelayed {
+			out[i].Note = notRelayedNote
+		}
 	}
 	return out
 }
@@ -236,6 +247,7 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
 		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
+		NotRelayed: it.notRelayed,
 	}
 }
 
