@@ -6,6 +6,7 @@ package diagram
 // somewhere between the two, so the offset is known to within half the
 // round trip.
 type Sample struct {
+	_                      noCompare
 	Sent, Received, Server float64
 }
 
@@ -21,6 +22,7 @@ type Sample struct {
 // loopback, where a hop takes less than the pings' uncertainty, no arrow
 // is drawn before its cause.
 type Clock struct {
+	_      noCompare
 	best   Sample
 	count  int
 	lo, hi float64 // bounds on the offset from causality

@@ -15,6 +15,7 @@ import (
 // Deadline is a keepalive deadline: the time by which a client must send a
 // packet [MQTT-3.1.2-22 ff.], KeepAlive seconds after its last one.
 type Deadline struct {
+	_         noCompare
 	T         float64 `json:"t"`
 	Row       float64 `json:"row"` // where it falls between arrows: 2.5 is halfway between rows 2 and 3
 	Lane      int     `json:"lane"`

@@ -30,6 +30,7 @@ const (
 
 // party is what the model knows of one party.
 type party struct {
+	_        noCompare
 	order    int // of first appearance
 	addr     bool
 	role     partyRole
@@ -107,6 +108,7 @@ func (m *Model) learnNames(b []byte) bool {
 // each group in order of first appearance.
 func (m *Model) layout() {
 	type placed struct {
+		_ noCompare
 		Lane
 		rank, order int
 	}
@@ -121,7 +123,7 @@ func (m *Model) layout() {
 			continue
 		}
 		at[key] = len(lanes)
-		lanes = append(lanes, placed{l, rank, p.order})
+		lanes = append(lanes, placed{Lane: l, rank: rank, order: p.order})
 	}
 	sort.Slice(lanes, func(i, j int) bool {
 		if lanes[i].rank != lanes[j].rank {

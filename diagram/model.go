@@ -90,9 +90,9 @@ type Model struct {
 	links links5 // MQTT 5.0 properties across packets (links5.go)
 
 	// The causal order (causal.go).
-	pconns map[string]*pageConn
-	floor  [3]floor // by Source
-	skewed bool     // the last order pass moved items
+	pconns    map[string]*pageConn
+	unordered bool // an effect is drawn before its cause, or the offset moved
+	skewed    bool // the last order pass moved items
 }
 
 // New returns an empty Model.
@@ -157,7 +157,6 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 		m.nextSeq++
 	}
 	it.e.T = m.base(it)
-	m.atFloor(it)
 	m.bySeq[it.e.Seq] = it
 	m.counts[it.class]++
 	m.learn(&it.e)
@@ -167,6 +166,10 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.follow(it)
 	m.relay(it)
 	m.causal(it)
+	if m.unordered || m.skewed && src != Imported {
+		m.unordered = false
+		m.moved()
+	}
 	m.held(it)
 	if len(m.items) > m.max {
 		m.pageOut(max(1, m.max/10))

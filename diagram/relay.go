@@ -99,13 +99,12 @@ func (m *Model) relay(it *item) {
 		page, server = other.it, it
 	}
 	if up {
-		page.relayed = true
-		page.notRelayed = false
+		page.relayed, page.notRelayed = true, false
 		m.follows(server, page)
-		m.bound(m.clock.Before(page.rawT, server.rawT))
+		m.unordered = m.clock.Before(page.rawT, server.rawT) || m.unordered
 	} else {
 		m.follows(page, server)
-		m.bound(m.clock.After(page.rawT, server.rawT))
+		m.unordered = m.clock.After(page.rawT, server.rawT) || m.unordered
 	}
 }
 
@@ -133,8 +132,15 @@ func (m *Model) realign() {
 	for _, it := range m.items {
 		it.e.T = m.base(it)
 	}
-	sort.SliceStable(m.items, func(i, j int) bool { return m.items[i].e.T < m.items[j].e.T })
-	m.order()
+	// Ties keep the order of arrival (seq), which on one clock is its order.
+	byT := func(i, j int) bool {
+		a, b := &m.items[i].e, &m.items[j].e
+		return a.T < b.T || a.T == b.T && a.Seq < b.Seq
+	}
+	sort.SliceStable(m.items, byT)
+	if m.order() {
+		sort.SliceStable(m.items, byT)
+	}
 	for i, it := range m.items {
 		it.ord = m.dropped + i
 	}

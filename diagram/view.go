@@ -9,8 +9,14 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
+// noCompare, a struct's first field, makes it incomparable: the compiler
+// then writes no equality function for it, which the wasm would carry
+// (2 KB for Arrow alone) though nothing compares them.
+type noCompare [0]func()
+
 // Lane is one party's lifeline, left to right.
 type Lane struct {
+	_     noCompare
 	Party string `json:"party"` // as in trace entries: browser, proxy, dns, broker, device …; a host for a lane of DNS lookups
 	Label string `json:"label"` // the heading people read: "Broker", a client id, "broker.iot.example"
 	// Detail is the secondary text under the heading: the address behind
@@ -20,6 +26,7 @@ type Lane struct {
 
 // Arrow is one entry as the diagram shows it.
 type Arrow struct {
+	_        noCompare
 	Row      int     `json:"row"` // position among the shown (unfiltered) arrows
 	Seq      int     `json:"seq"`
 	T        float64 `json:"t"`     // ms on the page's clock

@@ -394,8 +394,18 @@ export class Diagram {
     if (drop) {
       g.append(s('text', { class: 'badge err drop', x: x2 + dir * 6, y: y + 4, 'text-anchor': dir > 0 ? 'start' : 'end', text: '✕ dropped' }));
     }
+    if (a.notRelayed) {
+      // The page sent it, the proxy closed first: it went no further.
+      g.append(s('text', { class: 'badge err not-relayed', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '✕ not relayed' }));
+      const tip = g.__tip;
+      g.__tip = () => `${tip()}\nnot relayed: the proxy closed this WebSocket before passing it to a broker`;
+    }
     if (a.error) {
-      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: clip(`✕ ${a.error}`, Math.max(12, Math.floor((Math.abs(x2 - x1) + this.laneW * 0.45) / (6.6 * ZOOMS[this.zoomIndex])))) }));
+      // Under the shaft from its head back, short of the "kernel" badge at
+      // its tail when there is one (else a little past the tail).
+      const zoom = ZOOMS[this.zoomIndex];
+      const room = a.observed === 'kernel' ? Math.abs(x2 - x1) - 12 - 46 * zoom : Math.abs(x2 - x1) + this.laneW * 0.45;
+      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: clip(`✕ ${a.error}`, Math.max(8, Math.floor(room / (6.6 * zoom)))) }));
     }
     return g;
   }

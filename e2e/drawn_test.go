@@ -1,0 +1,144 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeline-mqtt/lifeline/internal/testenv"
+)
+
+// drawnRow is an arrow as the page drew it, top to bottom, with what the
+// diagram model says of it.
+type drawnRow struct {
+	Kind, Leg, From, To, Conn, Error string
+	NotRelayed                       bool
+	T                                float64
+}
+
+// modelRows reads the whole diagram model (every row, in drawn order).
+func modelRows(t *testing.T, ctx context.Context) []drawnRow {
+	t.Helper()
+	js := eval[string](t, ctx, `JSON.stringify(lifeline._view(0, lifeline._total()).arrows.map(a => ({Kind: a.kind, Leg: a.leg, From: a.from, To: a.to, Conn: a.conn || '', Error: a.error || '', NotRelayed: !!a.notRelayed, T: a.t})))`)
+	var rows []drawnRow
+	if err := json.Unmarshal([]byte(js), &rows); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func rowsText(rows []drawnRow) string {
+	var b strings.Builder
+	for _, r := range rows {
+		b.WriteString(strconv.FormatFloat(r.T, 'f', 3, 64) + " " + r.Leg + " " + r.From + ">" + r.To + " " + r.Kind)
+		if r.NotRelayed {
+			b.WriteString(" (not relayed)")
+		}
+		if r.Error != "" {
+			b.WriteString(" ✕ " + r.Error)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestFailedConnectDrawsWhatHappened connects through the proxy to a name
+// the embedded zone does not have, to a port the -allow list refuses and to
+// a closed loopback port. The proxy answers the upgrade and closes at once;
+// the diagram must draw the 101 before anything the page sent, nothing of
+// the page's after the proxy's close, a CONNECT the page sent only if the
+// browser put it on the wire (marked as never relayed to a broker), and
+// error labels that do not overlap.
+func TestFailedConnectDrawsWhatHappened(t *testing.T) {
+	closed := testenv.FreePort(t) // nothing listens there
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0", "-allow-private", "-allow", "*:1883,*:8883,127.0.0.1:"+strconv.Itoa(closed))
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	cases := []struct{ name, broker, wantErr string }{
+		{"unresolvable", "nosuch.lifeline.test:1883", "NXDOMAIN"},
+		{"refused-port", "broker.lifeline.test:1884", ""},
+		{"closed-port", "127.0.0.1:" + strconv.Itoa(closed), "refused"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			eval[bool](t, ctx, `(lifeline._clear(), true)`)
+			client := "fail" + strconv.Itoa(i)
+			msg := eval[string](t, ctx, `lifeline.connect({client: '`+client+`', clientId: '`+client+`', broker: `+jsString(c.broker)+`}).then(() => 'connected', e => String(e && e.message || e))`)
+			if msg == "connected" {
+				t.Fatalf("connecting to %s succeeded", c.broker)
+			}
+			waitFor(t, ctx, "the proxy's close", `lifeline._view(0, lifeline._total()).arrows.some(a => a.kind === 'ws.close' && a.from === 'proxy')`, 10*time.Second)
+			time.Sleep(300 * time.Millisecond) // the page's own entries and the trace channel's settle
+			rows := modelRows(t, ctx)
+			conn := ""
+			for _, r := range rows {
+				if r.Kind == "ws.close" && r.From == "proxy" {
+					conn = r.Conn
+				}
+			}
+			var mine []drawnRow
+			for _, r := range rows {
+				if r.Conn == conn {
+					mine = append(mine, r)
+				}
+			}
+			t.Logf("%s (%s), conn %s:\n%s", c.name, msg, conn, rowsText(mine))
+			accept, closeAt := -1, -1
+			for k, r := range mine {
+				switch {
+				case r.Kind == "ws.accept":
+					accept = k
+				case r.Kind == "ws.close" && r.From == "proxy":
+					closeAt = k
+				}
+			}
+			if accept < 0 || closeAt < 0 {
+				t.Fatalf("want a 101 and the proxy's close:\n%s", rowsText(mine))
+			}
+			for k, r := range mine {
+				if r.Leg == "browser-proxy" && r.From == "browser" && r.Kind != "ws.upgrade" {
+					if k < accept {
+						t.Errorf("%s from the browser drawn before the 101:\n%s", r.Kind, rowsText(mine))
+					}
+					if k > closeAt {
+						t.Errorf("%s from the browser drawn after the proxy's close:\n%s", r.Kind, rowsText(mine))
+					}
+					if strings.HasPrefix(r.Kind, "mqtt.") && !r.NotRelayed {
+						t.Errorf("%s from the browser not marked as never relayed: no broker was reached:\n%s", r.Kind, rowsText(mine))
+					}
+				}
+				if r.Leg == "proxy-broker" && strings.HasPrefix(r.Kind, "mqtt.") {
+					t.Errorf("an MQTT packet on the broker leg of a failed connect:\n%s", rowsText(mine))
+				}
+			}
+			if c.wantErr != "" && !strings.Contains(rowsText(mine), c.wantErr) {
+				t.Errorf("no error saying %q:\n%s", c.wantErr, rowsText(mine))
+			}
+			// No red label overlaps another label.
+			eval[bool](t, ctx, `(() => { const d = lifeline._ui.diagram; d.setFollowing(true); return true; })()`)
+			time.Sleep(200 * time.Millisecond)
+			overlaps := eval[[]string](t, ctx, `(() => {
+				const labels = [...document.querySelectorAll('#diagram .arrow .badge.err, #diagram .arrow .label, #diagram .arrow .badge')];
+				const out = [];
+				for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) {
+					const a = labels[i], b = labels[j];
+					if (!a.classList.contains('err') && !b.classList.contains('err')) continue;
+					if (!a.textContent || !b.textContent) continue;
+					const r = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+					if (r.width && q.width && r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1)
+						out.push(a.textContent + ' | ' + b.textContent);
+				}
+				return out;
+			})()`)
+			screenshot(t, ctx, "failed-connect-"+c.name)
+			if len(overlaps) > 0 {
+				t.Errorf("red labels overlap: %q", overlaps)
+			}
+		})
+	}
+}
