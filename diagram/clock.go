@@ -6,7 +6,6 @@ package diagram
 // somewhere between the two, so the offset is known to within half the
 // round trip.
 type Sample struct {
-	_                      noCompare
 	Sent, Received, Server float64
 }
 

@@ -27,7 +27,6 @@ type MQTT5 struct {
 
 // SubRef is one subscription a delivered PUBLISH matched.
 type SubRef struct {
-	_      noCompare
 	ID     int    `json:"id"`
 	Filter string `json:"filter"` // "" when the SUBSCRIBE was not seen
 }
