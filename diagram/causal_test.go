@@ -184,3 +184,38 @@ func TestCausalOrderWithASkewedPageClock(t *testing.T) {
 		}
 	}
 }
+
+// TestBracketsKeepToTheirConnection interleaves two clients' QoS 2
+// exchanges with the same packet id on the proxy's broker leg (one proxy
+// lifeline, one broker lifeline): each bracket joins the four steps of one
+// connection, never a step of the other.
+func TestBracketsKeepToTheirConnection(t *testing.T) {
+	m := New(Options{})
+	on := func(conn string, e trace.Entry) trace.Entry { e.Conn = conn; return e }
+	steps := []trace.Entry{
+		on("c1", mq(1, pb, "proxy", "broker", pktPublish(2, 2, "t", "x"))),
+		on("c2", mq(2, pb, "broker", "proxy", pktPublish(2, 2, "t", "x"))),
+		on("c1", mq(3, pb, "broker", "proxy", pktPubrec(2))),
+		on("c2", mq(4, pb, "proxy", "broker", pktPubrec(2))),
+		on("c2", mq(5, pb, "broker", "proxy", pktPubrel(2))),
+		on("c1", mq(6, pb, "proxy", "broker", pktPubrel(2))),
+		on("c1", mq(7, pb, "broker", "proxy", pktPubcomp(2))),
+		on("c2", mq(8, pb, "proxy", "broker", pktPubcomp(2))),
+	}
+	for _, e := range steps {
+		m.Add(e, Imported)
+	}
+	v := m.View(0, 100)
+	if len(v.Spans) != 2 {
+		t.Fatalf("%d brackets, want 2: %+v", len(v.Spans), v.Spans)
+	}
+	for _, sp := range v.Spans {
+		var conns []string
+		for _, r := range sp.Rows {
+			conns = append(conns, v.Arrows[r].Conn)
+		}
+		if len(sp.Rows) != 4 || !sp.Done || conns[0] != conns[1] || conns[0] != conns[2] || conns[0] != conns[3] {
+			t.Errorf("bracket %q: rows %v of connections %v, done %v: want the four steps of one connection", sp.Name, sp.Rows, conns, sp.Done)
+		}
+	}
+}
