@@ -44,13 +44,12 @@ func (m *Model) base(it *item) float64 {
 }
 
 // follows records that effect must be drawn after cause (a cause on the
-// other clock); it reports whether that is new. A later cause on the same
-// clock as the one known replaces it. (Not inlined: it is called in five
+// other clock; a later one replaces it); it reports whether that is new. (Not inlined: it is called in five
 // places, and the wasm budget counts every copy.)
 //
 //go:noinline
 func (m *Model) follows(effect, cause *item) bool {
-	if a := effect.after; a == cause || a != nil && a.src == cause.src && a.rawT >= cause.rawT {
+	if effect.after == cause {
 		return false
 	}
 	effect.after = cause
@@ -87,23 +86,23 @@ func (m *Model) causal(it *item) {
 		m.unordered = m.clock.After(c.first.rawT, c.accept.rawT) || m.unordered
 	}
 	if c.closeTo != nil && c.last != nil && m.follows(c.closeTo, c.last) {
-		m.unrelayed(e.Conn)
+		unrelayed(c)
 	}
 }
 
-// unrelayed marks the packets the page sent on conn that the proxy did not
-// relay to a broker by the time it closed: its entries arrive in order, so
-// a relay it made is known by then.
-//
-//go:noinline
-func (m *Model) unrelayed(conn string) {
-	for i := len(m.items) - 1; i >= 0 && i >= len(m.items)-heldSearch; i-- {
-		it := m.items[i]
-		if it.src == Local && it.e.Conn == conn && it.e.To == "proxy" && !it.relayed && isMQTT(it.e.Kind) {
-			it.notRelayed = true
-		}
+// unrelayed marks the page's last packet on a connection as not relayed
+// when the proxy closed without relaying it: its entries arrive in order,
+// so a relay it made is known by then. (The page sends one packet on open;
+// a dial that failed closes right after the 101.)
+func unrelayed(c *pageConn) {
+	if it := c.last; it.e.To == "proxy" && !it.relayed && isMQTT(it.e.Kind) {
+		it.notRelayed = true
+		it.e.Note = notRelayedNote // for the exports, which have no other place for it
 	}
 }
+
+// notRelayedNote is the note of a packet the proxy never relayed.
+const notRelayedNote = "not relayed: the proxy closed this WebSocket before passing the packet to a broker"
 
 func isMQTT(kind string) bool { return len(kind) > 5 && kind[:5] == "mqtt." }
 

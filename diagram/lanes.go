@@ -2,9 +2,9 @@ package diagram
 
 import (
 	"sort"
-	"strconv"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/dnsdissect"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -236,14 +236,15 @@ func dnsAnswers(b []byte, f func(name, ip string)) {
 	if qd != 1 {
 		return
 	}
-	name, off := dnsName(b, 12)
-	if off < 0 || name == "" {
+	name, n, bad := dnsdissect.ReadName(b, 12)
+	if bad != "" || name == "<Root>" {
 		return
 	}
+	off := 12 + n
 	off += 4 // type, class
 	for ; an > 0; an-- {
-		_, off = dnsName(b, off)
-		if off < 0 || off+10 > len(b) {
+		_, n, bad := dnsdissect.ReadName(b, off)
+		if off += n; bad != "" || off+10 > len(b) {
 			return
 		}
 		typ, _ := u16(b, off)
@@ -254,87 +255,10 @@ func dnsAnswers(b []byte, f func(name, ip string)) {
 		}
 		switch {
 		case typ == 1 && rdlen == 4:
-			f(name, ipv4(b[off:off+4]))
+			f(name, dnsdissect.IPv4(b[off:off+4]))
 		case typ == 28 && rdlen == 16:
-			f(name, ipv6(b[off:off+16]))
+			f(name, dnsdissect.IPv6(b[off:off+16]))
 		}
 		off += rdlen
 	}
-}
-
-// dnsName reads a domain name at off (following compression pointers) and
-// returns it with the offset after it in place, or -1 when it is malformed.
-func dnsName(b []byte, off int) (string, int) {
-	var name []byte
-	end := -1
-	for hops := 0; hops < 32; hops++ {
-		if off >= len(b) {
-			return "", -1
-		}
-		c := int(b[off])
-		switch {
-		case c == 0:
-			if end < 0 {
-				end = off + 1
-			}
-			return string(name), end
-		case c&0xc0 == 0xc0:
-			if off+1 >= len(b) {
-				return "", -1
-			}
-			if end < 0 {
-				end = off + 2
-			}
-			off = (c&0x3f)<<8 | int(b[off+1])
-		case c&0xc0 != 0:
-			return "", -1
-		default:
-			if off+1+c > len(b) || len(name)+c > 253 {
-				return "", -1
-			}
-			if len(name) > 0 {
-				name = append(name, '.')
-			}
-			name = append(name, b[off+1:off+1+c]...)
-			off += 1 + c
-		}
-	}
-	return "", -1
-}
-
-func ipv4(b []byte) string {
-	return strconv.Itoa(int(b[0])) + "." + strconv.Itoa(int(b[1])) + "." + strconv.Itoa(int(b[2])) + "." + strconv.Itoa(int(b[3]))
-}
-
-// ipv6 writes an IPv6 address as RFC 5952 says: lower-case hex, the
-// longest run of two or more zero groups as "::".
-func ipv6(b []byte) string {
-	var g [8]int
-	for i := range g {
-		g[i] = int(b[2*i])<<8 | int(b[2*i+1])
-	}
-	zs, zl := -1, 1
-	for i := 0; i < 8; {
-		j := i
-		for j < 8 && g[j] == 0 {
-			j++
-		}
-		if j-i > zl {
-			zs, zl = i, j-i
-		}
-		i = j + 1
-	}
-	s := ""
-	for i := 0; i < 8; i++ {
-		if i == zs {
-			s += "::"
-			i += zl - 1
-			continue
-		}
-		if s != "" && s[len(s)-1] != ':' {
-			s += ":"
-		}
-		s += strconv.FormatInt(int64(g[i]), 16)
-	}
-	return s
 }

@@ -95,7 +95,10 @@ type Model struct {
 	skewed    bool // the last order pass moved items
 }
 
-// New returns an empty Model.
+// New returns an empty Model. (Not inlined: its dozen maps would be
+// copied into each caller of the wasm.)
+//
+//go:noinline
 func New(opts Options) *Model {
 	if opts.MaxArrows <= 0 {
 		opts.MaxArrows = DefaultMaxArrows

@@ -99,7 +99,7 @@ func (m *Model) relay(it *item) {
 		page, server = other.it, it
 	}
 	if up {
-		page.relayed, page.notRelayed = true, false
+		page.relayed = true
 		m.follows(server, page)
 		m.unordered = m.clock.Before(page.rawT, server.rawT) || m.unordered
 	} else {

@@ -191,19 +191,12 @@ func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
 	return Exchange{ID: x.ID, Name: x.Name, Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
 }
 
-// notRelayedNote is the note of an entry the proxy never relayed (an
-// exported trace has no other place for it).
-const notRelayedNote = "not relayed: the proxy closed this WebSocket before passing the packet to a broker"
-
 // Entries returns the kept entries in diagram order, on the page's clock.
 func (m *Model) Entries() []trace.Entry {
 	m.fresh()
 	out := make([]trace.Entry, len(m.items))
 	for i, it := range m.items {
 		out[i] = it.e
-		if it.notRelayed {
-			out[i].Note = notRelayedNote
-		}
 	}
 	return out
 }

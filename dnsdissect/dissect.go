@@ -428,3 +428,14 @@ func ipv6(b []byte) string {
 	}
 	return string(out)
 }
+
+// ReadName, IPv4 and IPv6 are readName, ipv4 and ipv6 for the diagram
+// model, which names brokers from DNS answers: one reader of names and
+// addresses in the WebAssembly client.
+func ReadName(msg []byte, off int) (name string, wire int, bad string) { return readName(msg, off) }
+
+// IPv4 writes 4 bytes as a dotted quad.
+func IPv4(b []byte) string { return ipv4(b) }
+
+// IPv6 writes 16 bytes as RFC 5952 says.
+func IPv6(b []byte) string { return ipv6(b) }

@@ -101,7 +101,7 @@ func TestFailedConnectDrawsWhatHappened(t *testing.T) {
 				t.Fatalf("want a 101 and the proxy's close:\n%s", rowsText(mine))
 			}
 			for k, r := range mine {
-				if r.Leg == "browser-proxy" && r.From == "browser" && r.Kind != "ws.upgrade" {
+				if r.Leg == "browser-proxy" && r.From == client && r.Kind != "ws.upgrade" {
 					if k < accept {
 						t.Errorf("%s from the browser drawn before the 101:\n%s", r.Kind, rowsText(mine))
 					}
@@ -136,9 +136,87 @@ func TestFailedConnectDrawsWhatHappened(t *testing.T) {
 				return out;
 			})()`)
 			screenshot(t, ctx, "failed-connect-"+c.name)
+			for _, r := range mine {
+				if r.Kind == "mqtt.CONNECT" && !eval[bool](t, ctx, `!!document.querySelector('#diagram [data-kind="mqtt.CONNECT"] .not-relayed')`) {
+					t.Errorf("the page's CONNECT is drawn without its 'not relayed' mark")
+				}
+			}
 			if len(overlaps) > 0 {
 				t.Errorf("red labels overlap: %q", overlaps)
 			}
 		})
 	}
+}
+
+// TestSeveralClientsToldApart plays the QoS lesson (a device and a cloud
+// app, one page): both clients' connections share the proxy's and the
+// broker's lifelines, so every arrow of the broker leg must say whose
+// connection it is (the client's name and colour), the two clients
+// differently, and no request/answer bracket may join two connections.
+func TestSeveralClientsToldApart(t *testing.T) {
+	s := startServer(t, "-embedded-broker", "127.0.0.1:0")
+	ctx := newBrowser(t)
+	openPage(t, ctx, s)
+	check := func(step string) {
+		t.Helper()
+		// The whole diagram as the page draws it (its SVG export uses the
+		// same drawing of each arrow), with the model's connection of each.
+		js := eval[string](t, ctx, `(() => {
+			const v = lifeline._view(0, lifeline._total());
+			const conn = new Map(v.arrows.map(a => [a.seq, a.conn || '']));
+			const doc = new DOMParser().parseFromString(lifeline._ui.diagram.standalone(''), 'image/svg+xml');
+			const arrows = [...doc.querySelectorAll('[data-leg="proxy-broker"][data-kind^="mqtt."]')].map(g => ({
+				Seq: +g.dataset.seq, Conn: conn.get(+g.dataset.seq), Client: g.dataset.client || '',
+				Color: [...g.classList].find(c => /^ct-/.test(c)) || '', Tag: (g.querySelector('.conn-tag') || {}).textContent || '',
+				Label: g.querySelector('.label').textContent}));
+			const owner = {};
+			for (const a of v.arrows) if (a.leg === 'browser-proxy' && a.conn) owner[a.conn] = a.from === 'proxy' ? a.to : a.from;
+			const spans = v.spans.map(sp => sp.rows.map(r => v.arrows[r].conn || ''));
+			return JSON.stringify({arrows, owner, spans});
+		})()`)
+		var got struct {
+			Arrows []struct {
+				Seq                             int
+				Conn, Client, Color, Tag, Label string
+			}
+			Owner map[string]string
+			Spans [][]string
+		}
+		if err := json.Unmarshal([]byte(js), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Arrows) == 0 {
+			t.Fatalf("%s: no broker-leg arrows drawn", step)
+		}
+		colors, tags := map[string]string{}, map[string]string{}
+		for _, a := range got.Arrows {
+			want := got.Owner[a.Conn]
+			if a.Client != want || a.Color == "" || a.Tag == "" {
+				t.Errorf("%s: broker-leg arrow %d %q (conn %s, of %q) is tagged client %q, colour %q, tag %q", step, a.Seq, a.Label, a.Conn, want, a.Client, a.Color, a.Tag)
+				continue
+			}
+			if c, ok := colors[want]; ok && c != a.Color || tags[want] != "" && tags[want] != a.Tag {
+				t.Errorf("%s: client %s drawn in two colours or names: %s %s, %s %s", step, want, c, a.Color, tags[want], a.Tag)
+			}
+			colors[want], tags[want] = a.Color, a.Tag
+		}
+		if len(colors) != 2 || colors["device"] == colors["app"] || tags["device"] == tags["app"] {
+			t.Errorf("%s: the two clients' connections are not told apart: colours %v, tags %v", step, colors, tags)
+		}
+		for i, sp := range got.Spans {
+			for _, c := range sp {
+				if c != sp[0] {
+					t.Errorf("%s: bracket %d joins connections %v", step, i, sp)
+					break
+				}
+			}
+		}
+	}
+	runLesson(t, ctx, "qos", func(i int) {
+		if i == 3 { // QoS 2: both clients' four-step exchanges on the broker leg
+			waitFor(t, ctx, "the app's PUBCOMP on the broker leg", `lifeline.trace().some(e => e.kind === 'mqtt.PUBCOMP' && e.leg === 'proxy-broker' && e.from === 'proxy')`, 10*time.Second)
+			check("QoS 2 step")
+			screenshot(t, ctx, "several-clients-qos2")
+		}
+	})
 }

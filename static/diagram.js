@@ -28,6 +28,7 @@ export class Diagram {
     this.lastWindow = '';
     this.view = null;
     this.labels = {}; // party -> a friendlier lane heading (a lesson's "Cloud app")
+    this.connClient = new Map(); // conn -> the page's client that opened it (from browser-leg arrows)
 
     this.toolbar = root.querySelector('.diagram-toolbar');
     this.followBtn = root.querySelector('#follow');
@@ -86,6 +87,7 @@ export class Diagram {
   // seq numbers may be reused. A live diagram follows new arrows; an opened
   // trace is shown from its top.
   reset(follow) {
+    this.connClient.clear();
     this.layoutKey = '';
     this.lastWindow = '';
     this.lastVersion = -1;
@@ -183,7 +185,8 @@ export class Diagram {
     const lanesW = W - TIME_W - GUTTER_W;
     const laneX = (i) => TIME_W + (lanesW * (i + 0.5)) / n;
     this.laneW = lanesW / n;
-    const key = `${W}|${H}|${v.lanes.map((l) => `${l.party}=${l.label}=${l.detail || ''}`).join(',')}`;
+    this.learnConns(v);
+    const key = `${W}|${H}|${v.lanes.map((l) => `${l.party}=${l.label}=${l.detail || ''}`).join(',')}|${this.connClient.size}`; // a new connection may tag arrows
     if (key !== this.layoutKey) {
       this.layoutKey = key;
       this.arrows.clear();
@@ -228,14 +231,16 @@ export class Diagram {
     for (const a of v.arrows) {
       keep.add(a.seq);
       let rec = this.arrows.get(a.seq);
-      if (rec && rec.held !== !!a.held) {
-        // The proxy held this packet after it was drawn: draw it again.
+      const marks = `${!!a.held}${!!a.notRelayed}`;
+      if (rec && rec.marks !== marks) {
+        // The proxy held this packet, or closed without relaying it, after
+        // it was drawn: draw it again.
         rec.g.remove();
         this.arrows.delete(a.seq);
         rec = undefined;
       }
       if (!rec) {
-        rec = { g: this.arrow(a, laneX, H), row: a.row, held: !!a.held };
+        rec = { g: this.arrow(a, laneX, H), row: a.row, marks };
         this.arrows.set(a.seq, rec);
         this.arrowsG.append(rec.g);
       } else if (rec.row !== a.row || rec.t !== a.t || rec.delta !== a.delta) {
@@ -301,6 +306,7 @@ export class Diagram {
   // drawing is the page's own: the same arrows, brackets and deadlines.
   standalone(css) {
     const v = this.api._view(0, this.api._total());
+    this.learnConns(v);
     const H = BASE_ROW, HEAD = 44;
     const n = Math.max(v.lanes.length, 1);
     const W = Math.max(760, TIME_W + GUTTER_W + n * 160);
@@ -336,6 +342,29 @@ export class Diagram {
     this.zoomIndex = zoom;
     this.laneW = laneW;
     return new XMLSerializer().serializeToString(svg);
+  }
+
+  // learnConns remembers which of the page's clients opened each
+  // connection, from the arrows of the browser's leg.
+  learnConns(v) {
+    this.lanes = v.lanes;
+    for (const a of v.arrows) {
+      if (a.conn && a.leg === 'browser-proxy') this.connClient.set(a.conn, a.from === 'proxy' ? a.to : a.from);
+    }
+  }
+
+  // client says whose connection a proxy-side arrow (broker or DNS leg)
+  // belongs to when the page has several clients: their connections share
+  // the proxy's and the broker's lifelines, so each arrow is tagged with
+  // the client's name in the client's colour. Null when there is one.
+  client(a) {
+    if (!a.conn || a.leg.startsWith('browser-') || (a.from !== 'proxy' && a.to !== 'proxy')) return null;
+    const clients = (this.lanes || []).map((l) => l.party).filter((p) => [...this.connClient.values()].includes(p));
+    if (clients.length < 2) return null;
+    const party = this.connClient.get(a.conn);
+    const lane = (this.lanes || []).findIndex((l) => l.party === party);
+    const name = party ? this.labels[party] || (lane >= 0 ? this.lanes[lane].label : party) : a.conn;
+    return { party: party || a.conn, name, color: `ct-${Math.max(0, party ? clients.indexOf(party) : lane) % 6}` };
   }
 
   arrow(a, laneX, H) {
@@ -376,8 +405,20 @@ export class Diagram {
     // A label may reach a little past its arrow's ends, over the lifelines.
     const span = Math.abs(x2 - x1) + this.laneW * 0.7;
     const maxChars = Math.max(6, Math.floor(span / (7.2 * ZOOMS[this.zoomIndex])));
-    const shown = label.length > maxChars ? label.slice(0, maxChars - 1) + '…' : label;
-    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: shown }));
+    const who = this.client(a);
+    if (who) {
+      // Whose connection: the client's name and colour, and a dot in that
+      // colour where the arrow leaves or reaches the proxy.
+      g.dataset.client = who.party;
+      g.classList.add(who.color);
+      const px = a.from === 'proxy' ? x1 : x2;
+      g.append(s('circle', { class: 'conn-dot', cx: px + (px === x1 ? dir : -dir) * 4, cy: y, r: 4 }));
+      const tag = `${who.name} ▸ `;
+      g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle' },
+        s('tspan', { class: 'conn-tag', text: tag }), clip(label, Math.max(6, maxChars - tag.length))));
+    } else {
+      g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: clip(label, maxChars) }));
+    }
     if (a.held) {
       // The proxy's lab bench held this packet on arrival (the Go model says which).
       g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
@@ -395,10 +436,9 @@ export class Diagram {
       g.append(s('text', { class: 'badge err drop', x: x2 + dir * 6, y: y + 4, 'text-anchor': dir > 0 ? 'start' : 'end', text: '✕ dropped' }));
     }
     if (a.notRelayed) {
-      // The page sent it, the proxy closed first: it went no further.
+      // The page sent it, the proxy closed first: it went no further (the
+      // model's note, in the tooltip, says so).
       g.append(s('text', { class: 'badge err not-relayed', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '✕ not relayed' }));
-      const tip = g.__tip;
-      g.__tip = () => `${tip()}\nnot relayed: the proxy closed this WebSocket before passing it to a broker`;
     }
     if (a.error) {
       // Under the shaft from its head back, short of the "kernel" badge at
