@@ -169,7 +169,14 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.follow(it)
 	m.relay(it)
 	m.causal(it)
-	if m.unordered || m.skewed && src != Imported {
+	if m.skewed {
+		// The causal order moved items: one of its clock drawn after it
+		// (moved past its time) asks for a new pass.
+		for _, o := range m.items[it.ord-m.dropped+1:] {
+			m.unordered = m.unordered || o.src == src
+		}
+	}
+	if m.unordered {
 		m.unordered = false
 		m.moved()
 	}
