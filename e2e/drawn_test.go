@@ -172,15 +172,21 @@ func TestSeveralClientsToldApart(t *testing.T) {
 			const owner = {};
 			for (const a of v.arrows) if (a.leg === 'browser-proxy' && a.conn) owner[a.conn] = a.from === 'proxy' ? a.to : a.from;
 			const spans = v.spans.map(sp => sp.rows.map(r => v.arrows[r].conn || ''));
-			return JSON.stringify({arrows, owner, spans});
+			// The brackets of the broker leg in their client's colour.
+			const brackets = [...doc.querySelectorAll('.span[data-exchange]')].map(g => {
+				const a = v.arrows.find(a => a.exchange === +g.dataset.exchange);
+				return {Leg: a.leg, Conn: a.conn || '', Color: [...g.classList].find(c => /^ct-/.test(c)) || ''};
+			});
+			return JSON.stringify({arrows, owner, spans, brackets});
 		})()`)
 		var got struct {
 			Arrows []struct {
 				Seq                             int
 				Conn, Client, Color, Tag, Label string
 			}
-			Owner map[string]string
-			Spans [][]string
+			Owner    map[string]string
+			Spans    [][]string
+			Brackets []struct{ Leg, Conn, Color string }
 		}
 		if err := json.Unmarshal([]byte(js), &got); err != nil {
 			t.Fatal(err)
@@ -202,6 +208,18 @@ func TestSeveralClientsToldApart(t *testing.T) {
 		}
 		if len(colors) != 2 || colors["device"] == colors["app"] || tags["device"] == tags["app"] {
 			t.Errorf("%s: the two clients' connections are not told apart: colours %v, tags %v", step, colors, tags)
+		}
+		onBroker := 0
+		for _, b := range got.Brackets {
+			if b.Leg == "proxy-broker" {
+				onBroker++
+			}
+			if b.Leg == "proxy-broker" && b.Color != colors[got.Owner[b.Conn]] {
+				t.Errorf("%s: a bracket of %s's connection %s is coloured %q, its arrows %q", step, got.Owner[b.Conn], b.Conn, b.Color, colors[got.Owner[b.Conn]])
+			}
+		}
+		if onBroker < 2 {
+			t.Errorf("%s: %d brackets drawn on the broker leg, want the QoS 2 exchanges of both clients", step, onBroker)
 		}
 		for i, sp := range got.Spans {
 			for _, c := range sp {

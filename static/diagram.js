@@ -260,22 +260,25 @@ export class Diagram {
     }
 
     clear(this.spansG);
-    this.drawSpans(this.spansG, v.spans || [], W, H);
+    this.drawSpans(this.spansG, v, W, H);
     clear(this.deadlinesG);
     this.drawDeadlines(this.deadlinesG, v.deadlines || [], laneX, W, H);
 
     this.updateInfo(v);
   }
 
-  // drawSpans draws the exchanges in the gutter: a bracket from the
-  // request to its last answer.
-  drawSpans(into, spans, W, H) {
+  // drawSpans draws the exchanges of view v in the gutter: a bracket from
+  // the request to its last answer, in its client's colour on the proxy's
+  // broker leg when the page has several clients (see client).
+  drawSpans(into, v, W, H) {
     const gx = W - GUTTER_W + 8;
-    for (const sp of spans) {
+    for (const sp of v.spans || []) {
       if (sp.column < 0 || !sp.rows || sp.rows.length < 2) continue;
       const x = gx + sp.column * COL_W;
       const ya = sp.rows[0] * H + H * 0.62, yb = sp.rows[sp.rows.length - 1] * H + H * 0.62;
-      const g = s('g', { class: `span c-${sp.class}${sp.done ? '' : ' open'}${sp.exchange === this.selectedExchange ? ' selected' : ''}` },
+      const one = v.arrows.find((a) => a.exchange === sp.exchange); // the view has a span for an arrow it shows
+      const who = one && this.client(one);
+      const g = s('g', { class: `span c-${sp.class}${who ? ` ${who.color} of-client` : ''}${sp.done ? '' : ' open'}${sp.exchange === this.selectedExchange ? ' selected' : ''}`, dataset: { exchange: String(sp.exchange) } },
         s('title', { text: sp.name + (sp.done ? '' : ' (waiting for the answer)') }),
         s('line', { x1: x, x2: x, y1: ya, y2: yb }));
       for (const r of sp.rows) g.append(s('line', { class: 'tick', x1: x - 5, x2: x, y1: r * H + H * 0.62, y2: r * H + H * 0.62 }));
@@ -334,7 +337,7 @@ export class Diagram {
     const deadlines = s('g', { class: 'deadlines' });
     this.drawDeadlines(deadlines, v.deadlines || [], laneX, W, H);
     const spans = s('g', { class: 'spans' });
-    this.drawSpans(spans, v.spans || [], W, H);
+    this.drawSpans(spans, v, W, H);
     const arrows = s('g', { class: 'arrows' });
     for (const a of v.arrows) arrows.append(this.arrow(a, laneX, H));
     body.append(lanes, deadlines, spans, arrows);
