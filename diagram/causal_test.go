@@ -219,3 +219,27 @@ func TestBracketsKeepToTheirConnection(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAddRelayed adds a flood of packets the page sent and the
+// proxy's relays of them (an arrow each), with a ping that misjudged the
+// page's clock by 3 ms: what the causal order costs per arrow.
+func BenchmarkAddRelayed(b *testing.B) {
+	for _, skew := range []float64{0, 3} {
+		b.Run("ping off by "+strconv.FormatFloat(skew, 'g', -1, 64)+" ms", func(b *testing.B) {
+			m := New(Options{})
+			m.AddClockSample(Sample{Sent: 0, Received: 0.2, Server: 1000 + skew + 0.1})
+			pkts := make([][]byte, 64)
+			for i := range pkts {
+				pkts[i] = pktPublish(0, 0, "bench/"+strconv.Itoa(i), "21.5")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				at := float64(i) * 0.5
+				p := pkts[i%len(pkts)]
+				m.Add(mq(at, bp, "browser", "proxy", p), Local)
+				m.Add(mq(1000+at+0.1, pb, "proxy", "broker", p), Remote)
+			}
+		})
+	}
+}

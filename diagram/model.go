@@ -177,8 +177,10 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 		}
 	}
 	if m.unordered {
+		// Realigned on the next read: at most once a frame however fast
+		// packets come.
 		m.unordered = false
-		m.moved()
+		m.stale = true
 	}
 	m.held(it)
 	if len(m.items) > m.max {
