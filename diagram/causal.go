@@ -44,8 +44,9 @@ func (m *Model) base(it *item) float64 {
 }
 
 // follows records that effect must be drawn after cause (a cause on the
-// other clock; a later one replaces it); it reports whether that is new. (Not inlined: it is called in five
-// places, and the wasm budget counts every copy.)
+// other clock; a later one replaces it); it reports whether that is new.
+// (Not inlined: it is called in five places, and the wasm budget counts
+// every copy.)
 //
 //go:noinline
 func (m *Model) follows(effect, cause *item) bool {
