@@ -108,6 +108,7 @@ func (m *Model) learnNames(b []byte) bool {
 // each group in order of first appearance.
 func (m *Model) layout() {
 	type placed struct {
+		_ noEq
 		Lane
 		rank, order int
 	}
@@ -122,7 +123,7 @@ func (m *Model) layout() {
 			continue
 		}
 		at[key] = len(lanes)
-		lanes = append(lanes, placed{l, rank, p.order})
+		lanes = append(lanes, placed{Lane: l, rank: rank, order: p.order})
 	}
 	sort.Slice(lanes, func(i, j int) bool {
 		if lanes[i].rank != lanes[j].rank {

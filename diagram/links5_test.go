@@ -125,9 +125,9 @@ func TestSubscriptionIDLinks(t *testing.T) {
 	unknown := b.send("c1", "broker", "app", pub5("plant/a/t", ids(3)))
 	elsewhere := b.send("c2", "broker", "app", pub5("plant/a/t", ids(7)))
 
-	same(t, "two subscriptions", b.links(both), MQTT5{Subs: []SubRef{{7, "plant/#"}, {9, "plant/+/t x"}}})
-	same(t, "unknown id", b.links(unknown), MQTT5{Subs: []SubRef{{3, ""}}})
-	same(t, "another connection", b.links(elsewhere), MQTT5{Subs: []SubRef{{7, ""}}})
+	same(t, "two subscriptions", b.links(both), MQTT5{Subs: []SubRef{{ID: 7, Filter: "plant/#"}, {ID: 9, Filter: "plant/+/t x"}}})
+	same(t, "unknown id", b.links(unknown), MQTT5{Subs: []SubRef{{ID: 3}}})
+	same(t, "another connection", b.links(elsewhere), MQTT5{Subs: []SubRef{{ID: 7}}})
 }
 
 // TestLinksIgnore311AndGarbage: 3.1.1 packets and undecodable bytes get no

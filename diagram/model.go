@@ -42,6 +42,10 @@ type item struct {
 	exchange int
 	held     bool   // see Arrow.Held
 	mqtt5    *MQTT5 // links5
+
+	after      *item // drawn after this (causal.go)
+	relayed    bool  // a packet the page sent, paired with the proxy's relay of it
+	notRelayed bool  // see Arrow.NotRelayed
 }
 
 // connKey names a connection on a leg.
@@ -85,6 +89,11 @@ type Model struct {
 
 	links  links5 // MQTT 5.0 properties across packets (links5.go)
 	timers timers // the broker's timers (timers.go)
+
+	// The causal order (causal.go).
+	pconns    map[string]*pageConn
+	unordered bool // an effect is drawn before its cause, or the offset moved
+	skewed    bool // the last order pass moved items
 }
 
 // New returns an empty Model. Not inlined: one copy in the wasm, not one
@@ -111,6 +120,7 @@ func New(opts Options) *Model {
 		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
 		relays:    map[relayKey][]relayEnd{},
+		pconns:    map[string]*pageConn{},
 		nextSeq:   1,
 		nextEx:    1,
 	}
@@ -150,9 +160,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 		it.e.Seq = m.nextSeq
 		m.nextSeq++
 	}
-	if src == Remote {
-		it.e.T = m.clock.ToPage(e.T)
-	}
+	it.e.T = m.base(it)
 	m.bySeq[it.e.Seq] = it
 	m.counts[it.class]++
 	m.learn(&it.e)
@@ -161,6 +169,20 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.followTimers(it, m.links.add(it))
 	m.follow(it)
 	m.relay(it)
+	m.causal(it)
+	if m.skewed {
+		// The causal order moved items: one of its clock drawn after it
+		// (moved past its time) asks for a new pass.
+		for _, o := range m.items[it.ord-m.dropped+1:] {
+			m.unordered = m.unordered || o.src == src
+		}
+	}
+	if m.unordered {
+		// Realigned on the next read: at most once a frame however fast
+		// packets come.
+		m.unordered = false
+		m.stale = true
+	}
 	m.held(it)
 	if len(m.items) > m.max {
 		m.pageOut(max(1, m.max/10))

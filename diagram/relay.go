@@ -29,10 +29,7 @@ func fnv(b []byte) uint64 {
 }
 
 // relayEnd is one side of a packet the proxy relayed.
-type relayEnd struct {
-	t      float64 // raw time
-	remote bool
-}
+type relayEnd struct{ it *item }
 
 // maxRelays bounds the packets waiting for their other half (the server
 // may drop trace entries under load).
@@ -77,8 +74,8 @@ func (m *Model) relay(it *item) {
 	key := relayKey{up, e.Conn, len(e.Bytes), fnv(e.Bytes)}
 	remote := it.src == Remote
 	q := m.relays[key]
-	if len(q) == 0 || q[0].remote == remote {
-		m.relays[key] = append(q, relayEnd{it.rawT, remote})
+	if len(q) == 0 || (q[0].it.src == Remote) == remote {
+		m.relays[key] = append(q, relayEnd{it})
 		m.relayOrder = append(m.relayOrder, key)
 		if len(m.relayOrder) > maxRelays {
 			old := m.relayOrder[0]
@@ -97,18 +94,17 @@ func (m *Model) relay(it *item) {
 	} else {
 		delete(m.relays, key)
 	}
-	page, server := it.rawT, other.t
+	page, server := it, other.it
 	if remote {
-		page, server = other.t, it.rawT
+		page, server = other.it, it
 	}
-	var changed bool
 	if up {
-		changed = m.clock.Before(page, server)
+		page.relayed = true
+		m.follows(server, page)
+		m.unordered = m.clock.Before(page.rawT, server.rawT) || m.unordered
 	} else {
-		changed = m.clock.After(page, server)
-	}
-	if changed {
-		m.moved()
+		m.follows(page, server)
+		m.unordered = m.clock.After(page.rawT, server.rawT) || m.unordered
 	}
 }
 
@@ -129,15 +125,22 @@ func (m *Model) fresh() {
 	}
 }
 
-// realign moves the server's entries to the current offset and re-sorts.
+// realign moves the server's entries to the current offset, re-sorts and
+// puts every effect after its cause (causal.go).
 func (m *Model) realign() {
 	m.stale = false
 	for _, it := range m.items {
-		if it.src == Remote {
-			it.e.T = m.clock.ToPage(it.rawT)
-		}
+		it.e.T = m.base(it)
 	}
-	sort.SliceStable(m.items, func(i, j int) bool { return m.items[i].e.T < m.items[j].e.T })
+	// Ties keep the order of arrival (seq), which on one clock is its order.
+	byT := func(i, j int) bool {
+		a, b := &m.items[i].e, &m.items[j].e
+		return a.T < b.T || a.T == b.T && a.Seq < b.Seq
+	}
+	sort.SliceStable(m.items, byT)
+	if m.order() {
+		sort.SliceStable(m.items, byT)
+	}
 	for i, it := range m.items {
 		it.ord = m.dropped + i
 	}

@@ -45,6 +45,10 @@ type Arrow struct {
 	// held it there (a lab.hold entry with its bytes followed): its
 	// forwarding, if any, is drawn when it happens.
 	Held bool `json:"held,omitempty"`
+	// NotRelayed marks a packet the page sent that the proxy never passed
+	// to a broker: the proxy closed the WebSocket first (a refused or
+	// failed dial, a session ending) and its trace shows no relay of it.
+	NotRelayed bool `json:"notRelayed,omitempty"`
 	// MQTT5 links the arrow to others by its MQTT 5.0 properties: alias,
 	// request/response, subscriptions (links5.go).
 	MQTT5 *MQTT5 `json:"mqtt5,omitempty"`
@@ -243,6 +247,7 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
 		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
+		NotRelayed: it.notRelayed,
 	}
 }
 

@@ -28,6 +28,7 @@ export class Diagram {
     this.lastWindow = '';
     this.view = null;
     this.labels = {}; // party -> a friendlier lane heading (a lesson's "Cloud app")
+    this.connClient = new Map(); // conn -> the page's client that opened it (from browser-leg arrows)
 
     this.toolbar = root.querySelector('.diagram-toolbar');
     this.followBtn = root.querySelector('#follow');
@@ -105,6 +106,7 @@ export class Diagram {
   // seq numbers may be reused. A live diagram follows new arrows; an opened
   // trace is shown from its top.
   reset(follow) {
+    this.connClient.clear();
     this.layoutKey = '';
     this.lastWindow = '';
     this.lastVersion = -1;
@@ -209,7 +211,8 @@ export class Diagram {
     const lanesW = W - timeW - GUTTER_W;
     const laneX = (i) => timeW + (lanesW * (i + 0.5)) / n;
     this.laneW = lanesW / n;
-    const key = `${W}|${H}|${v.lanes.map((l) => `${l.party}=${l.label}=${l.detail || ''}`).join(',')}`;
+    this.learnConns(v);
+    const key = `${W}|${H}|${v.lanes.map((l) => `${l.party}=${l.label}=${l.detail || ''}`).join(',')}|${this.connClient.size}`; // a new connection may tag arrows
     if (key !== this.layoutKey) {
       this.layoutKey = key;
       this.arrows.clear();
@@ -254,14 +257,16 @@ export class Diagram {
     for (const a of v.arrows) {
       keep.add(a.seq);
       let rec = this.arrows.get(a.seq);
-      if (rec && rec.held !== !!a.held) {
-        // The proxy held this packet after it was drawn: draw it again.
+      const marks = `${!!a.held}${!!a.notRelayed}`;
+      if (rec && rec.marks !== marks) {
+        // The proxy held this packet, or closed without relaying it, after
+        // it was drawn: draw it again.
         rec.g.remove();
         this.arrows.delete(a.seq);
         rec = undefined;
       }
       if (!rec) {
-        rec = { g: this.arrow(a, laneX, H), row: a.row, held: !!a.held };
+        rec = { g: this.arrow(a, laneX, H), row: a.row, marks };
         this.arrows.set(a.seq, rec);
         this.arrowsG.append(rec.g);
       } else if (rec.row !== a.row || rec.t !== a.t || rec.delta !== a.delta) {
@@ -281,22 +286,25 @@ export class Diagram {
     }
 
     clear(this.spansG);
-    this.drawSpans(this.spansG, v.spans || [], W, H);
+    this.drawSpans(this.spansG, v, W, H);
     clear(this.deadlinesG);
     this.drawDeadlines(this.deadlinesG, v.deadlines || [], laneX, W, H);
 
     this.updateInfo(v);
   }
 
-  // drawSpans draws the exchanges in the gutter: a bracket from the
-  // request to its last answer.
-  drawSpans(into, spans, W, H) {
+  // drawSpans draws the exchanges of view v in the gutter: a bracket from
+  // the request to its last answer, in its client's colour on the proxy's
+  // broker leg when the page has several clients (see client).
+  drawSpans(into, v, W, H) {
     const gx = W - GUTTER_W + 8;
-    for (const sp of spans) {
+    for (const sp of v.spans || []) {
       if (sp.column < 0 || !sp.rows || sp.rows.length < 2) continue;
       const x = gx + sp.column * COL_W;
       const ya = sp.rows[0] * H + H * 0.62, yb = sp.rows[sp.rows.length - 1] * H + H * 0.62;
-      const g = s('g', { class: `span c-${sp.class}${sp.done ? '' : ' open'}${sp.exchange === this.selectedExchange ? ' selected' : ''}` },
+      const one = v.arrows.find((a) => a.exchange === sp.exchange); // the view has a span for an arrow it shows
+      const who = one && this.client(one);
+      const g = s('g', { class: `span c-${sp.class}${who ? ` ${who.color} of-client` : ''}${sp.done ? '' : ' open'}${sp.exchange === this.selectedExchange ? ' selected' : ''}`, dataset: { exchange: String(sp.exchange) } },
         s('title', { text: sp.name + (sp.done ? '' : ' (waiting for the answer)') }),
         s('line', { x1: x, x2: x, y1: ya, y2: yb }));
       for (const r of sp.rows) g.append(s('line', { class: 'tick', x1: x - 5, x2: x, y1: r * H + H * 0.62, y2: r * H + H * 0.62 }));
@@ -328,6 +336,7 @@ export class Diagram {
   // drawing is the page's own: the same arrows, brackets and deadlines.
   standalone(css) {
     const v = this.api._view(0, this.api._total());
+    this.learnConns(v);
     const H = BASE_ROW, HEAD = 44;
     const n = Math.max(v.lanes.length, 1);
     const W = Math.max(760, TIME_W + GUTTER_W + n * 160);
@@ -355,7 +364,7 @@ export class Diagram {
     const deadlines = s('g', { class: 'deadlines' });
     this.drawDeadlines(deadlines, v.deadlines || [], laneX, W, H);
     const spans = s('g', { class: 'spans' });
-    this.drawSpans(spans, v.spans || [], W, H);
+    this.drawSpans(spans, v, W, H);
     const arrows = s('g', { class: 'arrows' });
     for (const a of v.arrows) arrows.append(this.arrow(a, laneX, H));
     body.append(lanes, deadlines, spans, arrows);
@@ -363,6 +372,29 @@ export class Diagram {
     this.zoomIndex = zoom;
     this.laneW = laneW;
     return new XMLSerializer().serializeToString(svg);
+  }
+
+  // learnConns remembers which of the page's clients opened each
+  // connection, from the arrows of the browser's leg.
+  learnConns(v) {
+    this.lanes = v.lanes;
+    for (const a of v.arrows) {
+      if (a.conn && a.leg === 'browser-proxy') this.connClient.set(a.conn, a.from === 'proxy' ? a.to : a.from);
+    }
+  }
+
+  // client says whose connection a proxy-side arrow (broker or DNS leg)
+  // belongs to when the page has several clients: their connections share
+  // the proxy's and the broker's lifelines, so each arrow is tagged with
+  // the client's name in the client's colour. Null when there is one.
+  client(a) {
+    if (!a.conn || a.leg.startsWith('browser-') || (a.from !== 'proxy' && a.to !== 'proxy')) return null;
+    const clients = (this.lanes || []).map((l) => l.party).filter((p) => [...this.connClient.values()].includes(p));
+    if (clients.length < 2) return null;
+    const party = this.connClient.get(a.conn);
+    const lane = (this.lanes || []).findIndex((l) => l.party === party);
+    const name = party ? this.labels[party] || (lane >= 0 ? this.lanes[lane].label : party) : a.conn;
+    return { party: party || a.conn, name, color: `ct-${Math.max(0, party ? clients.indexOf(party) : lane) % 6}` };
   }
 
   arrow(a, laneX, H) {
@@ -406,7 +438,20 @@ export class Diagram {
     // A close whose reason is its error says it once: the code above the
     // arrow, the reason in red below it.
     const said = a.error && label.endsWith(a.error) && label.length > a.error.length ? label.slice(0, -a.error.length).replace(/[\s:]+$/, '') : label;
-    g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: clip(said, maxChars) }));
+    const who = this.client(a);
+    if (who) {
+      // Whose connection: the client's name and colour, and a dot in that
+      // colour where the arrow leaves or reaches the proxy.
+      g.dataset.client = who.party;
+      g.classList.add(who.color);
+      const px = a.from === 'proxy' ? x1 : x2;
+      g.append(s('circle', { class: 'conn-dot', cx: px + (px === x1 ? dir : -dir) * 4, cy: y, r: 4 }));
+      const tag = `${who.name} ▸ `;
+      g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle' },
+        s('tspan', { class: 'conn-tag', text: tag }), clip(said, Math.max(6, maxChars - tag.length))));
+    } else {
+      g.append(s('text', { class: 'label', x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle', text: clip(said, maxChars) }));
+    }
     if (a.held) {
       // The proxy's lab bench held this packet on arrival (the Go model says which).
       g.append(s('text', { class: 'badge held-badge', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '‖ held at the proxy' }));
@@ -423,8 +468,17 @@ export class Diagram {
     if (drop) {
       g.append(s('text', { class: 'badge err drop', x: x2 + dir * 6, y: y + 4, 'text-anchor': dir > 0 ? 'start' : 'end', text: '✕ dropped' }));
     }
+    if (a.notRelayed) {
+      // The page sent it, the proxy closed first: it went no further (the
+      // model's note, in the tooltip, says so).
+      g.append(s('text', { class: 'badge err not-relayed', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: '✕ not relayed' }));
+    }
     if (a.error) {
-      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: clip(`✕ ${a.error}`, Math.max(12, Math.floor((Math.abs(x2 - x1) + this.laneW * 0.45) / (6.6 * ZOOMS[this.zoomIndex])))) }));
+      // Under the shaft from its head back, short of the "kernel" badge at
+      // its tail when there is one (else a little past the tail).
+      const zoom = ZOOMS[this.zoomIndex];
+      const room = a.observed === 'kernel' ? Math.abs(x2 - x1) - 12 - 46 * zoom : Math.abs(x2 - x1) + this.laneW * 0.45;
+      g.append(s('text', { class: 'badge err', x: x2 - dir * 6, y: y + 11, 'text-anchor': dir > 0 ? 'end' : 'start', text: clip(`✕ ${a.error}`, Math.max(8, Math.floor(room / (6.6 * zoom)))) }));
     }
     return g;
   }

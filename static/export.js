@@ -41,6 +41,8 @@ export function svgCSS(classes) {
     const c = v(`--c-${cls}`);
     rules.push(`.c-${cls} .shaft, .span.c-${cls} line { stroke: ${c}; }`, `.c-${cls} .head { fill: ${c}; }`);
   }
+  for (let i = 0; i < 6; i++) rules.push(`.ct-${i} .conn-tag, .ct-${i} .conn-dot { fill: ${v(`--ct-${i}`)}; }`, `.span.ct-${i}.of-client line { stroke: ${v(`--ct-${i}`)}; }`);
+  rules.push(`.arrow .conn-tag { font-weight: 700; }`, `.arrow .conn-dot { stroke: ${panel}; stroke-width: 1.5; }`);
   rules.push(`.arrow.error .shaft { stroke: ${err}; stroke-dasharray: 3 3; }`, `.arrow.error .head { fill: ${err}; }`);
   return rules.join('\n');
 }

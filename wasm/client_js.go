@@ -327,10 +327,11 @@ func (s *session) event(ev client.Event) {
 	case client.EventDial:
 		s.dial()
 	case client.EventSend:
-		if s.sock != nil {
-			s.sock.send(ev.Bytes)
+		// What the browser discarded (the proxy's close had arrived) never
+		// happened on the wire, and is not drawn.
+		if s.sock != nil && s.sock.send(ev.Bytes) {
+			s.record(mqttKind(ev.Bytes), s.party, s.peer, "", ev.Bytes, trace.ObservedWire) // labelled when drawn
 		}
-		s.record(mqttKind(ev.Bytes), s.party, s.peer, "", ev.Bytes, trace.ObservedWire) // labelled when drawn
 	case client.EventReceive:
 		if ca, ok := ev.Packet.(*codec.Connack); ok {
 			s.refused = ""

@@ -143,11 +143,16 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 // protocol is the subprotocol the server chose.
 func (s *socket) protocol() string { return s.ws.Get("protocol").String() }
 
-// send writes one binary message.
-func (s *socket) send(b []byte) {
-	if s.open {
-		s.ws.Call("send", bytesToJS(b))
+// send writes one binary message and reports whether the browser took it
+// for the wire: once the server's close frame has arrived (the socket is
+// closing, or closed with its close event still queued) the browser
+// discards what is sent [WebSocket standard, send()].
+func (s *socket) send(b []byte) bool {
+	if !s.open || s.ws.Get("readyState").Int() != 1 {
+		return false
 	}
+	s.ws.Call("send", bytesToJS(b))
+	return true
 }
 
 // sendText writes one text message.

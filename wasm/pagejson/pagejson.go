@@ -152,6 +152,9 @@ func writeArrow(w *jsonw.Writer, a *diagram.Arrow) {
 	if a.Held {
 		w.KBool("held", true)
 	}
+	if a.NotRelayed {
+		w.KBool("notRelayed", true)
+	}
 	if m := a.MQTT5; m != nil {
 		writeMQTT5(w, m)
 	}

@@ -37,7 +37,13 @@ func TestJSONMatchesTheSchema(t *testing.T) {
 	m.Add(entries[0], diagram.Local)
 	m.Add(entries[1], diagram.Remote)
 	m.Add(entries[2], diagram.Remote)
+	// A CONNECT the proxy closed without relaying (notRelayed).
+	m.Add(trace.Entry{T: 5, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Conn: "c2", Version: 4}, diagram.Local)
+	m.Add(trace.Entry{T: 1004.5, Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: "ws.close", Observed: "wire", Conn: "c2", Error: "refused"}, diagram.Remote)
 	v := m.View(0, 10)
+	if n := len(v.Arrows); n != 5 || !v.Arrows[4].NotRelayed && !v.Arrows[3].NotRelayed {
+		t.Fatalf("want five arrows, one not relayed: %+v", v.Arrows)
+	}
 
 	same := func(t *testing.T, got []byte, want any) {
 		t.Helper()
