@@ -138,9 +138,8 @@ func (m *Model) realign() {
 		}
 	}
 	sort.SliceStable(m.items, func(i, j int) bool { return m.items[i].e.T < m.items[j].e.T })
-	for i, it := range m.items {
-		it.ord = m.dropped + i
-	}
+	m.ordered = 0
+	m.order()
 	if m.rows != nil {
 		m.refilter()
 	}

@@ -114,6 +114,7 @@ func (m *Model) at(row int) *item {
 
 // rowOf returns the row of it, or -1 when it is filtered out.
 func (m *Model) rowOf(it *item) int {
+	m.order()
 	if m.rows == nil {
 		return it.ord - m.dropped
 	}
