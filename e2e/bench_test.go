@@ -73,16 +73,22 @@ func percentile(xs []float64, p float64) float64 {
 }
 
 // BenchmarkPageIncoming subscribes the page through the proxy and publishes
-// 2,000 messages a second for 30 s (LIFELINE_BENCH_SECONDS) into the
-// embedded broker; it reports the frame intervals the page kept (p50, p95,
-// max), its memory at the end, and the messages the list counted against
-// the messages sent.
+// 10,000 messages a second (LIFELINE_BENCH_RATE) for 30 s
+// (LIFELINE_BENCH_SECONDS) into the embedded broker; it reports the frame
+// intervals the page kept (p50, p95, max), its memory every 10 s (the wasm
+// memory and the JS heap, as the page and as CDP's Performance.getMetrics
+// see it), the messages the list counted against the messages sent, and
+// the arrows the diagram added (kept and paged out) against two a message
+// (the page's leg and the broker's).
 func BenchmarkPageIncoming(b *testing.B) {
 	seconds := 30
 	if v, err := strconv.Atoi(getenv("LIFELINE_BENCH_SECONDS", "30")); err == nil && v > 0 {
 		seconds = v
 	}
-	const rate = 2000
+	rate := 10000
+	if v, err := strconv.Atoi(getenv("LIFELINE_BENCH_RATE", "10000")); err == nil && v > 0 {
+		rate = v
+	}
 	for i := 0; i < b.N; i++ {
 		s := startServer(b, "-embedded-broker", "127.0.0.1:0")
 		ctx := newBrowser(b)
@@ -99,35 +105,53 @@ func BenchmarkPageIncoming(b *testing.B) {
 		run(`lifeline.ready.then(() => lifeline.connect({keepAlive: 30, clientId: 'bench-page'}))`)
 		run(`lifeline.subscribe('bench/#', {qos: 0})`)
 		broker := embeddedBroker(b, s)
-		run(`(() => { window.__frames = []; const f = (t) => { window.__frames.push(t); requestAnimationFrame(f); }; requestAnimationFrame(f); window.__mem = []; window.__memTimer = setInterval(() => window.__mem.push(lifeline._memory()), 5000); return true; })()`)
-
-		metrics := func() map[string]float64 {
-			m, err := chromedp.Run(ctx, chromedp.Action[map[string]float64](func(ctx context.Context, t *chromedp.Target) (map[string]float64, error) {
-				if _, err := cdp.Call(ctx, t, performance.Enable, performance.EnableParams{}); err != nil {
-					return nil, err
-				}
-				r, err := cdp.Call(ctx, t, performance.GetMetrics, cdp.Empty{})
-				if err != nil {
-					return nil, err
-				}
-				out := map[string]float64{}
-				for _, m := range r.Metrics {
-					out[m.Name] = m.Value
-				}
-				return out, nil
-			}))
+		arrows := func() int {
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`lifeline._total() + lifeline._view(0,0).pagedOut.count`))
 			if err != nil {
 				b.Fatal(err)
 			}
-			return m
+			return n
 		}
-		before := metrics()
+		arrows0 := arrows()
+		run(`(() => { window.__frames = []; const f = (t) => { window.__frames.push(t); requestAnimationFrame(f); }; requestAnimationFrame(f); window.__mem = []; window.__memTimer = setInterval(() => window.__mem.push(lifeline._memory()), 10000); return true; })()`)
+
+		before, err := cdpMetrics(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// CDP's view of the heap every 10 s while the flood runs.
+		t0 := time.Now()
+		heap := make(chan []string, 1)
+		go func() {
+			var out []string
+			defer func() { heap <- out }()
+			for t := 10; t <= seconds; t += 10 {
+				time.Sleep(time.Until(t0.Add(time.Duration(t)*time.Second - 100*time.Millisecond)))
+				m, err := cdpMetrics(ctx)
+				if err != nil {
+					out = append(out, err.Error())
+					return
+				}
+				out = append(out, strconv.Itoa(t)+" s: JSHeapUsedSize "+strconv.FormatFloat(m["JSHeapUsedSize"]/1e6, 'f', 1, 64)+" MB, "+strconv.Itoa(int(m["Nodes"]))+" DOM nodes")
+			}
+		}()
+		stopProf := func() {}
+		if getenv("LIFELINE_BENCH_PROFILE", "") == "flood" {
+			stopProf = profileStart(b, ctx, "the flood")
+		}
 		sent := publish(b, broker, rate, time.Duration(seconds)*time.Second)
-		after := metrics()
+		took := time.Since(t0)
+		stopProf()
+		after, err := cdpMetrics(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
 		for _, k := range []string{"TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"} {
 			b.Logf("%s: %.2f s of %d s", k, after[k]-before[k], seconds)
 		}
-		deadline := time.Now().Add(20 * time.Second)
+		// The flood's frames only: the page may catch up afterwards.
+		run(`(window.__floodEnd = window.__frames.length, true)`)
+		deadline := time.Now().Add(60 * time.Second)
 		var got int
 		for time.Now().Before(deadline) {
 			v, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`lifeline._messages(1e12).total`))
@@ -136,6 +160,8 @@ func BenchmarkPageIncoming(b *testing.B) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		caughtUp := time.Since(t0) - took
+		time.Sleep(time.Second) // the broker leg's last arrows
 		var res struct {
 			Frames []float64
 			Mem    []map[string]float64
@@ -143,7 +169,7 @@ func BenchmarkPageIncoming(b *testing.B) {
 			Arrows int
 			Paged  int
 		}
-		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(clearInterval(window.__memTimer), JSON.stringify({Frames: window.__frames, Mem: window.__mem.concat([lifeline._memory()]), Listed: document.getElementById('msg-count').dataset.total, Arrows: lifeline._total(), Paged: lifeline._view(0,0).pagedOut.count}))`))
+		js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(clearInterval(window.__memTimer), JSON.stringify({Frames: window.__frames.slice(0, window.__floodEnd), Mem: window.__mem, Listed: document.getElementById('msg-count').dataset.total, Arrows: lifeline._total(), Paged: lifeline._view(0,0).pagedOut.count}))`))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -154,20 +180,22 @@ func BenchmarkPageIncoming(b *testing.B) {
 		for j := 1; j < len(res.Frames); j++ {
 			gaps = append(gaps, res.Frames[j]-res.Frames[j-1])
 		}
+		added := res.Arrows + res.Paged - arrows0
 		b.ReportMetric(float64(sent), "msgs-sent")
 		b.ReportMetric(float64(got), "msgs-counted")
+		b.ReportMetric(float64(added), "arrows-added")
 		b.ReportMetric(percentile(gaps, 0.5), "ms-frame-p50")
 		b.ReportMetric(percentile(gaps, 0.95), "ms-frame-p95")
 		b.ReportMetric(percentile(gaps, 1), "ms-frame-max")
 		b.ReportMetric(float64(res.Arrows), "arrows-kept")
 		b.ReportMetric(float64(res.Paged), "arrows-paged-out")
+		var mem []string
 		for j, m := range res.Mem {
-			b.Logf("memory at %2d s: wasm %.1f MB, JS heap %.1f MB, %v DOM nodes", (j+1)*5, m["wasm"]/1e6, m["js"]/1e6, m["nodes"])
+			mem = append(mem, fmt.Sprintf("%2d s: wasm %.1f MB, JS heap %.1f MB, %v DOM nodes", (j+1)*10, m["wasm"]/1e6, m["js"]/1e6, m["nodes"]))
 		}
 		last := res.Mem[len(res.Mem)-1]
 		b.ReportMetric(last["wasm"]/1e6, "MB-wasm-mem")
 		b.ReportMetric(last["js"]/1e6, "MB-js-heap")
-		b.Logf("listed %s of %d sent; %d frames", res.Listed, sent, len(res.Frames))
 		var long []string
 		for j, g := range gaps {
 			if g > 50 {
@@ -175,7 +203,31 @@ func BenchmarkPageIncoming(b *testing.B) {
 			}
 		}
 		b.Logf("%d frames over 50 ms (at:gap): %v", len(long), long)
+		// Printed, not logged: go test shortens a benchmark's log.
+		fmt.Printf("BenchmarkPageIncoming: %d PUBLISH/s for %d s (sent in %.1f s): %d sent, %d counted by the page (listed %s), caught up %.1f s after the flood\n",
+			rate, seconds, took.Seconds(), sent, got, res.Listed, caughtUp.Seconds())
+		fmt.Printf("  frames during the flood: %d, interval p50 %.1f ms, p95 %.1f ms, max %.1f ms; %d over 50 ms\n", len(res.Frames), percentile(gaps, 0.5), percentile(gaps, 0.95), percentile(gaps, 1), len(long))
+		fmt.Printf("  diagram: %d arrows added (%d a message; %d kept, %d paged out of %d in all)\n", added, 2, res.Arrows, res.Paged, res.Arrows+res.Paged)
+		fmt.Printf("  page memory: %s\n  CDP: %s\n", strings.Join(mem, "; "), strings.Join(<-heap, "; "))
 	}
+}
+
+// cdpMetrics reads Chromium's Performance.getMetrics for the page.
+func cdpMetrics(ctx context.Context) (map[string]float64, error) {
+	return chromedp.Run(ctx, chromedp.Action[map[string]float64](func(ctx context.Context, t *chromedp.Target) (map[string]float64, error) {
+		if _, err := cdp.Call(ctx, t, performance.Enable, performance.EnableParams{}); err != nil {
+			return nil, err
+		}
+		r, err := cdp.Call(ctx, t, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]float64{}
+		for _, m := range r.Metrics {
+			out[m.Name] = m.Value
+		}
+		return out, nil
+	}))
 }
 
 func getenv(k, def string) string {
