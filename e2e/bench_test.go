@@ -207,7 +207,8 @@ func BenchmarkPageIncoming(b *testing.B) {
 		fmt.Printf("BenchmarkPageIncoming: %d PUBLISH/s for %d s (sent in %.1f s): %d sent, %d counted by the page (listed %s), caught up %.1f s after the flood\n",
 			rate, seconds, took.Seconds(), sent, got, res.Listed, caughtUp.Seconds())
 		fmt.Printf("  frames during the flood: %d, interval p50 %.1f ms, p95 %.1f ms, max %.1f ms; %d over 50 ms\n", len(res.Frames), percentile(gaps, 0.5), percentile(gaps, 0.95), percentile(gaps, 1), len(long))
-		fmt.Printf("  diagram: %d arrows added (%d a message; %d kept, %d paged out of %d in all)\n", added, 2, res.Arrows, res.Paged, res.Arrows+res.Paged)
+		fmt.Printf("  diagram: %d arrows added for %d messages (2 a message, the page's leg and the broker's, would be %d: %d fewer); %d kept, %d paged out of %d in all\n",
+			added, sent, 2*sent, 2*sent-added, res.Arrows, res.Paged, res.Arrows+res.Paged)
 		fmt.Printf("  page memory: %s\n  CDP: %s\n", strings.Join(mem, "; "), strings.Join(<-heap, "; "))
 	}
 }
