@@ -263,20 +263,8 @@ func embeddedBroker(b *testing.B, s *server) string {
 // publish sends QoS 0 PUBLISHes to the broker at rate a second for d, in
 // 5 ms batches, and returns how many it sent.
 func publish(b *testing.B, addr string, rate int, d time.Duration) int {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := brokerConn(b, addr, "bench-publisher")
 	defer conn.Close()
-	pkt, _ := codec.AppendPacket(nil, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: "bench-publisher"}, codec.V311)
-	if _, err := conn.Write(pkt); err != nil {
-		b.Fatal(err)
-	}
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(conn, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
-		b.Fatalf("CONNACK %x %v", ack, err)
-	}
-	go io.Copy(io.Discard, conn)
 	start := time.Now()
 	sent := 0
 	var buf []byte
@@ -504,14 +492,14 @@ func rounded(xs []float64) []int {
 	return out
 }
 
-// flood sends n PUBLISHes of QoS qos on topic to the broker at once, over
-// TCP; stop closes the connection.
-func flood(b *testing.B, addr, topic string, n, qos int) (stop func()) {
+// brokerConn is an MQTT 3.1.1 connection over TCP to the broker at addr,
+// its CONNACK read; what the broker sends after is read and discarded.
+func brokerConn(b *testing.B, addr, clientID string) net.Conn {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	pkt, _ := codec.AppendPacket(nil, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: "bench-flood"}, codec.V311)
+	pkt, _ := codec.AppendPacket(nil, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60, ClientID: clientID}, codec.V311)
 	if _, err := conn.Write(pkt); err != nil {
 		b.Fatal(err)
 	}
@@ -520,6 +508,13 @@ func flood(b *testing.B, addr, topic string, n, qos int) (stop func()) {
 		b.Fatalf("CONNACK %x %v", ack, err)
 	}
 	go io.Copy(io.Discard, conn)
+	return conn
+}
+
+// flood sends n PUBLISHes of QoS qos on topic to the broker at once, over
+// TCP; stop closes the connection.
+func flood(b *testing.B, addr, topic string, n, qos int) (stop func()) {
+	conn := brokerConn(b, addr, "bench-flood")
 	var buf []byte
 	for i := 0; i < n; i++ {
 		p := &codec.Publish{Topic: topic, QoS: codec.QoS(qos), Payload: []byte(`{"n":` + strconv.Itoa(i) + `,"temperature":21.5,"unit":"C","sensor":"hall-3/east"}`)}
