@@ -115,6 +115,7 @@ func isMQTT(kind string) bool { return len(kind) > 5 && kind[:5] == "mqtt." }
 // moved any item; the model then stays in that state (skewed), in which a
 // new item is placed by a new pass.
 func (m *Model) order() bool {
+	m.renumber() // ord says whether an item is still kept
 	m.skewed = false
 	for pass := 0; pass < 8; pass++ {
 		last := [3]float64{-1e300, -1e300, -1e300} // by Source

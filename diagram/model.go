@@ -55,6 +55,7 @@ type connKey struct{ leg, conn string }
 type Model struct {
 	max     int
 	items   []*item // by time, then arrival
+	ordered int     // items[:ordered] have their ord right (see renumber)
 	dropped int
 	bySeq   map[int]*item
 	nextSeq int
@@ -173,6 +174,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	if m.skewed {
 		// The causal order moved items: one of its clock drawn after it
 		// (moved past its time) asks for a new pass.
+		m.renumber()
 		for _, o := range m.items[it.ord-m.dropped+1:] {
 			m.unordered = m.unordered || o.src == src
 		}
@@ -191,25 +193,41 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 }
 
 // insert puts it in time order; entries of equal time keep arrival order.
-// Entries nearly always arrive in order or a little late, so the search
-// starts from the end.
+// Entries nearly always arrive in order or a little late (the broker leg's
+// behind the page's own, by as much as the trace channel lags in a flood:
+// thousands of arrows), so the common case appends, the rest is a binary
+// search, and the positions after it are renumbered when next read (see
+// renumber), not on every late entry.
 func (m *Model) insert(it *item) {
-	i := len(m.items)
-	for i > 0 && m.items[i-1].e.T > it.e.T {
-		i--
+	n := len(m.items)
+	i := n
+	if n > 0 && m.items[n-1].e.T > it.e.T {
+		i = sort.Search(n, func(j int) bool { return m.items[j].e.T > it.e.T })
 	}
 	m.items = append(m.items, nil)
 	copy(m.items[i+1:], m.items[i:])
 	m.items[i] = it
-	for j := i; j < len(m.items); j++ {
-		m.items[j].ord = m.dropped + j
+	if i == n && m.ordered == n {
+		it.ord = m.dropped + i
+		m.ordered++
+	} else {
+		m.ordered = min(m.ordered, i)
 	}
 	if m.rows != nil && !m.hidden[it.class] {
+		m.renumber()
 		k := sort.Search(len(m.rows), func(k int) bool { return m.rows[k].ord > it.ord })
 		m.rows = append(m.rows, nil)
 		copy(m.rows[k+1:], m.rows[k:])
 		m.rows[k] = it
 	}
+}
+
+// renumber numbers the items whose position moved since (ord).
+func (m *Model) renumber() {
+	for j := m.ordered; j < len(m.items); j++ {
+		m.items[j].ord = m.dropped + j
+	}
+	m.ordered = len(m.items)
 }
 
 // link attaches it to the exchange it belongs to.
@@ -305,6 +323,7 @@ func (m *Model) pageOut(n int) {
 	clear(m.items[:n])
 	m.items = append(m.items[:0], m.items[n:]...)
 	m.dropped += n
+	m.ordered = max(m.ordered-n, 0)
 	if m.rows != nil {
 		m.refilter()
 	}

@@ -566,3 +566,32 @@ func kernel(e trace.Entry) trace.Entry {
 	e.Observed = trace.ObservedKernel
 	return e
 }
+
+// TestLateArrivalsKeepRows: entries arriving far behind the newest (a
+// lagging trace channel), while the oldest are paged out, still land in
+// time order, and every arrow's RowOf is its row in the view, with and
+// without a filter.
+func TestLateArrivalsKeepRows(t *testing.T) {
+	for _, hidden := range [][]string{nil, {"ping"}} {
+		m := New(Options{MaxArrows: 300})
+		m.SetHidden(hidden...)
+		m.Add(mq(0, bb, "browser", "broker", pktConnect(60)), Local)
+		for i := 1; i <= 2000; i++ {
+			m.Add(mq(float64(i), bb, "broker", "browser", pktPublish(0, 0, "a", "x")), Local)
+			if i%7 == 0 { // far behind: 150 arrows back
+				m.Add(mq(float64(i)-75.5, bb, "browser", "broker", pktPingreq()), Local)
+			}
+			if i%97 == 0 {
+				v := m.View(0, m.Len())
+				for r, a := range v.Arrows {
+					if r > 0 && a.T < v.Arrows[r-1].T {
+						t.Fatalf("hidden %v, after %d: row %d at %v before row %d at %v", hidden, i, r, a.T, r-1, v.Arrows[r-1].T)
+					}
+					if got := m.RowOf(a.Seq); got != r {
+						t.Fatalf("hidden %v, after %d: RowOf(%d) = %d, want %d", hidden, i, a.Seq, got, r)
+					}
+				}
+			}
+		}
+	}
+}

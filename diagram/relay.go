@@ -138,12 +138,12 @@ func (m *Model) realign() {
 		return a.T < b.T || a.T == b.T && a.Seq < b.Seq
 	}
 	sort.SliceStable(m.items, byT)
+	m.ordered = 0 // every position may have moved
 	if m.order() {
 		sort.SliceStable(m.items, byT)
+		m.ordered = 0
 	}
-	for i, it := range m.items {
-		it.ord = m.dropped + i
-	}
+	m.renumber()
 	if m.rows != nil {
 		m.refilter()
 	}

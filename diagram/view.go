@@ -124,6 +124,7 @@ func (m *Model) at(row int) *item {
 
 // rowOf returns the row of it, or -1 when it is filtered out.
 func (m *Model) rowOf(it *item) int {
+	m.renumber()
 	if m.rows == nil {
 		return it.ord - m.dropped
 	}

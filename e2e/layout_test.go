@@ -172,7 +172,7 @@ func TestPageLayoutAtEverySize(t *testing.T) {
 		openLesson(t, ctx, "lifecycle", false)
 		// Every step of the lesson on the classroom's smallest screen
 		// (item 3): the pointed-out field and the whole hex dump on screen.
-		const steps, sizes = 8, 2 // the sizes at step 3, the CONNECT
+		const steps, sizes = 9, 3 // the sizes at step 4, the CONNECT
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 720)); err != nil {
 			t.Fatal(err)
 		}

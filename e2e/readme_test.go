@@ -133,7 +133,7 @@ func TestReadmeScreenshots(t *testing.T) {
 		}
 		openPage(t, ctx, s)
 		openLesson(t, ctx, "lifecycle", false)
-		for i := 0; i < 3; i++ {
+		for i := 0; i < 4; i++ { // DNS, TCP, the upgrade, CONNECT
 			click(t, ctx, `#lesson-next`)
 			waitStep(t, ctx, i, 25*time.Second)
 		}

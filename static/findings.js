@@ -14,18 +14,23 @@ export class Findings {
     this.counts = root.querySelector('#findings-counts');
     this.version = -1;
     this.last = 0;
+    this.cost = 0; // ms the last analysis took
     this.items = [];
   }
 
-  // frame redraws when the trace changed, at most twice a second: the
-  // analysis reads every entry.
+  // frame redraws when the trace changed, at most twice a second, and
+  // less often when the analysis (it reads every entry kept, up to 20,000)
+  // is slow: at most a twentieth of the page's time, so that a flood of
+  // messages keeps the rest for the client and the diagram.
   frame() {
     const v = this.api._version();
     const now = performance.now();
-    if (v === this.version || now - this.last < 500) return;
+    if (v === this.version || now - this.last < Math.max(500, 20 * this.cost)) return;
     this.version = v;
-    this.last = now;
-    this.draw(this.api.findings());
+    const fs = this.api.findings();
+    this.last = performance.now();
+    this.cost = this.last - now;
+    this.draw(fs);
   }
 
   draw(fs) {

@@ -57,12 +57,14 @@ export class Lessons {
     this.waiters = new Set();
 
     this.lastEntryAt = 0;
-    api.on('entry', (e) => {
+    // Entries are listened to while a lesson is open only: each costs the
+    // client a JSON copy, too much for a flood of messages outside lessons.
+    this.onEntry = (e) => {
       this.lastEntryAt = performance.now();
       if (!this.lesson) return;
       this.entries.push(e);
       for (const w of this.waiters) w();
-    });
+    };
     document.getElementById('lessons-open').addEventListener('click', () => this.openPicker());
     // Closed without choosing: focus goes back to the Lessons button.
     this.picker.addEventListener('close', () => { if (!this.lesson && !this.starting) document.getElementById('lessons-open').focus(); });
@@ -139,6 +141,8 @@ export class Lessons {
     const lessons = await this.catalog();
     const lesson = lessons.find((l) => l.id === id);
     if (!lesson) throw new Error(`no lesson ${id}`);
+    this.api.off('entry', this.onEntry);
+    this.api.on('entry', this.onEntry);
     await this.reset();
     this.lesson = lesson;
     this.run = resume && resume.run ? resume.run : Math.random().toString(16).slice(2, 6);
@@ -198,6 +202,7 @@ export class Lessons {
     this.root.hidden = true;
     if (this.zoomed) { this.ui.diagram.zoom(-1); this.zoomed = false; }
     this.lesson = null;
+    this.api.off('entry', this.onEntry);
     this.ui.panels.switchClient('browser');
     this.ui.diagram.setLabels({});
     this.markResumable();

@@ -33,6 +33,7 @@ type session struct {
 	ourClose bool   // we closed the socket (EventClose)
 	traced   bool   // the proxy reports ws.* and the broker leg on the trace channel
 	timer    *timer
+	timerAt  float64 // when timer fires (performance.now)
 	at       float64 // page time of the event being handled: entries are stamped with it
 
 	connecting *promise
@@ -307,11 +308,17 @@ func (s *session) drain() {
 	for ev, ok := s.cl.Next(); ok; ev, ok = s.cl.Next() {
 		s.event(ev)
 	}
-	s.timer.stop()
-	s.timer = nil
-	if d := s.cl.Deadline(); !d.IsZero() {
-		ms := float64(time.Until(d)) / float64(time.Millisecond)
-		s.timer = afterFunc(max(ms, 0), func() {
+	// A timer due no later than the deadline is kept: one that fires early
+	// ticks for nothing and sets the next. Not a setTimeout and a
+	// clearTimeout per packet (each a crossing into JavaScript), when every
+	// packet sent moves the keep-alive deadline.
+	if d := s.cl.Deadline(); d.IsZero() {
+		s.timer.stop()
+		s.timer = nil
+	} else if ms := max(float64(time.Until(d))/float64(time.Millisecond), 0); s.timer == nil || s.timerAt > now()+ms {
+		s.timer.stop()
+		s.timerAt = now() + ms
+		s.timer = afterFunc(ms, func() {
 			s.timer = nil
 			s.at = s.a.now()
 			s.cl.Tick(time.Now())
