@@ -9,6 +9,7 @@ import { fromBase64 } from './payload.js';
 function observedText(e) {
   if (e.observed === 'kernel') return 'by the kernel: inferred from a socket call, no bytes seen';
   if (e.observed === 'broker') return 'by the embedded broker: its own report of what it did, no packet on the wire';
+  if (e.observed === 'proxy') return 'by the proxy: its trace channel dropped entries this page read too slowly; arrows are missing here';
   return e.bytes ? 'on the wire: these are the bytes' : 'on the wire (its bytes were not kept)';
 }
 
@@ -94,6 +95,7 @@ export class Detail {
     } else {
       this.tree.append(h('p', { class: 'muted', text: bytes.length ? 'No field tree for this kind: the bytes are on the right.'
         : observed === 'broker' ? 'No bytes: this is the embedded broker\'s own report of what it did, not a packet on the wire.'
+        : observed === 'proxy' ? 'No bytes: the proxy dropped this many trace entries because the page read its trace channel too slowly (it keeps at most 4 MiB or 4096 unsent); the diagram misses their arrows here, the traffic itself was not affected.'
         : observed === 'kernel' ? 'No bytes: this step was observed by the kernel (a socket call), not read off the wire.'
           : 'No bytes kept: the message was read on the wire, and what it said is in the summary and note above.' }));
     }

@@ -23,6 +23,7 @@ const (
 	ObservedWire   = "wire"   // the bytes were seen
 	ObservedKernel = "kernel" // inferred from a socket call, e.g. the handshake behind connect()
 	ObservedBroker = "broker" // reported by the embedded broker itself (a message it did not deliver)
+	ObservedProxy  = "proxy"  // reported by the proxy about its trace channel (entries it dropped)
 )
 
 // Kinds that are not MQTT packets. MQTT packets use "mqtt." + the packet
@@ -66,6 +67,12 @@ const (
 	// (retained store full) when its MQTT version has no reason code to
 	// say so (a v5 publisher also gets PUBACK/PUBREC 0x97 Quota exceeded).
 	KindBrokerDrop = "broker.drop"
+
+	// KindTraceDropped marks where the proxy dropped trace entries the page
+	// did not read in time (the /trace channel's "dropped" message, its
+	// count in Summary): on the proxy's own lane (From and To "proxy"),
+	// so that a gap in the diagram is never silent.
+	KindTraceDropped = "trace.dropped"
 )
 
 // Reasons of a broker.drop entry (Drop.Reason).

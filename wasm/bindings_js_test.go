@@ -334,3 +334,21 @@ func TestLabNeedsAConnection(t *testing.T) {
 		t.Errorf("request %s\nwant    %s", got, want)
 	}
 }
+
+// The proxy's "dropped" message (entries the page read too slowly) is
+// drawn where the gap is, on the proxy's lane, with its count: a gap in
+// the trace is never silent.
+func TestTraceDroppedIsDrawn(t *testing.T) {
+	a, api := newTestApp(t)
+	tc := &traceChannel{a: a}
+	tc.message(a.origin+5, nil, `{"type":"dropped","count":1145}`, true)
+	es := toGo(t, api.Call("trace")).([]any)
+	if len(es) != 1 {
+		t.Fatalf("%d entries after a dropped message, want 1: %v", len(es), es)
+	}
+	e := es[0].(map[string]any)
+	if e["kind"] != trace.KindTraceDropped || e["from"] != "proxy" || e["to"] != "proxy" || e["observed"] != trace.ObservedProxy ||
+		!strings.Contains(e["summary"].(string), "1145") || !strings.Contains(e["error"].(string), "dropped") {
+		t.Fatalf("the dropped message drew %v", e)
+	}
+}

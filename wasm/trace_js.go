@@ -137,7 +137,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 	// second.
 	var typ, token, conn, cutErr string
 	var t, serverTime float64
-	id := 0
+	id, count := 0, 0
 	ok := false
 	var en trace.Entry
 	hasEntry := false
@@ -158,6 +158,8 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 			conn = r.String()
 		case "id":
 			id = r.Int()
+		case "count":
+			count = r.Int()
 		case "ok":
 			ok = r.Bool()
 		case "error":
@@ -193,6 +195,12 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 		}
 	case "lab":
 		tc.labAnswer(id, ok, cutErr, text)
+	case "dropped":
+		// The proxy dropped entries the page read too slowly: drawn where
+		// the gap is, at the time the page learned of it.
+		n := strconv.Itoa(count)
+		tc.a.add(trace.Entry{T: received, Leg: trace.LegBrowserProxy, From: "proxy", To: "proxy", Kind: trace.KindTraceDropped,
+			Observed: trace.ObservedProxy, Summary: n + " trace entries dropped", Error: n + " entries the page read too slowly were dropped by the proxy"}, diagram.Local)
 	case "pong":
 		tc.a.model.AddClockSample(diagram.Sample{Sent: t, Received: received, Server: serverTime})
 		tc.a.changed()
