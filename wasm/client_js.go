@@ -420,7 +420,7 @@ func (s *session) event(ev client.Event) {
 			} else if ev.Reason >= 0x80 {
 				p.fail("the broker refused the message: reason 0x" + hex2(byte(ev.Reason)) + " " + ev.Reason.Name(codec.TypePuback, codec.V5))
 			} else {
-				p.resolve(map[string]any{"packetId": int(ev.ID), "reason": int(ev.Reason)})
+				p.acked(int(ev.ID), int(ev.Reason))
 			}
 		}
 	case client.EventSubscribed, client.EventUnsubscribed:
@@ -543,9 +543,12 @@ func (a *app) unsubscribe(args []js.Value) any {
 
 // publish is lifeline.publish(topic, payload, options).
 func (a *app) publish(args []js.Value) any {
-	var o options.Publish
-	if err := assign("publish", arg(args, 2), &o); err != nil {
-		return rejected(err.Error())
+	o, ok := publishOptions(arg(args, 2))
+	if !ok {
+		o = options.Publish{}
+		if err := assign("publish", arg(args, 2), &o); err != nil {
+			return rejected(err.Error())
+		}
 	}
 	topic := arg(args, 0)
 	if topic.Type() != js.TypeString {
@@ -574,7 +577,7 @@ func (a *app) publish(args []js.Value) any {
 	}
 	if id == 0 {
 		s.drain()
-		return resolved(js.ValueOf(map[string]any{"packetId": 0}))
+		return sent()
 	}
 	p := newPromise()
 	s.pubs[id] = p

@@ -29,6 +29,35 @@ var (
 	jsObject     = jsGlobal.Get("Object")
 )
 
+// Small JavaScript functions that do in one crossing into JavaScript what
+// would take one per property: the per-message paths call them.
+var (
+	jsPublishOpts = jsFunc("o", `if (o == null) return 0;
+if (typeof o !== "object" || Array.isArray(o)) return -1;
+for (const k of Object.keys(o)) if (k !== "qos" && k !== "retain") return -1;
+const q = o.qos == null ? 0 : o.qos, r = o.retain;
+if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) return -1;
+return q + (r ? 4 : 0);`)
+	jsAcked = jsFunc("f", "i", "r", "f({packetId: i, reason: r})")
+	jsSent  = jsFunc("return Promise.resolve({packetId: 0})")
+)
+
+func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params...) }
+
+// publishOptions reads publish's options when they are left out or hold
+// only qos (0, 1, 2) and retain (true, false), without reflection; ok is
+// false for anything else, for assign to read and judge.
+func publishOptions(v js.Value) (o options.Publish, ok bool) {
+	f := jsPublishOpts.Invoke(v).Int()
+	return options.Publish{QoS: uint8(f & 3), Retain: f&4 != 0}, f >= 0
+}
+
+// acked resolves a publish's promise with {packetId, reason}.
+func (p *promise) acked(id, reason int) { jsAcked.Invoke(p.resolveF, id, reason) }
+
+// sent is a QoS 0 publish's promise: resolved with {packetId: 0}.
+func sent() js.Value { return jsSent.Invoke() }
+
 // now is the page's clock in milliseconds (performance.now).
 func now() float64 { return jsPerf.Call("now").Float() }
 
