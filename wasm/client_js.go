@@ -410,7 +410,7 @@ func (s *session) event(ev client.Event) {
 		m := ev.Message
 		a.msgs.add(message{client: s.party, t: s.at, topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: m.Retain, dup: m.Dup})
 		if len(a.listeners["message"]) > 0 {
-			a.emit("message", js.ValueOf(map[string]any{"client": s.party, "topic": m.Topic, "payload": bytesToJS(m.Payload), "qos": int(m.QoS), "retain": m.Retain, "dup": m.Dup}))
+			a.emit("message", messageEvent(s.party, m.Topic, m.Payload, int(m.QoS), m.Retain, m.Dup))
 		}
 	case client.EventPublished:
 		if p := s.pubs[ev.ID]; p != nil {
@@ -543,12 +543,11 @@ func (a *app) unsubscribe(args []js.Value) any {
 
 // publish is lifeline.publish(topic, payload, options).
 func (a *app) publish(args []js.Value) any {
-	o, ok := publishOptions(arg(args, 2))
-	if !ok {
-		o = options.Publish{}
-		if err := assign("publish", arg(args, 2), &o); err != nil {
-			return rejected(err.Error())
-		}
+	var o options.Publish
+	if f := jsPublishOpts.Invoke(arg(args, 2)).Int(); f >= 0 {
+		o.QoS, o.Retain = uint8(f&3), f&4 != 0 // the common options, without reflection
+	} else if err := assign("publish", arg(args, 2), &o); err != nil {
+		return rejected(err.Error())
 	}
 	topic := arg(args, 0)
 	if topic.Type() != js.TypeString {

@@ -212,7 +212,7 @@ func TestMethodsReadTheirOptions(t *testing.T) {
 }
 
 // publish reads its common options in one call into JavaScript
-// (publishOptions), not with reflection: what that reads, assign reads the
+// (jsPublishOpts), not with reflection: what that reads, assign reads the
 // same; anything else (-1) is left to assign, whose errors stay the words.
 func TestPublishOptionsFastPath(t *testing.T) {
 	for _, tt := range []struct {
@@ -224,11 +224,7 @@ func TestPublishOptionsFastPath(t *testing.T) {
 		{`{qos: 3}`, -1}, {`{qos: 1.5}`, -1}, {`{qos: "1"}`, -1}, {`{retain: 1}`, -1}, {`{client: "app"}`, -1},
 		{`{qos: 1, properties: {}}`, -1}, {`{qos: 1, Retain: true}`, -1}, {`[]`, -1}, {`"qos"`, -1}, {`7`, -1},
 	} {
-		fast, ok := publishOptions(jsValue(tt.src))
-		got := -1
-		if ok {
-			got = int(fast.QoS) + map[bool]int{true: 4}[fast.Retain]
-		}
+		got := jsPublishOpts.Invoke(jsValue(tt.src)).Int()
 		if got != tt.want {
 			t.Errorf("%s: read %d, want %d", tt.src, got, tt.want)
 		}
