@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall/js"
+	"unsafe"
 
 	"github.com/lifeline-mqtt/lifeline/wasm/options"
 	"github.com/norunners/vert"
@@ -109,7 +110,14 @@ func (f *funcs) release() {
 }
 
 // parseJSON turns JSON text written by jsonw into a JavaScript value.
-func parseJSON(b []byte) js.Value { return jsJSON.Call("parse", string(b)) }
+// The text is not copied into a Go string: JavaScript copies it during the
+// call, and b is not written meanwhile.
+func parseJSON(b []byte) js.Value {
+	if len(b) == 0 {
+		return jsJSON.Call("parse", "")
+	}
+	return jsJSON.Call("parse", unsafe.String(&b[0], len(b)))
+}
 
 // stringify turns a JavaScript value into JSON text.
 func stringify(v js.Value) string { return jsJSON.Call("stringify", v).String() }
