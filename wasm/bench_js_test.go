@@ -21,23 +21,27 @@ import (
 // list), and every 33 messages (a frame at 60 fps) the diagram's window and
 // the new messages as JSON that JavaScript parses. It measures what compiler
 // flags (inlining) cost the page: run it in Chromium with and without them.
+// Listened, a function is also registered with on("message"), as a page's
+// own script would (e2e's BenchmarkPageClients counts messages so).
 func BenchmarkIncoming(b *testing.B) {
-	api := js.Global().Get("Object").New()
-	a := newApp(api)
-	a.install()
-	defer a.funcs.release()
-	s := &session{a: a, party: "browser", cl: client.New(client.Config{Version: codec.V311, ClientID: "bench", KeepAlive: 30, CleanStart: true}),
+	b.Run("page", func(b *testing.B) { benchIncoming(b, false) })
+	b.Run("listened", func(b *testing.B) { benchIncoming(b, true) })
+}
+
+// connected makes a session of a named party, connected without a socket:
+// the dial and the CONNECT are skipped. Stop its timer when done.
+func connected(tb testing.TB, a *app, party string, v codec.Version) *session {
+	tb.Helper()
+	s := &session{a: a, party: party, cl: client.New(client.Config{Version: v, ClientID: "bench", KeepAlive: 30, CleanStart: true}),
 		mode: "proxy", peer: "proxy", leg: trace.LegBrowserProxy, conn: "c1", traced: true, pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
-	a.sessions[s.party], a.order = s, []string{s.party}
-	defer func() { s.timer.stop() }()
-	// Connected without a socket: the dial and the CONNECT are skipped.
+	a.sessions[s.party], a.order = s, append(a.order, s.party)
 	now := time.Now()
 	skip := func() {
 		for _, ok := s.cl.Next(); ok; _, ok = s.cl.Next() {
 		}
 	}
 	if err := s.cl.Connect(now); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	skip()
 	s.cl.Dialed(now)
@@ -45,8 +49,22 @@ func BenchmarkIncoming(b *testing.B) {
 	s.cl.Receive(now, []byte{0x20, 2, 0, 0}) // CONNACK, accepted
 	s.drain()
 	if s.cl.State() != client.StateConnected {
-		b.Fatalf("state %v", s.cl.State())
+		tb.Fatalf("state %v", s.cl.State())
 	}
+	return s
+}
+
+func benchIncoming(b *testing.B, listened bool) {
+	api := js.Global().Get("Object").New()
+	a := newApp(api)
+	a.install()
+	defer a.funcs.release()
+	if listened {
+		on := js.Global().Get("Function").New("m", "this.n = (this.n || 0) + m.payload.length")
+		api.Call("on", "message", on)
+	}
+	s := connected(b, a, "browser", codec.V311)
+	defer func() { s.timer.stop() }()
 	pkt, err := codec.AppendPacket(nil, &codec.Publish{Topic: "bench/sensor/7", Payload: []byte(`{"celsius": 21.5, "n": 123456}`)}, codec.V311)
 	if err != nil {
 		b.Fatal(err)

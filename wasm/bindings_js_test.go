@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall/js"
 	"testing"
+	"time"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/diagram"
@@ -351,4 +352,57 @@ func TestTraceDroppedIsDrawn(t *testing.T) {
 		!strings.Contains(e["summary"].(string), "1145") || !strings.Contains(e["error"].(string), "dropped") {
 		t.Fatalf("the dropped message drew %v", e)
 	}
+}
+
+// on("message") listeners get each message as an object: the client's
+// name, the topic (UTF-8), the payload as its own Uint8Array, qos, retain
+// and dup; messages of different lengths in turn, of two clients.
+func TestMessageEvent(t *testing.T) {
+	a, api := newTestApp(t)
+	var got []any
+	on := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		m := args[0]
+		got = append(got, []any{m.Get("client").String(), m.Get("topic").String(), string(bytesOf(t, m.Get("payload"))),
+			m.Get("qos").Int(), m.Get("retain").Bool(), m.Get("dup").Bool()})
+		return nil
+	})
+	defer on.Release()
+	api.Call("on", "message", on)
+	for _, tt := range []struct {
+		party string
+		p     codec.Publish
+	}{
+		{"browser", codec.Publish{Topic: "a/°C/é", Payload: []byte("twenty-one and a half")}},
+		{"browser", codec.Publish{Topic: "b", Payload: nil, Retain: true}},
+		{"device", codec.Publish{Topic: "long/" + strings.Repeat("x", 5000), Payload: bytes.Repeat([]byte{0, 255}, 3000), QoS: 1, PacketID: 7, Dup: true}},
+		{"browser", codec.Publish{Topic: "c/d", Payload: []byte{1, 2, 3}, QoS: 1, PacketID: 8}},
+	} {
+		s := a.sessions[tt.party]
+		if s == nil {
+			s = connected(t, a, tt.party, codec.V311)
+			defer func() { s.timer.stop() }()
+		}
+		pkt, err := codec.AppendPacket(nil, &tt.p, codec.V311)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		s.cl.Receive(time.Now(), pkt)
+		s.drain()
+		want := []any{[]any{tt.party, tt.p.Topic, string(tt.p.Payload), int(tt.p.QoS), tt.p.Retain, tt.p.Dup}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("message event %v, want %v", got, want)
+		}
+	}
+}
+
+// bytesOf copies a Uint8Array that is not a view of a larger buffer.
+func bytesOf(t *testing.T, v js.Value) []byte {
+	t.Helper()
+	if !v.InstanceOf(jsUint8Array) || v.Get("byteOffset").Int() != 0 || v.Get("buffer").Get("byteLength").Int() != v.Length() {
+		t.Fatalf("payload %s: want a Uint8Array of its own", typeName(v))
+	}
+	b := make([]byte, v.Length())
+	js.CopyBytesToGo(b, v)
+	return b
 }

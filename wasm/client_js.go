@@ -410,7 +410,7 @@ func (s *session) event(ev client.Event) {
 		m := ev.Message
 		a.msgs.add(message{client: s.party, t: s.at, topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: m.Retain, dup: m.Dup})
 		if len(a.listeners["message"]) > 0 {
-			a.emit("message", js.ValueOf(map[string]any{"client": s.party, "topic": m.Topic, "payload": bytesToJS(m.Payload), "qos": int(m.QoS), "retain": m.Retain, "dup": m.Dup}))
+			a.emit("message", messageEvent(s.party, m.Topic, m.Payload, int(m.QoS), m.Retain, m.Dup))
 		}
 	case client.EventPublished:
 		if p := s.pubs[ev.ID]; p != nil {
@@ -420,7 +420,7 @@ func (s *session) event(ev client.Event) {
 			} else if ev.Reason >= 0x80 {
 				p.fail("the broker refused the message: reason 0x" + hex2(byte(ev.Reason)) + " " + ev.Reason.Name(codec.TypePuback, codec.V5))
 			} else {
-				p.resolve(map[string]any{"packetId": int(ev.ID), "reason": int(ev.Reason)})
+				p.acked(int(ev.ID), int(ev.Reason))
 			}
 		}
 	case client.EventSubscribed, client.EventUnsubscribed:
@@ -544,7 +544,9 @@ func (a *app) unsubscribe(args []js.Value) any {
 // publish is lifeline.publish(topic, payload, options).
 func (a *app) publish(args []js.Value) any {
 	var o options.Publish
-	if err := assign("publish", arg(args, 2), &o); err != nil {
+	if f := jsPublishOpts.Invoke(arg(args, 2)).Int(); f >= 0 {
+		o.QoS, o.Retain = uint8(f&3), f&4 != 0 // the common options, without reflection
+	} else if err := assign("publish", arg(args, 2), &o); err != nil {
 		return rejected(err.Error())
 	}
 	topic := arg(args, 0)
@@ -574,7 +576,7 @@ func (a *app) publish(args []js.Value) any {
 	}
 	if id == 0 {
 		s.drain()
-		return resolved(js.ValueOf(map[string]any{"packetId": 0}))
+		return sent()
 	}
 	p := newPromise()
 	s.pubs[id] = p

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall/js"
+	"unsafe"
 
 	"github.com/lifeline-mqtt/lifeline/wasm/options"
 	"github.com/norunners/vert"
@@ -28,6 +29,66 @@ var (
 	jsArray      = jsGlobal.Get("Array")
 	jsObject     = jsGlobal.Get("Object")
 )
+
+// Small JavaScript functions that do in one crossing into JavaScript what
+// would take one per property: the per-message paths call them.
+var (
+	jsPublishOpts = jsFunc("o", `if (o == null) return 0;
+if (typeof o !== "object" || Array.isArray(o)) return -1;
+for (const k of Object.keys(o)) if (k !== "qos" && k !== "retain") return -1;
+const q = o.qos == null ? 0 : o.qos, r = o.retain;
+if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) return -1;
+return q + (r ? 4 : 0);`)
+	jsMessage = jsFunc(`const text = new TextDecoder();
+return (c, b, t, n, q, r, d) => ({client: c, topic: text.decode(b.subarray(0, t)), payload: b.slice(t, t + n), qos: q, retain: r, dup: d});`).Invoke()
+	jsAcked = jsFunc("f", "i", "r", "f({packetId: i, reason: r})")
+	jsSent  = jsFunc("return Promise.resolve({packetId: 0})")
+)
+
+func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params...) }
+
+// acked resolves a publish's promise with {packetId, reason}.
+func (p *promise) acked(id, reason int) { jsAcked.Invoke(p.resolveF, id, reason) }
+
+// sent is a QoS 0 publish's promise: resolved with {packetId: 0}.
+func sent() js.Value { return jsSent.Invoke() }
+
+// messageEvent is the object on("message") listeners get.
+// The topic and the payload cross together, through scratch: a JavaScript
+// string or Uint8Array made from Go is a value for Go's collector.
+func messageEvent(client, topic string, payload []byte, qos int, retain, dup bool) js.Value {
+	if client != msgClient.s || msgClient.v.IsUndefined() {
+		msgClient.s, msgClient.v = client, js.ValueOf(client)
+	}
+	msgBuf = append(append(msgBuf[:0], topic...), payload...)
+	return jsMessage.Invoke(msgClient.v, toScratch(msgBuf), len(topic), len(payload), qos, retain, dup)
+}
+
+var (
+	msgBuf    []byte
+	msgClient struct {
+		s string
+		v js.Value
+	}
+)
+
+// scratch is a Uint8Array that bytes cross into JavaScript through, for a
+// function that copies them out at once (slice, WebSocket.send): no
+// Uint8Array made, and no Go value to collect, per message.
+var scratch struct {
+	v js.Value
+	n int
+}
+
+// toScratch copies b to the start of scratch.
+func toScratch(b []byte) js.Value {
+	if scratch.n < len(b) {
+		scratch.n = max(len(b), 4096)
+		scratch.v = jsUint8Array.New(scratch.n)
+	}
+	js.CopyBytesToJS(scratch.v, b)
+	return scratch.v
+}
 
 // now is the page's clock in milliseconds (performance.now).
 func now() float64 { return jsPerf.Call("now").Float() }
@@ -49,7 +110,14 @@ func (f *funcs) release() {
 }
 
 // parseJSON turns JSON text written by jsonw into a JavaScript value.
-func parseJSON(b []byte) js.Value { return jsJSON.Call("parse", string(b)) }
+// The text is not copied into a Go string: JavaScript copies it during the
+// call, and b is not written meanwhile.
+func parseJSON(b []byte) js.Value {
+	if len(b) == 0 {
+		return jsJSON.Call("parse", "")
+	}
+	return jsJSON.Call("parse", unsafe.String(&b[0], len(b)))
+}
 
 // stringify turns a JavaScript value into JSON text.
 func stringify(v js.Value) string { return jsJSON.Call("stringify", v).String() }

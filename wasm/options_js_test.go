@@ -210,3 +210,30 @@ func TestMethodsReadTheirOptions(t *testing.T) {
 		}
 	})
 }
+
+// publish reads its common options in one call into JavaScript
+// (jsPublishOpts), not with reflection: what that reads, assign reads the
+// same; anything else (-1) is left to assign, whose errors stay the words.
+func TestPublishOptionsFastPath(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want int // QoS + 4 if retained, or -1
+	}{
+		{`undefined`, 0}, {`null`, 0}, {`{}`, 0}, {`{qos: 1}`, 1}, {`{qos: 2, retain: true}`, 6},
+		{`{retain: false}`, 0}, {`{qos: null, retain: undefined}`, 0},
+		{`{qos: 3}`, -1}, {`{qos: 1.5}`, -1}, {`{qos: "1"}`, -1}, {`{retain: 1}`, -1}, {`{client: "app"}`, -1},
+		{`{qos: 1, properties: {}}`, -1}, {`{qos: 1, Retain: true}`, -1}, {`[]`, -1}, {`"qos"`, -1}, {`7`, -1},
+	} {
+		got := jsPublishOpts.Invoke(jsValue(tt.src)).Int()
+		if got != tt.want {
+			t.Errorf("%s: read %d, want %d", tt.src, got, tt.want)
+		}
+		if got < 0 {
+			continue
+		}
+		var o options.Publish
+		if err := assign("publish", jsValue(tt.src), &o); err != nil || o != (options.Publish{QoS: uint8(got & 3), Retain: got&4 != 0}) {
+			t.Errorf("%s: assign reads %+v, %v; the fast path %d", tt.src, o, err, got)
+		}
+	}
+}
