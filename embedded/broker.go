@@ -218,6 +218,11 @@ type listener struct {
 	ln   net.Listener
 	wg   sync.WaitGroup
 	once sync.Once
+	// mu orders each connection's wg.Add before Close's wg.Wait: a
+	// connection accepted while Close runs is closed, not counted, since
+	// an Add from zero racing a Wait is a misuse of the WaitGroup.
+	mu     sync.Mutex
+	closed bool
 }
 
 func (l *listener) Init(*slog.Logger) error { return nil }
@@ -231,7 +236,14 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		if err != nil {
 			return
 		}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
 		l.wg.Add(1)
+		l.mu.Unlock()
 		go func() {
 			defer l.wg.Done()
 			_ = establish(l.ID(), c)
@@ -241,6 +253,9 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 
 func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 		closeClients(l.ID())
 		l.ln.Close()
 	})
