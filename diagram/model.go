@@ -84,9 +84,12 @@ type Model struct {
 
 	// Packets seen on one leg and waiting for their copy on the other
 	// (see relay).
-	stale      bool // the offset moved; remote entries await realign
-	relays     map[relayKey][]relayEnd
-	relayOrder []relayKey
+	stale       bool // the offset moved; remote entries await realign
+	sinceAlign  int  // arrows added since the last realign
+	sinceSettle int  // arrows added since the last Settle
+	aligns      int  // realigns so far (for tests)
+	relays      map[relayKey][]relayEnd
+	relayOrder  []relayKey
 
 	links  links5 // MQTT 5.0 properties across packets (links5.go)
 	timers timers // the broker's timers (timers.go)
@@ -162,6 +165,8 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 		m.nextSeq++
 	}
 	it.e.T = m.base(it)
+	m.sinceAlign++
+	m.sinceSettle++
 	m.bySeq[it.e.Seq] = it
 	m.counts[it.class]++
 	m.learn(&it.e)

@@ -108,8 +108,8 @@ func (m *Model) relay(it *item) {
 	}
 }
 
-// moved reacts to a new offset: at once for a small diagram, else on the
-// next read (at most once a frame, not once a packet).
+// moved reacts to a new offset: at once for a small diagram, else on a
+// later read (see fresh).
 func (m *Model) moved() {
 	if len(m.items) <= 2000 {
 		m.realign()
@@ -118,17 +118,38 @@ func (m *Model) moved() {
 	m.stale = true
 }
 
-// fresh realigns if the offset moved since.
+// fresh realigns if the offset moved or an effect was placed before its
+// cause, when the model is small or when the arrows added since the last
+// realign are an eighth of those kept: while a flood's packet pairs move
+// the offset every frame, a realign (linear in the arrows kept) then
+// costs each new arrow a constant, not the whole diagram each frame. What
+// is drawn meanwhile is off by the offset's last moves (microseconds);
+// Settle makes it exact when the flood pauses, and what the exports and
+// the scripting API read (Entries) is always exact.
 func (m *Model) fresh() {
-	if m.stale {
+	if m.stale && (len(m.items) <= 2000 || m.sinceAlign*8 >= len(m.items)) {
 		m.realign()
 	}
+}
+
+// Settle is called by the page once a frame: after a frame in which no
+// arrow came it realigns what fresh left for later, and reports whether
+// it did (the diagram is then to be drawn again).
+func (m *Model) Settle() bool {
+	quiet := m.sinceSettle == 0
+	m.sinceSettle = 0
+	if m.stale && quiet {
+		m.realign()
+		return true
+	}
+	return false
 }
 
 // realign moves the server's entries to the current offset, re-sorts and
 // puts every effect after its cause (causal.go).
 func (m *Model) realign() {
-	m.stale = false
+	m.stale, m.sinceAlign = false, 0
+	m.aligns++
 	for _, it := range m.items {
 		it.e.T = m.base(it)
 	}

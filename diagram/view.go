@@ -191,9 +191,12 @@ func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
 	return Exchange{ID: x.ID, Name: x.Name, Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
 }
 
-// Entries returns the kept entries in diagram order, on the page's clock.
+// Entries returns the kept entries in diagram order, on the page's clock,
+// exactly (realigned if a flood left that for later, see fresh).
 func (m *Model) Entries() []trace.Entry {
-	m.fresh()
+	if m.stale {
+		m.realign()
+	}
 	out := make([]trace.Entry, len(m.items))
 	for i, it := range m.items {
 		out[i] = it.e

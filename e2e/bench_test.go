@@ -609,6 +609,7 @@ func profileStart(b *testing.B, ctx context.Context, what string) (stop func()) 
 			}
 			return out.String()
 		}
-		b.Logf("profile of %s: %.0f ms sampled; self:%s\nincluding callees:%s", what, total, top(self), top(incl))
+		// Printed, not logged: go test shortens a benchmark's log.
+		fmt.Printf("profile of %s: %.0f ms sampled; self:%s\nincluding callees:%s\n", what, total, top(self), top(incl))
 	}
 }

@@ -167,7 +167,14 @@ func (a *app) install() {
 	})
 
 	// For the page's own scripts.
-	a.syncMethod("_version", func([]js.Value) any { return a.version })
+	// The diagram asks once a frame; a frame with nothing new is when
+	// the model settles what a flood left for later (Model.Settle).
+	a.syncMethod("_version", func([]js.Value) any {
+		if a.model.Settle() {
+			a.changed()
+		}
+		return a.version
+	})
 	a.syncMethod("_view", func(args []js.Value) any {
 		v := a.view(arg(args, 0).Int(), arg(args, 1).Int())
 		a.w.Reset()

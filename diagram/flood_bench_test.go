@@ -1,0 +1,104 @@
+package diagram
+
+import (
+	"math"
+	"testing"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// qos1Flood drives m as the page is driven by a QoS 1 flood (e2e
+// BenchmarkPageClients, receive at QoS 1): the broker's PUBLISH read by the
+// proxy, the page's receive and PUBACK, the proxy's relay of the PUBACK.
+// The page's timer is coarse (0.1 ms, as a browser's performance.now() is
+// without cross-origin isolation), so the pairs' bounds on the clock
+// offset contradict and keep moving it; the proxy's entries arrive a frame
+// late, and the page reads the model once a frame (every 32 messages).
+// msg(i) adds message i, the first i from 0.
+func qos1Flood(m *Model) (msg func(i int)) {
+	m.AddClockSample(Sample{Sent: 0, Received: 0.4, Server: 1000.2})
+	coarse := func(t float64) float64 { return math.Floor(t*10) / 10 }
+	const perFrame = 32
+	var pending [][2]float64 // the proxy's entries not yet arrived: server times
+	var pkts [][]byte
+	for i := 0; i < 64; i++ {
+		pkts = append(pkts, pktPublish(1, i+1, "bench/in", "21.5"), pktPuback(i+1))
+	}
+	at := 0.0
+	return func(i int) {
+		at += 0.1
+		m.Add(mq(coarse(at+0.03), bp, "proxy", "browser", pkts[2*(i%64)]), Local)
+		m.Add(mq(coarse(at+0.05), bp, "browser", "proxy", pkts[2*(i%64)+1]), Local)
+		pending = append(pending, [2]float64{1000 + at, 1000 + at + 0.08})
+		if i%perFrame == perFrame-1 {
+			for j, p := range pending {
+				k := i - len(pending) + 1 + j
+				m.Add(mq(p[0], pb, "broker", "proxy", pkts[2*(k%64)]), Remote)
+				m.Add(mq(p[1], pb, "proxy", "broker", pkts[2*(k%64)+1]), Remote)
+			}
+			pending = pending[:0]
+			m.Len()
+		}
+	}
+}
+
+// BenchmarkFloodFrames is the model under a QoS 1 flood (qos1Flood),
+// starting full (DefaultMaxArrows). ns/op is per message (four arrows).
+func BenchmarkFloodFrames(b *testing.B) {
+	m := New(Options{})
+	msg := qos1Flood(m)
+	for i := 0; i < DefaultMaxArrows/4; i++ {
+		msg(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msg(DefaultMaxArrows/4 + i)
+	}
+}
+
+// TestFloodRealignsAmortized: under a flood whose packet pairs move the
+// offset every frame, the model realigns (linear in the arrows kept) about
+// once per eighth of them added, not once a frame; what the scripting API
+// and the exports read (Entries) is exact at any moment, and so is the
+// diagram after the first frame with nothing new (Settle).
+func TestFloodRealignsAmortized(t *testing.T) {
+	m := New(Options{})
+	msg := qos1Flood(m)
+	const n = 6000 // 24,000 arrows: the model full, paging out
+	exact := func(when string, es []trace.Entry) {
+		t.Helper()
+		for i := 1; i < len(es); i++ {
+			if es[i].T < es[i-1].T {
+				t.Fatalf("%s: entry %d at %v after entry %d at %v", when, es[i].Seq, es[i].T, es[i-1].Seq, es[i-1].T)
+			}
+		}
+		for _, it := range m.items {
+			if c := it.after; c != nil && c.ord >= m.dropped && it.e.T <= c.e.T {
+				t.Fatalf("%s: %s (seq %d) drawn at %v, not after its cause %s (seq %d) at %v", when, it.e.Kind, it.e.Seq, it.e.T, c.e.Kind, c.e.Seq, c.e.T)
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		msg(i)
+		if i == n/2 {
+			exact("mid-flood, Entries", m.Entries())
+		}
+	}
+	// Once a frame would be n/32; the offset moves in nearly every frame.
+	if frames := n / 32; m.aligns == 0 || m.aligns > frames/5 {
+		t.Fatalf("%d realigns for %d messages (%d frames, %d arrows kept): want some, and at most a fifth of the frames", m.aligns, n, frames, len(m.items))
+	}
+	// The page settles the model once a frame: the frame that drew the
+	// last arrows, then one with nothing new.
+	m.Settle()
+	if !m.Settle() || m.stale {
+		t.Fatal("the first frame with nothing new did not realign")
+	}
+	v := m.View(0, m.Len())
+	es := make([]trace.Entry, len(v.Arrows))
+	for i, a := range v.Arrows {
+		es[i] = trace.Entry{Seq: a.Seq, T: a.T}
+	}
+	exact("after the flood, View", es)
+}
