@@ -416,6 +416,9 @@ func BenchmarkPageClients(b *testing.B) {
 			b.Fatalf("loading mqtt.js into the page: %v", err)
 		}
 		run(clientsDriver)
+		if js := getenv("LIFELINE_BENCH_EVAL", ""); js != "" {
+			run(js + "; 1")
+		}
 		got := map[string]map[string][]float64{"ll": {}, "mj": {}}
 		for r := 0; r < rounds; r++ {
 			order := []string{"ll", "mj"}

@@ -157,7 +157,8 @@ export class Diagram {
 
   // frame draws if anything changed; the page calls it every animation frame.
   frame() {
-    const version = this.api._version();
+    // true: this is the once-a-frame call that lets the model settle.
+    const version = this.api._version(true);
     const H = this.rowH();
     const viewH = this.scroller.clientHeight;
     const changed = version !== this.lastVersion;

@@ -167,10 +167,11 @@ func (a *app) install() {
 	})
 
 	// For the page's own scripts.
-	// The diagram asks once a frame; a frame with nothing new is when
-	// the model settles what a flood left for later (Model.Settle).
-	a.syncMethod("_version", func([]js.Value) any {
-		if a.model.Settle() {
+	// _version(true) is the diagram's, once a frame: a frame with nothing
+	// new is when the model settles what a flood left for later
+	// (Model.Settle); other callers ask without.
+	a.syncMethod("_version", func(args []js.Value) any {
+		if arg(args, 0).Truthy() && a.model.Settle() {
 			a.changed()
 		}
 		return a.version

@@ -59,6 +59,7 @@ type socket struct {
 	deliver js.Func
 	open    bool
 	closed  bool
+	out     []byte // packets sent in this task, not yet given to the browser
 }
 
 // dial opens a WebSocket; events go to h until the socket closes, after
@@ -143,27 +144,85 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 // protocol is the subprotocol the server chose.
 func (s *socket) protocol() string { return s.ws.Get("protocol").String() }
 
-// send writes one binary message and reports whether the browser took it
-// for the wire: once the server's close frame has arrived (the socket is
+// send writes a packet and reports whether the browser will take it for
+// the wire: once the server's close frame has arrived (the socket is
 // closing, or closed with its close event still queued) the browser
 // discards what is sent [WebSocket standard, send()].
+//
+// The packets sent in one task (a loop of publish calls, the PUBACKs of a
+// batch of messages) go as one WebSocket message at the task's end, in a
+// microtask: four crossings into JavaScript and the browser's own send
+// for each packet cost more than the rest of publishing it, and MQTT over
+// WebSockets lets a message carry several packets [MQTT-6.0.0-2]. The
+// socket's state cannot change within a task (its events are tasks), so
+// it is asked once a batch.
 func (s *socket) send(b []byte) bool {
-	if !s.open || s.ws.Get("readyState").Int() != 1 {
+	if !s.open {
 		return false
 	}
-	s.ws.Call("send", bytesToJS(b))
+	if len(s.out) > 0 && len(s.out)+len(b) > maxBatch {
+		s.flush()
+	}
+	if len(s.out) == 0 {
+		if s.ws.Get("readyState").Int() != 1 {
+			return false
+		}
+		if len(unsent) == 0 {
+			jsQueueMicrotask.Invoke(flushUnsent)
+		}
+		unsent = append(unsent, s)
+	}
+	s.out = append(s.out, b...)
 	return true
 }
 
-// sendText writes one text message.
+// maxBatch bounds a message of packets sent together (one larger packet
+// goes alone), far below any proxy's or broker's message limit.
+const maxBatch = 16 << 10
+
+// unsent are the sockets with packets for the microtask to send.
+var unsent []*socket
+
+var (
+	jsQueueMicrotask = jsGlobal.Get("queueMicrotask")
+	flushUnsent      = js.FuncOf(func(js.Value, []js.Value) any { flushAll(); return nil })
+)
+
+// flushAll gives the browser every socket's unsent packets, in the order
+// they were sent.
+func flushAll() {
+	for _, s := range unsent {
+		s.flush()
+	}
+	unsent = unsent[:0]
+}
+
+// flush gives the browser the socket's unsent packets as one message.
+func (s *socket) flush() {
+	if len(s.out) > 0 && !s.closed {
+		s.ws.Call("send", bytesToJS(s.out))
+	}
+	s.out = s.out[:0]
+	if cap(s.out) > 4*maxBatch {
+		s.out = nil // one large packet: not kept
+	}
+}
+
+// sendText writes one text message, after every packet sent before it on
+// any socket (a lab request or a cut acts on what the page sent first).
 func (s *socket) sendText(t string) {
+	flushAll()
 	if s.open {
 		s.ws.Call("send", t)
 	}
 }
 
-// close starts the closing handshake (code 1000 or 3000-4999).
-func (s *socket) close(code int, reason string) { s.ws.Call("close", code, reason) }
+// close starts the closing handshake (code 1000 or 3000-4999), after the
+// packets sent before it.
+func (s *socket) close(code int, reason string) {
+	flushAll()
+	s.ws.Call("close", code, reason)
+}
 
 // timer is one setTimeout.
 type timer struct {
