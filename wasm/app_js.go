@@ -20,7 +20,9 @@ import (
 type app struct {
 	api   js.Value // window.lifeline
 	funcs funcs
-	done  chan struct{}
+
+	pubIn, pubOut []byte // publishMany's scratch
+	done          chan struct{}
 
 	origin  float64 // performance.now() at start: the page clock's zero
 	model   *diagram.Model
@@ -281,6 +283,7 @@ func (a *app) install() {
 		a.w.Close('}')
 		return parseJSON(a.w.B)
 	})
+	a.installPublish() // last: it wraps every method above
 }
 
 // entries returns the kept entries, labelled.

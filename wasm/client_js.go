@@ -562,17 +562,17 @@ func (a *app) publish(args []js.Value) any {
 	}
 	m, err := o.Message(topic.String(), payload)
 	if err != nil {
-		return rejected("publish: " + err.Error())
+		return rejected(publishError(err))
 	}
 	s, err := a.session("publish", o.Client)
 	if err != nil {
 		return rejected(err.Error())
 	}
 	s.at = a.now()
-	id, err := s.cl.Publish(time.Now(), m)
-	if err != nil {
+	id, msg := s.publish(m, time.Now())
+	if msg != "" {
 		s.drain()
-		return rejected(commandError(err))
+		return rejected(msg)
 	}
 	if id == 0 {
 		s.drain()

@@ -41,14 +41,10 @@ if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) re
 return q + (r ? 4 : 0);`)
 	jsMessage = jsFunc(`const text = new TextDecoder();
 return (c, b, t, n, q, r, d) => ({client: c, topic: text.decode(b.subarray(0, t)), payload: b.slice(t, t + n), qos: q, retain: r, dup: d});`).Invoke()
-	jsAcked = jsFunc("f", "i", "r", "f({packetId: i, reason: r})")
-	jsSent  = jsFunc("return Promise.resolve({packetId: 0})")
+	jsSent = jsFunc("return Promise.resolve({packetId: 0})")
 )
 
 func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params...) }
-
-// acked resolves a publish's promise with {packetId, reason}.
-func (p *promise) acked(id, reason int) { jsAcked.Invoke(p.resolveF, id, reason) }
 
 // sent is a QoS 0 publish's promise: resolved with {packetId: 0}.
 func sent() js.Value { return jsSent.Invoke() }
@@ -147,26 +143,45 @@ func bytesFromJS(v js.Value) ([]byte, bool) {
 // jsErr makes a JavaScript Error with a message.
 func jsErr(msg string) js.Value { return jsError.New(msg) }
 
-// promise is a JavaScript Promise and its settle functions.
+// promise is a JavaScript Promise, kept in a table in JavaScript with its
+// settle functions (jsPromises) under its key: making one is one crossing
+// (not a Go function for its executor, called back from JavaScript), and
+// settling it one more. The keys Go makes are negative; the batched
+// publish makes the positive ones (jsPublishBatch).
 type promise struct {
-	p                js.Value
-	resolveF, reject js.Value
+	p   js.Value
+	key int
 }
+
+var (
+	jsPromises = jsFunc(`const pend = new Map();
+return {
+  make(k) { return new Promise((res, rej) => pend.set(k, [res, rej])); },
+  settle(k, how, v, r) {
+    const f = pend.get(k);
+    if (!f) return;
+    pend.delete(k);
+    if (how === 0) f[1](new Error(v));
+    else f[0](how === 1 ? v : r === undefined ? {packetId: v} : {packetId: v, reason: r});
+  },
+};`).Invoke()
+	jsSettle   = jsPromises.Get("settle")
+	promiseKey int
+)
 
 // newPromise returns a pending Promise; settle it exactly once.
 func newPromise() *promise {
-	pr := &promise{}
-	exec := js.FuncOf(func(this js.Value, args []js.Value) any {
-		pr.resolveF, pr.reject = args[0], args[1]
-		return nil
-	})
-	pr.p = jsPromise.New(exec) // the executor runs synchronously
-	exec.Release()
-	return pr
+	promiseKey--
+	return &promise{p: jsPromises.Call("make", promiseKey), key: promiseKey}
 }
 
-func (p *promise) resolve(v any)   { p.resolveF.Invoke(v) }
-func (p *promise) fail(msg string) { p.reject.Invoke(jsErr(msg)) }
+func (p *promise) resolve(v any) { jsSettle.Invoke(p.key, 1, v) }
+
+// acked resolves a publish's promise with {packetId, reason}.
+func (p *promise) acked(id, reason int) { jsSettle.Invoke(p.key, 2, id, reason) }
+
+func (p *promise) fail(msg string) { jsSettle.Invoke(p.key, 0, msg) }
+
 func rejected(msg string) js.Value { return jsPromise.Call("reject", jsErr(msg)) }
 func resolved(v any) js.Value      { return jsPromise.Call("resolve", v) }
 
