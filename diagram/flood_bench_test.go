@@ -2,6 +2,8 @@ package diagram
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/lifeline-mqtt/lifeline/trace"
@@ -101,4 +103,48 @@ func TestFloodRealignsAmortized(t *testing.T) {
 		es[i] = trace.Entry{Seq: a.Seq, T: a.T}
 	}
 	exact("after the flood, View", es)
+}
+
+// Arrows that come late (the proxy's, behind the page's own) wait until
+// the next read and are then placed by time, each after the arrows of the
+// same time and in the order they came, with a filter set or not; reads
+// in between see every arrow in its place.
+func TestLateArrowsPlacedAtRead(t *testing.T) {
+	for _, filtered := range []bool{false, true} {
+		m := New(Options{})
+		if filtered {
+			m.SetHidden("tcp")
+		}
+		add := func(at float64, kind string) {
+			m.Add(ev(at, bp, "browser", "proxy", kind, nil), Imported)
+		}
+		for _, at := range []float64{1, 2, 3, 5, 8} {
+			add(at, trace.KindDNSQuery)
+		}
+		add(3, trace.KindTCPSyn) // late, at a time taken
+		add(0.5, trace.KindDNSResponse)
+		add(3, trace.KindDNSResponse) // late, same time, after the SYN
+		if n := m.Len(); n != map[bool]int{false: 8, true: 7}[filtered] {
+			t.Fatalf("filtered %v: %d rows", filtered, n)
+		}
+		add(9, trace.KindDNSQuery)
+		add(4, trace.KindTCPAck)
+		var got []string
+		v := m.View(0, m.Len())
+		for _, a := range v.Arrows {
+			got = append(got, strconv.FormatFloat(a.T, 'g', -1, 64)+" "+a.Kind)
+		}
+		want := "0.5 dns.response|1 dns.query|2 dns.query|3 dns.query|3 tcp.syn|3 dns.response|4 tcp.ack|5 dns.query|8 dns.query|9 dns.query"
+		if filtered {
+			want = "0.5 dns.response|1 dns.query|2 dns.query|3 dns.query|3 dns.response|5 dns.query|8 dns.query|9 dns.query"
+		}
+		if g := strings.Join(got, "|"); g != want {
+			t.Fatalf("filtered %v:\n got %s\nwant %s", filtered, g, want)
+		}
+		for i, a := range v.Arrows {
+			if a.Row != i {
+				t.Fatalf("filtered %v: arrow %d has row %d", filtered, i, a.Row)
+			}
+		}
+	}
 }

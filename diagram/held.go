@@ -18,6 +18,7 @@ func (m *Model) held(it *item) {
 	if e.Kind != trace.KindLabHold || e.From != "proxy" || e.To != "proxy" || len(e.Bytes) == 0 {
 		return
 	}
+	m.placeLate()
 	for i := len(m.items) - 1; i >= 0 && i >= len(m.items)-heldSearch; i-- {
 		c := m.items[i]
 		if c == it || c.held || c.e.To != "proxy" || c.e.Conn != e.Conn || !strings.HasPrefix(c.e.Kind, "mqtt.") || !bytes.Equal(c.e.Bytes, e.Bytes) {

@@ -55,6 +55,8 @@ type connKey struct{ leg, conn string }
 type Model struct {
 	max     int
 	items   []*item // by time, then arrival
+	late    []*item // added out of time order, placed at the next read (placeLate)
+	tail    []*item // placeLate's scratch
 	ordered int     // items[:ordered] have their ord right (see renumber)
 	dropped int
 	bySeq   map[int]*item
@@ -178,10 +180,14 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.causal(it)
 	if m.skewed {
 		// The causal order moved items: one of its clock drawn after it
-		// (moved past its time) asks for a new pass.
+		// (moved past its time) asks for a new pass; so does a late one.
 		m.renumber()
-		for _, o := range m.items[it.ord-m.dropped+1:] {
-			m.unordered = m.unordered || o.src == src
+		if it.ord < 0 {
+			m.unordered = true
+		} else {
+			for _, o := range m.items[it.ord-m.dropped+1:] {
+				m.unordered = m.unordered || o.src == src
+			}
 		}
 	}
 	if m.unordered {
@@ -191,7 +197,8 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 		m.stale = true
 	}
 	m.held(it)
-	if len(m.items) > m.max {
+	if len(m.items)+len(m.late) > m.max {
+		m.placeLate()
 		m.pageOut(max(1, m.max/10))
 	}
 	return it.e.Seq
@@ -200,30 +207,55 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 // insert puts it in time order; entries of equal time keep arrival order.
 // Entries nearly always arrive in order or a little late (the broker leg's
 // behind the page's own, by as much as the trace channel lags in a flood:
-// thousands of arrows), so the common case appends, the rest is a binary
-// search, and the positions after it are renumbered when next read (see
-// renumber), not on every late entry.
+// thousands of arrows), so the common case appends. A late one waits in
+// m.late until the next read, which places all that came late in one
+// merge (placeLate): placed one by one, each would move every arrow after
+// it (a copy of pointers that the collector's write barrier makes slow in
+// the wasm: 38% of the page's time in a flood).
 func (m *Model) insert(it *item) {
 	n := len(m.items)
-	i := n
-	if n > 0 && m.items[n-1].e.T > it.e.T {
-		i = sort.Search(n, func(j int) bool { return m.items[j].e.T > it.e.T })
+	if len(m.late) > 0 || n > 0 && m.items[n-1].e.T > it.e.T {
+		it.ord = -1 // not placed yet
+		m.late = append(m.late, it)
+		return
 	}
-	m.items = append(m.items, nil)
-	copy(m.items[i+1:], m.items[i:])
-	m.items[i] = it
-	if i == n && m.ordered == n {
-		it.ord = m.dropped + i
+	m.items = append(m.items, it)
+	if m.ordered == n {
+		it.ord = m.dropped + n
 		m.ordered++
-	} else {
-		m.ordered = min(m.ordered, i)
 	}
 	if m.rows != nil && !m.hidden[it.class] {
-		m.renumber()
-		k := sort.Search(len(m.rows), func(k int) bool { return m.rows[k].ord > it.ord })
-		m.rows = append(m.rows, nil)
-		copy(m.rows[k+1:], m.rows[k:])
-		m.rows[k] = it
+		m.rows = append(m.rows, it)
+	}
+}
+
+// placeLate merges the items that came late into their places: after the
+// items of the same time, in the order they came.
+func (m *Model) placeLate() {
+	late := m.late
+	if len(late) == 0 {
+		return
+	}
+	sort.SliceStable(late, func(i, j int) bool { return late[i].e.T < late[j].e.T })
+	k := len(m.items) // the first after late[0]: near the end, as the tail is copied anyway
+	for k > 0 && m.items[k-1].e.T > late[0].e.T {
+		k--
+	}
+	tail := append(m.tail[:0], m.items[k:]...)
+	m.items = append(m.items, late...) // room for them
+	for w, i, j := k, 0, 0; w < len(m.items); w++ {
+		if j == len(late) || i < len(tail) && tail[i].e.T <= late[j].e.T {
+			m.items[w], i = tail[i], i+1
+		} else {
+			m.items[w], j = late[j], j+1
+		}
+	}
+	clear(late)
+	clear(tail)
+	m.late, m.tail = late[:0], tail[:0]
+	m.ordered = min(m.ordered, k)
+	if m.rows != nil {
+		m.refilter()
 	}
 }
 

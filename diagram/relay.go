@@ -127,6 +127,7 @@ func (m *Model) moved() {
 // Settle makes it exact when the flood pauses, and what the exports and
 // the scripting API read (Entries) is always exact.
 func (m *Model) fresh() {
+	m.placeLate()
 	if m.stale && (len(m.items) <= 2000 || m.sinceAlign*8 >= len(m.items)) {
 		m.realign()
 	}
@@ -148,6 +149,7 @@ func (m *Model) Settle() bool {
 // realign moves the server's entries to the current offset, re-sorts and
 // puts every effect after its cause (causal.go).
 func (m *Model) realign() {
+	m.placeLate()
 	m.stale, m.sinceAlign = false, 0
 	m.aligns++
 	for _, it := range m.items {

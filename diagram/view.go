@@ -104,6 +104,7 @@ func (m *Model) SetHidden(classes ...string) {
 //
 //go:noinline
 func (m *Model) refilter() {
+	m.placeLate()
 	m.rows = m.rows[:0]
 	if m.rows == nil {
 		m.rows = make([]*item, 0, len(m.items))
@@ -194,6 +195,7 @@ func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
 // Entries returns the kept entries in diagram order, on the page's clock,
 // exactly (realigned if a flood left that for later, see fresh).
 func (m *Model) Entries() []trace.Entry {
+	m.placeLate()
 	if m.stale {
 		m.realign()
 	}
