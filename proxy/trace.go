@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -335,57 +336,81 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 	tc.ws.Close() // ends the read loop, which removes the channel
 }
 
-// writeBatch sends the messages of batch, gathered into writes of about
-// batchWrite bytes, each given writeTimeout (as each message was when they
-// were written one by one).
+// writeBatch sends the messages of batch as frames of its own making
+// (appendFrame), gathered into writes of about batchWrite bytes, each given
+// writeTimeout (as each message was when they were written one by one).
 func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTimeout time.Duration) error {
-	deadline := time.Now().Add(writeTimeout)
-	tc.ws.SetWriteDeadline(deadline)
-	tc.bc.hold()
+	buf := batchPool.Get().(*[]byte)
+	out := (*buf)[:0]
+	var err error
 	for i := range batch {
-		b := enc.encode(&batch[i])
-		if b == nil {
-			continue // not encodable: nothing the page could read
-		}
-		err := tc.ws.WriteMessage(websocket.TextMessage, b)
-		if err == nil && tc.bc.held() >= batchWrite {
-			err = tc.bc.flush(deadline)
-			deadline = time.Now().Add(writeTimeout)
-			tc.ws.SetWriteDeadline(deadline)
-			tc.bc.hold()
-		}
-		if err != nil {
-			tc.bc.flush(deadline)
-			return err
+		out = enc.appendFramed(out, &batch[i])
+		if len(out) >= batchWrite || (i == len(batch)-1 && len(out) > 0) {
+			if err = tc.bc.writeFrames(out, time.Now().Add(writeTimeout)); err != nil {
+				break
+			}
+			out = out[:0]
 		}
 	}
-	return tc.bc.flush(deadline)
+	if cap(out) <= maxBatchBuf {
+		*buf = out[:0]
+		batchPool.Put(buf)
+	}
+	return err
 }
 
-// batchWrite is about the most a trace channel writes at once.
-const batchWrite = 64 << 10
+// batchWrite is about the most a trace channel writes at once; batchPool
+// holds the buffers its batches are framed in (one larger than maxBatchBuf,
+// for a large entry, is let go).
+const (
+	batchWrite  = 64 << 10
+	maxBatchBuf = 256 << 10
+)
 
-// traceEncoder encodes the trace channel's messages into a buffer of its
-// own, reused from one message to the next.
-type traceEncoder struct{ buf []byte }
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// encode returns it as the channel sends it; the bytes are valid until the
-// next call, nil if it cannot be encoded.
-func (te *traceEncoder) encode(it *traceItem) []byte {
-	switch {
-	case it.msg != nil:
-		return it.msg
-	case it.dropped > 0:
-		te.buf = append(te.buf[:0], `{"type":"dropped","count":`...)
-		te.buf = append(strconv.AppendInt(te.buf, int64(it.dropped), 10), '}')
-		return te.buf
+// traceEncoder encodes the trace channel's messages. It keeps a PUBLISH
+// to decode packets into (describe), reused from one to the next.
+type traceEncoder struct{ pub codec.Publish }
+
+// appendFramed appends it as the channel sends it: one text frame holding
+// its JSON. It appends nothing for an entry that cannot be encoded
+// (nothing the page could read).
+func (te *traceEncoder) appendFramed(b []byte, it *traceItem) []byte {
+	if it.msg != nil {
+		return appendFrame(b, websocket.TextMessage, it.msg)
 	}
-	describe(&it.e)
+	// The JSON is written after room for the usual header (126 to 65535
+	// bytes), which is then written in front of it; moved for other sizes.
+	const guess = 4
+	start := len(b)
+	b = append(b, make([]byte, guess)...)
 	var ok bool
-	if te.buf, ok = appendEntryMsg(te.buf[:0], &it.e); ok {
-		return te.buf
+	if b, ok = te.appendMsg(b, it); !ok {
+		return b[:start]
 	}
-	return nil // a time that is not a number: nothing the page could read
+	n := len(b) - start - guess
+	switch h := frameHeaderLen(n); {
+	case h < guess:
+		copy(b[start+h:], b[start+guess:])
+		b = b[:start+h+n]
+	case h > guess:
+		b = append(b, make([]byte, h-guess)...)
+		copy(b[start+h:], b[start+guess:start+guess+n])
+	}
+	appendFrameHeader(b[start:start], websocket.TextMessage, n)
+	return b
+}
+
+// appendMsg appends the JSON of a dropped note or an entry; ok is false for
+// an entry that cannot be encoded.
+func (te *traceEncoder) appendMsg(b []byte, it *traceItem) (_ []byte, ok bool) {
+	if it.dropped > 0 {
+		b = append(b, `{"type":"dropped","count":`...)
+		return append(strconv.AppendInt(b, int64(it.dropped), 10), '}'), true
+	}
+	describeWith(&it.e, &te.pub)
+	return appendEntryMsg(b, &it.e)
 }
 
 func itoa(n int) string {
