@@ -56,15 +56,25 @@ type traceChannel struct {
 	away     bool        // closed by Shutdown: a close frame 1001 follows the queue
 	q        []traceItem // what writeLoop has not taken yet, in order
 	wake     chan struct{}
-	// bc gathers what writeLoop writes of one batch into one write
-	// (nil: each message is written on its own).
+	// bc is the connection writeLoop writes its frames to (see
+	// batchConn).
 	bc *batchConn
+	// spare is the slice of the last batch sent, emptied, for q to be
+	// next: kept while entries keep coming, given back to queuePool once
+	// the channel has been idle for spareIdle.
+	spare []traceItem
 }
 
 // queuePool holds the slices trace channels queue messages in: a channel
-// takes one when a message comes and its writer gives it back once sent, so
-// an idle channel holds none.
+// takes one when a message comes and its writer gives it back once sent
+// and the channel has been idle for spareIdle, so an idle channel holds
+// none. While entries keep coming a channel reuses its own two slices: taken
+// from the pool for every batch, the queue was often a new slice grown
+// entry by entry (the pool is per processor, and the relay's goroutine is
+// rarely on the writer's).
 var queuePool = sync.Pool{New: func() any { return new([]traceItem) }}
+
+const spareIdle = time.Second
 
 // traceItem is one message queued on a trace channel: an entry, which
 // writeLoop describes (see describe) and encodes, or a message already
@@ -253,7 +263,9 @@ func (tc *traceChannel) emit(e trace.Entry) {
 func (tc *traceChannel) push(it traceItem, size int) {
 	n := len(tc.q)
 	if tc.q == nil {
-		tc.q = (*queuePool.Get().(*[]traceItem))[:0]
+		if tc.q, tc.spare = tc.spare, nil; tc.q == nil {
+			tc.q = (*queuePool.Get().(*[]traceItem))[:0]
+		}
 	}
 	switch {
 	case tc.queued+size <= traceQueueBytes && n < traceQueueLen:
@@ -296,11 +308,25 @@ const traceGather = time.Millisecond
 // sends it in one write, so that the sessions never wait for it.
 func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 	var enc traceEncoder
+	idle := time.NewTimer(spareIdle)
+	idle.Stop()
+	defer tc.releaseSpare()
 	for {
 		tc.mu.Lock()
 		for len(tc.q) == 0 && !tc.closed {
+			spare := tc.spare != nil
 			tc.mu.Unlock()
-			<-tc.wake
+			if !spare {
+				<-tc.wake
+			} else {
+				idle.Reset(spareIdle)
+				select {
+				case <-tc.wake:
+					idle.Stop()
+				case <-idle.C:
+					tc.releaseSpare()
+				}
+			}
 			tc.mu.Lock()
 		}
 		tc.mu.Unlock()
@@ -316,8 +342,15 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 		}
 		err := tc.writeBatch(batch, &enc, writeTimeout)
 		clear(batch)
-		batch = batch[:0]
-		queuePool.Put(&batch)
+		tc.mu.Lock()
+		if tc.spare == nil {
+			tc.spare, batch = batch[:0], nil
+		}
+		tc.mu.Unlock()
+		if batch != nil {
+			batch = batch[:0]
+			queuePool.Put(&batch)
+		}
 		if err != nil {
 			// The reader is gone: nothing more is queued.
 			tc.mu.Lock()
@@ -334,6 +367,17 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 	}
 	tc.ws.Close() // ends the read loop, which removes the channel
+}
+
+// releaseSpare gives the channel's spare queue back to queuePool.
+func (tc *traceChannel) releaseSpare() {
+	tc.mu.Lock()
+	spare := tc.spare
+	tc.spare = nil
+	tc.mu.Unlock()
+	if spare != nil {
+		queuePool.Put(&spare)
+	}
 }
 
 // writeBatch sends the messages of batch as frames of its own making

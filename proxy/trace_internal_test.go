@@ -175,3 +175,69 @@ func closeCode(err error) int {
 	}
 	return int(coderws.CloseStatus(err))
 }
+
+// TestTraceChannelSpareQueue checks that a trace channel's writer keeps the
+// slice of the batch it sent for the next queue while entries come, and
+// gives it back once the channel has been idle for spareIdle: an idle
+// channel holds no queue.
+func TestTraceChannelSpareQueue(t *testing.T) {
+	hs := httptest.NewUnstartedServer(nil)
+	s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
+	errc := make(chan error, 1)
+	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, bc, ip := s.upgrade(w, r)
+		if ws == nil {
+			errc <- errors.New("upgrade failed")
+			return
+		}
+		defer s.release(ip)
+		tc := s.hub.add(ws, bc)
+		done := make(chan struct{})
+		go func() {
+			tc.writeLoop(10 * time.Second)
+			close(done)
+		}()
+		// until is whether cond holds (under tc.mu) within 20 s.
+		until := func(cond func() bool) bool {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				tc.mu.Lock()
+				ok := cond()
+				tc.mu.Unlock()
+				if ok {
+					return true
+				}
+			}
+			return false
+		}
+		var err error
+		for range 10 {
+			tc.emit(trace.Entry{Kind: "k"})
+		}
+		switch {
+		case !until(func() bool { return len(tc.q) == 0 && tc.spare != nil }):
+			err = errors.New("the batch was not kept as the spare queue")
+		case !until(func() bool { return tc.spare == nil }):
+			err = errors.New("the spare queue was not given back when the channel went idle")
+		}
+		tc.emit(trace.Entry{Kind: "last"})
+		s.hub.remove(tc)
+		<-done
+		errc <- err
+	})
+	hs.Start()
+	defer hs.Close()
+	c, _, err := wstest.Dial("ws://"+hs.Listener.Addr().String()+"/trace", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for i := 1; i <= 11; i++ {
+		var m entryMsg
+		if err := c.ReceiveJSON(&m); err != nil || m.Entry == nil || m.Entry.Seq != i {
+			t.Fatalf("message %d: %+v, %v; want entry %d", i, m, err, i)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Error(err)
+	}
+}
