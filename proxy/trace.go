@@ -325,6 +325,7 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 					idle.Stop()
 				case <-idle.C:
 					tc.releaseSpare()
+					enc.shapes = nil
 				}
 			}
 			tc.mu.Lock()
@@ -414,8 +415,12 @@ const (
 var batchPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // traceEncoder encodes the trace channel's messages. It keeps a PUBLISH
-// to decode packets into (describe), reused from one to the next.
-type traceEncoder struct{ pub codec.Publish }
+// to decode packets into (describe), reused from one to the next, and the
+// shapes of the entries it writes (until the channel is idle).
+type traceEncoder struct {
+	pub    codec.Publish
+	shapes shapes
+}
 
 // appendFramed appends it as the channel sends it: one text frame holding
 // its JSON. It appends nothing for an entry that cannot be encoded
@@ -454,7 +459,7 @@ func (te *traceEncoder) appendMsg(b []byte, it *traceItem) (_ []byte, ok bool) {
 		return append(strconv.AppendInt(b, int64(it.dropped), 10), '}'), true
 	}
 	describeWith(&it.e, &te.pub)
-	return appendEntryMsg(b, &it.e)
+	return te.shapes.appendEntryMsg(b, &it.e)
 }
 
 func itoa(n int) string {
