@@ -305,15 +305,20 @@ const traceGather = time.Millisecond
 
 // writeLoop sends the queued messages until the channel is closed and its
 // queue empty. It takes everything queued at once (after traceGather) and
-// sends it in one write, so that the sessions never wait for it.
+// sends it in one write, so that the sessions never wait for it. After a
+// batch it looks again traceGather later rather than wait to be woken:
+// while entries keep coming the sessions' relays never wake it, which costs
+// a wake-up (a system call) on the relay's path; it waits to be woken once
+// a look finds nothing.
 func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 	var enc traceEncoder
 	idle := time.NewTimer(spareIdle)
 	idle.Stop()
 	defer tc.releaseSpare()
+	busy := false // the last look found messages
 	for {
 		tc.mu.Lock()
-		for len(tc.q) == 0 && !tc.closed {
+		for !busy && len(tc.q) == 0 && !tc.closed {
 			spare := tc.spare != nil
 			tc.mu.Unlock()
 			if !spare {
@@ -335,11 +340,14 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 		// meanwhile without this goroutine competing for the CPU.
 		time.Sleep(traceGather)
 		tc.mu.Lock()
-		batch := tc.q
+		batch, closed := tc.q, tc.closed
 		tc.q, tc.queued = nil, 0
 		tc.mu.Unlock()
-		if len(batch) == 0 {
-			break // closed, and everything sent
+		if busy = len(batch) > 0; !busy {
+			if closed {
+				break // everything sent
+			}
+			continue
 		}
 		err := tc.writeBatch(batch, &enc, writeTimeout)
 		clear(batch)
