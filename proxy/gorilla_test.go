@@ -227,6 +227,27 @@ func FuzzCheckUpgrade(f *testing.F) {
 	})
 }
 
+// serveUpgraded starts a server that upgrades every request as a /trace
+// channel's is (Server.upgrade) and hands it to serve; it returns the
+// server's ws:// URL. A failed upgrade fails the test.
+func serveUpgraded(t *testing.T, serve func(s *Server, ws *websocket.Conn, bc *batchConn)) string {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
+	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, bc, ip := s.upgrade(w, r)
+		if ws == nil {
+			t.Error("the upgrade failed")
+			return
+		}
+		defer s.release(ip)
+		serve(s, ws, bc)
+	})
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return "ws://" + hs.Listener.Addr().String() + "/trace"
+}
+
 // writeRecorder records each Write made on the connection under it.
 type writeRecorder struct {
 	net.Conn
@@ -248,20 +269,12 @@ func (w *writeRecorder) Write(p []byte) (int, error) {
 // between them; once gorilla has written a close frame, writeFrames sends
 // nothing more.
 func TestGorillaControlFramesThroughBatchConn(t *testing.T) {
-	hs := httptest.NewUnstartedServer(nil)
-	s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
 	type result struct {
 		writes   [][]byte
 		afterErr error
 	}
 	done := make(chan result, 1)
-	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, bc, ip := s.upgrade(w, r)
-		if ws == nil {
-			done <- result{}
-			return
-		}
-		defer s.release(ip)
+	url := serveUpgraded(t, func(_ *Server, ws *websocket.Conn, bc *batchConn) {
 		defer ws.Close()
 		rec := &writeRecorder{Conn: bc.Conn}
 		bc.Conn = rec
@@ -280,9 +293,7 @@ func TestGorillaControlFramesThroughBatchConn(t *testing.T) {
 		done <- result{rec.writes, err}
 		rec.mu.Unlock()
 	})
-	hs.Start()
-	defer hs.Close()
-	c, _, err := wstest.Dial("ws://"+hs.Listener.Addr().String()+"/trace", nil)
+	c, _, err := wstest.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

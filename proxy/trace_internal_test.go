@@ -3,8 +3,6 @@ package proxy
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -92,16 +90,9 @@ func TestTraceFramesReadByClients(t *testing.T) {
 	}
 	for _, client := range []string{"coder", "gorilla"} {
 		t.Run(client, func(t *testing.T) {
-			hs := httptest.NewUnstartedServer(nil)
-			s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
 			served := make(chan struct{})
-			hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			url := serveUpgraded(t, func(s *Server, ws *websocket.Conn, bc *batchConn) {
 				defer close(served)
-				ws, bc, ip := s.upgrade(w, r)
-				if ws == nil {
-					return
-				}
-				defer s.release(ip)
 				tc := s.hub.add(ws, bc)
 				tc.send(map[string]string{"type": "hello"})
 				for i, e := range entries {
@@ -116,9 +107,6 @@ func TestTraceFramesReadByClients(t *testing.T) {
 				s.hub.remove(tc)
 				tc.writeLoop(10 * time.Second)
 			})
-			hs.Start()
-			defer hs.Close()
-			url := "ws://" + hs.Listener.Addr().String() + "/trace"
 			var read func() ([]byte, error)
 			if client == "coder" {
 				c, _, err := wstest.Dial(url, nil)
@@ -181,16 +169,8 @@ func closeCode(err error) int {
 // gives it back once the channel has been idle for spareIdle: an idle
 // channel holds no queue.
 func TestTraceChannelSpareQueue(t *testing.T) {
-	hs := httptest.NewUnstartedServer(nil)
-	s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
 	errc := make(chan error, 1)
-	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, bc, ip := s.upgrade(w, r)
-		if ws == nil {
-			errc <- errors.New("upgrade failed")
-			return
-		}
-		defer s.release(ip)
+	url := serveUpgraded(t, func(s *Server, ws *websocket.Conn, bc *batchConn) {
 		tc := s.hub.add(ws, bc)
 		done := make(chan struct{})
 		go func() {
@@ -224,9 +204,7 @@ func TestTraceChannelSpareQueue(t *testing.T) {
 		<-done
 		errc <- err
 	})
-	hs.Start()
-	defer hs.Close()
-	c, _, err := wstest.Dial("ws://"+hs.Listener.Addr().String()+"/trace", nil)
+	c, _, err := wstest.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
