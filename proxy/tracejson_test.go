@@ -138,3 +138,37 @@ func FuzzAppendEntryMsg(f *testing.F) {
 			Conn: note, Src: summary, Version: version, Error: kind})
 	})
 }
+
+// TestShapesInterleaved writes, through one shapes, the entries of two
+// sessions' packets both ways and of two kinds, interleaved as a trace
+// channel's writer meets them: each is what encoding/json writes.
+func TestShapesInterleaved(t *testing.T) {
+	var kinds []trace.Entry
+	for _, conn := range []string{"c1", "c2"} {
+		for _, from := range []string{"proxy", "broker"} {
+			for _, kind := range []string{"mqtt.PUBLISH", "mqtt.PUBACK"} {
+				to := "broker"
+				if from == "broker" {
+					to = "proxy"
+				}
+				kinds = append(kinds, trace.Entry{Leg: trace.LegProxyBroker, From: from, To: to, Kind: kind,
+					Observed: trace.ObservedWire, Conn: conn, Src: conn + ":1", Dst: conn + ":2", Version: 5})
+			}
+		}
+	}
+	var s shapes
+	for i := range 200 {
+		e := kinds[(i*i+i/3)%len(kinds)]
+		e.Seq, e.T, e.Summary, e.Bytes = i, float64(i)/7, "summary "+itoa(i), []byte{byte(i), 1, 2}
+		want, err := json.Marshal(entryMsg{Type: "entry", Entry: &e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := s.appendEntryMsg(nil, &e); !ok || string(got) != string(want) {
+			t.Fatalf("entry %d: %v\n got %s\nwant %s", i, ok, got, want)
+		}
+	}
+	if len(s) != len(kinds) {
+		t.Errorf("%d shapes for %d kinds of entry", len(s), len(kinds))
+	}
+}
