@@ -29,11 +29,10 @@ import (
 //     pageReader, which reads more at once.
 //   - Upgrade reads nothing from the connection, so the reader is empty
 //     when it returns; NetConn returns the *net.TCPConn net/http hijacked.
-//   - Every frame is written with one or more calls of the hijacked
-//     connection's Write (under the Conn's own write lock), all made before
-//     WriteMessage returns, so a batchConn handed to it as that connection
-//     can gather the frames of a batch of trace messages into one write
-//     (TestGorillaWritesThroughBatchConn).
+//   - Every control frame (WriteControl: a pong, a close) is written with
+//     one call of the hijacked connection's Write, so a batchConn handed to
+//     it as that connection sees each whole, and a trace channel can write
+//     its own data frames between them (TestGorillaControlFramesThroughBatchConn).
 //   - Upgrade makes its checks (checkUpgrade repeats them, in its order and
 //     with its statuses) before it hijacks, so that they can all be made
 //     before the broker is dialed.
@@ -94,79 +93,76 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (ws *websocket.C
 	return ws, in
 }
 
-// batchConn is a connection whose writes can be held (hold) and then sent
-// in one write (flush): a trace channel's write loop gathers the frames of
-// the messages it has queued, so that a burst of entries costs one system
-// call rather than one per entry. Outside hold it writes through.
+// batchConn is a trace channel's connection. Its write loop frames the
+// channel's messages itself (appendFrame) and sends a batch of them in one
+// write (writeFrames), so that a burst of entries costs one system call and
+// no gorilla writer per entry; gorilla writes only its control frames
+// (pong, close) through Write. The lock keeps each write whole, so a frame
+// of one never lands inside the other's; and once gorilla has sent a close
+// frame no data frame follows it (RFC 6455, 5.5.1), as gorilla's own
+// writers refuse with websocket.ErrCloseSent.
 type batchConn struct {
 	net.Conn
-	mu  sync.Mutex
-	on  bool
-	buf *[]byte // from batchPool while on
+	mu        sync.Mutex
+	closeSent bool
 }
 
-// batchPool holds the buffers of batchConns between batches; one larger
-// than maxBatchBuf is let go.
-var batchPool = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxBatchBuf = 256 << 10
-
+// Write is gorilla's: the upgrade's response, then one whole control frame
+// per call (TestGorillaControlFramesThroughBatchConn).
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.on {
-		return c.Conn.Write(p)
+	if len(p) > 0 && p[0] == finBit|websocket.CloseMessage {
+		c.closeSent = true
 	}
-	if c.buf == nil {
-		c.buf = batchPool.Get().(*[]byte)
-	}
-	*c.buf = append(*c.buf, p...)
-	return len(p), nil
+	return c.Conn.Write(p)
 }
 
-// hold gathers what is written until flush. A nil batchConn does nothing.
-func (c *batchConn) hold() {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	c.on = true
-	c.mu.Unlock()
-}
-
-// held returns how many bytes are gathered.
-func (c *batchConn) held() int {
-	if c == nil {
-		return 0
-	}
+// writeFrames writes whole frames made by appendFrame, by deadline.
+func (c *batchConn) writeFrames(p []byte, deadline time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.buf == nil {
-		return 0
-	}
-	return len(*c.buf)
-}
-
-// flush writes what was gathered since hold, by deadline, and writes
-// through again.
-func (c *batchConn) flush(deadline time.Time) error {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.on = false
-	if c.buf == nil {
-		return nil
+	if c.closeSent {
+		return websocket.ErrCloseSent
 	}
 	c.Conn.SetWriteDeadline(deadline)
-	_, err := c.Conn.Write(*c.buf)
-	if cap(*c.buf) <= maxBatchBuf {
-		*c.buf = (*c.buf)[:0]
-		batchPool.Put(c.buf)
-	}
-	c.buf = nil
+	_, err := c.Conn.Write(p)
 	return err
+}
+
+// finBit marks the last frame of a message (RFC 6455, 5.2).
+const finBit = 0x80
+
+// appendFrame appends payload as one unmasked (server to client), final
+// frame of type op (websocket.TextMessage, ...): RFC 6455, 5.2.
+func appendFrame(b []byte, op int, payload []byte) []byte {
+	b = appendFrameHeader(b, op, len(payload))
+	return append(b, payload...)
+}
+
+// appendFrameHeader appends the header of an unmasked final frame of type
+// op carrying n bytes.
+func appendFrameHeader(b []byte, op, n int) []byte {
+	b = append(b, finBit|byte(op))
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	}
+	return append(b, 127, byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40), byte(uint64(n)>>32),
+		byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// frameHeaderLen is the length of appendFrameHeader's header for n bytes.
+func frameHeaderLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xffff:
+		return 4
+	}
+	return 10
 }
 
 // pageInput is how the page's bytes reach gorilla: its read buffer, and the

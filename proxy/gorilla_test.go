@@ -3,12 +3,14 @@ package proxy
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,61 +227,113 @@ func FuzzCheckUpgrade(f *testing.F) {
 	})
 }
 
-// TestGorillaWritesThroughBatchConn checks the assumption writeBatch makes
-// of gorilla: on a /trace upgrade the connection gorilla writes to is the
-// batchConn, and each WriteMessage has handed its whole frame to it when
-// it returns, so that holding and then flushing sends every message of a
-// batch, whole and in order, in one write.
-func TestGorillaWritesThroughBatchConn(t *testing.T) {
+// serveUpgraded starts a server that upgrades every request as a /trace
+// channel's is (Server.upgrade) and hands it to serve; it returns the
+// server's ws:// URL. A failed upgrade fails the test.
+func serveUpgraded(t *testing.T, serve func(s *Server, ws *websocket.Conn, bc *batchConn)) string {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	s := New(Config{Hosts: []string{hs.Listener.Addr().String()}})
-	msgs := []string{"one", strings.Repeat("x", 5000), "three"} // one longer than gorilla's 4 KiB write buffer
-	held := make(chan []int, 1)
 	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, bc, ip := s.upgrade(w, r)
 		if ws == nil {
-			held <- nil
+			t.Error("the upgrade failed")
 			return
 		}
 		defer s.release(ip)
-		defer ws.Close()
-		var sizes []int
-		bc.hold()
-		for _, m := range msgs {
-			if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
-				t.Error(err)
-			}
-			sizes = append(sizes, bc.held())
-		}
-		if err := bc.flush(time.Now().Add(5 * time.Second)); err != nil {
-			t.Error(err)
-		}
-		held <- sizes
-		ws.ReadMessage() // until the client closes
+		serve(s, ws, bc)
 	})
 	hs.Start()
-	defer hs.Close()
-	c, _, err := wstest.Dial("ws://"+hs.Listener.Addr().String()+"/trace", nil)
+	t.Cleanup(hs.Close)
+	return "ws://" + hs.Listener.Addr().String() + "/trace"
+}
+
+// writeRecorder records each Write made on the connection under it.
+type writeRecorder struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.writes = append(w.writes, append([]byte(nil), p...))
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+// TestGorillaControlFramesThroughBatchConn checks the assumption a trace
+// channel's writer makes of gorilla: on a /trace upgrade the connection
+// gorilla writes to is the batchConn, and each control frame reaches it
+// whole in one Write, so the channel's own data frames (writeFrames) can go
+// between them; once gorilla has written a close frame, writeFrames sends
+// nothing more.
+func TestGorillaControlFramesThroughBatchConn(t *testing.T) {
+	type result struct {
+		writes   [][]byte
+		afterErr error
+	}
+	done := make(chan result, 1)
+	url := serveUpgraded(t, func(_ *Server, ws *websocket.Conn, bc *batchConn) {
+		defer ws.Close()
+		rec := &writeRecorder{Conn: bc.Conn}
+		bc.Conn = rec
+		deadline := time.Now().Add(5 * time.Second)
+		if err := ws.WriteControl(websocket.PongMessage, []byte("p"), deadline); err != nil {
+			t.Error(err)
+		}
+		if err := bc.writeFrames(appendFrame(nil, websocket.TextMessage, []byte("data")), deadline); err != nil {
+			t.Error(err)
+		}
+		if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "bye"), deadline); err != nil {
+			t.Error(err)
+		}
+		err := bc.writeFrames(appendFrame(nil, websocket.TextMessage, []byte("late")), deadline)
+		rec.mu.Lock()
+		done <- result{rec.writes, err}
+		rec.mu.Unlock()
+	})
+	c, _, err := wstest.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	sizes := <-held
-	total := 0
-	for i, m := range msgs {
-		hdr := 2
-		if len(m) > 125 {
-			hdr = 4
-		}
-		total += hdr + len(m)
-		if sizes == nil || sizes[i] != total {
-			t.Fatalf("after message %d the batchConn holds %v bytes, want %d: gorilla did not hand over the whole frame", i+1, sizes, total)
+	if _, got, err := c.Receive(); err != nil || string(got) != "data" {
+		t.Fatalf("read %q, %v; want data", got, err)
+	}
+	if code, reason := c.Closed(); code != 1001 || reason != "bye" {
+		t.Errorf("closed with %d %q, want 1001 bye", code, reason)
+	}
+	res := <-done
+	want := [][]byte{
+		wstest.Frame(0xa, []byte("p")),
+		wstest.Frame(0x1, []byte("data")),
+		wstest.CloseFrame(1001, "bye"),
+	}
+	if len(res.writes) != len(want) {
+		t.Fatalf("%d writes % x, want %d", len(res.writes), res.writes, len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(res.writes[i], want[i]) {
+			t.Errorf("write %d is % x, want % x (one whole frame)", i+1, res.writes[i], want[i])
 		}
 	}
-	for _, want := range msgs {
-		_, got, err := c.Receive()
-		if err != nil || string(got) != want {
-			t.Fatalf("read %.20q, %v; want %.20q", got, err, want)
+	if res.afterErr != websocket.ErrCloseSent {
+		t.Errorf("writeFrames after the close frame: %v, want ErrCloseSent", res.afterErr)
+	}
+}
+
+// TestAppendFrame holds appendFrame to RFC 6455's framing (as wstest.Frame
+// writes it) on each side of the header's length boundaries.
+func TestAppendFrame(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 127, 0xffff, 0x10000, 1 << 20} {
+		p := bytes.Repeat([]byte{'x'}, n)
+		got := appendFrame([]byte("before"), websocket.TextMessage, p)
+		if want := append([]byte("before"), wstest.Frame(0x1, p)...); !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: % .20x…, want % .20x…", n, got, want)
+		}
+		if h := frameHeaderLen(n); h != len(got)-len("before")-n {
+			t.Errorf("frameHeaderLen(%d) = %d, the header is %d bytes", n, h, len(got)-len("before")-n)
 		}
 	}
 }

@@ -26,13 +26,22 @@ var packetKinds = func() (k [16]string) {
 }()
 
 // summary is the one-line label of a packet's arrow, and the reason the codec
-// could not decode it, if it could not.
-func summary(pkt []byte, version int) (string, error) {
+// could not decode it, if it could not. A PUBLISH is decoded into pub, if
+// not nil, which is left zero.
+func summary(pkt []byte, version int, pub *codec.Publish) (string, error) {
 	v := codec.V311
 	if version == int(codec.V5) {
 		v = codec.V5
 	}
-	p, err := codec.Decode(pkt, v)
+	var p codec.Packet
+	var err error
+	if pub != nil && codec.PacketType(pkt[0]>>4) == codec.TypePublish {
+		err = pub.Decode(pkt, v)
+		p = pub
+		defer func() { *pub = codec.Publish{} }() // holds no packet's bytes
+	} else {
+		p, err = codec.Decode(pkt, v)
+	}
 	if err != nil {
 		return typeName(pkt[0]) + " (" + strconv.Itoa(len(pkt)) + " bytes)", err
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
@@ -210,11 +211,35 @@ func TestSummary(t *testing.T) {
 		{connack, 4, "CONNACK", false},
 		{pingreq, 4, "PINGREQ", false},
 		{[]byte{0x30, 0x03, 0x00, 0x01}, 4, "PUBLISH (4 bytes)", true}, // topic cut short
+		{appendPublish(t, codec.Publish{Topic: "a/b", QoS: 1, PacketID: 7, Retain: true, Dup: true, Payload: []byte("xyz"),
+			Properties: codec.Properties{TopicAlias: 3, Present: 1 << codec.PropTopicAlias}}, codec.V5), 5,
+			"PUBLISH id=7 qos=1 dup retain a/b (3 B)", false},
+		{appendPublish(t, codec.Publish{Topic: "c", Payload: []byte("12345")}, codec.V311), 4, "PUBLISH qos=0 c (5 B)", false},
+		{appendPublish(t, codec.Publish{QoS: 2, PacketID: 9, Properties: codec.Properties{TopicAlias: 4, Present: 1 << codec.PropTopicAlias}}, codec.V5), 5,
+			"PUBLISH id=9 qos=2 alias:4 (0 B)", false},
+		{appendPublish(t, codec.Publish{Topic: "d", Payload: []byte("1")}, codec.V5), 5, "PUBLISH qos=0 d (1 B)", false},
 	}
+	// The trace channel's writer decodes every PUBLISH into the same
+	// struct: nothing of one packet may show in the next one's summary.
+	var pub codec.Publish
 	for _, tt := range tests {
-		got, err := summary(tt.pkt, tt.version)
-		if (err != nil) != tt.wantErr || len(got) < len(tt.want) || got[:len(tt.want)] != tt.want {
-			t.Errorf("summary(% x) = %q, %v; want %q… error %v", tt.pkt, got, err, tt.want, tt.wantErr)
+		for _, reuse := range []*codec.Publish{nil, &pub} {
+			got, err := summary(tt.pkt, tt.version, reuse)
+			if (err != nil) != tt.wantErr || len(got) < len(tt.want) || got[:len(tt.want)] != tt.want {
+				t.Errorf("summary(% x, reused %v) = %q, %v; want %q… error %v", tt.pkt, reuse != nil, got, err, tt.want, tt.wantErr)
+			}
 		}
 	}
+	if !reflect.ValueOf(pub).IsZero() {
+		t.Errorf("the reused PUBLISH holds %+v after summary, want it zero", pub)
+	}
+}
+
+func appendPublish(t *testing.T, p codec.Publish, v codec.Version) []byte {
+	t.Helper()
+	b, err := codec.AppendPacket(nil, &p, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -789,12 +789,17 @@ func (ss *session) discardPage(r io.Reader) {
 
 // describe fills in the summary of a packet's entry that packet left
 // empty, decoding its bytes (and says why, if the codec cannot).
-func describe(e *trace.Entry) {
+func describe(e *trace.Entry) { describeWith(e, nil) }
+
+// describeWith is describe, decoding a PUBLISH into pub (if not nil) rather
+// than into a new one: the trace channel's writer describes a packet for
+// every entry, most of them PUBLISH.
+func describeWith(e *trace.Entry, pub *codec.Publish) {
 	if e.Summary != "" || e.Leg != trace.LegProxyBroker || len(e.Bytes) == 0 {
 		return
 	}
 	var err error
-	if e.Summary, err = summary(e.Bytes, e.Version); err != nil {
+	if e.Summary, err = summary(e.Bytes, e.Version, pub); err != nil {
 		e.Error = "the codec cannot decode it: " + err.Error()
 	}
 }

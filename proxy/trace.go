@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
@@ -55,15 +56,25 @@ type traceChannel struct {
 	away     bool        // closed by Shutdown: a close frame 1001 follows the queue
 	q        []traceItem // what writeLoop has not taken yet, in order
 	wake     chan struct{}
-	// bc gathers what writeLoop writes of one batch into one write
-	// (nil: each message is written on its own).
+	// bc is the connection writeLoop writes its frames to (see
+	// batchConn).
 	bc *batchConn
+	// spare is the slice of the last batch sent, emptied, for q to be
+	// next: kept while entries keep coming, given back to queuePool once
+	// the channel has been idle for spareIdle.
+	spare []traceItem
 }
 
 // queuePool holds the slices trace channels queue messages in: a channel
-// takes one when a message comes and its writer gives it back once sent, so
-// an idle channel holds none.
+// takes one when a message comes and its writer gives it back once sent
+// and the channel has been idle for spareIdle, so an idle channel holds
+// none. While entries keep coming a channel reuses its own two slices: taken
+// from the pool for every batch, the queue was often a new slice grown
+// entry by entry (the pool is per processor, and the relay's goroutine is
+// rarely on the writer's).
 var queuePool = sync.Pool{New: func() any { return new([]traceItem) }}
+
+const spareIdle = time.Second
 
 // traceItem is one message queued on a trace channel: an entry, which
 // writeLoop describes (see describe) and encodes, or a message already
@@ -252,7 +263,9 @@ func (tc *traceChannel) emit(e trace.Entry) {
 func (tc *traceChannel) push(it traceItem, size int) {
 	n := len(tc.q)
 	if tc.q == nil {
-		tc.q = (*queuePool.Get().(*[]traceItem))[:0]
+		if tc.q, tc.spare = tc.spare, nil; tc.q == nil {
+			tc.q = (*queuePool.Get().(*[]traceItem))[:0]
+		}
 	}
 	switch {
 	case tc.queued+size <= traceQueueBytes && n < traceQueueLen:
@@ -292,14 +305,34 @@ const traceGather = time.Millisecond
 
 // writeLoop sends the queued messages until the channel is closed and its
 // queue empty. It takes everything queued at once (after traceGather) and
-// sends it in one write, so that the sessions never wait for it.
+// sends it in one write, so that the sessions never wait for it. After a
+// batch it looks again traceGather later rather than wait to be woken:
+// while entries keep coming the sessions' relays never wake it, which costs
+// a wake-up (a system call) on the relay's path; it waits to be woken once
+// a look finds nothing.
 func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 	var enc traceEncoder
+	idle := time.NewTimer(spareIdle)
+	idle.Stop()
+	defer tc.releaseSpare()
+	busy := false // the last look found messages
 	for {
 		tc.mu.Lock()
-		for len(tc.q) == 0 && !tc.closed {
+		for !busy && len(tc.q) == 0 && !tc.closed {
+			spare := tc.spare != nil
 			tc.mu.Unlock()
-			<-tc.wake
+			if !spare {
+				<-tc.wake
+			} else {
+				idle.Reset(spareIdle)
+				select {
+				case <-tc.wake:
+					idle.Stop()
+				case <-idle.C:
+					tc.releaseSpare()
+					enc.shapes = nil
+				}
+			}
 			tc.mu.Lock()
 		}
 		tc.mu.Unlock()
@@ -307,16 +340,26 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 		// meanwhile without this goroutine competing for the CPU.
 		time.Sleep(traceGather)
 		tc.mu.Lock()
-		batch := tc.q
+		batch, closed := tc.q, tc.closed
 		tc.q, tc.queued = nil, 0
 		tc.mu.Unlock()
-		if len(batch) == 0 {
-			break // closed, and everything sent
+		if busy = len(batch) > 0; !busy {
+			if closed {
+				break // everything sent
+			}
+			continue
 		}
 		err := tc.writeBatch(batch, &enc, writeTimeout)
 		clear(batch)
-		batch = batch[:0]
-		queuePool.Put(&batch)
+		tc.mu.Lock()
+		if tc.spare == nil {
+			tc.spare, batch = batch[:0], nil
+		}
+		tc.mu.Unlock()
+		if batch != nil {
+			batch = batch[:0]
+			queuePool.Put(&batch)
+		}
 		if err != nil {
 			// The reader is gone: nothing more is queued.
 			tc.mu.Lock()
@@ -335,57 +378,96 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 	tc.ws.Close() // ends the read loop, which removes the channel
 }
 
-// writeBatch sends the messages of batch, gathered into writes of about
-// batchWrite bytes, each given writeTimeout (as each message was when they
-// were written one by one).
-func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTimeout time.Duration) error {
-	deadline := time.Now().Add(writeTimeout)
-	tc.ws.SetWriteDeadline(deadline)
-	tc.bc.hold()
-	for i := range batch {
-		b := enc.encode(&batch[i])
-		if b == nil {
-			continue // not encodable: nothing the page could read
-		}
-		err := tc.ws.WriteMessage(websocket.TextMessage, b)
-		if err == nil && tc.bc.held() >= batchWrite {
-			err = tc.bc.flush(deadline)
-			deadline = time.Now().Add(writeTimeout)
-			tc.ws.SetWriteDeadline(deadline)
-			tc.bc.hold()
-		}
-		if err != nil {
-			tc.bc.flush(deadline)
-			return err
-		}
+// releaseSpare gives the channel's spare queue back to queuePool.
+func (tc *traceChannel) releaseSpare() {
+	tc.mu.Lock()
+	spare := tc.spare
+	tc.spare = nil
+	tc.mu.Unlock()
+	if spare != nil {
+		queuePool.Put(&spare)
 	}
-	return tc.bc.flush(deadline)
 }
 
-// batchWrite is about the most a trace channel writes at once.
-const batchWrite = 64 << 10
-
-// traceEncoder encodes the trace channel's messages into a buffer of its
-// own, reused from one message to the next.
-type traceEncoder struct{ buf []byte }
-
-// encode returns it as the channel sends it; the bytes are valid until the
-// next call, nil if it cannot be encoded.
-func (te *traceEncoder) encode(it *traceItem) []byte {
-	switch {
-	case it.msg != nil:
-		return it.msg
-	case it.dropped > 0:
-		te.buf = append(te.buf[:0], `{"type":"dropped","count":`...)
-		te.buf = append(strconv.AppendInt(te.buf, int64(it.dropped), 10), '}')
-		return te.buf
+// writeBatch sends the messages of batch as frames of its own making
+// (appendFrame), gathered into writes of about batchWrite bytes, each given
+// writeTimeout (as each message was when they were written one by one).
+func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTimeout time.Duration) error {
+	buf := batchPool.Get().(*[]byte)
+	out := (*buf)[:0]
+	var err error
+	for i := range batch {
+		out = enc.appendFramed(out, &batch[i])
+		if len(out) >= batchWrite || (i == len(batch)-1 && len(out) > 0) {
+			if err = tc.bc.writeFrames(out, time.Now().Add(writeTimeout)); err != nil {
+				break
+			}
+			out = out[:0]
+		}
 	}
-	describe(&it.e)
+	if cap(out) <= maxBatchBuf {
+		*buf = out[:0]
+		batchPool.Put(buf)
+	}
+	return err
+}
+
+// batchWrite is about the most a trace channel writes at once; batchPool
+// holds the buffers its batches are framed in (one larger than maxBatchBuf,
+// for a large entry, is let go).
+const (
+	batchWrite  = 64 << 10
+	maxBatchBuf = 256 << 10
+)
+
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// traceEncoder encodes the trace channel's messages. It keeps a PUBLISH
+// to decode packets into (describe), reused from one to the next, and the
+// shapes of the entries it writes (until the channel is idle).
+type traceEncoder struct {
+	pub    codec.Publish
+	shapes shapes
+}
+
+// appendFramed appends it as the channel sends it: one text frame holding
+// its JSON. It appends nothing for an entry that cannot be encoded
+// (nothing the page could read).
+func (te *traceEncoder) appendFramed(b []byte, it *traceItem) []byte {
+	if it.msg != nil {
+		return appendFrame(b, websocket.TextMessage, it.msg)
+	}
+	// The JSON is written after room for the usual header (126 to 65535
+	// bytes), which is then written in front of it; moved for other sizes.
+	const guess = 4
+	start := len(b)
+	b = append(b, make([]byte, guess)...)
 	var ok bool
-	if te.buf, ok = appendEntryMsg(te.buf[:0], &it.e); ok {
-		return te.buf
+	if b, ok = te.appendMsg(b, it); !ok {
+		return b[:start]
 	}
-	return nil // a time that is not a number: nothing the page could read
+	n := len(b) - start - guess
+	switch h := frameHeaderLen(n); {
+	case h < guess:
+		copy(b[start+h:], b[start+guess:])
+		b = b[:start+h+n]
+	case h > guess:
+		b = append(b, make([]byte, h-guess)...)
+		copy(b[start+h:], b[start+guess:start+guess+n])
+	}
+	appendFrameHeader(b[start:start], websocket.TextMessage, n)
+	return b
+}
+
+// appendMsg appends the JSON of a dropped note or an entry; ok is false for
+// an entry that cannot be encoded.
+func (te *traceEncoder) appendMsg(b []byte, it *traceItem) (_ []byte, ok bool) {
+	if it.dropped > 0 {
+		b = append(b, `{"type":"dropped","count":`...)
+		return append(strconv.AppendInt(b, int64(it.dropped), 10), '}'), true
+	}
+	describeWith(&it.e, &te.pub)
+	return te.shapes.appendEntryMsg(b, &it.e)
 }
 
 func itoa(n int) string {

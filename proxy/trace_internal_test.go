@@ -1,7 +1,15 @@
 package proxy
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
+	"github.com/gorilla/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
@@ -59,5 +67,155 @@ func TestTraceChannelIdleHoldsNoQueue(t *testing.T) {
 	tc := h.add(nil, nil)
 	if tc.q != nil {
 		t.Fatalf("a new trace channel holds a queue of %d slots", cap(tc.q))
+	}
+}
+
+// TestTraceFramesReadByClients runs a trace channel's writer over a real
+// /trace upgrade and reads what it frames with coder/websocket (as the
+// native clients do) and with gorilla's client: entries whose JSON needs
+// each of the frame header's three lengths (a packet of 0 to 1 MiB), a
+// dropped note (a frame under 126 bytes), a message already encoded, and a
+// batch larger than one write; every message arrives whole, in order, and
+// as encoding/json writes it, and the channel's close follows them.
+func TestTraceFramesReadByClients(t *testing.T) {
+	sizes := []int{0, 1, 60, 200, 48 << 10, 49 << 10, 200 << 10, 1 << 20}
+	var entries []trace.Entry
+	for i, n := range sizes {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		entries = append(entries, trace.Entry{T: float64(i), Leg: trace.LegBrowserProxy, From: "proxy", To: "browser",
+			Kind: trace.KindWSClose, Summary: "entry " + itoa(i), Bytes: b, Observed: trace.ObservedWire, Conn: "c1"})
+	}
+	for _, client := range []string{"coder", "gorilla"} {
+		t.Run(client, func(t *testing.T) {
+			served := make(chan struct{})
+			url := serveUpgraded(t, func(s *Server, ws *websocket.Conn, bc *batchConn) {
+				defer close(served)
+				tc := s.hub.add(ws, bc)
+				tc.send(map[string]string{"type": "hello"})
+				for i, e := range entries {
+					tc.emit(e)
+					if i == 1 {
+						tc.mu.Lock()
+						tc.push(traceItem{dropped: 3}, 0)
+						tc.mu.Unlock()
+					}
+				}
+				tc.away = true
+				s.hub.remove(tc)
+				tc.writeLoop(10 * time.Second)
+			})
+			var read func() ([]byte, error)
+			if client == "coder" {
+				c, _, err := wstest.Dial(url, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.CloseNow()
+				read = func() ([]byte, error) { _, b, err := c.Receive(); return b, err }
+			} else {
+				c, _, err := websocket.DefaultDialer.Dial(url, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				read = func() ([]byte, error) { _, b, err := c.ReadMessage(); return b, err }
+			}
+			want := []string{`{"type":"hello"}`}
+			for i := range entries {
+				e := entries[i]
+				e.Seq = i + 1
+				b, err := json.Marshal(entryMsg{Type: "entry", Entry: &e})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, string(b))
+				if i == 1 {
+					want = append(want, `{"type":"dropped","count":3}`)
+				}
+			}
+			for i, w := range want {
+				got, err := read()
+				if err != nil {
+					t.Fatalf("message %d of %d: %v", i+1, len(want), err)
+				}
+				if string(got) != w {
+					t.Fatalf("message %d (%d bytes): %.80s…, want %d bytes: %.80s…", i+1, len(got), got, len(w), w)
+				}
+			}
+			_, err := read()
+			if code := closeCode(err); code != websocket.CloseGoingAway {
+				t.Errorf("after the messages: %v, want the close 1001", err)
+			}
+			<-served
+		})
+	}
+}
+
+// closeCode is the close code in a read's error from either client, or 0.
+func closeCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return int(coderws.CloseStatus(err))
+}
+
+// TestTraceChannelSpareQueue checks that a trace channel's writer keeps the
+// slice of the batch it sent for the next queue while entries come, and
+// gives it back once the channel has been idle for spareIdle: an idle
+// channel holds no queue.
+func TestTraceChannelSpareQueue(t *testing.T) {
+	errc := make(chan error, 1)
+	url := serveUpgraded(t, func(s *Server, ws *websocket.Conn, bc *batchConn) {
+		tc := s.hub.add(ws, bc)
+		done := make(chan struct{})
+		go func() {
+			tc.writeLoop(10 * time.Second)
+			close(done)
+		}()
+		// until is whether cond holds (under tc.mu) within 20 s.
+		until := func(cond func() bool) bool {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				tc.mu.Lock()
+				ok := cond()
+				tc.mu.Unlock()
+				if ok {
+					return true
+				}
+			}
+			return false
+		}
+		var err error
+		for range 10 {
+			tc.emit(trace.Entry{Kind: "k"})
+		}
+		switch {
+		case !until(func() bool { return len(tc.q) == 0 && tc.spare != nil }):
+			err = errors.New("the batch was not kept as the spare queue")
+		case !until(func() bool { return tc.spare == nil }):
+			err = errors.New("the spare queue was not given back when the channel went idle")
+		}
+		tc.emit(trace.Entry{Kind: "last"})
+		s.hub.remove(tc)
+		<-done
+		errc <- err
+	})
+	c, _, err := wstest.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for i := 1; i <= 11; i++ {
+		var m entryMsg
+		if err := c.ReceiveJSON(&m); err != nil || m.Entry == nil || m.Entry.Seq != i {
+			t.Fatalf("message %d: %+v, %v; want entry %d", i, m, err, i)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Error(err)
 	}
 }
