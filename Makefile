@@ -33,16 +33,17 @@ STATICCHECK := $(TOOLS)/staticcheck
 all: build
 
 # Inlining off (-l) in every package of the wasm except those an incoming
-# message goes through (the diagram's model, the page's JSON, and the
-# standard library's strings, numbers and syscall/js): everything merged
-# (vert's fmt and reflect, the lab bench, the expert analysis, the DNS and
-# HTTP trees) brought main.wasm.br to 817,632 B with Go's inlining; budget
-# 800,000 B, server's TestWasmSizeBudget. The page's own package (./wasm)
-# is glue whose time goes to crossings into JavaScript, not to calls: its
-# inlining cost 11.6 KB (main.wasm.br 803,731 -> 792,123 B without it).
-# -l everywhere would save 11 KB more but costs 11 more allocations a
-# message. README, "Measured".
-WASM_INLINE  := ./diagram ./wasm/pagejson ./wasm/jsonw strconv strings bytes unicode/utf8 syscall/js encoding/base64 math sort
+# message goes through the most (the page's JSON, and the standard
+# library's strings, numbers and syscall/js): everything merged (vert's fmt
+# and reflect, the lab bench, the expert analysis, the DNS and HTTP trees)
+# brought main.wasm.br to 817,632 B with Go's inlining; budget 800,000 B,
+# server's TestWasmSizeBudget. The page's own package (./wasm) is glue
+# whose time goes to crossings into JavaScript (its inlining cost 11.6 KB);
+# the diagram's (./diagram) cost 4.3 KB, and wasm BenchmarkIncoming shows
+# no difference without it (69-195 µs a message either way, the same 12
+# allocations). -l everywhere would save 11 KB more but costs 11 more
+# allocations a message. README, "Measured".
+WASM_INLINE  := ./wasm/pagejson ./wasm/jsonw strconv strings bytes unicode/utf8 syscall/js encoding/base64 math sort
 WASM_GCFLAGS := -gcflags=all=-l $(foreach p,$(WASM_INLINE),-gcflags=$(p)=)
 
 ## wasm: the browser client, Go's wasm_exec.js, and precompressed copies

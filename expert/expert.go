@@ -102,6 +102,12 @@ type Options struct {
 	// AnswerTimeout is how long, in milliseconds, a request may wait for
 	// its answer before it is reported late or missing (0: 10 s).
 	AnswerTimeout float64
+	// Truncated says that entries older than the first were dropped (the
+	// page keeps the newest arrows): on a connection whose CONNECT is not
+	// among the entries, an acknowledgement, a CONNACK, a PINGRESP or a
+	// Topic Alias with nothing before it may answer what was dropped, and
+	// is not reported.
+	Truncated bool
 }
 
 // DefaultAnswerTimeout is the answer threshold used when Options leaves it 0.
@@ -190,6 +196,7 @@ type conn struct {
 	a, b       side  // a: the sender of the first packet
 	keepAlive  int   // seconds; 0: off
 	connect    *pending
+	sawConnect bool
 	pings      []*pending
 	lastT      float64
 	lastClient int // the client's last packet
@@ -207,6 +214,10 @@ func newConn(e *trace.Entry, o Options) *conn {
 	}
 	return c
 }
+
+// unsure reports whether what came before a packet on this connection
+// may have been dropped (Options.Truncated).
+func (c *conn) unsure() bool { return c.o.Truncated && !c.sawConnect }
 
 func (c *conn) add(s Severity, code, clause, text string, seq ...int) {
 	c.out = append(c.out, Finding{Severity: s, Code: code, Seq: seq, Conn: c.name, Leg: c.leg, Text: text, Clause: clause})
@@ -289,6 +300,7 @@ func (c *conn) analyze(e *trace.Entry, p codec.Packet, from, to *side) {
 			to.aliasMax = int(p.Properties.TopicAliasMaximum)
 		}
 		c.connect = &pending{seq: e.Seq, t: e.T, typ: codec.TypeConnect, want: codec.TypeConnack}
+		c.sawConnect = true
 	case *codec.Connack:
 		c.onConnack(e, p, from)
 	case *codec.Publish:
@@ -327,7 +339,9 @@ func (c *conn) analyze(e *trace.Entry, p codec.Packet, from, to *side) {
 		c.pings = append(c.pings, &pending{seq: e.Seq, t: e.T, typ: codec.TypePingreq, want: codec.TypePingresp})
 	case *codec.Pingresp:
 		if len(c.pings) == 0 {
-			c.add(Warning, CodeUnknownID, "3.13", "PINGRESP with no PINGREQ waiting for it", e.Seq)
+			if !c.unsure() {
+				c.add(Warning, CodeUnknownID, "3.13", "PINGRESP with no PINGREQ waiting for it", e.Seq)
+			}
 			return
 		}
 		q := c.pings[0]
@@ -352,7 +366,7 @@ func (c *conn) onConnack(e *trace.Entry, p *codec.Connack, from *side) {
 	if q := c.connect; q != nil {
 		c.connect = nil
 		c.late(e, q, clause(c.v, "MQTT-3.2.0-1", "MQTT-3.2.0-1"))
-	} else {
+	} else if !c.unsure() {
 		c.add(Warning, CodeUnknownID, "3.2", "CONNACK with no CONNECT before it on this connection", e.Seq)
 	}
 	switch {
@@ -389,7 +403,7 @@ func (c *conn) onPublish(e *trace.Entry, p *codec.Publish, from *side) {
 			c.add(Chat, CodeAliasSet, "3.3.2.3.4", "Topic Alias "+strconv.Itoa(int(a))+" now stands for "+quote(topic), e.Seq)
 		} else if t, ok := from.aliases[a]; ok {
 			topic = t
-		} else {
+		} else if !c.unsure() {
 			c.add(Error, CodeAliasUnknown, "3.3.2.3.4", "Topic Alias "+strconv.Itoa(int(a))+" used with no topic before it was set on this connection", e.Seq)
 		}
 	}
@@ -492,7 +506,9 @@ func (c *conn) answer(e *trace.Entry, owner *side, id uint16, t codec.PacketType
 		if ok {
 			what = q.typ.String() + " #" + strconv.Itoa(q.seq) + " waiting for " + q.want.String()
 		}
-		c.add(Warning, CodeUnknownID, ackClause(c.v, t), t.String()+" for packet id "+strconv.Itoa(int(id))+", but "+what+" has that id", e.Seq)
+		if ok || !c.unsure() {
+			c.add(Warning, CodeUnknownID, ackClause(c.v, t), t.String()+" for packet id "+strconv.Itoa(int(id))+", but "+what+" has that id", e.Seq)
+		}
 		if t == codec.TypePubrel {
 			// Answer it anyway: the receiver still owes a PUBCOMP.
 			owner.inflight[id] = &pending{seq: e.Seq, t: e.T, typ: codec.TypePubrel, want: codec.TypePubcomp}

@@ -346,3 +346,30 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// A trace whose oldest entries were dropped (the page keeps the newest
+// 20,000 arrows): acknowledgements of requests that were dropped, with no
+// CONNECT kept, are no finding when the trace says it was truncated; with
+// the CONNECT kept, or in a whole trace, they are.
+func TestTruncated(t *testing.T) {
+	pubacks := func(b *tr) *tr {
+		return b.down(10, &codec.Puback{PacketID: 7}).down(11, &codec.Pingresp{}).
+			up(12, &codec.Publish{Topic: "t", QoS: 1, PacketID: 8}).down(13, &codec.Puback{PacketID: 8})
+	}
+	for _, tt := range []struct {
+		name      string
+		b         *tr
+		truncated bool
+		want      string
+	}{
+		{"truncated, no CONNECT", pubacks(newTr(t, codec.V311)), true, ""},
+		{"whole, no CONNECT", pubacks(newTr(t, codec.V311)), false, "warning ack.unknown-id #1\nwarning ack.unknown-id #2"},
+		{"truncated, CONNECT kept", pubacks(newTr(t, codec.V311).connected(60, codec.Properties{})), true, "warning ack.unknown-id #3\nwarning ack.unknown-id #4"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := brief(Analyze(tt.b.entries, Options{Truncated: tt.truncated})); got != tt.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@
 import { h, clear } from './dom.js';
 
 const ORDER = ['error', 'warning', 'note', 'chat'];
+const MAX_SHOWN = 200; // findings listed; all are counted
 
 export class Findings {
   constructor(root, api, jump) {
@@ -42,7 +43,10 @@ export class Findings {
       this.counts.append(h('span', { class: `count sev-${s}`, dataset: { severity: s }, title: `${n[s]} ${s}` }, `${n[s]} ${s}`));
     }
     clear(this.list);
-    for (const f of fs) {
+    // The counts above say how many there are; the list shows the first
+    // MAX_SHOWN (a broken peer can cause thousands, and a list that long
+    // costs the page its frames), the rest in lifeline.findings().
+    for (const f of fs.slice(0, MAX_SHOWN)) {
       const where = f.seq.map((q) => `#${q}`).join(', ');
       this.list.append(h('li', { class: `finding sev-${f.severity}`, dataset: { code: f.code, severity: f.severity } },
         h('button', { type: 'button', title: `Show ${where}`, onclick: () => this.jump(f.seq[0]) },
@@ -52,6 +56,9 @@ export class Findings {
           ' ',
           h('span', { class: 'text' }, f.text),
           f.clause ? h('span', { class: 'clause muted' }, ` [${f.clause}]`) : null)));
+    }
+    if (fs.length > MAX_SHOWN) {
+      this.list.append(h('li', { class: 'finding more muted' }, `… and ${fs.length - MAX_SHOWN} more (lifeline.findings() lists them all)`));
     }
   }
 }

@@ -21,8 +21,7 @@ type app struct {
 	api   js.Value // window.lifeline
 	funcs funcs
 
-	pubIn, pubOut []byte // publishMany's scratch
-	done          chan struct{}
+	done chan struct{}
 
 	origin  float64 // performance.now() at start: the page clock's zero
 	model   *diagram.Model
@@ -148,7 +147,6 @@ func (a *app) install() {
 	a.method("connect", a.connect)
 	a.method("subscribe", a.subscribe)
 	a.method("unsubscribe", a.unsubscribe)
-	a.method("publish", a.publish)
 	a.method("disconnect", a.disconnect)
 	a.method("cut", a.cut)
 	a.installLab()

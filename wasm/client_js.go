@@ -541,47 +541,44 @@ func (a *app) unsubscribe(args []js.Value) any {
 	return r.p.p
 }
 
-// publish is lifeline.publish(topic, payload, options).
-func (a *app) publish(args []js.Value) any {
+// publishSlow is a lifeline.publish call the batch could not write (see
+// publish_js.go): other options than qos and retain, or arguments of
+// other types. It says how it went as publishMany does; key is its
+// Promise's.
+func (a *app) publishSlow(topic, payload, opts js.Value, key int) string {
 	var o options.Publish
-	if f := jsPublishOpts.Invoke(arg(args, 2)).Int(); f >= 0 {
-		o.QoS, o.Retain = uint8(f&3), f&4 != 0 // the common options, without reflection
-	} else if err := assign("publish", arg(args, 2), &o); err != nil {
-		return rejected(err.Error())
+	if err := assign("publish", opts, &o); err != nil {
+		return err.Error()
 	}
-	topic := arg(args, 0)
 	if topic.Type() != js.TypeString {
-		return rejected("publish(topic, payload, options): the topic is a string")
+		return "publish(topic, payload, options): the topic is a string"
 	}
-	var payload []byte
-	if p := arg(args, 1); !p.IsUndefined() && !p.IsNull() {
+	var data []byte
+	if !payload.IsUndefined() && !payload.IsNull() {
 		var ok bool
-		if payload, ok = dataOf(p); !ok {
-			return rejected("publish: the payload is a string, a Uint8Array or an ArrayBuffer")
+		if data, ok = dataOf(payload); !ok {
+			return "publish: the payload is a string, a Uint8Array or an ArrayBuffer"
 		}
 	}
-	m, err := o.Message(topic.String(), payload)
+	m, err := o.Message(topic.String(), data)
 	if err != nil {
-		return rejected(publishError(err))
+		return publishError(err)
 	}
 	s, err := a.session("publish", o.Client)
 	if err != nil {
-		return rejected(err.Error())
+		return err.Error()
 	}
 	s.at = a.now()
 	id, msg := s.publish(m, time.Now())
-	if msg != "" {
-		s.drain()
-		return rejected(msg)
-	}
-	if id == 0 {
-		s.drain()
-		return sent()
-	}
-	p := newPromise()
-	s.pubs[id] = p
 	s.drain()
-	return p.p
+	switch {
+	case msg != "":
+		return msg
+	case id != 0:
+		s.pubs[id] = &promise{key: key}
+		return "+"
+	}
+	return ""
 }
 
 // disconnect is lifeline.disconnect(options): DISCONNECT (in 5.0 with

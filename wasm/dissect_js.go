@@ -80,7 +80,7 @@ func unhex(c byte) (byte, bool) {
 // entries, [{severity, code, seq: [..], conn, leg, text, clause}], ordered
 // by their first packet.
 func (a *app) findings([]js.Value) any {
-	fs := expert.Analyze(a.model.Entries(), expert.Options{})
+	fs := expert.Analyze(a.model.Entries(), expert.Options{Truncated: a.model.PagedOut().Count > 0})
 	a.w.Reset()
 	a.w.Open('[')
 	for _, f := range fs {

@@ -41,13 +41,9 @@ if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) re
 return q + (r ? 4 : 0);`)
 	jsMessage = jsFunc(`const text = new TextDecoder();
 return (c, b, t, n, q, r, d) => ({client: c, topic: text.decode(b.subarray(0, t)), payload: b.slice(t, t + n), qos: q, retain: r, dup: d});`).Invoke()
-	jsSent = jsFunc("return Promise.resolve({packetId: 0})")
 )
 
 func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params...) }
-
-// sent is a QoS 0 publish's promise: resolved with {packetId: 0}.
-func sent() js.Value { return jsSent.Invoke() }
 
 // messageEvent is the object on("message") listeners get.
 // The topic and the payload cross together, through scratch: a JavaScript

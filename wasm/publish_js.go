@@ -15,21 +15,21 @@ import (
 // is simulated. So publish is a few lines of JavaScript: a call with the
 // common options (qos, retain) and a string or Uint8Array payload is
 // written into one buffer (flags, then the topic and the payload as UTF-8,
-// each after its length) and answered with a Promise; at the end of the
-// task (a microtask) Go takes the whole batch in one crossing and says
-// how each went: "" sent (QoS 0), "+" awaiting its acknowledgement
-// (settled later by key), anything else the error, in words. Any other
-// call goes to Go's publish at once, after the batch; and every other
-// method of lifeline (and of lifeline.lab) sends the batch first, so
-// that calls keep their order.
-var jsPublishBatch = jsFunc("api", "many", "opts", "P", `const one = api.publish, enc = new TextEncoder();
-let buf = new Uint8Array(1 << 16), n = 0, key = 1, first = 1;
+// each after its length), any other call as one byte with its arguments
+// kept aside for Go to read (publishSlow); each is answered with a
+// Promise. At the end of the task (a microtask) Go takes the whole batch
+// in one crossing and says how each went: "" sent (QoS 0), "+" awaiting
+// its acknowledgement (settled later by key), anything else the error, in
+// words. Every other method of lifeline (and of lifeline.lab) sends the
+// batch first, so that calls keep their order.
+var jsPublishBatch = jsFunc("api", "many", "opts", "P", `const enc = new TextEncoder();
+let buf = new Uint8Array(1 << 16), n = 0, key = 1, first = 1, extra = [];
 const put32 = (i, v) => { buf[i] = v >>> 24; buf[i + 1] = v >>> 16; buf[i + 2] = v >>> 8; buf[i + 3] = v; };
 const flush = () => {
   if (key === first) return;
-  const k0 = first, count = key - first, b = buf.subarray(0, n);
-  first = key; n = 0;
-  const out = many(b, k0).split('\u0000');
+  const k0 = first, count = key - first, b = buf.subarray(0, n), ex = extra;
+  first = key; n = 0; extra = [];
+  const out = many(b, k0, ex).split('\u0000');
   for (let i = 0; i < count; i++) {
     const o = out[Math.min(i, out.length - 1)];
     if (i >= out.length || (o !== '' && o !== '+')) P.settle(k0 + i, 0, o);
@@ -38,13 +38,18 @@ const flush = () => {
 };
 api.publish = function (t, p, o) {
   const f = opts(o), str = typeof p === 'string', u8 = p instanceof Uint8Array;
-  if (f < 0 || typeof t !== 'string' || !(str || u8 || p == null)) { flush(); return one.call(this, t, p, o); }
-  const need = n + 9 + 3 * t.length + (str ? 3 * p.length : u8 ? p.length : 0);
+  const fast = f >= 0 && typeof t === 'string' && (str || u8 || p == null);
+  const need = n + 9 + (fast ? 3 * t.length + (str ? 3 * p.length : u8 ? p.length : 0) : 0);
   if (need > buf.length) { const b = new Uint8Array(Math.max(need, 2 * buf.length)); b.set(buf.subarray(0, n)); buf = b; }
-  buf[n] = f;
-  const tl = enc.encodeInto(t, buf.subarray(n + 5)).written, m = n + 5 + tl;
-  const pl = str ? enc.encodeInto(p, buf.subarray(m + 4)).written : u8 ? (buf.set(p, m + 4), p.length) : 0;
-  put32(n + 1, tl); put32(m, pl); n = m + 4 + pl;
+  if (fast) {
+    buf[n] = f;
+    const tl = enc.encodeInto(t, buf.subarray(n + 5)).written, m = n + 5 + tl;
+    const pl = str ? enc.encodeInto(p, buf.subarray(m + 4)).written : u8 ? (buf.set(p, m + 4), p.length) : 0;
+    put32(n + 1, tl); put32(m, pl); n = m + 4 + pl;
+  } else {
+    buf[n++] = 128;
+    extra.push(t, p, o);
+  }
   if (key === first) queueMicrotask(flush);
   return P.make(key++);
 };
@@ -62,22 +67,28 @@ func (a *app) installPublish() {
 				out = "publish: " + jsErrorText(r)
 			}
 		}()
-		return a.publishMany(args[0], args[1].Int())
+		return a.publishMany(args[0], args[1].Int(), args[2])
 	})
 	jsPublishBatch.Invoke(a.api, many, jsPublishOpts, jsPromises)
 }
 
 // publishMany publishes a batch (see jsPublishBatch) on the page's own
 // client: one clock reading, one copy of the bytes, one drain.
-func (a *app) publishMany(src js.Value, key int) string {
+func (a *app) publishMany(src js.Value, key int, extra js.Value) string {
 	b := make([]byte, src.Get("byteLength").Int())
 	js.CopyBytesToGo(b, src)
 	s, serr := a.session("publish", "")
 	var out []byte
 	at, now := a.now(), time.Now()
-	for i := 0; len(b) >= 9; i, key = i+1, key+1 {
+	for i, j := 0, 0; len(b) > 0; i, key = i+1, key+1 {
 		if i > 0 {
 			out = append(out, 0)
+		}
+		if b[0] == 128 { // a call for publishSlow, its arguments in extra
+			out = append(out, a.publishSlow(extra.Index(j), extra.Index(j+1), extra.Index(j+2), key)...)
+			b, j = b[1:], j+3
+			at = a.now() // what it drew was at its own time: no arrow after it before it
+			continue
 		}
 		tl := be32(b[1:]) + 5
 		pl := be32(b[tl:]) + tl + 4
