@@ -11,7 +11,7 @@ import (
 )
 
 // A call from JavaScript into Go costs more than publishing a message
-// (see socket.go), and a loop of lifeline.publish calls is how a device
+// (see socket_js.go), and a loop of lifeline.publish calls is how a device
 // is simulated. So publish is a few lines of JavaScript: a call with the
 // common options (qos, retain) and a string or Uint8Array payload is
 // written into one buffer (flags, then the topic and the payload as UTF-8,
