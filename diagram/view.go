@@ -96,15 +96,15 @@ func (m *Model) SetHidden(classes ...string) {
 		m.rows = nil
 		return
 	}
+	m.placeLate()
 	m.refilter()
 }
 
-// refilter lists the rows the filter shows. Not inlined: one copy in the
-// wasm for its four callers.
+// refilter lists the rows the filter shows, from the placed items (callers
+// place late ones first). Not inlined: one copy in the wasm for its callers.
 //
 //go:noinline
 func (m *Model) refilter() {
-	m.placeLate()
 	m.rows = m.rows[:0]
 	if m.rows == nil {
 		m.rows = make([]*item, 0, len(m.items))
