@@ -35,7 +35,7 @@ all: build
 # Inlining off (-l) in every package of the wasm except those an incoming
 # message goes through the most (the page's JSON, and the standard
 # library's strings, numbers and syscall/js): everything merged (vert's fmt
-# and reflect, the lab bench, the expert analysis, the DNS and HTTP trees)
+# and reflect, since replaced by wasm/jsx_js.go's assign, the lab bench, the expert analysis, the DNS and HTTP trees)
 # brought main.wasm.br to 817,632 B with Go's inlining; budget 800,000 B,
 # server's TestWasmSizeBudget. The page's own package (./wasm) is glue
 # whose time goes to crossings into JavaScript (its inlining cost 11.6 KB);

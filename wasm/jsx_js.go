@@ -15,7 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/lifeline-mqtt/lifeline/wasm/options"
-	"github.com/norunners/vert"
 )
 
 var (
@@ -190,42 +189,45 @@ func dataOf(v js.Value) ([]byte, bool) {
 }
 
 // assign reads the options object v of a method into dst, a pointer to one
-// of package options' structs, with vert's AssignTo. vert alone would name
-// no field, wrap 70000 into a uint16 and drop unknown properties, so check
-// goes first: it walks dst's type beside v and names the field of a wrong
-// type, a number out of its type's range, or a property the struct does not
-// declare. Left out (undefined or null), v leaves dst as it is.
+// of package options' structs, as package options' doc says each type is
+// read: it names the field of a wrong type, a number out of its type's range,
+// or a property the struct does not declare. Left out (undefined or null), v
+// leaves dst as it is; so does a field left out. On an error dst may be
+// partly set: callers drop it.
 func assign(method string, v js.Value, dst any) error {
-	if v.IsUndefined() || v.IsNull() {
-		return nil
-	}
-	if err := check(method, "options", v, reflect.TypeOf(dst).Elem()); err != nil {
+	if err := read(method, "options", v, reflect.ValueOf(dst).Elem()); err != nil {
 		return errString(method + ": " + err.Error())
-	}
-	if err := (vert.Value{Value: v}).AssignTo(dst); err != nil {
-		return errString(method + ": options: " + err.Error()) // check lets none through; vert has the last word
 	}
 	return nil
 }
 
-// check compares the JavaScript value v with the Go type t, as package
-// options' doc says each type is read; field is v's path, for errors.
-func check(method, field string, v js.Value, t reflect.Type) error {
+// read checks the JavaScript value v against dst's Go type and sets dst;
+// field is v's path, for errors. A pointer is allocated only for a value
+// that is there.
+func read(method, field string, v js.Value, dst reflect.Value) error {
 	if v.IsUndefined() || v.IsNull() {
 		return nil
 	}
+	t := dst.Type()
 	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
+		p := reflect.New(t.Elem())
+		if err := read(method, field, v, p.Elem()); err != nil {
+			return err
+		}
+		dst.Set(p)
+		return nil
 	}
 	switch k := t.Kind(); k {
 	case reflect.String:
 		if v.Type() != js.TypeString {
 			return want(field, "a string", v)
 		}
+		dst.SetString(v.String())
 	case reflect.Bool:
 		if v.Type() != js.TypeBoolean {
 			return want(field, "true or false", v)
 		}
+		dst.SetBool(v.Bool())
 	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Int:
 		if v.Type() != js.TypeNumber {
 			return want(field, "a number", v)
@@ -235,38 +237,50 @@ func check(method, field string, v js.Value, t reflect.Type) error {
 		if k != reflect.Int {
 			lo, hi = 0, float64(uint64(1)<<(8*t.Size())-1)
 		}
-		if f := v.Float(); f != math.Trunc(f) || f < lo || f > hi {
+		f := v.Float()
+		if f != math.Trunc(f) || f < lo || f > hi {
 			return &options.Error{Field: field, Problem: "want an integer from " + num(lo) + " to " + num(hi) + ", got " + num(f)}
+		}
+		if k == reflect.Int {
+			dst.SetInt(int64(f))
+		} else {
+			dst.SetUint(uint64(f))
 		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			if v.Type() != js.TypeString && !v.InstanceOf(jsUint8Array) {
 				return want(field, "a string or a Uint8Array", v)
 			}
+			b, _ := dataOf(v)
+			dst.SetBytes(b)
 			return nil
 		}
 		if !jsArray.Call("isArray", v).Bool() {
 			return want(field, "an array", v)
 		}
-		for i, n := 0, v.Length(); i < n; i++ {
-			if err := check(method, field+"["+strconv.Itoa(i)+"]", v.Index(i), t.Elem()); err != nil {
+		n := v.Length()
+		s := reflect.MakeSlice(t, n, n)
+		for i := 0; i < n; i++ {
+			if err := read(method, field+"["+strconv.Itoa(i)+"]", v.Index(i), s.Index(i)); err != nil {
 				return err
 			}
 		}
+		dst.Set(s)
 	case reflect.Struct:
 		if v.Type() != js.TypeObject || jsArray.Call("isArray", v).Bool() {
 			return want(field, "an object", v)
 		}
-		return checkObject(method, field, v, t)
+		return readObject(method, field, v, dst)
 	default:
-		panic("options: " + field + " has the Go type " + t.String() + ", which check does not read") // a mistake in package options
+		panic("options: " + field + " has the Go type " + t.String() + ", which read does not read") // a mistake in package options
 	}
 	return nil
 }
 
-// checkObject checks each field of struct type t in v, and that v has no
-// property t does not declare.
-func checkObject(method, field string, v js.Value, t reflect.Type) error {
+// readObject reads each field of the struct dst from v, after checking that
+// v has no property dst does not declare.
+func readObject(method, field string, v js.Value, dst reflect.Value) error {
+	t := dst.Type()
 	keys := jsObject.Call("keys", v)
 	for i, n := 0, keys.Length(); i < n; i++ {
 		key := keys.Index(i).String()
@@ -286,7 +300,7 @@ func checkObject(method, field string, v js.Value, t reflect.Type) error {
 	for j := 0; j < t.NumField(); j++ {
 		f := t.Field(j)
 		name := f.Tag.Get("js")
-		if err := check(method, field+"."+name, v.Get(name), f.Type); err != nil {
+		if err := read(method, field+"."+name, v.Get(name), dst.Field(j)); err != nil {
 			return err
 		}
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/lifeline-mqtt/lifeline/wasm/options"
 )
 
-// The options objects of window.lifeline, read by assign (check, then
-// vert's AssignTo) into package options' structs.
+// The options objects of window.lifeline, read by assign into package
+// options' structs.
 
 // jsValue makes a JavaScript value from JavaScript source.
 func jsValue(src string) js.Value {
@@ -44,7 +44,7 @@ func TestAssignConnect(t *testing.T) {
 	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("got  %+v\nwant %+v", o, want)
 	}
-	// An empty password is a password: vert gives a non-nil empty slice.
+	// An empty password is a password: a non-nil empty slice.
 	cfg, err := o.Config()
 	if err != nil || cfg.Password == nil || len(cfg.Password) != 0 {
 		t.Fatalf("config %+v, %v", cfg, err)

@@ -1,9 +1,9 @@
 // Package options is the written-down JavaScript API of window.lifeline:
 // the options object of each method, declared as a Go struct whose `js`
 // tags are the JavaScript property names. The browser client reads an
-// options object into its struct with github.com/norunners/vert's AssignTo,
-// after a check that names the field of any wrong type (see wasm/jsx_js.go,
-// func assign); the methods here turn the struct into what the client needs
+// options object into its struct in one walk that checks each property as
+// it sets its field and names the field of any wrong type (see
+// wasm/jsx_js.go, func assign); the methods here turn the struct into what the client needs
 // and name the field of any wrong value. Both kinds of error read, at the
 // caller, as `connect: options.keepAlive: want a number, got string`.
 //
