@@ -86,11 +86,12 @@ export class Diagram {
 
   // shown is the number of rows drawn: all, or those up to the held-back
   // arrows' last (rows move as the clocks are aligned: asked each time).
-  shown() {
-    const total = this.api._total();
+  // drawn: called during a frame, which sees the arrows placed so far.
+  shown(drawn) {
+    const total = this.api._total(drawn);
     if (!this.until) return total;
     let last = -1;
-    for (const seq of this.until) last = Math.max(last, this.api._rowOf(seq));
+    for (const seq of this.until) last = Math.max(last, this.api._rowOf(seq, drawn));
     return Math.min(total, last + 1);
   }
 
@@ -156,8 +157,10 @@ export class Diagram {
   }
 
   // frame draws if anything changed; the page calls it every animation frame.
+  // Its reads say true ("drawn"): they see the arrows placed so far, and
+  // leave those still queued to the client's own tasks (wasm/later_js.go).
   frame() {
-    // true: this is the once-a-frame call that lets the model settle.
+    // true: this is also the once-a-frame call that lets the model settle.
     const version = this.api._version(true);
     const H = this.rowH();
     const viewH = this.scroller.clientHeight;
@@ -167,15 +170,15 @@ export class Diagram {
     // than anyone reads them: redraw at most 20 times a second then, and
     // leave the frames to the browser.
     if (changed && this.following && this.lastTotal !== undefined && now - this.lastDraw < 50) {
-      const total = this.api._total();
+      const total = this.api._total(true);
       if (total - this.lastTotal > (now - this.lastDraw) / 10) return;
     }
     if (changed) {
       this.lastDraw = now;
-      this.lastTotal = this.api._total();
+      this.lastTotal = this.api._total(true);
       this.lastVersion = version;
       // A cheap look at the total first, to size the spacer and follow.
-      const total = this.shown();
+      const total = this.shown(true);
       this.spacer.style.height = `${(total + 1) * H}px`;
       if (this.following) {
         const target = Math.max(0, (total + 1) * H - viewH);
@@ -192,12 +195,12 @@ export class Diagram {
     const win = `${version}|${first}|${count}|${H}|${this.scroller.clientWidth}`;
     if (win === this.lastWindow) return;
     this.lastWindow = win;
-    this.draw(this.api._view(first, count));
+    this.draw(this.api._view(first, count, true), true);
   }
 
-  draw(v) {
+  draw(v, drawn) {
     if (this.until) {
-      const n = this.shown();
+      const n = this.shown(drawn);
       v = { ...v, total: n, arrows: v.arrows.filter((a) => a.row < n), deadlines: (v.deadlines || []).filter((d) => d.row < n),
         spans: (v.spans || []).map((sp) => ({ ...sp, rows: (sp.rows || []).filter((r) => r < n) })) };
     }

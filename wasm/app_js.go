@@ -30,6 +30,7 @@ type app struct {
 
 	listeners map[string][]js.Value
 	tc        traceChannel
+	lq        laterQueue // arrows waiting to be placed (later_js.go)
 
 	names         map[string]string   // interned names from the trace channel
 	sessions      map[string]*session // the page's clients by lifeline name ("browser" unless named)
@@ -52,6 +53,10 @@ func newApp(api js.Value) *app {
 		sessions:      map[string]*session{},
 	}
 	a.tc.a = a
+	a.lq.post = jsLater.Invoke(a.funcs.add(func(js.Value, []js.Value) any {
+		a.laterTask()
+		return nil
+	}))
 	return a
 }
 
@@ -61,8 +66,11 @@ func (a *app) now() float64 { return now() - a.origin }
 // changed tells the page to redraw on its next frame.
 func (a *app) changed() { a.version++ }
 
-// add places an entry in the diagram and tells listeners.
-func (a *app) add(e trace.Entry, src diagram.Source) {
+// add queues an entry for the diagram (later_js.go).
+func (a *app) add(e trace.Entry, src diagram.Source) { a.later(later{e: e, src: src}) }
+
+// put places an entry in the diagram and tells listeners.
+func (a *app) put(e trace.Entry, src diagram.Source) {
 	seq := a.model.Add(e, src)
 	a.changed()
 	if len(a.listeners["entry"]) > 0 {
@@ -90,6 +98,7 @@ func (a *app) method(name string, fn func(args []js.Value) any) {
 				out = rejected(name + ": " + jsErrorText(r))
 			}
 		}()
+		a.sync()
 		return fn(args)
 	}))
 }
@@ -98,18 +107,27 @@ func (a *app) method(name string, fn func(args []js.Value) any) {
 var throwing = jsGlobal.Get("Function").New("f", "return function (...args) { const r = f.apply(this, args); if (r instanceof Error) throw r; return r; }")
 
 // syncMethod registers a synchronous function: a panic inside is thrown at
-// the caller as an Error.
+// the caller as an Error. It sees every arrow queued (see later_js.go),
+// unless it is one of the diagram's reads during a frame (drawnArg).
 func (a *app) syncMethod(name string, fn func(args []js.Value) any) {
+	drawn, isDrawn := drawnArg[name]
 	f := a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
 		defer func() {
 			if r := recover(); r != nil {
 				out = jsErr(name + ": " + jsErrorText(r))
 			}
 		}()
+		if !isDrawn || !arg(args, drawn).Truthy() {
+			a.sync()
+		}
 		return fn(args)
 	})
 	a.api.Set(name, throwing.Invoke(f))
 }
+
+// drawnArg is, for the diagram's reads during a frame, the argument that
+// says so (true): they see the arrows placed so far, not those queued.
+var drawnArg = map[string]int{"_version": 0, "_view": 2, "_total": 0, "_rowOf": 1}
 
 func arg(args []js.Value, i int) js.Value {
 	if i < len(args) {
@@ -284,8 +302,15 @@ func (a *app) install() {
 	a.installPublish() // last: it wraps every method above
 }
 
-// entries returns the kept entries, labelled.
+// release stops the app's tasks and releases its functions.
+func (a *app) release() {
+	a.lq.post.Call("close")
+	a.funcs.release()
+}
+
+// entries returns the kept entries, labelled, the queue placed first.
 func (a *app) entries() []trace.Entry {
+	a.sync()
 	es := a.model.Entries()
 	for i := range es {
 		fill(&es[i])

@@ -58,7 +58,7 @@ func benchIncoming(b *testing.B, listened bool) {
 	api := js.Global().Get("Object").New()
 	a := newApp(api)
 	a.install()
-	defer a.funcs.release()
+	defer a.release()
 	if listened {
 		on := js.Global().Get("Function").New("m", "this.n = (this.n || 0) + m.payload.length")
 		api.Call("on", "message", on)
@@ -83,6 +83,7 @@ func benchIncoming(b *testing.B, listened bool) {
 			last = api.Call("_messages", last).Get("total").Int()
 		}
 	}
+	a.sync() // every arrow placed, as a read would
 	b.StopTimer()
 	if a.msgs.total != b.N {
 		b.Fatalf("%d messages listed of %d", a.msgs.total, b.N)

@@ -31,7 +31,7 @@ func newTestApp(t *testing.T) (*app, js.Value) {
 	api := js.Global().Get("Object").New()
 	a := newApp(api)
 	a.install()
-	t.Cleanup(a.funcs.release)
+	t.Cleanup(a.release)
 	return a, api
 }
 
@@ -128,8 +128,8 @@ func TestDissect(t *testing.T) {
 func TestTraceExportAndLoad(t *testing.T) {
 	a, api := newTestApp(t)
 	conn := connectBytes(t)
-	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Version: 4}, diagram.Local)
-	a.add(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
+	a.put(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: conn, Observed: "wire", Version: 4}, diagram.Local)
+	a.put(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
 
 	var seen []string
 	on := js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -138,7 +138,7 @@ func TestTraceExportAndLoad(t *testing.T) {
 	})
 	defer on.Release()
 	api.Call("on", "entry", on)
-	a.add(trace.Entry{T: 4, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}, Observed: "wire"}, diagram.Local)
+	a.put(trace.Entry{T: 4, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}, Observed: "wire"}, diagram.Local)
 	if !reflect.DeepEqual(seen, []string{"mqtt.PINGREQ"}) {
 		t.Fatalf("entry listener saw %v", seen)
 	}
@@ -202,13 +202,13 @@ func TestMessagesKeepCountingPastTheRing(t *testing.T) {
 // arrow does not reuse an old seq.
 func TestClearKeepsNumbering(t *testing.T) {
 	a, api := newTestApp(t)
-	a.add(trace.Entry{T: 1, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}, Observed: "wire"}, diagram.Local)
+	a.put(trace.Entry{T: 1, Leg: trace.LegBrowserProxy, From: "browser", To: "proxy", Kind: "mqtt.PINGREQ", Bytes: []byte{0xc0, 0}, Observed: "wire"}, diagram.Local)
 	last := api.Call("trace").Index(0).Get("seq").Int()
 	api.Call("_clear")
 	if n := api.Call("_total").Int(); n != 0 {
 		t.Fatalf("after _clear, %d arrows", n)
 	}
-	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: "mqtt.PINGRESP", Bytes: []byte{0xd0, 0}, Observed: "wire"}, diagram.Local)
+	a.put(trace.Entry{T: 2, Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: "mqtt.PINGRESP", Bytes: []byte{0xd0, 0}, Observed: "wire"}, diagram.Local)
 	if seq := api.Call("trace").Index(0).Get("seq").Int(); seq <= last {
 		t.Fatalf("seq %d after _clear, the last before was %d", seq, last)
 	}
@@ -247,8 +247,8 @@ func TestClassesDetailAndMermaid(t *testing.T) {
 	if len(classes) != len(diagram.Classes) || classes[0].(map[string]any)["name"] != diagram.Classes[0].Name {
 		t.Fatalf("_classes() = %v", classes)
 	}
-	a.add(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: connectBytes(t), Observed: "wire", Version: 4}, diagram.Local)
-	a.add(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
+	a.put(trace.Entry{T: 2, Leg: trace.LegBrowserBroker, From: "browser", To: "broker", Kind: "mqtt.CONNECT", Bytes: connectBytes(t), Observed: "wire", Version: 4}, diagram.Local)
+	a.put(trace.Entry{T: 3, Leg: trace.LegBrowserBroker, From: "broker", To: "browser", Kind: "mqtt.CONNACK", Bytes: []byte{0x20, 2, 0, 0}, Observed: "wire", Version: 4}, diagram.Local)
 	seq := a.model.View(0, 1).Arrows[0].Seq
 	if got := api.Call("_detail", seq).Get("class").String(); got != "connect" {
 		t.Errorf("_detail(%d).class = %q, want connect", seq, got)

@@ -22,5 +22,5 @@ func main() {
 	a.install()
 	a.api.Call("_boot", map[string]any{"goVersion": runtime.Version()})
 	<-a.done // the page never stops the client; this keeps it alive
-	a.funcs.release()
+	a.release()
 }

@@ -127,10 +127,22 @@ func (tc *traceChannel) settle() {
 	}
 }
 
+// message takes a message from the channel: an entry waits in the app's
+// queue (later_js.go); anything else is read now, after the queue.
 func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) {
 	if !isText {
 		return
 	}
+	if isEntry(text) {
+		tc.a.later(later{text: text, at: at})
+		return
+	}
+	tc.a.sync()
+	tc.read(at, text)
+}
+
+// read reads a message from the channel that arrived at page time at.
+func (tc *traceChannel) read(at float64, text string) {
 	received := at - tc.a.origin
 	// Read in Go from the one string: far cheaper than JSON.parse and a
 	// property read across the boundary per field, thousands of times a
@@ -199,7 +211,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 		// The proxy dropped entries the page read too slowly: drawn where
 		// the gap is, at the time the page learned of it.
 		n := strconv.Itoa(count)
-		tc.a.add(trace.Entry{T: received, Leg: trace.LegBrowserProxy, From: "proxy", To: "proxy", Kind: trace.KindTraceDropped,
+		tc.a.put(trace.Entry{T: received, Leg: trace.LegBrowserProxy, From: "proxy", To: "proxy", Kind: trace.KindTraceDropped,
 			Observed: trace.ObservedProxy, Summary: n + " trace entries dropped", Error: n + " entries the page read too slowly were dropped by the proxy"}, diagram.Local)
 	case "pong":
 		tc.a.model.AddClockSample(diagram.Sample{Sent: t, Received: received, Server: serverTime})
@@ -223,7 +235,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 				en.To = p
 			}
 		}
-		tc.a.add(en, diagram.Remote)
+		tc.a.put(en, diagram.Remote)
 	}
 }
 

@@ -1,0 +1,138 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strings"
+	"syscall/js"
+
+	"github.com/lifeline-mqtt/lifeline/diagram"
+	"github.com/lifeline-mqtt/lifeline/trace"
+)
+
+// The client's own work comes first, the diagram's right after. A packet
+// the page's client sends or receives is decoded, acknowledged and
+// delivered to on('message') at once; its arrow, and the proxy's entries
+// from the trace channel, wait in a queue that tasks of their own place in
+// the diagram (Model.Add, the pairing of the two legs), a few milliseconds
+// at a time, so that a flood neither holds up the client nor the page's
+// frames. Nothing is reordered: the queue is placed in the order it came.
+//
+// Every read of the diagram from JavaScript (trace(), findings(), exports,
+// _view …) first places the whole queue, so it sees every arrow there is,
+// except the diagram's own reads during a frame (_version, _view, _total
+// and _rowOf with their "drawn" argument true), which see what has been
+// placed: the rest is drawn at the next frame. So the queue waits at most
+// a task or two while the page keeps up; while it does not (more arrives
+// than the page can place), at most laterMax wait and the rest are placed
+// as they come, as they all were before.
+
+// laterBudget is how long (ms) a task of the queue's runs before it lets
+// the browser draw and deliver.
+const laterBudget = 4
+
+// laterMax is how many items the queue holds before new ones are placed as
+// they come.
+const laterMax = 16384
+
+// later is one thing to place: an entry, or a trace channel message that
+// is an entry, read when placed.
+type later struct {
+	e    trace.Entry
+	src  diagram.Source
+	text string  // a trace channel message, not yet read
+	at   float64 // … and when it arrived
+}
+
+// laterQueue is the app's queue of arrows to place.
+type laterQueue struct {
+	items []later
+	head  int
+	post  js.Value // posts a task that calls back into Go (see newApp)
+	asked bool     // a task is posted
+}
+
+func (q *laterQueue) len() int { return len(q.items) - q.head }
+
+// jsLater makes a function that posts a task calling f: at background
+// priority where the browser has a scheduler (Chromium), so that frames,
+// input and the sockets' own events go first; else a MessageChannel
+// message, not setTimeout, which the browser may hold back for 4 ms or, in
+// a background tab, a second. Its close() stops the tasks posted (for f's
+// release).
+var jsLater = jsFunc("f", `let open = true;
+const run = () => { if (open) f(); };
+let post;
+if (globalThis.scheduler && scheduler.postTask) {
+  post = () => { scheduler.postTask(run, {priority: "background"}); };
+} else {
+  const ch = new MessageChannel();
+  ch.port1.onmessage = run;
+  post = () => ch.port2.postMessage(0);
+}
+post.close = () => { open = false; };
+return post;`)
+
+// defer queues an entry to place later.
+func (a *app) later(l later) {
+	q := &a.lq
+	if q.len() >= laterMax {
+		a.place(1)
+	}
+	q.items = append(q.items, l)
+	if !q.asked {
+		q.asked = true
+		q.post.Invoke()
+	}
+}
+
+// laterTask is a task of the queue's: it places items for laterBudget ms
+// and posts another task for the rest.
+func (a *app) laterTask() {
+	q := &a.lq
+	q.asked = false
+	end := now() + laterBudget
+	for q.len() > 0 {
+		a.place(32)
+		if now() >= end {
+			break
+		}
+	}
+	if q.len() > 0 && !q.asked {
+		q.asked = true
+		q.post.Invoke()
+	}
+}
+
+// sync places the whole queue: before every read of the diagram.
+func (a *app) sync() {
+	if n := a.lq.len(); n > 0 {
+		a.place(n)
+	}
+}
+
+// place places the next n items of the queue.
+func (a *app) place(n int) {
+	q := &a.lq
+	for ; n > 0 && q.len() > 0; n-- {
+		l := &q.items[q.head]
+		q.head++
+		if l.text != "" {
+			a.tc.read(l.at, l.text)
+		} else {
+			a.put(l.e, l.src)
+		}
+		*l = later{} // let the collector have its bytes
+	}
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 4096 && q.head*2 > len(q.items) {
+		q.items, q.head = append(q.items[:0], q.items[q.head:]...), 0
+	}
+}
+
+// isEntry reports whether a trace channel message is an entry, which can
+// wait; any other (hello, pong, cut …) is read at once, after the queue.
+// The proxy writes the type first; a message that starts otherwise is read
+// at once, which is right in any case, only not deferred.
+func isEntry(text string) bool { return strings.HasPrefix(text, `{"type":"entry",`) }
