@@ -10,22 +10,31 @@ import (
 	"github.com/lifeline-mqtt/lifeline/trace"
 )
 
-// relayKey names a relayed packet: its direction, connection and bytes
-// (by length and FNV-1a hash, so that no key is allocated per packet).
-type relayKey struct {
-	up   bool
-	conn string
-	n    int
-	h    uint64
-}
+// relayKey names a relayed packet: the 64-bit FNV-1a hash of its
+// direction, connection and bytes. One integer, not a struct with a
+// string: hashing a struct key for the map (memhash, with no AES in
+// WebAssembly) took as long as the rest of pairing a packet. Two packets
+// waiting at once (at most maxRelays) with one hash would be paired wrong,
+// their clock bound ignored as unordered at worst; at 2^-64 a pair, never.
+type relayKey uint64
 
-func fnv(b []byte) uint64 {
+func newRelayKey(up bool, conn string, b []byte) relayKey {
 	h := uint64(14695981039346656037)
+	if up {
+		h ^= 1
+	}
+	h *= 1099511628211
+	for i := 0; i < len(conn); i++ {
+		h ^= uint64(conn[i])
+		h *= 1099511628211
+	}
+	h ^= 0x100 // conn's end: no byte is 256
+	h *= 1099511628211
 	for _, c := range b {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}
-	return h
+	return relayKey(h)
 }
 
 // relayEnd is one side of a packet the proxy relayed.
@@ -71,7 +80,7 @@ func (m *Model) relay(it *item) {
 	default:
 		return
 	}
-	key := relayKey{up, e.Conn, len(e.Bytes), fnv(e.Bytes)}
+	key := newRelayKey(up, e.Conn, e.Bytes)
 	remote := it.src == Remote
 	q := m.relays[key]
 	if len(q) == 0 || (q[0].it.src == Remote) == remote {

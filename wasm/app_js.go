@@ -98,7 +98,6 @@ func (a *app) method(name string, fn func(args []js.Value) any) {
 				out = rejected(name + ": " + jsErrorText(r))
 			}
 		}()
-		a.sync()
 		return fn(args)
 	}))
 }
@@ -107,17 +106,18 @@ func (a *app) method(name string, fn func(args []js.Value) any) {
 var throwing = jsGlobal.Get("Function").New("f", "return function (...args) { const r = f.apply(this, args); if (r instanceof Error) throw r; return r; }")
 
 // syncMethod registers a synchronous function: a panic inside is thrown at
-// the caller as an Error. It sees every arrow queued (see later_js.go),
-// unless it is one of the diagram's reads during a frame (drawnArg).
+// the caller as an Error. One that reads the diagram (readsModel) sees
+// every arrow queued (see later_js.go), unless it is one of the diagram's
+// own reads during a frame.
 func (a *app) syncMethod(name string, fn func(args []js.Value) any) {
-	drawn, isDrawn := drawnArg[name]
+	drawn, reads := readsModel[name]
 	f := a.funcs.add(func(_ js.Value, args []js.Value) (out any) {
 		defer func() {
 			if r := recover(); r != nil {
 				out = jsErr(name + ": " + jsErrorText(r))
 			}
 		}()
-		if !isDrawn || !arg(args, drawn).Truthy() {
+		if reads && (drawn < 0 || !arg(args, drawn).Truthy()) {
 			a.sync()
 		}
 		return fn(args)
@@ -125,9 +125,15 @@ func (a *app) syncMethod(name string, fn func(args []js.Value) any) {
 	a.api.Set(name, throwing.Invoke(f))
 }
 
-// drawnArg is, for the diagram's reads during a frame, the argument that
-// says so (true): they see the arrows placed so far, not those queued.
-var drawnArg = map[string]int{"_version": 0, "_view": 2, "_total": 0, "_rowOf": 1}
+// readsModel lists the synchronous methods that read or change the
+// diagram, each with the argument that says the call is the diagram's own
+// during a frame (drawn: true), which sees the arrows placed so far, or -1.
+// The others (_messages, _client, on …) never wait for the queue, nor does
+// _version, which counts what has been placed: the panels ask it every
+// frame, and read with a method above when it moves.
+var readsModel = map[string]int{"_view": 2, "_total": 0, "_rowOf": 1,
+	"trace": -1, "exportJSON": -1, "findings": -1, "_mermaid": -1, "_detail": -1,
+	"_setHidden": -1, "_load": -1, "_clear": -1}
 
 func arg(args []js.Value, i int) js.Value {
 	if i < len(args) {

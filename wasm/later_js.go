@@ -19,10 +19,10 @@ import (
 // frames. Nothing is reordered: the queue is placed in the order it came.
 //
 // Every read of the diagram from JavaScript (trace(), findings(), exports,
-// _view …) first places the whole queue, so it sees every arrow there is,
-// except the diagram's own reads during a frame (_version, _view, _total
-// and _rowOf with their "drawn" argument true), which see what has been
-// placed: the rest is drawn at the next frame. So the queue waits at most
+// _view …: app_js.go's readsModel) first places the whole queue, so it
+// sees every arrow there is, except the diagram's own reads during a frame
+// (_version, _view, _total and _rowOf with their "drawn" argument true),
+// which see what has been placed: the rest is drawn at the next frame. So the queue waits at most
 // a task or two while the page keeps up; while it does not (more arrives
 // than the page can place), at most laterMax wait and the rest are placed
 // as they come, as they all were before.
