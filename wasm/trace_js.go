@@ -66,7 +66,9 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.openedAt = tc.a.now()
 	// A new id for every channel: the proxy refuses one it has seen.
 	tc.session = newSessionID()
-	s, err := dial(url+"?session="+tc.session, nil, socketHandlers{
+	// batch=1: the proxy gathers its messages, a line each, into one
+	// WebSocket message per write (docs/trace.md).
+	s, err := dial(url+"?batch=1&session="+tc.session, nil, socketHandlers{
 		message: tc.message,
 		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
@@ -127,18 +129,20 @@ func (tc *traceChannel) settle() {
 	}
 }
 
-// message takes a message from the channel: an entry waits in the app's
-// queue (later_js.go); anything else is read now, after the queue.
+// message takes a message of the channel: one or more, a line each. An
+// entry waits in the app's queue (later_js.go); anything else is read now,
+// after the queue.
 func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) {
-	if !isText {
-		return
+	for isText && text != "" {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		if isEntry(line) {
+			tc.a.later(later{text: line, at: at})
+			continue
+		}
+		tc.a.sync()
+		tc.read(at, line)
 	}
-	if isEntry(text) {
-		tc.a.later(later{text: text, at: at})
-		return
-	}
-	tc.a.sync()
-	tc.read(at, text)
 }
 
 // read reads a message from the channel that arrived at page time at.
