@@ -540,6 +540,15 @@ func flood(b *testing.B, addr, topic string, n, qos int) (stop func()) {
 	}
 }
 
+// profileTop is how many functions a profile lists (LIFELINE_BENCH_PROFILE_TOP).
+var profileTop = func() int {
+	n, err := strconv.Atoi(getenv("LIFELINE_BENCH_PROFILE_TOP", "30"))
+	if err != nil || n <= 0 {
+		return 30
+	}
+	return n
+}()
+
 // profileStart starts Chromium's sampling profiler on the page; the
 // function it returns stops it and logs the functions that took the most
 // time, by self time and including their callees (wasm functions by name
@@ -611,7 +620,7 @@ func profileStart(b *testing.B, ctx context.Context, what string) (stop func()) 
 			}
 			sort.Slice(s, func(i, j int) bool { return s[i].v > s[j].v })
 			var out strings.Builder
-			for _, e := range s[:min(len(s), 30)] {
+			for _, e := range s[:min(len(s), profileTop)] {
 				out.WriteString("\n  " + strconv.FormatFloat(e.v, 'f', 1, 64) + " ms  " + e.k)
 			}
 			return out.String()

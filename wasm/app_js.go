@@ -29,6 +29,7 @@ type app struct {
 	w       jsonw.Writer
 
 	listeners map[string][]js.Value
+	onEntry   []js.Value // listeners["entry"], asked once an arrow
 	tc        traceChannel
 	lq        laterQueue // arrows waiting to be placed (later_js.go)
 
@@ -73,7 +74,7 @@ func (a *app) add(e trace.Entry, src diagram.Source) { a.later(later{e: e, src: 
 func (a *app) put(e trace.Entry, src diagram.Source) {
 	seq := a.model.Add(e, src)
 	a.changed()
-	if len(a.listeners["entry"]) > 0 {
+	if len(a.onEntry) > 0 {
 		e, _ := a.model.Entry(seq)
 		fill(&e)
 		a.w.Reset()
@@ -155,6 +156,7 @@ func (a *app) install() {
 			panic(errString("on(type, fn): type is a string, fn a function"))
 		}
 		a.listeners[t.String()] = append(a.listeners[t.String()], fn)
+		a.onEntry = a.listeners["entry"]
 		return nil
 	})
 	a.syncMethod("off", func(args []js.Value) any {
@@ -166,6 +168,7 @@ func (a *app) install() {
 				break
 			}
 		}
+		a.onEntry = a.listeners["entry"]
 		return nil
 	})
 	a.method("connect", a.connect)
