@@ -206,6 +206,18 @@ func (m *Model) Entries() []trace.Entry {
 	return out
 }
 
+// Drawn returns the kept entries as View draws them: in a flood, off by
+// the clock offset's last moves until the model settles (see fresh), and
+// without the full realign Entries may cost.
+func (m *Model) Drawn() []trace.Entry {
+	m.fresh()
+	out := make([]trace.Entry, len(m.items))
+	for i, it := range m.items {
+		out[i] = it.e
+	}
+	return out
+}
+
 // PagedOut summarises the arrows no longer kept.
 func (m *Model) PagedOut() PagedOut { return m.paged }
 

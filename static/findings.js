@@ -28,7 +28,7 @@ export class Findings {
     const now = performance.now();
     if (v === this.version || now - this.last < Math.max(500, 20 * this.cost)) return;
     this.version = v;
-    const fs = this.api.findings();
+    const fs = this.api.findings(true); // true: what the diagram has drawn, not waiting for the rest
     this.last = performance.now();
     this.cost = this.last - now;
     this.draw(fs);

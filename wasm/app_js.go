@@ -33,7 +33,7 @@ type app struct {
 	tc        traceChannel
 	lq        laterQueue // arrows waiting to be placed (later_js.go)
 
-	names         map[string]string   // interned names from the trace channel
+	names         *pagejson.Names     // names that repeat on the trace channel
 	sessions      map[string]*session // the page's clients by lifeline name ("browser" unless named)
 	order         []string            // their names in order of first connect
 	msgs          messages
@@ -50,7 +50,7 @@ func newApp(api js.Value) *app {
 		model:         diagram.New(diagram.Options{}),
 		listeners:     map[string][]js.Value{},
 		defaultBroker: "broker.lifeline.test:1883",
-		names:         map[string]string{},
+		names:         pagejson.NewNames(),
 		sessions:      map[string]*session{},
 	}
 	a.tc.a = a
@@ -133,7 +133,7 @@ func (a *app) syncMethod(name string, fn func(args []js.Value) any) {
 // _version, which counts what has been placed: the panels ask it every
 // frame, and read with a method above when it moves.
 var readsModel = map[string]int{"_view": 2, "_total": 0, "_rowOf": 1,
-	"trace": -1, "exportJSON": -1, "findings": -1, "_mermaid": -1, "_detail": -1,
+	"trace": -1, "exportJSON": -1, "findings": 0, "_mermaid": -1, "_detail": -1,
 	"_setHidden": -1, "_load": -1, "_clear": -1}
 
 func arg(args []js.Value, i int) js.Value {

@@ -79,8 +79,12 @@ func unhex(c byte) (byte, bool) {
 // findings is lifeline.findings(): the expert analysis of the kept
 // entries, [{severity, code, seq: [..], conn, leg, text, clause}], ordered
 // by their first packet.
-func (a *app) findings([]js.Value) any {
-	fs := expert.Analyze(a.model.Entries(), expert.Options{Truncated: a.model.PagedOut().Count > 0})
+func (a *app) findings(args []js.Value) any {
+	es := a.model.Entries
+	if arg(args, 0).Truthy() { // the panel's, drawn: as the diagram shows them
+		es = a.model.Drawn
+	}
+	fs := expert.Analyze(es(), expert.Options{Truncated: a.model.PagedOut().Count > 0})
 	a.w.Reset()
 	a.w.Open('[')
 	for _, f := range fs {

@@ -224,19 +224,19 @@ func (tc *traceChannel) read(at float64, text string) {
 		if !hasEntry {
 			return
 		}
-		if strings.HasPrefix(en.Kind, "mqtt.") && len(en.Bytes) > 0 {
-			// The proxy labels packets by type and size; the codec says
-			// more, when the arrow is drawn (see app.fill).
-			en.Summary = ""
-		}
+		// The proxy labels packets by type and size; the codec says more,
+		// when the arrow is drawn (see app.fill): tc.a.names skips their
+		// summaries.
 		// The proxy calls every page "browser"; the page knows which of
 		// its clients opened each connection.
-		if p, ok := tc.parties[en.Conn]; ok && en.Leg == trace.LegBrowserProxy {
-			if en.From == "browser" {
-				en.From = p
-			}
-			if en.To == "browser" {
-				en.To = p
+		if en.Leg == trace.LegBrowserProxy {
+			if p, ok := tc.parties[en.Conn]; ok {
+				if en.From == "browser" {
+					en.From = p
+				}
+				if en.To == "browser" {
+					en.To = p
+				}
 			}
 		}
 		tc.a.put(en, diagram.Remote)

@@ -1,6 +1,7 @@
 package jsonw
 
 import (
+	"encoding/base64"
 	"math"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -52,6 +53,73 @@ func (r *Reader) Intern(t map[string]string, max int) string {
 	return s
 }
 
+// plain reads a string without escapes or control characters, returned as
+// a view into the text, valid while the text is; ok is false (nothing
+// read) for anything else.
+func (r *Reader) plain() (s string, ok bool) {
+	if r.peek() != '"' {
+		return "", false
+	}
+	start := r.off + 1
+	end := start
+	for end < len(r.b) && r.b[end] != '"' && r.b[end] != '\\' && r.b[end] >= 0x20 && r.b[end] < 0x80 {
+		end++
+	}
+	if end >= len(r.b) || r.b[end] != '"' {
+		return "", false
+	}
+	r.off = end + 1
+	if end == start {
+		return "", true
+	}
+	return unsafe.String(&r.b[start], end-start), true
+}
+
+// Is reads the next value if it is the string s, written plainly (s has
+// no character JSON would escape), and reports whether it was: a repeated
+// value is recognised without a copy or a hash.
+func (r *Reader) Is(s string) bool {
+	if r.peek() != '"' {
+		return false
+	}
+	end := r.off + 1 + len(s)
+	if end >= len(r.b) || r.b[end] != '"' || string(r.b[r.off+1:end]) != s {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	r.off = end + 1
+	return true
+}
+
+// Base64 reads a string of standard base64 and decodes it; ok is false
+// when it is not one. The text is decoded where it lies, without the copy
+// String would make.
+func (r *Reader) Base64() (b []byte, ok bool) {
+	at := r.off
+	v, isPlain := r.plain()
+	if !isPlain {
+		r.off = at
+		v = r.String()
+		if r.err {
+			return nil, false
+		}
+	}
+	b = make([]byte, base64.StdEncoding.DecodedLen(len(v)))
+	n, err := base64.StdEncoding.Decode(b, unsafe.Slice(unsafe.StringData(v), len(v)))
+	return b[:n], err == nil
+}
+
+// Offset is the reader's place in the text, for Seek.
+func (r *Reader) Offset() int { return r.off }
+
+// Seek moves the reader to an offset Offset returned, to read a value
+// again or later.
+func (r *Reader) Seek(off int) { r.off = off }
+
 // Err reports whether the text was malformed.
 func (r *Reader) Err() bool { return r.err }
 
@@ -85,7 +153,9 @@ func (r *Reader) expect(c byte) bool {
 }
 
 // Object calls f for each key of the object at the cursor; f must read the
-// value (with one of the readers, or Skip).
+// value (with one of the readers, or Skip). A key is a view into the text
+// (no allocation: keys are compared, a dozen for each entry): f must not
+// keep it.
 func (r *Reader) Object(f func(key string)) {
 	if !r.expect('{') {
 		return
@@ -95,7 +165,10 @@ func (r *Reader) Object(f func(key string)) {
 		return
 	}
 	for !r.err {
-		k := r.String()
+		k, ok := r.plain()
+		if !ok {
+			k = r.String()
+		}
 		if !r.expect(':') {
 			return
 		}

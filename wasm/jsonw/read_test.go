@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -109,5 +110,29 @@ func TestIntern(t *testing.T) {
 	})
 	if allocs > 1 { // the Reader itself
 		t.Fatalf("interned read allocates %v times", allocs)
+	}
+}
+
+func TestReaderIsAndBase64(t *testing.T) {
+	r := NewStringReader(`["wire","wir","wire2","w\u0069re","d2lyZQ==","d2ly\u005aQ==","!!",7]`)
+	var got []string
+	i := 0
+	r.Array(func() {
+		switch i {
+		case 0, 1, 2, 3:
+			if r.Is("wire") {
+				got = append(got, "is")
+			} else {
+				got = append(got, "not:"+r.String())
+			}
+		case 4, 5, 6, 7:
+			b, ok := r.Base64()
+			got = append(got, string(b)+":"+strconv.FormatBool(ok))
+		}
+		i++
+	})
+	want := "is not:wir not:wire2 not:wire wire:true wire:true :false :false"
+	if r.Err() && i != 8 || strings.Join(got, " ") != want {
+		t.Fatalf("got %q (err %v), want %q", strings.Join(got, " "), r.Err(), want)
 	}
 }

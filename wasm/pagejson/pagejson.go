@@ -10,7 +10,6 @@
 package pagejson
 
 import (
-	"encoding/base64"
 	"strings"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
@@ -423,16 +422,51 @@ func writeFields(w *jsonw.Writer, fs []codec.Field) {
 	w.Close(']')
 }
 
-// readEntry reads a trace entry (the schema of docs/trace.md) at the reader;
-// names interns the strings that repeat (nil: none).
-func ReadEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
-	name := func() string {
-		if names == nil {
-			return r.String()
-		}
-		return r.Intern(names, 512)
+// Names keeps the strings that repeat from one entry to the next in a
+// stream of them (legs, parties, kinds, observers, connections), so that
+// ReadEntry allocates none of them again and, as most entries repeat the
+// last entry's, mostly does not even hash them.
+type Names struct {
+	m    map[string]string
+	last [nameFields]string // the last value of each field
+
+	// PacketSummaries false: the summary of an MQTT entry with its bytes is
+	// not read (the page labels packets from their bytes when it draws
+	// them), only skipped.
+	PacketSummaries bool
+}
+
+// The fields Names remembers.
+const (
+	nameLeg = iota
+	nameFrom
+	nameTo
+	nameKind
+	nameObserved
+	nameConn
+	nameFields
+)
+
+// NewNames returns an empty Names.
+func NewNames() *Names { return &Names{m: map[string]string{}} }
+
+func (n *Names) read(r *jsonw.Reader, field int) string {
+	if n == nil {
+		return r.String()
 	}
+	if l := n.last[field]; l != "" && r.Is(l) {
+		return l
+	}
+	s := r.Intern(n.m, 512)
+	n.last[field] = s
+	return s
+}
+
+// ReadEntry reads a trace entry (the schema of docs/trace.md) at the
+// reader; names (nil: none) interns the strings that repeat.
+func ReadEntry(r *jsonw.Reader, names *Names) trace.Entry {
 	var e trace.Entry
+	summary := -1 // where the summary is, read last (see Names.PacketSummaries)
 	r.Object(func(k string) {
 		switch k {
 		case "seq":
@@ -440,25 +474,26 @@ func ReadEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
 		case "t":
 			e.T = r.Float()
 		case "leg":
-			e.Leg = name()
+			e.Leg = names.read(r, nameLeg)
 		case "from":
-			e.From = name()
+			e.From = names.read(r, nameFrom)
 		case "to":
-			e.To = name()
+			e.To = names.read(r, nameTo)
 		case "kind":
-			e.Kind = name()
+			e.Kind = names.read(r, nameKind)
 		case "summary":
-			e.Summary = r.String()
+			summary = r.Offset()
+			r.Skip()
 		case "bytes":
-			if b, err := base64.StdEncoding.DecodeString(r.String()); err == nil && len(b) > 0 {
+			if b, ok := r.Base64(); ok && len(b) > 0 {
 				e.Bytes = b
 			}
 		case "observed":
-			e.Observed = name()
+			e.Observed = names.read(r, nameObserved)
 		case "note":
 			e.Note = r.String()
 		case "conn":
-			e.Conn = name()
+			e.Conn = names.read(r, nameConn)
 		case "src":
 			e.Src = r.String()
 		case "dst":
@@ -473,5 +508,11 @@ func ReadEntry(r *jsonw.Reader, names map[string]string) trace.Entry {
 			r.Skip()
 		}
 	})
+	if summary >= 0 && !r.Err() && (names == nil || names.PacketSummaries || len(e.Bytes) == 0 || !strings.HasPrefix(e.Kind, "mqtt.")) {
+		end := r.Offset()
+		r.Seek(summary)
+		e.Summary = r.String()
+		r.Seek(end)
+	}
 	return e
 }
