@@ -9,7 +9,6 @@ package main
 
 import (
 	"runtime"
-	"runtime/debug"
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
@@ -19,13 +18,6 @@ func main() {
 	// JavaScript's Number rounds long decimals correctly, with no tables
 	// in the wasm.
 	jsonw.SlowFloat = func(s string) float64 { return js.Global().Call("Number", s).Float() }
-	// Memory for time: the collector runs on the page's one thread, and
-	// under a flood (the diagram keeps 20,000 arrows) it took a tenth of
-	// it at Go's default of 100. At 200 it runs half as often; the limit
-	// keeps the heap (which a wasm memory never gives back) near 128 MiB
-	// whatever comes.
-	debug.SetGCPercent(200)
-	debug.SetMemoryLimit(128 << 20)
 	a := newApp(js.Global().Get("lifeline"))
 	a.install()
 	a.api.Call("_boot", map[string]any{"goVersion": runtime.Version()})
