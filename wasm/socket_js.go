@@ -15,9 +15,12 @@ import (
 // task — the event kinds as a string, the times and numbers as one
 // Float64Array, the texts joined by NUL (which JSON never carries raw),
 // the binary messages as one Uint8Array — a handful of crossings for any
-// number of messages.
+// number of messages. The batch is a task at user-blocking priority where
+// the browser has a scheduler (Chromium): the client's packets, its
+// acknowledgements above all, go before the diagram's work (later_js.go).
 var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", `
 	let kinds = '', times = [], nums = [], texts = [], bins = [], binLen = 0, pending = false;
+	const later = globalThis.scheduler && scheduler.postTask ? (f) => scheduler.postTask(f, {priority: 'user-blocking'}) : (f) => setTimeout(f, 0);
 	const flush = () => {
 		pending = false;
 		const bin = new Uint8Array(binLen);
@@ -32,7 +35,7 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", `
 	const push = (k) => {
 		kinds += k;
 		times.push(performance.now());
-		if (!pending) { pending = true; setTimeout(flush, 0); }
+		if (!pending) { pending = true; later(flush); }
 	};
 	ws.binaryType = 'arraybuffer';
 	ws.onopen = () => push('o');
