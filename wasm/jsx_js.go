@@ -159,6 +159,10 @@ return {
     if (how === 0) f[1](new Error(v));
     else f[0](how === 1 ? v : r === undefined ? {packetId: v} : {packetId: v, reason: r});
   },
+  acked(u8) { // key, packet id, reason: three float64 each
+    const f = new Float64Array(u8.buffer, u8.byteOffset, u8.length / 8);
+    for (let i = 0; i < f.length; i += 3) this.settle(f[i], 2, f[i + 1], f[i + 2]);
+  },
 };`).Invoke()
 	jsSettle   = jsPromises.Get("settle")
 	promiseKey int
@@ -172,8 +176,31 @@ func newPromise() *promise {
 
 func (p *promise) resolve(v any) { jsSettle.Invoke(p.key, 1, v) }
 
-// acked resolves a publish's promise with {packetId, reason}.
-func (p *promise) acked(id, reason int) { jsSettle.Invoke(p.key, 2, id, reason) }
+// acked resolves a publish's promise with {packetId, reason}, at the end
+// of the task with the others acknowledged in it (settleAcked): a crossing
+// into JavaScript for each PUBACK cost more than the rest of taking it.
+func (p *promise) acked(id, reason int) {
+	if len(acked) == 0 {
+		atTaskEnd()
+	}
+	acked = append(acked, float64(p.key), float64(id), float64(reason))
+}
+
+// acked holds the promises acknowledged in this task: key, id, reason.
+var acked []float64
+
+// settleAcked settles the promises acked in this task, in order, in one
+// crossing.
+func settleAcked() {
+	if len(acked) == 0 {
+		return
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&acked[0])), 8*len(acked))
+	u8 := jsUint8Array.New(len(b)) // new: offset 0, aligned for Float64Array
+	js.CopyBytesToJS(u8, b)
+	jsPromises.Call("acked", u8)
+	acked = acked[:0]
+}
 
 func (p *promise) fail(msg string) { jsSettle.Invoke(p.key, 0, msg) }
 

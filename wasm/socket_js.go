@@ -170,9 +170,7 @@ func (s *socket) send(b []byte) bool {
 		if s.ws.Get("readyState").Int() != 1 {
 			return false
 		}
-		if len(unsent) == 0 {
-			jsQueueMicrotask.Invoke(flushUnsent)
-		}
+		atTaskEnd()
 		unsent = append(unsent, s)
 	}
 	s.out = append(s.out, b...)
@@ -189,15 +187,26 @@ var unsent []*socket
 var (
 	jsQueueMicrotask = jsGlobal.Get("queueMicrotask")
 	flushUnsent      = js.FuncOf(func(js.Value, []js.Value) any { flushAll(); return nil })
+	flushQueued      bool
 )
 
+// atTaskEnd has flushAll called in a microtask, once a task.
+func atTaskEnd() {
+	if !flushQueued {
+		flushQueued = true
+		jsQueueMicrotask.Invoke(flushUnsent)
+	}
+}
+
 // flushAll gives the browser every socket's unsent packets, in the order
-// they were sent.
+// they were sent, and settles the task's acknowledged publishes.
 func flushAll() {
+	flushQueued = false
 	for _, s := range unsent {
 		s.flush()
 	}
 	unsent = unsent[:0]
+	settleAcked()
 }
 
 // flush gives the browser the socket's unsent packets as one message.
