@@ -38,7 +38,7 @@ type item struct {
 	rawT     float64     // T as received
 	src      Source
 	ord      int // position since the first entry ever kept: index + Model.dropped
-	class    string
+	class    uint8 // Classes index
 	exchange int
 	held     bool   // see Arrow.Held
 	mqtt5    *MQTT5 // links5
@@ -59,28 +59,28 @@ type Model struct {
 	tail    []*item // placeLate's scratch
 	ordered int     // items[:ordered] have their ord right (see renumber)
 	dropped int
-	bySeq   map[int]*item
+	bySeq   index[item]
 	nextSeq int
 
-	hidden map[string]bool
-	rows   []*item // the shown items when a filter is set; nil means all
+	hidden     map[string]bool
+	hiddenMask uint32  // the Classes hidden: bit i for Classes[i]
+	rows       []*item // the shown items when a filter is set; nil means all
 
 	parties   map[string]*party // what is known of each party, by name
 	names     map[string]string // IP address -> the DNS name whose answer gave it
 	lanes     []Lane
 	laneIndex map[string]int
 
-	exchanges map[int]*Exchange
-	open      map[string]int // step key -> open exchange
-	openKey   map[int]string // open exchange -> its step key
-	live      map[int]int    // exchange -> kept arrows
+	exchanges index[Exchange]
+	open      map[uint64]int // the hash of an open exchange's key -> its ID
+	openMore  map[exKey]int  // open exchanges whose hash another's took
 	nextEx    int
 
 	channels []*channel
 	byChan   map[chanKey]*channel
 	ended    map[connKey]float64 // connections seen closing (raw time), for CONNECTs that arrive after
 
-	counts map[string]int
+	counts [numClasses]int
 	paged  PagedOut
 	clock  Clock
 
@@ -90,8 +90,9 @@ type Model struct {
 	sinceAlign  int  // arrows added since the last realign
 	sinceSettle int  // arrows added since the last Settle
 	aligns      int  // realigns so far (for tests)
-	relays      map[relayKey][]relayEnd
-	relayOrder  []relayKey
+	relays      map[relayKey]relayQueue
+	waiting     []relayEnd // a ring of maxRelays: the halves waiting, oldest at relayNext
+	relayNext   int
 
 	links  links5 // MQTT 5.0 properties across packets (links5.go)
 	timers timers // the broker's timers (timers.go)
@@ -112,20 +113,15 @@ func New(opts Options) *Model {
 	}
 	return &Model{
 		max:       opts.MaxArrows,
-		bySeq:     map[int]*item{},
 		hidden:    map[string]bool{},
 		parties:   map[string]*party{},
 		names:     map[string]string{},
 		laneIndex: map[string]int{},
-		exchanges: map[int]*Exchange{},
-		open:      map[string]int{},
-		openKey:   map[int]string{},
-		live:      map[int]int{},
+		open:      map[uint64]int{},
 		byChan:    map[chanKey]*channel{},
 		ended:     map[connKey]float64{},
-		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
-		relays:    map[relayKey][]relayEnd{},
+		relays:    map[relayKey]relayQueue{},
 		pconns:    map[string]*pageConn{},
 		nextSeq:   1,
 		nextEx:    1,
@@ -136,9 +132,9 @@ func New(opts Options) *Model {
 // the clock's samples, the filter and the numbering: a new arrow never
 // reuses an old arrow's seq.
 func (m *Model) Clear() {
-	c, seq, ex, hidden := m.clock, m.nextSeq, m.nextEx, m.hidden
+	c, seq, ex, hidden, mask := m.clock, m.nextSeq, m.nextEx, m.hidden, m.hiddenMask
 	*m = *New(Options{MaxArrows: m.max})
-	m.clock, m.nextSeq, m.nextEx, m.hidden = c, seq, ex, hidden
+	m.clock, m.nextSeq, m.nextEx, m.hidden, m.hiddenMask = c, seq, ex, hidden, mask
 	if len(hidden) > 0 {
 		m.refilter()
 	}
@@ -156,9 +152,9 @@ func (m *Model) Len() int {
 // Add places an entry in the diagram and returns its seq in the model.
 // Remote entries are moved onto the page's clock with the current offset.
 func (m *Model) Add(e trace.Entry, src Source) int {
-	it := &item{e: e, rawT: e.T, src: src, class: Class(e.Kind)}
+	it := &item{e: e, rawT: e.T, src: src, class: classOf(e.Kind)}
 	switch {
-	case src == Imported && e.Seq > 0 && m.bySeq[e.Seq] == nil:
+	case src == Imported && e.Seq > 0 && m.bySeq.get(e.Seq) == nil:
 		if e.Seq >= m.nextSeq {
 			m.nextSeq = e.Seq + 1
 		}
@@ -169,7 +165,7 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	it.e.T = m.base(it)
 	m.sinceAlign++
 	m.sinceSettle++
-	m.bySeq[it.e.Seq] = it
+	m.bySeq.put(it.e.Seq, it)
 	m.counts[it.class]++
 	m.learn(&it.e)
 	m.insert(it)
@@ -224,7 +220,7 @@ func (m *Model) insert(it *item) {
 		it.ord = m.dropped + n
 		m.ordered++
 	}
-	if m.rows != nil && !m.hidden[it.class] {
+	if m.rows != nil && m.hiddenMask&(1<<it.class) == 0 {
 		m.rows = append(m.rows, it)
 	}
 }
@@ -269,40 +265,41 @@ func (m *Model) renumber() {
 
 // link attaches it to the exchange it belongs to.
 func (m *Model) link(it *item) {
-	s := stepOf(&it.e)
-	if s.role == roleNone {
+	s, ok := stepOf(&it.e)
+	if !ok {
 		return
 	}
-	id, isOpen := m.openExchange(s.key)
-	if it.e.Kind == trace.KindTCPAck && !isOpen {
+	h := s.key.sum()
+	x := m.openExchange(&s.key, h)
+	if it.e.Kind == trace.KindTCPAck && x == nil {
 		// Not the handshake's last step: perhaps the close's.
-		s.key = s.key[:len(s.key)-len("tcp-open")] + "tcp-close"
-		id, isOpen = m.openExchange(s.key)
+		s.key.group = keyTCPClose
+		h = s.key.sum()
+		x = m.openExchange(&s.key, h)
 	}
 	role := s.role
 	if role == roleCheck {
 		role = roleOpen
-		if isOpen {
+		if x != nil {
 			role = roleLast
 		}
 	}
 	switch {
-	case role == roleOpen || (role == roleMid && !isOpen):
-		id = m.nextEx
-		m.nextEx++
-		m.exchanges[id] = &Exchange{ID: id, Name: s.name}
-		if old, ok := m.open[s.key]; ok {
-			delete(m.openKey, old)
+	case role == roleOpen || (role == roleMid && x == nil):
+		if x != nil {
+			m.closeExchange(x) // forgotten unfinished
 		}
-		m.open[s.key] = id
-		m.openKey[id] = s.key
-	case !isOpen: // a last step with nothing open
+		x = &Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
+		x.Seqs = x.seqs[:0]
+		m.nextEx++
+		m.exchanges.put(x.ID, x)
+		m.openAs(x)
+	case x == nil: // a last step with nothing open
 		return
 	}
-	x := m.exchanges[id]
 	x.Seqs = append(x.Seqs, it.e.Seq)
-	m.live[id]++
-	it.exchange = id
+	x.live++
+	it.exchange = x.ID
 	switch it.e.Kind {
 	case trace.KindTCPFin:
 		// A FIN from each side ends the close: the ACKs that confirm them
@@ -322,20 +319,51 @@ func (m *Model) link(it *item) {
 	}
 	if role == roleLast {
 		x.Done = true
-		delete(m.open, s.key)
-		delete(m.openKey, id)
+		m.closeExchange(x)
 	}
 }
 
-// openExchange returns the unfinished exchange with the key, forgetting
-// one whose arrows were all paged out.
-func (m *Model) openExchange(key string) (int, bool) {
-	id, ok := m.open[key]
-	if ok && m.exchanges[id] == nil {
-		delete(m.open, key)
-		return 0, false
+// openExchange returns the unfinished exchange with the key (h its sum),
+// or nil. Keys are found by their hash, and the exchange's own key is
+// compared: two keys with one hash are told apart (the later one is in
+// openMore) at 2^-64 a pair.
+func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
+	if id, ok := m.open[h]; ok {
+		if x := m.exchanges.get(id); x.key == *k {
+			return x
+		}
 	}
-	return id, ok
+	if id, ok := m.openMore[*k]; ok {
+		return m.exchanges.get(id)
+	}
+	return nil
+}
+
+// openAs makes x the open exchange with its key (none is).
+func (m *Model) openAs(x *Exchange) {
+	x.open = true
+	if _, taken := m.open[x.hash]; taken {
+		if m.openMore == nil {
+			m.openMore = map[exKey]int{}
+		}
+		m.openMore[x.key] = x.ID
+		return
+	}
+	m.open[x.hash] = x.ID
+}
+
+// closeExchange forgets x's key: no later step joins it.
+func (m *Model) closeExchange(x *Exchange) {
+	if !x.open {
+		return
+	}
+	x.open = false
+	if m.open[x.hash] == x.ID {
+		delete(m.open, x.hash)
+	} else {
+		delete(m.openMore, x.key)
+	}
+	x.key = exKey{} // its strings are no longer needed
 }
 
 // pageOut forgets the n oldest arrows.
@@ -344,16 +372,12 @@ func (m *Model) pageOut(n int) {
 		m.paged.Count++
 		m.paged.ByKind[it.e.Kind]++
 		m.paged.Until = it.e.T
-		delete(m.bySeq, it.e.Seq)
+		m.bySeq.del(it.e.Seq)
 		if it.exchange != 0 {
-			m.live[it.exchange]--
-			if m.live[it.exchange] <= 0 {
-				delete(m.live, it.exchange)
-				delete(m.exchanges, it.exchange)
-				if key, ok := m.openKey[it.exchange]; ok {
-					delete(m.open, key)
-					delete(m.openKey, it.exchange)
-				}
+			x := m.exchanges.get(it.exchange)
+			if x.live--; x.live <= 0 {
+				m.exchanges.del(x.ID)
+				m.closeExchange(x)
 			}
 		}
 	}
