@@ -37,7 +37,7 @@ type item struct {
 	e        trace.Entry // T on the page's clock, Seq the model's
 	rawT     float64     // T as received
 	src      Source
-	ord      int // position since the first entry ever kept: index + Model.dropped
+	ord      int   // position since the first entry ever kept: index + Model.dropped
 	class    uint8 // Classes index
 	exchange int
 	held     bool   // see Arrow.Held
