@@ -28,6 +28,8 @@ type Clock struct {
 	hasLo  bool
 	hasHi  bool
 	pairs  int
+	info   ClockInfo // the estimate, when known (Info)
+	known  bool
 }
 
 // ClockInfo says how the two clocks were aligned, for the page to show.
@@ -50,9 +52,10 @@ func (c *Clock) Add(s Sample) bool {
 		return false
 	}
 	c.count++
+	c.known = false
 	if c.count == 1 || s.Received-s.Sent < c.best.Received-c.best.Sent {
 		before := c.Info().Offset
-		c.best = s
+		c.best, c.known = s, false
 		return c.Info().Offset != before || c.count == 1
 	}
 	return false
@@ -67,6 +70,7 @@ func (c *Clock) Before(p, s float64) bool {
 		c.hi, c.hasHi = b, true
 	}
 	c.pairs++
+	c.known = false
 	return c.Info().Offset != before
 }
 
@@ -78,11 +82,20 @@ func (c *Clock) After(p, s float64) bool {
 		c.lo, c.hasLo = b, true
 	}
 	c.pairs++
+	c.known = false
 	return c.Info().Offset != before
 }
 
-// Info returns the current estimate.
+// Info returns the current estimate: computed once per change (a remote
+// arrow's time is converted with it).
 func (c *Clock) Info() ClockInfo {
+	if !c.known {
+		c.info, c.known = c.estimate(), true
+	}
+	return c.info
+}
+
+func (c *Clock) estimate() ClockInfo {
 	if c.count == 0 {
 		return ClockInfo{}
 	}

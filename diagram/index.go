@@ -12,6 +12,7 @@ package diagram
 type index[T any] struct {
 	base   int  // the number of dense[0]
 	dense  []*T // by number - base; nil for none
+	buf    []*T // the array dense is in (see grow)
 	n      int  // non-nil in dense
 	sparse map[int]*T
 }
@@ -43,6 +44,9 @@ func (x *index[T]) put(k int, v *T) {
 		return
 	}
 	for len(x.dense) <= i {
+		if len(x.dense) == cap(x.dense) {
+			x.grow()
+		}
 		x.dense = append(x.dense, nil)
 	}
 	x.dense[i] = v
@@ -71,6 +75,19 @@ func (x *index[T]) del(k int) {
 		x.n--
 		x.trim()
 	}
+}
+
+// grow makes room after dense: it is moved to the start of its array (as
+// the numbers before it were forgotten), or to a new one twice its size.
+// Not grown by append, which would allocate each time.
+func (x *index[T]) grow() {
+	n := len(x.dense)
+	if cap(x.buf) < 2*n+64 {
+		x.buf = make([]*T, 0, 2*n+64)
+	}
+	x.buf = append(x.buf[:0], x.dense...)
+	clear(x.buf[n:cap(x.buf)])
+	x.dense = x.buf
 }
 
 // trim drops the nils at the slice's start.

@@ -32,18 +32,19 @@ type Options struct {
 	MaxArrows int
 }
 
-// item is one kept entry.
+// item is one kept entry. Its small fields are together: 288 bytes, not
+// 320 (the arrows are most of what a flood allocates).
 type item struct {
 	e        trace.Entry // T on the page's clock, Seq the model's
 	rawT     float64     // T as received
 	src      Source
-	ord      int   // position since the first entry ever kept: index + Model.dropped
-	class    uint8 // Classes index
+	ord      int // position since the first entry ever kept: index + Model.dropped
 	exchange int
-	held     bool   // see Arrow.Held
 	mqtt5    *MQTT5 // links5
+	after    *item  // drawn after this (causal.go)
 
-	after      *item // drawn after this (causal.go)
+	class      uint8 // Classes index
+	held       bool  // see Arrow.Held
 	relayed    bool  // a packet the page sent, paired with the proxy's relay of it
 	notRelayed bool  // see Arrow.NotRelayed
 }
@@ -57,6 +58,7 @@ type Model struct {
 	items   []*item // by time, then arrival
 	late    []*item // added out of time order, placed at the next read (placeLate)
 	tail    []*item // placeLate's scratch
+	buf     []*item // the array items is in, with room (see pageOut)
 	ordered int     // items[:ordered] have their ord right (see renumber)
 	dropped int
 	bySeq   index[item]
@@ -67,6 +69,8 @@ type Model struct {
 	rows       []*item // the shown items when a filter is set; nil means all
 
 	parties   map[string]*party // what is known of each party, by name
+	recent    [4]namedParty     // the parties named last (partyOf)
+	nextParty int               // the slot of recent to take next
 	names     map[string]string // IP address -> the DNS name whose answer gave it
 	lanes     []Lane
 	laneIndex map[string]int
@@ -74,6 +78,7 @@ type Model struct {
 	exchanges index[Exchange]
 	open      map[uint64]int // the hash of an open exchange's key -> its ID
 	openMore  map[exKey]int  // open exchanges whose hash another's took
+	exAhead   []Exchange     // allocated, not yet used (newExchange)
 	nextEx    int
 
 	channels []*channel
@@ -289,7 +294,8 @@ func (m *Model) link(it *item) {
 		if x != nil {
 			m.closeExchange(x) // forgotten unfinished
 		}
-		x = &Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
+		x = m.newExchange()
+		*x = Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
 		x.Seqs = x.seqs[:0]
 		m.nextEx++
 		m.exchanges.put(x.ID, x)
@@ -363,14 +369,55 @@ func (m *Model) closeExchange(x *Exchange) {
 	} else {
 		delete(m.openMore, x.key)
 	}
-	x.key = exKey{} // its strings are no longer needed
+}
+
+// newExchange returns a new exchange, allocated with the next few: one
+// allocation, not one each (the index is all that points to them, and
+// they are forgotten in about the order they were made).
+func (m *Model) newExchange() *Exchange {
+	if len(m.exAhead) == 0 {
+		m.exAhead = make([]Exchange, 32)
+	}
+	x := &m.exAhead[0]
+	m.exAhead = m.exAhead[1:]
+	return x
+}
+
+// pagedKinds counts the kinds of the arrows paged out at once, a few
+// kinds without hashing their names, before they are added to
+// PagedOut.ByKind.
+type pagedKinds [6]struct {
+	kind string
+	n    int
+}
+
+func (k *pagedKinds) add(by map[string]int, kind string) {
+	for i := range k {
+		if k[i].n == 0 {
+			k[i].kind = kind
+		}
+		if k[i].kind == kind {
+			k[i].n++
+			return
+		}
+	}
+	by[kind]++ // more kinds than room
+}
+
+func (k *pagedKinds) flush(by map[string]int) {
+	for _, c := range k {
+		if c.n > 0 {
+			by[c.kind] += c.n
+		}
+	}
 }
 
 // pageOut forgets the n oldest arrows.
 func (m *Model) pageOut(n int) {
+	var kinds pagedKinds
 	for _, it := range m.items[:n] {
 		m.paged.Count++
-		m.paged.ByKind[it.e.Kind]++
+		kinds.add(m.paged.ByKind, it.e.Kind)
 		m.paged.Until = it.e.T
 		m.bySeq.del(it.e.Seq)
 		if it.exchange != 0 {
@@ -381,8 +428,21 @@ func (m *Model) pageOut(n int) {
 			}
 		}
 	}
+	kinds.flush(m.paged.ByKind)
+	// The kept are not moved down each time: a move of pointers runs the
+	// collector's write barrier (slow in WebAssembly). They are moved to
+	// the start of the array when the room after them runs short.
 	clear(m.items[:n])
-	m.items = append(m.items[:0], m.items[n:]...)
+	m.items = m.items[n:]
+	if cap(m.items)-len(m.items) < m.max/2 {
+		k := len(m.items)
+		if cap(m.buf) < k+m.max {
+			m.buf = make([]*item, 0, k+m.max)
+		}
+		m.buf = append(m.buf[:0], m.items...)
+		clear(m.buf[k:cap(m.buf)])
+		m.items = m.buf
+	}
 	m.dropped += n
 	m.ordered = max(m.ordered-n, 0)
 	if m.rows != nil {
