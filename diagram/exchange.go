@@ -24,7 +24,7 @@ type Exchange struct {
 	// name): its key, while open; its arrows still kept.
 	key     exKey
 	hash    uint64
-	open    bool   // its key finds it (Model.open or Model.openMore)
+	open    bool   // unfinished: its key finds it (Model.open or Model.openMore)
 	live    int    // its arrows still kept
 	step    int8   // stepKinds index of the step that opened it
 	qos     int8   // of a PUBLISH

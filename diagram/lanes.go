@@ -88,6 +88,7 @@ func (p *party) setRole(r, unless partyRole) bool {
 
 // namedParty is a party and its name.
 type namedParty struct {
+	_    noEq // see noEq
 	name string
 	p    *party
 }
@@ -112,7 +113,7 @@ func (m *Model) partyOf(name string) (*party, bool) {
 		p = &party{order: len(m.parties), addr: addr, dnsOnly: true}
 		m.parties[name] = p
 	}
-	m.recent[m.nextParty] = namedParty{name, p}
+	m.recent[m.nextParty] = namedParty{name: name, p: p}
 	m.nextParty = (m.nextParty + 1) % len(m.recent)
 	return p, added
 }

@@ -38,10 +38,10 @@ type item struct {
 	e        trace.Entry // T on the page's clock, Seq the model's
 	rawT     float64     // T as received
 	src      Source
-	ord      int // position since the first entry ever kept: index + Model.dropped
-	exchange int
-	mqtt5    *MQTT5 // links5
-	after    *item  // drawn after this (causal.go)
+	ord      int       // position since the first entry ever kept: index + Model.dropped
+	exchange *Exchange // nil for none
+	mqtt5    *MQTT5    // links5
+	after    *item     // drawn after this (causal.go)
 
 	class      uint8 // Classes index
 	held       bool  // see Arrow.Held
@@ -58,10 +58,10 @@ type Model struct {
 	items   []*item // by time, then arrival
 	late    []*item // added out of time order, placed at the next read (placeLate)
 	tail    []*item // placeLate's scratch
-	buf     []*item // the array items is in, with room (see pageOut)
+	buf     []*item // the array items is in, with room (see roomy)
 	ordered int     // items[:ordered] have their ord right (see renumber)
 	dropped int
-	bySeq   index[item]
+	bySeq   index
 	nextSeq int
 
 	hidden     map[string]bool
@@ -75,11 +75,10 @@ type Model struct {
 	lanes     []Lane
 	laneIndex map[string]int
 
-	exchanges index[Exchange]
-	open      map[uint64]int // the hash of an open exchange's key -> its ID
-	openMore  map[exKey]int  // open exchanges whose hash another's took
-	exAhead   []Exchange     // allocated, not yet used (newExchange)
-	nextEx    int
+	open     map[uint64]*Exchange // by the hash of its key
+	openMore []*Exchange          // exchanges whose key's hash an open one's took (those still open count)
+	exAhead  []Exchange           // allocated, not yet used (newExchange)
+	nextEx   int
 
 	channels []*channel
 	byChan   map[chanKey]*channel
@@ -122,7 +121,7 @@ func New(opts Options) *Model {
 		parties:   map[string]*party{},
 		names:     map[string]string{},
 		laneIndex: map[string]int{},
-		open:      map[uint64]int{},
+		open:      map[uint64]*Exchange{},
 		byChan:    map[chanKey]*channel{},
 		ended:     map[connKey]float64{},
 		paged:     PagedOut{ByKind: map[string]int{}},
@@ -298,14 +297,13 @@ func (m *Model) link(it *item) {
 		*x = Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
 		x.Seqs = x.seqs[:0]
 		m.nextEx++
-		m.exchanges.put(x.ID, x)
 		m.openAs(x)
 	case x == nil: // a last step with nothing open
 		return
 	}
 	x.Seqs = append(x.Seqs, it.e.Seq)
 	x.live++
-	it.exchange = x.ID
+	it.exchange = x
 	switch it.e.Kind {
 	case trace.KindTCPFin:
 		// A FIN from each side ends the close: the ACKs that confirm them
@@ -331,16 +329,16 @@ func (m *Model) link(it *item) {
 
 // openExchange returns the unfinished exchange with the key (h its sum),
 // or nil. Keys are found by their hash, and the exchange's own key is
-// compared: two keys with one hash are told apart (the later one is in
-// openMore) at 2^-64 a pair.
+// compared: of two open keys with one hash (at 2^-64 a pair), the later
+// is in openMore.
 func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
-	if id, ok := m.open[h]; ok {
-		if x := m.exchanges.get(id); x.key == *k {
+	if x := m.open[h]; x != nil && x.key == *k {
+		return x
+	}
+	for _, x := range m.openMore {
+		if x.open && x.key == *k {
 			return x
 		}
-	}
-	if id, ok := m.openMore[*k]; ok {
-		return m.exchanges.get(id)
 	}
 	return nil
 }
@@ -348,32 +346,31 @@ func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
 // openAs makes x the open exchange with its key (none is).
 func (m *Model) openAs(x *Exchange) {
 	x.open = true
-	if _, taken := m.open[x.hash]; taken {
-		if m.openMore == nil {
-			m.openMore = map[exKey]int{}
-		}
-		m.openMore[x.key] = x.ID
+	if m.open[x.hash] == nil {
+		m.open[x.hash] = x
 		return
 	}
-	m.open[x.hash] = x.ID
+	kept := m.openMore[:0] // less those closed since
+	for _, y := range m.openMore {
+		if y.open {
+			kept = append(kept, y)
+		}
+	}
+	clear(m.openMore[len(kept):])
+	m.openMore = append(kept, x)
 }
 
 // closeExchange forgets x's key: no later step joins it.
 func (m *Model) closeExchange(x *Exchange) {
-	if !x.open {
-		return
-	}
 	x.open = false
-	if m.open[x.hash] == x.ID {
+	if m.open[x.hash] == x {
 		delete(m.open, x.hash)
-	} else {
-		delete(m.openMore, x.key)
 	}
 }
 
 // newExchange returns a new exchange, allocated with the next few: one
-// allocation, not one each (the index is all that points to them, and
-// they are forgotten in about the order they were made).
+// allocation, not one each (only their kept arrows point to them, and
+// they are paged out in about the order they were made).
 func (m *Model) newExchange() *Exchange {
 	if len(m.exAhead) == 0 {
 		m.exAhead = make([]Exchange, 32)
@@ -383,64 +380,35 @@ func (m *Model) newExchange() *Exchange {
 	return x
 }
 
-// pagedKinds counts the kinds of the arrows paged out at once, a few
-// kinds without hashing their names, before they are added to
-// PagedOut.ByKind.
-type pagedKinds [6]struct {
-	kind string
-	n    int
-}
-
-func (k *pagedKinds) add(by map[string]int, kind string) {
-	for i := range k {
-		if k[i].n == 0 {
-			k[i].kind = kind
-		}
-		if k[i].kind == kind {
-			k[i].n++
-			return
-		}
-	}
-	by[kind]++ // more kinds than room
-}
-
-func (k *pagedKinds) flush(by map[string]int) {
-	for _, c := range k {
-		if c.n > 0 {
-			by[c.kind] += c.n
-		}
-	}
-}
-
 // pageOut forgets the n oldest arrows.
 func (m *Model) pageOut(n int) {
-	var kinds pagedKinds
+	kind, run := "", 0 // counted before the map: runs of one kind are common
 	for _, it := range m.items[:n] {
 		m.paged.Count++
-		kinds.add(m.paged.ByKind, it.e.Kind)
+		if it.e.Kind != kind {
+			if run > 0 {
+				m.paged.ByKind[kind] += run
+			}
+			kind, run = it.e.Kind, 0
+		}
+		run++
 		m.paged.Until = it.e.T
 		m.bySeq.del(it.e.Seq)
-		if it.exchange != 0 {
-			x := m.exchanges.get(it.exchange)
+		if x := it.exchange; x != nil {
 			if x.live--; x.live <= 0 {
-				m.exchanges.del(x.ID)
 				m.closeExchange(x)
 			}
+			// Kept by its arrows only: an arrow paged out but still
+			// known elsewhere (a request awaiting its response) keeps
+			// neither it nor the exchanges allocated with it.
+			it.exchange = nil
 		}
 	}
-	kinds.flush(m.paged.ByKind)
-	// The kept are not moved down each time: a move of pointers runs the
-	// collector's write barrier (slow in WebAssembly). They are moved to
-	// the start of the array when the room after them runs short.
+	m.paged.ByKind[kind] += run
 	clear(m.items[:n])
 	m.items = m.items[n:]
 	if cap(m.items)-len(m.items) < m.max/2 {
-		k := len(m.items)
-		if cap(m.buf) < k+m.max {
-			m.buf = make([]*item, 0, k+m.max)
-		}
-		m.buf = append(m.buf[:0], m.items...)
-		clear(m.buf[k:cap(m.buf)])
+		m.buf = roomy(m.buf, m.items, m.max)
 		m.items = m.buf
 	}
 	m.dropped += n

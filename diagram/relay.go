@@ -33,6 +33,7 @@ func newRelayKey(up bool, conn string, b []byte) relayKey {
 // relayEnd is one side of a packet the proxy relayed, waiting for the
 // other: a slot of Model.waiting.
 type relayEnd struct {
+	_    noEq // see noEq
 	it   *item
 	key  relayKey
 	next int32 // the next half waiting with the same key (a later slot), -1 for none

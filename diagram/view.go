@@ -191,10 +191,10 @@ func (m *Model) Entry(seq int) (trace.Entry, bool) {
 // ExchangeOf returns the exchange an arrow belongs to.
 func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
 	it := m.bySeq.get(seq)
-	if it == nil || it.exchange == 0 {
+	if it == nil || it.exchange == nil {
 		return Exchange{}, false
 	}
-	x := m.exchanges.get(it.exchange)
+	x := it.exchange
 	return Exchange{ID: x.ID, Name: x.name(), Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
 }
 
@@ -243,9 +243,9 @@ func (m *Model) View(first, n int) View {
 			prev = m.at(r - 1).e.T
 		}
 		v.Arrows = append(v.Arrows, m.arrow(it, r, it.e.T-prev))
-		if it.exchange != 0 && !spans[it.exchange] {
-			spans[it.exchange] = true
-			v.Spans = append(v.Spans, m.span(it.exchange))
+		if x := it.exchange; x != nil && !spans[x.ID] {
+			spans[x.ID] = true
+			v.Spans = append(v.Spans, m.span(x))
 		}
 	}
 	assignColumns(v.Spans, 4)
@@ -263,14 +263,21 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 		Kind: e.Kind, Class: Classes[it.class].Class, Leg: e.Leg, From: e.From, To: e.To,
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
-		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
+		Remote: it.src == Remote, Exchange: it.exchangeID(), Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
 		NotRelayed: it.notRelayed,
 	}
 }
 
-func (m *Model) span(id int) Span {
-	x := m.exchanges.get(id)
-	s := Span{Exchange: id, Name: x.name(), Done: x.Done}
+// exchangeID is the ID of it's exchange, 0 for none.
+func (it *item) exchangeID() int {
+	if it.exchange == nil {
+		return 0
+	}
+	return it.exchange.ID
+}
+
+func (m *Model) span(x *Exchange) Span {
+	s := Span{Exchange: x.ID, Name: x.name(), Done: x.Done}
 	for _, seq := range x.Seqs {
 		it := m.bySeq.get(seq)
 		if it == nil {
