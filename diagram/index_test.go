@@ -139,7 +139,9 @@ func TestIndexRandom(t *testing.T) {
 // two open keys with one hash each find their own exchange, whichever
 // closes first.
 func TestOpenExchangesWithOneHash(t *testing.T) {
-	key := func(conn string) exKey { return exKey{leg: bb, conn: conn, a: "broker", b: "browser", group: keyPID, req: 1, id: 7} }
+	key := func(conn string) exKey {
+		return exKey{leg: bb, conn: conn, a: "broker", b: "browser", group: keyPID, req: 1, id: 7}
+	}
 	tests := []struct {
 		name  string
 		steps string // o: open, c: close, then the exchange's letter
