@@ -36,11 +36,14 @@ type party struct {
 	role     partyRole
 	dnsOnly  bool   // every entry it took part in was DNS
 	clientID string // of its first CONNECT, for a client
+	broker   bool   // it received a CONNECT (timers.go)
+	client   bool   // it has had a keepalive channel (keepalive.go)
 }
 
 // learn records what an entry says about its parties and lays the lanes
-// out again when that changed them.
-func (m *Model) learn(e *trace.Entry) {
+// out again when that changed them. It returns the two parties (nil for
+// none).
+func (m *Model) learn(e *trace.Entry) (from, to *party) {
 	from, changed := m.partyOf(e.From)
 	to, added := m.partyOf(e.To)
 	changed = changed || added
@@ -74,6 +77,7 @@ func (m *Model) learn(e *trace.Entry) {
 	if changed {
 		m.layout()
 	}
+	return from, to
 }
 
 // setRole gives an address party the role r unless it has r or unless;

@@ -103,6 +103,8 @@ type Model struct {
 
 	// The causal order (causal.go).
 	pconns    map[string]*pageConn
+	pconn     *pageConn // the last one followed, and its Conn
+	pconnName string
 	unordered bool // an effect is drawn before its cause, or the offset moved
 	skewed    bool // the last order pass moved items
 }
@@ -171,11 +173,11 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	m.sinceSettle++
 	m.bySeq.put(it.e.Seq, it)
 	m.counts[it.class]++
-	m.learn(&it.e)
+	from, to := m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
-	m.followTimers(it, m.links.add(it))
-	m.follow(it)
+	m.followTimers(it, m.links.add(it), from, to)
+	m.follow(it, from, to)
 	m.relay(it)
 	m.causal(it)
 	if m.skewed {
