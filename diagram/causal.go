@@ -65,10 +65,13 @@ func (m *Model) causal(it *item) {
 	if it.src == Imported || e.Leg != trace.LegBrowserProxy || len(m.pconns) >= maxPageConns {
 		return
 	}
-	c := m.pconns[e.Conn]
-	if c == nil {
-		c = &pageConn{}
-		m.pconns[e.Conn] = c
+	c := m.pconn // the last one's, found without hashing its name
+	if c == nil || m.pconnName != e.Conn {
+		if c = m.pconns[e.Conn]; c == nil {
+			c = &pageConn{}
+			m.pconns[e.Conn] = c
+		}
+		m.pconn, m.pconnName = c, e.Conn
 	}
 	switch {
 	case it.src == Local:

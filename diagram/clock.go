@@ -28,6 +28,9 @@ type Clock struct {
 	hasLo  bool
 	hasHi  bool
 	pairs  int
+	offset float64 // the estimate and its uncertainty, when known (Info)
+	uncert float64
+	known  bool
 }
 
 // ClockInfo says how the two clocks were aligned, for the page to show.
@@ -52,7 +55,7 @@ func (c *Clock) Add(s Sample) bool {
 	c.count++
 	if c.count == 1 || s.Received-s.Sent < c.best.Received-c.best.Sent {
 		before := c.Info().Offset
-		c.best = s
+		c.best, c.known = s, false
 		return c.Info().Offset != before || c.count == 1
 	}
 	return false
@@ -64,7 +67,7 @@ func (c *Clock) Add(s Sample) bool {
 func (c *Clock) Before(p, s float64) bool {
 	before := c.Info().Offset
 	if b := s - p - causalGap; !c.hasHi || b < c.hi {
-		c.hi, c.hasHi = b, true
+		c.hi, c.hasHi, c.known = b, true, false
 	}
 	c.pairs++
 	return c.Info().Offset != before
@@ -75,25 +78,28 @@ func (c *Clock) Before(p, s float64) bool {
 func (c *Clock) After(p, s float64) bool {
 	before := c.Info().Offset
 	if b := s - p + causalGap; !c.hasLo || b > c.lo {
-		c.lo, c.hasLo = b, true
+		c.lo, c.hasLo, c.known = b, true, false
 	}
 	c.pairs++
 	return c.Info().Offset != before
 }
 
-// Info returns the current estimate.
+// Info returns the current estimate, computed once per change (each
+// remote arrow's time is converted with it).
 func (c *Clock) Info() ClockInfo {
 	if c.count == 0 {
 		return ClockInfo{}
 	}
-	i := ClockInfo{
-		Aligned:     true,
-		Offset:      c.best.Server - (c.best.Sent+c.best.Received)/2,
-		Uncertainty: (c.best.Received - c.best.Sent) / 2,
-		Samples:     c.count,
-		Pairs:       c.pairs,
+	if !c.known {
+		c.estimate()
 	}
-	lo, hi := i.Offset-i.Uncertainty, i.Offset+i.Uncertainty
+	return ClockInfo{Aligned: true, Offset: c.offset, Uncertainty: c.uncert, Samples: c.count, Pairs: c.pairs}
+}
+
+func (c *Clock) estimate() {
+	off := c.best.Server - (c.best.Sent+c.best.Received)/2
+	unc := (c.best.Received - c.best.Sent) / 2
+	lo, hi := off-unc, off+unc
 	if c.hasLo && c.lo > lo {
 		lo = c.lo
 	}
@@ -101,15 +107,15 @@ func (c *Clock) Info() ClockInfo {
 		hi = c.hi
 	}
 	if lo <= hi {
-		i.Offset = min(max(i.Offset, lo), hi)
-		i.Uncertainty = max(hi-i.Offset, i.Offset-lo)
+		off = min(max(off, lo), hi)
+		unc = max(hi-off, off-lo)
 	} else {
 		// The bounds disagree (the page's timer is coarse): split the
 		// difference.
-		i.Offset = (lo + hi) / 2
-		i.Uncertainty = (lo - hi) / 2
+		off = (lo + hi) / 2
+		unc = (lo - hi) / 2
 	}
-	return i
+	c.offset, c.uncert, c.known = off, unc, true
 }
 
 // ToPage converts a server time to the page's clock (unchanged while no

@@ -20,10 +20,20 @@ type Exchange struct {
 	Seqs []int  `json:"seqs"` // the arrows, in the order they happened
 	Done bool   `json:"done"` // the final answer arrived
 
+	// What the model keeps of an exchange (Name is made when asked, see
+	// name): its key, while open; its arrows still kept.
+	key     exKey
+	hash    uint64
+	open    bool   // unfinished: its key finds it (Model.open or Model.openMore)
+	live    int    // its arrows still kept
+	step    int8   // stepKinds index of the step that opened it
+	qos     int8   // of a PUBLISH
+	id      int    // packet or DNS ID
 	finFrom string // of a TCP close: the party whose FIN came last
+	seqs    [2]int // Seqs' first room: most exchanges are two arrows
 }
 
-type role int
+type role int8
 
 const (
 	roleNone  role = iota // not part of an exchange
@@ -33,11 +43,59 @@ const (
 	roleCheck             // ends one if one is open, else starts one (a close from either side)
 )
 
+// exKey names an open exchange: the leg, the connection, the two parties
+// (a <= b), what the exchange is (its group) and, for MQTT and DNS
+// identifiers, the side that made the request (identifiers are chosen per
+// side [MQTT-2.2.1]) and the identifier. A struct of the entry's own
+// strings, not one string made of them: nothing is allocated per packet.
+// The model finds it by its hash (exKey.sum).
+type exKey struct {
+	leg, conn, a, b string
+	group           uint8 // keyDNS …
+	req             uint8 // the requester: 0 none, 1 a, 2 b
+	id              uint16
+}
+
+// Exchange groups: steps with the same group and parties share a key.
+const (
+	keyDNS = 1 + iota
+	keyTCPOpen
+	keyTCPClose
+	keyWSOpen
+	keyWSClose
+	keyConnect
+	keyPing
+	keyPID // every MQTT packet identifier: PUBLISH, SUBSCRIBE, UNSUBSCRIBE
+)
+
+// FNV-1a, 64 bits, for exKey.sum and relayKey.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvString adds s and its end to the hash h (no byte is 0x100).
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return (h ^ 0x100) * fnvPrime
+}
+
+// sum is the key's hash: FNV-1a of its strings, then its numbers in one
+// step (keys differing in those alone never share a hash).
+func (k *exKey) sum() uint64 {
+	h := fnvString(fnvString(fnvString(fnvString(fnvOffset, k.leg), k.conn), k.a), k.b)
+	return (h ^ (uint64(k.group) | uint64(k.req)<<8 | uint64(k.id)<<16)) * fnvPrime
+}
+
 // step is how one entry takes part in an exchange.
 type step struct {
-	key  string
+	key  exKey
 	role role
-	name string
+	kind int8 // stepKinds index
+	qos  int8
+	id   int
 }
 
 // Who chose an exchange's identifier (stepKind.by).
@@ -47,47 +105,47 @@ const (
 	byTo          // the receiver did (an answer)
 )
 
-// stepKinds are the kinds that take part in exchanges: the key's last part
-// (or, with an identifier, its prefix), the role, the exchange's name and
-// who chose the identifier. One table rather than a case per kind: it is
-// compiled into the WebAssembly client.
+// stepKinds are the kinds that take part in exchanges: the key's group,
+// the role, the exchange's name and who chose the identifier. One table
+// rather than a case per kind: it is compiled into the WebAssembly client.
 var stepKinds = [...]struct {
-	kind, key, name string
-	role            role
-	by              int8
+	kind, name string
+	group      uint8
+	role       role
+	by         int8
 }{
-	{trace.KindDNSQuery, "dns", "DNS query, id 0x", roleOpen, byFrom},
-	{trace.KindDNSResponse, "dns", "DNS query, id 0x", roleLast, byTo},
-	{trace.KindTCPSyn, "tcp-open", "TCP three-way handshake", roleOpen, byNone},
-	{trace.KindTCPSynAck, "tcp-open", "TCP three-way handshake", roleMid, byNone},
-	{trace.KindTCPAck, "tcp-open", "TCP three-way handshake", roleLast, byNone}, // or the close's last ACK: see Model.link
-	{trace.KindTCPFin, "tcp-close", "TCP close", roleMid, byNone},
-	{trace.KindWSUpgrade, "ws-open", "WebSocket upgrade", roleOpen, byNone},
-	{trace.KindWSAccept, "ws-open", "WebSocket upgrade", roleLast, byNone},
-	{trace.KindWSClose, "ws-close", "WebSocket close", roleCheck, byNone},
-	{"mqtt.CONNECT", "connect", "connect", roleOpen, byNone},
-	{"mqtt.AUTH", "connect", "connect", roleMid, byNone},
-	{"mqtt.CONNACK", "connect", "connect", roleLast, byNone},
-	{"mqtt.PINGREQ", "ping", "keepalive ping", roleOpen, byNone},
-	{"mqtt.PINGRESP", "ping", "keepalive ping", roleLast, byNone},
-	{"mqtt.PUBLISH", "pid", " publish", roleOpen, byFrom}, // "QoS n" before the name
-	{"mqtt.PUBACK", "pid", "QoS 1 publish", roleLast, byTo},
-	{"mqtt.PUBREC", "pid", "QoS 2 publish", roleMid, byTo},
-	{"mqtt.PUBREL", "pid", "QoS 2 publish", roleMid, byFrom},
-	{"mqtt.PUBCOMP", "pid", "QoS 2 publish", roleLast, byTo},
-	{"mqtt.SUBSCRIBE", "pid", "subscribe", roleOpen, byFrom},
-	{"mqtt.SUBACK", "pid", "subscribe", roleLast, byTo},
-	{"mqtt.UNSUBSCRIBE", "pid", "unsubscribe", roleOpen, byFrom},
-	{"mqtt.UNSUBACK", "pid", "unsubscribe", roleLast, byTo},
+	{trace.KindDNSQuery, "DNS query, id 0x", keyDNS, roleOpen, byFrom},
+	{trace.KindDNSResponse, "DNS query, id 0x", keyDNS, roleLast, byTo},
+	{trace.KindTCPSyn, "TCP three-way handshake", keyTCPOpen, roleOpen, byNone},
+	{trace.KindTCPSynAck, "TCP three-way handshake", keyTCPOpen, roleMid, byNone},
+	{trace.KindTCPAck, "TCP three-way handshake", keyTCPOpen, roleLast, byNone}, // or the close's last ACK: see Model.link
+	{trace.KindTCPFin, "TCP close", keyTCPClose, roleMid, byNone},
+	{trace.KindWSUpgrade, "WebSocket upgrade", keyWSOpen, roleOpen, byNone},
+	{trace.KindWSAccept, "WebSocket upgrade", keyWSOpen, roleLast, byNone},
+	{trace.KindWSClose, "WebSocket close", keyWSClose, roleCheck, byNone},
+	{"mqtt.CONNECT", "connect", keyConnect, roleOpen, byNone},
+	{"mqtt.AUTH", "connect", keyConnect, roleMid, byNone},
+	{"mqtt.CONNACK", "connect", keyConnect, roleLast, byNone},
+	{"mqtt.PINGREQ", "keepalive ping", keyPing, roleOpen, byNone},
+	{"mqtt.PINGRESP", "keepalive ping", keyPing, roleLast, byNone},
+	{"mqtt.PUBLISH", " publish", keyPID, roleOpen, byFrom}, // "QoS n" before the name
+	{"mqtt.PUBACK", "QoS 1 publish", keyPID, roleLast, byTo},
+	{"mqtt.PUBREC", "QoS 2 publish", keyPID, roleMid, byTo},
+	{"mqtt.PUBREL", "QoS 2 publish", keyPID, roleMid, byFrom},
+	{"mqtt.PUBCOMP", "QoS 2 publish", keyPID, roleLast, byTo},
+	{"mqtt.SUBSCRIBE", "subscribe", keyPID, roleOpen, byFrom},
+	{"mqtt.SUBACK", "subscribe", keyPID, roleLast, byTo},
+	{"mqtt.UNSUBSCRIBE", "unsubscribe", keyPID, roleOpen, byFrom},
+	{"mqtt.UNSUBACK", "unsubscribe", keyPID, roleLast, byTo},
 }
 
-// stepOf classifies an entry. The key names the leg, the connection, the
-// two parties and, for MQTT and DNS identifiers, the side that made the
-// request (identifiers are chosen per side [MQTT-2.2.1]).
-func stepOf(e *trace.Entry) step {
+// stepOf classifies an entry; ok is false for one in no exchange. It
+// allocates nothing: the exchange's name is made when asked (name).
+func stepOf(e *trace.Entry) (s step, ok bool) {
+	var q codec.QoS
 	if e.Kind == "mqtt.PUBLISH" {
-		if q, ok := codec.PeekQoS(e.Bytes); !ok || q == 0 {
-			return step{} // QoS 0 stands alone: the common case, decided without allocating
+		if q, ok = codec.PeekQoS(e.Bytes); !ok || q == 0 {
+			return step{}, false // QoS 0 stands alone: the common case
 		}
 	}
 	i := 0
@@ -95,49 +153,57 @@ func stepOf(e *trace.Entry) step {
 		i++
 	}
 	if i == len(stepKinds) {
-		return step{}
+		return step{}, false
 	}
 	k := &stepKinds[i]
 	a, b := e.From, e.To
 	if b < a {
 		a, b = b, a
 	}
-	base := e.Leg + "|" + e.Conn + "|" + a + "|" + b + "|"
+	s = step{key: exKey{leg: e.Leg, conn: e.Conn, a: a, b: b, group: k.group}, role: k.role, kind: int8(i), qos: int8(q)}
 	if k.by == byNone {
-		return step{base + k.key, k.role, k.name}
+		return s, true
 	}
-	var id int
-	ok := false
-	if k.key == "dns" {
-		id, ok = dnsID(e.Bytes)
+	if k.group == keyDNS {
+		s.id, ok = dnsID(e.Bytes)
 	} else {
 		var pkid uint16
 		pkid, ok = codec.PeekPacketID(e.Bytes)
-		id = int(pkid)
+		s.id = int(pkid)
 	}
 	if !ok {
-		return step{}
+		return step{}, false
 	}
-	n := strconv.Itoa(id)
-	name, r := k.name+", packet id "+n, k.role
-	switch {
-	case k.key == "dns":
-		name = k.name + hex4(id)
-	case k.kind == "mqtt.PUBLISH":
-		q, _ := codec.PeekQoS(e.Bytes)
-		name = "QoS " + strconv.Itoa(int(q)) + name
-	case k.kind == "mqtt.PUBREC":
+	if k.kind == "mqtt.PUBREC" {
 		// A reason code of 0x80 or more ends a QoS 2 exchange at the
 		// PUBREC [MQTT-4.3.3].
 		if rc, ok := codec.PeekReasonCode(e.Bytes); ok && rc >= 0x80 {
-			r = roleLast
+			s.role = roleLast
 		}
 	}
 	requester := e.From
 	if k.by == byTo {
 		requester = e.To
 	}
-	return step{base + requester + "|" + k.key + n, r, name}
+	s.key.req, s.key.id = 2, uint16(s.id)
+	if requester == a {
+		s.key.req = 1
+	}
+	return s, true
+}
+
+// name is the exchange's name for people.
+func (x *Exchange) name() string {
+	k := &stepKinds[x.step]
+	switch {
+	case k.by == byNone:
+		return k.name
+	case k.group == keyDNS:
+		return k.name + hex4(x.id)
+	case k.kind == "mqtt.PUBLISH":
+		return "QoS " + strconv.Itoa(int(x.qos)) + k.name + ", packet id " + strconv.Itoa(x.id)
+	}
+	return k.name + ", packet id " + strconv.Itoa(x.id)
 }
 
 func hex4(v int) string {
@@ -147,31 +213,50 @@ func hex4(v int) string {
 
 // Class is the colour group of a kind, used by the page to colour arrows and
 // to filter them: dns, tcp, tls, ws, connect, publish, subscribe, ping,
-// disconnect, or other.
-func Class(kind string) string {
+// disconnect, lab, or other.
+func Class(kind string) string { return Classes[classOf(kind)].Class }
+
+// The classes' indexes in Classes.
+const (
+	classDNS = iota
+	classTCP
+	classTLS
+	classWS
+	classConnect
+	classSubscribe
+	classPublish
+	classPing
+	classDisconnect
+	classLab
+	classOther
+	numClasses
+)
+
+// classOf is the index in Classes of a kind's class (see Class).
+func classOf(kind string) uint8 {
 	switch kind {
 	case trace.KindDNSQuery, trace.KindDNSResponse:
-		return "dns"
+		return classDNS
 	case trace.KindTCPSyn, trace.KindTCPSynAck, trace.KindTCPAck, trace.KindTCPFin, trace.KindTCPRst, trace.KindTCPState:
-		return "tcp"
+		return classTCP
 	case trace.KindTLS:
-		return "tls"
+		return classTLS
 	case trace.KindWSUpgrade, trace.KindWSAccept, trace.KindWSClose:
-		return "ws"
+		return classWS
 	case "mqtt.CONNECT", "mqtt.CONNACK", "mqtt.AUTH":
-		return "connect"
+		return classConnect
 	case "mqtt.PUBLISH", "mqtt.PUBACK", "mqtt.PUBREC", "mqtt.PUBREL", "mqtt.PUBCOMP", trace.KindBrokerDrop:
-		return "publish" // a broker.drop is a PUBLISH that went no further than the broker
+		return classPublish // a broker.drop is a PUBLISH that went no further than the broker
 	case "mqtt.SUBSCRIBE", "mqtt.SUBACK", "mqtt.UNSUBSCRIBE", "mqtt.UNSUBACK":
-		return "subscribe"
+		return classSubscribe
 	case "mqtt.PINGREQ", "mqtt.PINGRESP":
-		return "ping"
+		return classPing
 	case "mqtt.DISCONNECT":
-		return "disconnect"
+		return classDisconnect
 	case trace.KindLabHold, trace.KindLabRelease, trace.KindLabDrop, trace.KindLabDelay, trace.KindLabSilence:
-		return "lab"
+		return classLab
 	}
-	return "other"
+	return classOther
 }
 
 // ClassName is a class and its name for people.
@@ -181,7 +266,8 @@ type ClassName struct {
 }
 
 // Classes lists the classes (see Class) in the order the page shows them,
-// with the names its filter gives them. It is the page's only list.
+// with the names its filter gives them. It is the page's only list; the
+// model counts and filters arrows by their index in it (classDNS …).
 var Classes = []ClassName{
 	{"dns", "DNS"}, {"tcp", "TCP"}, {"tls", "TLS"}, {"ws", "WebSocket"}, {"connect", "Connect"},
 	{"subscribe", "Subscribe"}, {"publish", "Publish"}, {"ping", "Keepalive"}, {"disconnect", "Disconnect"}, {"lab", "Lab bench"}, {"other", "Other"},

@@ -148,3 +148,64 @@ func TestLateArrowsPlacedAtRead(t *testing.T) {
 		}
 	}
 }
+
+// qos0Flood drives m as the page is driven by a QoS 0 flood (e2e
+// BenchmarkPageIncoming): a session connected and subscribed on both legs,
+// then per message the proxy's read of the broker's PUBLISH (its own
+// payload, as the bench publisher numbers them) and the page's receive of
+// it; the proxy's entries arrive a frame late, and the page reads the
+// model once a frame (every 32 messages).
+func qos0Flood(m *Model) (msg func(i int)) {
+	m.AddClockSample(Sample{Sent: 0, Received: 0.4, Server: 1000.2})
+	coarse := func(t float64) float64 { return math.Floor(t*10) / 10 }
+	for i, s := range []struct {
+		leg, from, to string
+		pkt           []byte
+	}{
+		{bp, "browser", "proxy", pktConnect(30)}, {pb, "proxy", "broker", pktConnect(30)},
+		{pb, "broker", "proxy", pktConnack()}, {bp, "proxy", "browser", pktConnack()},
+		{bp, "browser", "proxy", pktSubscribe(1, "bench/#")}, {pb, "proxy", "broker", pktSubscribe(1, "bench/#")},
+		{pb, "broker", "proxy", pktSuback(1)}, {bp, "proxy", "browser", pktSuback(1)},
+	} {
+		src := Local
+		if s.leg == pb {
+			src = Remote
+		}
+		m.Add(mq(float64(i)/10+map[Source]float64{Local: 0, Remote: 1000}[src], s.leg, s.from, s.to, s.pkt), src)
+	}
+	const perFrame = 32
+	var pending []float64 // the proxy's entries not yet arrived: server times
+	pkts := make([][]byte, 1024)
+	for i := range pkts {
+		pkts[i] = pktPublish(0, 0, "bench/t", `{"n":`+strconv.Itoa(i)+`,"temperature":21.5}`)
+	}
+	at := 1.0
+	return func(i int) {
+		at += 0.1
+		m.Add(mq(coarse(at+0.03), bp, "proxy", "browser", pkts[i%len(pkts)]), Local)
+		pending = append(pending, 1000+at)
+		if i%perFrame == perFrame-1 {
+			for j, p := range pending {
+				k := i - len(pending) + 1 + j
+				m.Add(mq(p, pb, "broker", "proxy", pkts[k%len(pkts)]), Remote)
+			}
+			pending = pending[:0]
+			m.Len()
+		}
+	}
+}
+
+// BenchmarkFloodFramesQoS0 is the model under a QoS 0 flood (qos0Flood),
+// starting full (DefaultMaxArrows). ns/op is per message (two arrows).
+func BenchmarkFloodFramesQoS0(b *testing.B) {
+	m := New(Options{})
+	msg := qos0Flood(m)
+	for i := 0; i < DefaultMaxArrows/2; i++ {
+		msg(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msg(DefaultMaxArrows/2 + i)
+	}
+}

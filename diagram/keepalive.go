@@ -43,8 +43,9 @@ type channel struct {
 	closedAt          float64 // raw
 }
 
-// follow keeps the keepalive bookkeeping of clients.
-func (m *Model) follow(it *item) {
+// follow keeps the keepalive bookkeeping of clients; from and to are
+// it's parties.
+func (m *Model) follow(it *item, from, to *party) {
 	e := &it.e
 	if e.Kind == "mqtt.CONNECT" && e.From != "proxy" { // the proxy's copy has the same deadlines
 		ka16, ok := codec.PeekKeepAlive(e.Bytes)
@@ -64,14 +65,22 @@ func (m *Model) follow(it *item) {
 		}
 		m.byChan[key] = c
 		m.channels = append(m.channels, c)
+		if from != nil {
+			from.client = true
+		}
 		return
 	}
 	if closing(e) && e.Conn != "" && len(m.ended) < 4096 {
 		m.ended[connKey{e.Leg, e.Conn}] = m.raw(it.e.T, Local)
 	}
 	// A packet from the client, or the end of its connection.
-	for _, key := range [2]chanKey{{e.Leg, e.Conn, e.From}, {e.Leg, e.Conn, e.To}} {
-		c := m.byChan[key]
+	// Only a party that had a channel (or one unnamed) is looked up:
+	// hashing the key is slow in WebAssembly.
+	for i, p := range [2]*party{from, to} {
+		if p != nil && !p.client {
+			continue
+		}
+		c := m.byChan[chanKey{e.Leg, e.Conn, [2]string{e.From, e.To}[i]}]
 		if c == nil || c.closed {
 			continue
 		}

@@ -36,36 +36,34 @@ type party struct {
 	role     partyRole
 	dnsOnly  bool   // every entry it took part in was DNS
 	clientID string // of its first CONNECT, for a client
+	broker   bool   // it received a CONNECT (timers.go)
+	client   bool   // it has had a keepalive channel (keepalive.go)
 }
 
 // learn records what an entry says about its parties and lays the lanes
-// out again when that changed them.
-func (m *Model) learn(e *trace.Entry) {
-	changed := m.addParty(e.From)
-	changed = m.addParty(e.To) || changed
-	from, to := m.parties[e.From], m.parties[e.To]
-	dns := len(e.Kind) > 4 && e.Kind[:4] == "dns."
-	for _, p := range [2]*party{from, to} {
-		if p != nil && !dns && p.dnsOnly {
-			p.dnsOnly = false
-			changed = true
-		}
-	}
-	set := func(p *party, r partyRole, unless partyRole) {
-		if p != nil && p.addr && p.role != r && p.role != unless {
-			p.role = r
-			changed = true
+// out again when that changed them. It returns the two parties (nil for
+// none).
+func (m *Model) learn(e *trace.Entry) (from, to *party) {
+	from, changed := m.partyOf(e.From)
+	to, added := m.partyOf(e.To)
+	changed = changed || added
+	if dns := len(e.Kind) > 4 && e.Kind[:4] == "dns."; !dns {
+		for _, p := range [2]*party{from, to} {
+			if p != nil && p.dnsOnly {
+				p.dnsOnly = false
+				changed = true
+			}
 		}
 	}
 	switch e.Kind {
 	case trace.KindTCPSyn, "mqtt.CONNECT":
-		set(to, asBroker, asBroker)
+		changed = to.setRole(asBroker, asBroker) || changed
 	case "mqtt.CONNACK":
-		set(from, asBroker, asBroker)
+		changed = from.setRole(asBroker, asBroker) || changed
 	case trace.KindDNSQuery:
-		set(to, asDNSServer, asBroker)
+		changed = to.setRole(asDNSServer, asBroker) || changed
 	case trace.KindDNSResponse:
-		set(from, asDNSServer, asBroker)
+		changed = from.setRole(asDNSServer, asBroker) || changed
 		if e.Error == "" {
 			changed = m.learnNames(e.Bytes) || changed
 		}
@@ -79,16 +77,49 @@ func (m *Model) learn(e *trace.Entry) {
 	if changed {
 		m.layout()
 	}
+	return from, to
 }
 
-// addParty notes a party seen for the first time.
-func (m *Model) addParty(name string) bool {
-	if name == "" || m.parties[name] != nil {
+// setRole gives an address party the role r unless it has r or unless;
+// it reports whether that changed it.
+func (p *party) setRole(r, unless partyRole) bool {
+	if p == nil || !p.addr || p.role == r || p.role == unless {
 		return false
 	}
-	_, _, addr := splitHostPort(name)
-	m.parties[name] = &party{order: len(m.parties), addr: addr, dnsOnly: true}
+	p.role = r
 	return true
+}
+
+// namedParty is a party and its name.
+type namedParty struct {
+	_    noEq // see noEq
+	name string
+	p    *party
+}
+
+// partyOf returns the party of that name, nil for "", and whether it is
+// new. The last few named are remembered: an arrow's two parties nearly
+// always are among them, found without hashing their names (slow in
+// WebAssembly, which has no AES for Go's maps).
+func (m *Model) partyOf(name string) (*party, bool) {
+	if name == "" {
+		return nil, false
+	}
+	for i := range m.recent {
+		if r := &m.recent[i]; r.p != nil && r.name == name {
+			return r.p, false
+		}
+	}
+	p := m.parties[name]
+	added := p == nil
+	if added {
+		_, _, addr := splitHostPort(name)
+		p = &party{order: len(m.parties), addr: addr, dnsOnly: true}
+		m.parties[name] = p
+	}
+	m.recent[m.nextParty] = namedParty{name: name, p: p}
+	m.nextParty = (m.nextParty + 1) % len(m.recent)
+	return p, added
 }
 
 // learnNames remembers which name a DNS answer gave each address.

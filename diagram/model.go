@@ -32,18 +32,19 @@ type Options struct {
 	MaxArrows int
 }
 
-// item is one kept entry.
+// item is one kept entry. Its small fields are together: 288 bytes, not
+// 320 (the arrows are most of what a flood allocates).
 type item struct {
 	e        trace.Entry // T on the page's clock, Seq the model's
 	rawT     float64     // T as received
 	src      Source
-	ord      int // position since the first entry ever kept: index + Model.dropped
-	class    string
-	exchange int
-	held     bool   // see Arrow.Held
-	mqtt5    *MQTT5 // links5
+	ord      int       // position since the first entry ever kept: index + Model.dropped
+	exchange *Exchange // nil for none
+	mqtt5    *MQTT5    // links5
+	after    *item     // drawn after this (causal.go)
 
-	after      *item // drawn after this (causal.go)
+	class      uint8 // Classes index
+	held       bool  // see Arrow.Held
 	relayed    bool  // a packet the page sent, paired with the proxy's relay of it
 	notRelayed bool  // see Arrow.NotRelayed
 }
@@ -57,30 +58,33 @@ type Model struct {
 	items   []*item // by time, then arrival
 	late    []*item // added out of time order, placed at the next read (placeLate)
 	tail    []*item // placeLate's scratch
+	buf     []*item // the array items is in, with room (see roomy)
 	ordered int     // items[:ordered] have their ord right (see renumber)
 	dropped int
-	bySeq   map[int]*item
+	bySeq   index
 	nextSeq int
 
-	hidden map[string]bool
-	rows   []*item // the shown items when a filter is set; nil means all
+	hidden     map[string]bool
+	hiddenMask uint32  // the Classes hidden: bit i for Classes[i]
+	rows       []*item // the shown items when a filter is set; nil means all
 
 	parties   map[string]*party // what is known of each party, by name
+	recent    [4]namedParty     // the parties named last (partyOf)
+	nextParty int               // the slot of recent to take next
 	names     map[string]string // IP address -> the DNS name whose answer gave it
 	lanes     []Lane
 	laneIndex map[string]int
 
-	exchanges map[int]*Exchange
-	open      map[string]int // step key -> open exchange
-	openKey   map[int]string // open exchange -> its step key
-	live      map[int]int    // exchange -> kept arrows
-	nextEx    int
+	open     map[uint64]*Exchange // by the hash of its key
+	openMore []*Exchange          // exchanges whose key's hash an open one's took (those still open count)
+	exAhead  []Exchange           // allocated, not yet used (newExchange)
+	nextEx   int
 
 	channels []*channel
 	byChan   map[chanKey]*channel
 	ended    map[connKey]float64 // connections seen closing (raw time), for CONNECTs that arrive after
 
-	counts map[string]int
+	counts [numClasses]int
 	paged  PagedOut
 	clock  Clock
 
@@ -90,14 +94,17 @@ type Model struct {
 	sinceAlign  int  // arrows added since the last realign
 	sinceSettle int  // arrows added since the last Settle
 	aligns      int  // realigns so far (for tests)
-	relays      map[relayKey][]relayEnd
-	relayOrder  []relayKey
+	relays      map[relayKey]relayQueue
+	waiting     []relayEnd // a ring of maxRelays: the halves waiting, oldest at relayNext
+	relayNext   int
 
 	links  links5 // MQTT 5.0 properties across packets (links5.go)
 	timers timers // the broker's timers (timers.go)
 
 	// The causal order (causal.go).
 	pconns    map[string]*pageConn
+	pconn     *pageConn // the last one followed, and its Conn
+	pconnName string
 	unordered bool // an effect is drawn before its cause, or the offset moved
 	skewed    bool // the last order pass moved items
 }
@@ -112,20 +119,15 @@ func New(opts Options) *Model {
 	}
 	return &Model{
 		max:       opts.MaxArrows,
-		bySeq:     map[int]*item{},
 		hidden:    map[string]bool{},
 		parties:   map[string]*party{},
 		names:     map[string]string{},
 		laneIndex: map[string]int{},
-		exchanges: map[int]*Exchange{},
-		open:      map[string]int{},
-		openKey:   map[int]string{},
-		live:      map[int]int{},
+		open:      map[uint64]*Exchange{},
 		byChan:    map[chanKey]*channel{},
 		ended:     map[connKey]float64{},
-		counts:    map[string]int{},
 		paged:     PagedOut{ByKind: map[string]int{}},
-		relays:    map[relayKey][]relayEnd{},
+		relays:    map[relayKey]relayQueue{},
 		pconns:    map[string]*pageConn{},
 		nextSeq:   1,
 		nextEx:    1,
@@ -136,9 +138,9 @@ func New(opts Options) *Model {
 // the clock's samples, the filter and the numbering: a new arrow never
 // reuses an old arrow's seq.
 func (m *Model) Clear() {
-	c, seq, ex, hidden := m.clock, m.nextSeq, m.nextEx, m.hidden
+	c, seq, ex, hidden, mask := m.clock, m.nextSeq, m.nextEx, m.hidden, m.hiddenMask
 	*m = *New(Options{MaxArrows: m.max})
-	m.clock, m.nextSeq, m.nextEx, m.hidden = c, seq, ex, hidden
+	m.clock, m.nextSeq, m.nextEx, m.hidden, m.hiddenMask = c, seq, ex, hidden, mask
 	if len(hidden) > 0 {
 		m.refilter()
 	}
@@ -156,9 +158,9 @@ func (m *Model) Len() int {
 // Add places an entry in the diagram and returns its seq in the model.
 // Remote entries are moved onto the page's clock with the current offset.
 func (m *Model) Add(e trace.Entry, src Source) int {
-	it := &item{e: e, rawT: e.T, src: src, class: Class(e.Kind)}
+	it := &item{e: e, rawT: e.T, src: src, class: classOf(e.Kind)}
 	switch {
-	case src == Imported && e.Seq > 0 && m.bySeq[e.Seq] == nil:
+	case src == Imported && e.Seq > 0 && m.bySeq.get(e.Seq) == nil:
 		if e.Seq >= m.nextSeq {
 			m.nextSeq = e.Seq + 1
 		}
@@ -169,13 +171,13 @@ func (m *Model) Add(e trace.Entry, src Source) int {
 	it.e.T = m.base(it)
 	m.sinceAlign++
 	m.sinceSettle++
-	m.bySeq[it.e.Seq] = it
+	m.bySeq.put(it.e.Seq, it)
 	m.counts[it.class]++
-	m.learn(&it.e)
+	from, to := m.learn(&it.e)
 	m.insert(it)
 	m.link(it)
-	m.followTimers(it, m.links.add(it))
-	m.follow(it)
+	m.followTimers(it, m.links.add(it), from, to)
+	m.follow(it, from, to)
 	m.relay(it)
 	m.causal(it)
 	if m.skewed {
@@ -224,7 +226,7 @@ func (m *Model) insert(it *item) {
 		it.ord = m.dropped + n
 		m.ordered++
 	}
-	if m.rows != nil && !m.hidden[it.class] {
+	if m.rows != nil && m.hiddenMask&(1<<it.class) == 0 {
 		m.rows = append(m.rows, it)
 	}
 }
@@ -269,40 +271,41 @@ func (m *Model) renumber() {
 
 // link attaches it to the exchange it belongs to.
 func (m *Model) link(it *item) {
-	s := stepOf(&it.e)
-	if s.role == roleNone {
+	s, ok := stepOf(&it.e)
+	if !ok {
 		return
 	}
-	id, isOpen := m.openExchange(s.key)
-	if it.e.Kind == trace.KindTCPAck && !isOpen {
+	h := s.key.sum()
+	x := m.openExchange(&s.key, h)
+	if it.e.Kind == trace.KindTCPAck && x == nil {
 		// Not the handshake's last step: perhaps the close's.
-		s.key = s.key[:len(s.key)-len("tcp-open")] + "tcp-close"
-		id, isOpen = m.openExchange(s.key)
+		s.key.group = keyTCPClose
+		h = s.key.sum()
+		x = m.openExchange(&s.key, h)
 	}
 	role := s.role
 	if role == roleCheck {
 		role = roleOpen
-		if isOpen {
+		if x != nil {
 			role = roleLast
 		}
 	}
 	switch {
-	case role == roleOpen || (role == roleMid && !isOpen):
-		id = m.nextEx
-		m.nextEx++
-		m.exchanges[id] = &Exchange{ID: id, Name: s.name}
-		if old, ok := m.open[s.key]; ok {
-			delete(m.openKey, old)
+	case role == roleOpen || (role == roleMid && x == nil):
+		if x != nil {
+			m.closeExchange(x) // forgotten unfinished
 		}
-		m.open[s.key] = id
-		m.openKey[id] = s.key
-	case !isOpen: // a last step with nothing open
+		x = m.newExchange()
+		*x = Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
+		x.Seqs = x.seqs[:0]
+		m.nextEx++
+		m.openAs(x)
+	case x == nil: // a last step with nothing open
 		return
 	}
-	x := m.exchanges[id]
 	x.Seqs = append(x.Seqs, it.e.Seq)
-	m.live[id]++
-	it.exchange = id
+	x.live++
+	it.exchange = x
 	switch it.e.Kind {
 	case trace.KindTCPFin:
 		// A FIN from each side ends the close: the ACKs that confirm them
@@ -322,43 +325,94 @@ func (m *Model) link(it *item) {
 	}
 	if role == roleLast {
 		x.Done = true
-		delete(m.open, s.key)
-		delete(m.openKey, id)
+		m.closeExchange(x)
 	}
 }
 
-// openExchange returns the unfinished exchange with the key, forgetting
-// one whose arrows were all paged out.
-func (m *Model) openExchange(key string) (int, bool) {
-	id, ok := m.open[key]
-	if ok && m.exchanges[id] == nil {
-		delete(m.open, key)
-		return 0, false
+// openExchange returns the unfinished exchange with the key (h its sum),
+// or nil. Keys are found by their hash, and the exchange's own key is
+// compared: of two open keys with one hash (at 2^-64 a pair), the later
+// is in openMore.
+func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
+	if x := m.open[h]; x != nil && x.key == *k {
+		return x
 	}
-	return id, ok
+	for _, x := range m.openMore {
+		if x.open && x.key == *k {
+			return x
+		}
+	}
+	return nil
+}
+
+// openAs makes x the open exchange with its key (none is).
+func (m *Model) openAs(x *Exchange) {
+	x.open = true
+	if m.open[x.hash] == nil {
+		m.open[x.hash] = x
+		return
+	}
+	kept := m.openMore[:0] // less those closed since
+	for _, y := range m.openMore {
+		if y.open {
+			kept = append(kept, y)
+		}
+	}
+	clear(m.openMore[len(kept):])
+	m.openMore = append(kept, x)
+}
+
+// closeExchange forgets x's key: no later step joins it.
+func (m *Model) closeExchange(x *Exchange) {
+	x.open = false
+	if m.open[x.hash] == x {
+		delete(m.open, x.hash)
+	}
+}
+
+// newExchange returns a new exchange, allocated with the next few: one
+// allocation, not one each (only their kept arrows point to them, and
+// they are paged out in about the order they were made).
+func (m *Model) newExchange() *Exchange {
+	if len(m.exAhead) == 0 {
+		m.exAhead = make([]Exchange, 32)
+	}
+	x := &m.exAhead[0]
+	m.exAhead = m.exAhead[1:]
+	return x
 }
 
 // pageOut forgets the n oldest arrows.
 func (m *Model) pageOut(n int) {
+	kind, run := "", 0 // counted before the map: runs of one kind are common
 	for _, it := range m.items[:n] {
 		m.paged.Count++
-		m.paged.ByKind[it.e.Kind]++
-		m.paged.Until = it.e.T
-		delete(m.bySeq, it.e.Seq)
-		if it.exchange != 0 {
-			m.live[it.exchange]--
-			if m.live[it.exchange] <= 0 {
-				delete(m.live, it.exchange)
-				delete(m.exchanges, it.exchange)
-				if key, ok := m.openKey[it.exchange]; ok {
-					delete(m.open, key)
-					delete(m.openKey, it.exchange)
-				}
+		if it.e.Kind != kind {
+			if run > 0 {
+				m.paged.ByKind[kind] += run
 			}
+			kind, run = it.e.Kind, 0
+		}
+		run++
+		m.paged.Until = it.e.T
+		m.bySeq.del(it.e.Seq)
+		if x := it.exchange; x != nil {
+			if x.live--; x.live <= 0 {
+				m.closeExchange(x)
+			}
+			// Kept by its arrows only: an arrow paged out but still
+			// known elsewhere (a request awaiting its response) keeps
+			// neither it nor the exchanges allocated with it.
+			it.exchange = nil
 		}
 	}
+	m.paged.ByKind[kind] += run
 	clear(m.items[:n])
-	m.items = append(m.items[:0], m.items[n:]...)
+	m.items = m.items[n:]
+	if cap(m.items)-len(m.items) < m.max/2 {
+		m.buf = roomy(m.buf, m.items, m.max)
+		m.items = m.buf
+	}
 	m.dropped += n
 	m.ordered = max(m.ordered-n, 0)
 	if m.rows != nil {

@@ -19,26 +19,31 @@ import (
 type relayKey uint64
 
 func newRelayKey(up bool, conn string, b []byte) relayKey {
-	h := uint64(14695981039346656037)
+	h := uint64(fnvOffset)
 	if up {
 		h ^= 1
 	}
-	h *= 1099511628211
-	for i := 0; i < len(conn); i++ {
-		h ^= uint64(conn[i])
-		h *= 1099511628211
-	}
-	h ^= 0x100 // conn's end: no byte is 256
-	h *= 1099511628211
+	h = fnvString(h*fnvPrime, conn)
 	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
+		h = (h ^ uint64(c)) * fnvPrime
 	}
 	return relayKey(h)
 }
 
-// relayEnd is one side of a packet the proxy relayed.
-type relayEnd struct{ it *item }
+// relayEnd is one side of a packet the proxy relayed, waiting for the
+// other: a slot of Model.waiting.
+type relayEnd struct {
+	_    noEq // see noEq
+	it   *item
+	key  relayKey
+	next int32 // the next half waiting with the same key (a later slot), -1 for none
+}
+
+// relayQueue is the halves waiting with one key, oldest first: the slots
+// of the first and the last (the others linked by relayEnd.next). The
+// same bytes on one connection (a sensor's same reading) may wait more
+// than once; most keys have one half waiting, and no slice of their own.
+type relayQueue struct{ head, tail int32 }
 
 // maxRelays bounds the packets waiting for their other half (the server
 // may drop trace entries under load).
@@ -82,30 +87,15 @@ func (m *Model) relay(it *item) {
 	}
 	key := newRelayKey(up, e.Conn, e.Bytes)
 	remote := it.src == Remote
-	q := m.relays[key]
-	if len(q) == 0 || (q[0].it.src == Remote) == remote {
-		m.relays[key] = append(q, relayEnd{it})
-		m.relayOrder = append(m.relayOrder, key)
-		if len(m.relayOrder) > maxRelays {
-			old := m.relayOrder[0]
-			m.relayOrder = m.relayOrder[1:]
-			if oq := m.relays[old]; len(oq) > 1 {
-				m.relays[old] = oq[1:]
-			} else {
-				delete(m.relays, old)
-			}
-		}
+	q, ok := m.relays[key]
+	if !ok || (m.waiting[q.head].it.src == Remote) == remote {
+		m.wait(key, it, q, ok)
 		return
 	}
-	other := q[0]
-	if len(q) > 1 {
-		m.relays[key] = q[1:]
-	} else {
-		delete(m.relays, key)
-	}
-	page, server := it, other.it
+	other := m.unwait(key, q)
+	page, server := it, other
 	if remote {
-		page, server = other.it, it
+		page, server = other, it
 	}
 	if up {
 		page.relayed = true
@@ -115,6 +105,43 @@ func (m *Model) relay(it *item) {
 		m.follows(page, server)
 		m.unordered = m.clock.After(page.rawT, server.rawT) || m.unordered
 	}
+}
+
+// wait adds it to the halves waiting with key (q, if any). Past
+// maxRelays the oldest half waiting is forgotten: the slot it takes.
+func (m *Model) wait(key relayKey, it *item, q relayQueue, any bool) {
+	if m.waiting == nil {
+		m.waiting = make([]relayEnd, maxRelays)
+	}
+	slot := int32(m.relayNext)
+	m.relayNext = (m.relayNext + 1) % maxRelays
+	if old := m.waiting[slot]; old.it != nil {
+		// The oldest waiting: the first of its key's.
+		m.unwait(old.key, m.relays[old.key])
+		if old.key == key {
+			q, any = m.relays[key]
+		}
+	}
+	m.waiting[slot] = relayEnd{it: it, key: key, next: -1}
+	if any {
+		m.waiting[q.tail].next = slot
+		m.relays[key] = relayQueue{q.head, slot}
+		return
+	}
+	m.relays[key] = relayQueue{slot, slot}
+}
+
+// unwait takes the oldest half waiting with key (q) off the queue.
+func (m *Model) unwait(key relayKey, q relayQueue) *item {
+	w := &m.waiting[q.head]
+	it := w.it
+	if q.head == q.tail {
+		delete(m.relays, key)
+	} else {
+		m.relays[key] = relayQueue{w.next, q.tail}
+	}
+	*w = relayEnd{}
+	return it
 }
 
 // moved reacts to a new offset: at once for a small diagram, else on a

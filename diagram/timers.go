@@ -77,30 +77,28 @@ func (x *timer) due() float64 { return x.start.e.T + float64(x.secs)*1000 }
 
 // timers follows the broker's timers through a trace.
 type timers struct {
-	list    []*timer
-	brokers map[string]bool // parties that received a CONNECT
-	conn    codec.Connect   // reused
-	ack     codec.Connack   // reused
-	disc    codec.Disconnect
+	list []*timer
+	conn codec.Connect // reused
+	ack  codec.Connack // reused
+	disc codec.Disconnect
 }
 
 // followTimers reads the packets that start and end the broker's timers;
-// pub is it's PUBLISH decoded as v5, or nil.
-func (m *Model) followTimers(it *item, pub *codec.Publish) {
+// pub is it's PUBLISH decoded as v5, or nil; from and to its parties.
+func (m *Model) followTimers(it *item, pub *codec.Publish, from, to *party) {
 	t := &m.timers
 	e := &it.e
-	fromBroker := t.brokers[e.From]
-	toBroker := !fromBroker && t.brokers[e.To] && e.To != "proxy"
+	fromBroker := from != nil && from.broker
+	toBroker := !fromBroker && to != nil && to.broker && e.To != "proxy"
 	kind := -1
 	switch e.Kind {
 	case "mqtt.CONNECT":
 		if e.To == "proxy" {
 			return // the broker counts from the copy it receives
 		}
-		if t.brokers == nil {
-			t.brokers = map[string]bool{}
+		if to != nil {
+			to.broker = true
 		}
-		t.brokers[e.To] = true
 		if t.conn.Decode(e.Bytes, codec.V5) != nil || t.conn.Version != codec.V5 {
 			return
 		}
@@ -222,12 +220,12 @@ func (m *Model) connEntry(it *item, fromBroker bool) {
 			c.conn.end, c.conn.ok, c.conn = it, t.ack.SessionPresent, nil
 		}
 	default:
-		m.connEnd(c, it)
+		m.connEnd(c, it, fromBroker)
 	}
 }
 
 // connEnd starts the timers of a connection that ended with it.
-func (m *Model) connEnd(c *timer, it *item) {
+func (m *Model) connEnd(c *timer, it *item, fromBroker bool) {
 	t := &m.timers
 	c.ended = true
 	for _, x := range t.list {
@@ -236,7 +234,7 @@ func (m *Model) connEnd(c *timer, it *item) {
 		}
 	}
 	will := c.will != "" // no DISCONNECT from the client: the will is due [MQTT-3.1.2-8]
-	if it.e.Kind == "mqtt.DISCONNECT" && !t.brokers[it.e.From] && t.disc.Decode(it.e.Bytes, codec.V5) == nil {
+	if it.e.Kind == "mqtt.DISCONNECT" && !fromBroker && t.disc.Decode(it.e.Bytes, codec.V5) == nil {
 		will = will && t.disc.ReasonCode == 0x04 // Disconnect with Will Message
 		if t.disc.Properties.Has(codec.PropSessionExpiry) {
 			c.expiry = t.disc.Properties.SessionExpiry

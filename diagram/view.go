@@ -82,7 +82,7 @@ type View struct {
 	Deadlines []Deadline     `json:"deadlines"`
 	PagedOut  PagedOut       `json:"pagedOut"`
 	Clock     ClockInfo      `json:"clock"`
-	Counts    map[string]int `json:"counts"` // arrows per class, paged-out ones included
+	Counts    map[string]int `json:"counts"` // arrows per class, paged-out ones included (the View's own)
 }
 
 // SetHidden hides the arrows of the given classes (see Class); none shows
@@ -91,6 +91,12 @@ func (m *Model) SetHidden(classes ...string) {
 	clear(m.hidden)
 	for _, c := range classes {
 		m.hidden[c] = true
+	}
+	m.hiddenMask = 0
+	for i, c := range Classes {
+		if m.hidden[c.Class] {
+			m.hiddenMask |= 1 << i
+		}
 	}
 	if len(m.hidden) == 0 {
 		m.rows = nil
@@ -110,7 +116,7 @@ func (m *Model) refilter() {
 		m.rows = make([]*item, 0, len(m.items))
 	}
 	for _, it := range m.items {
-		if !m.hidden[it.class] {
+		if m.hiddenMask&(1<<it.class) == 0 {
 			m.rows = append(m.rows, it)
 		}
 	}
@@ -140,7 +146,7 @@ func (m *Model) rowOf(it *item) int {
 // filtered out.
 func (m *Model) RowOf(seq int) int {
 	m.fresh()
-	it := m.bySeq[seq]
+	it := m.bySeq.get(seq)
 	if it == nil {
 		return -1
 	}
@@ -175,7 +181,7 @@ func (m *Model) Lanes() []Lane { return append([]Lane(nil), m.lanes...) }
 // model's seq.
 func (m *Model) Entry(seq int) (trace.Entry, bool) {
 	m.fresh()
-	it := m.bySeq[seq]
+	it := m.bySeq.get(seq)
 	if it == nil {
 		return trace.Entry{}, false
 	}
@@ -184,12 +190,12 @@ func (m *Model) Entry(seq int) (trace.Entry, bool) {
 
 // ExchangeOf returns the exchange an arrow belongs to.
 func (m *Model) ExchangeOf(seq int) (Exchange, bool) {
-	it := m.bySeq[seq]
-	if it == nil || it.exchange == 0 {
+	it := m.bySeq.get(seq)
+	if it == nil || it.exchange == nil {
 		return Exchange{}, false
 	}
-	x := m.exchanges[it.exchange]
-	return Exchange{ID: x.ID, Name: x.Name, Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
+	x := it.exchange
+	return Exchange{ID: x.ID, Name: x.name(), Seqs: append([]int(nil), x.Seqs...), Done: x.Done}, true
 }
 
 // Entries returns the kept entries in diagram order, on the page's clock,
@@ -234,7 +240,12 @@ func (m *Model) View(first, n int) View {
 		Arrows:   make([]Arrow, 0, end-first),
 		PagedOut: m.paged,
 		Clock:    m.clock.Info(),
-		Counts:   m.counts,
+		Counts:   map[string]int{},
+	}
+	for i, n := range m.counts {
+		if n > 0 {
+			v.Counts[Classes[i].Class] = n
+		}
 	}
 	spans := map[int]bool{}
 	for r := first; r < end; r++ {
@@ -244,9 +255,9 @@ func (m *Model) View(first, n int) View {
 			prev = m.at(r - 1).e.T
 		}
 		v.Arrows = append(v.Arrows, m.arrow(it, r, it.e.T-prev))
-		if it.exchange != 0 && !spans[it.exchange] {
-			spans[it.exchange] = true
-			v.Spans = append(v.Spans, m.span(it.exchange))
+		if x := it.exchange; x != nil && !spans[x.ID] {
+			spans[x.ID] = true
+			v.Spans = append(v.Spans, m.span(x))
 		}
 	}
 	assignColumns(v.Spans, 4)
@@ -261,24 +272,31 @@ func (m *Model) arrow(it *item, row int, delta float64) Arrow {
 	e := &it.e
 	return Arrow{
 		Row: row, Seq: e.Seq, T: e.T, Delta: delta,
-		Kind: e.Kind, Class: it.class, Leg: e.Leg, From: e.From, To: e.To,
+		Kind: e.Kind, Class: Classes[it.class].Class, Leg: e.Leg, From: e.From, To: e.To,
 		FromLane: m.laneIndex[e.From], ToLane: m.laneIndex[e.To],
 		Summary: e.Summary, Observed: e.Observed, Conn: e.Conn, Note: e.Note, Error: e.Error,
-		Remote: it.src == Remote, Exchange: it.exchange, Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
+		Remote: it.src == Remote, Exchange: it.exchangeID(), Size: len(e.Bytes), Held: it.held, MQTT5: it.mqtt5,
 		NotRelayed: it.notRelayed,
 	}
 }
 
-func (m *Model) span(id int) Span {
-	x := m.exchanges[id]
-	s := Span{Exchange: id, Name: x.Name, Done: x.Done}
+// exchangeID is the ID of it's exchange, 0 for none.
+func (it *item) exchangeID() int {
+	if it.exchange == nil {
+		return 0
+	}
+	return it.exchange.ID
+}
+
+func (m *Model) span(x *Exchange) Span {
+	s := Span{Exchange: x.ID, Name: x.name(), Done: x.Done}
 	for _, seq := range x.Seqs {
-		it := m.bySeq[seq]
+		it := m.bySeq.get(seq)
 		if it == nil {
 			continue
 		}
 		if s.Class == "" {
-			s.Class = it.class
+			s.Class = Classes[it.class].Class
 		}
 		if r := m.rowOf(it); r >= 0 {
 			s.Rows = append(s.Rows, r)
