@@ -114,6 +114,9 @@ func BenchmarkPageIncoming(b *testing.B) {
 		}
 		arrows0 := arrows()
 		run(`(() => { window.__frames = []; const f = (t) => { window.__frames.push(t); requestAnimationFrame(f); }; requestAnimationFrame(f); window.__mem = []; window.__memTimer = setInterval(() => window.__mem.push(lifeline._memory()), 10000); return true; })()`)
+		// Where the long frames go: the browser's long tasks (over 50 ms),
+		// and the page's calls into Go that took over 30 ms, by name.
+		run(longTasksJS)
 
 		before, err := cdpMetrics(ctx)
 		if err != nil {
@@ -219,6 +222,7 @@ func BenchmarkPageIncoming(b *testing.B) {
 		fmt.Printf("  diagram: %d arrows added for %d messages (2 a message, the page's leg and the broker's, would be %d: %d fewer); %d kept, %d paged out of %d in all\n",
 			added, sent, 2*sent, 2*sent-added, res.Arrows, res.Paged, res.Arrows+res.Paged)
 		fmt.Printf("  page memory: %s\n  CDP: %s\n", strings.Join(mem, "; "), strings.Join(<-heap, "; "))
+		fmt.Printf("  %s\n", longTasksReport(b, ctx))
 	}
 }
 
@@ -538,6 +542,57 @@ func flood(b *testing.B, addr, topic string, n, qos int) (stop func()) {
 		conn.Write(disc)
 		conn.Close()
 	}
+}
+
+// longTasksJS records the page's long tasks (PerformanceObserver
+// 'longtask': start and duration) and times the calls into Go the page's
+// frames make, keeping those over 30 ms, for longTasksReport.
+const longTasksJS = `(() => {
+  window.__long = []; window.__slow = {};
+  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({type: 'longtask'});
+  for (const name of ['findings', '_view', '_total', '_messages', '_client', '_version', '_rowOf']) {
+    const f = lifeline[name];
+    lifeline[name] = function (...a) {
+      const t = performance.now();
+      try { return f.apply(this, a); } finally {
+        const d = performance.now() - t;
+        if (d > 30) (window.__slow[name] = window.__slow[name] || []).push(Math.round(d));
+      }
+    };
+  }
+  return true;
+})()`
+
+// longTasksReport says what longTasksJS recorded.
+func longTasksReport(b *testing.B, ctx context.Context) string {
+	js, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({long: window.__long, slow: window.__slow})`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var r struct {
+		Long []float64
+		Slow map[string][]float64
+	}
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, d := range r.Long {
+		total += d
+	}
+	out := fmt.Sprintf("%d long tasks (over 50 ms), %.0f ms in all, p50 %.0f ms, max %.0f ms; calls into Go over 30 ms:", len(r.Long), total, percentile(r.Long, 0.5), percentile(r.Long, 1))
+	names := make([]string, 0, len(r.Slow))
+	for k := range r.Slow {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out += fmt.Sprintf(" %s %d (max %.0f ms)", k, len(r.Slow[k]), percentile(r.Slow[k], 1))
+	}
+	if len(names) == 0 {
+		out += " none"
+	}
+	return out
 }
 
 // profileTop is how many functions a profile lists (LIFELINE_BENCH_PROFILE_TOP).
