@@ -117,6 +117,9 @@ func BenchmarkPageIncoming(b *testing.B) {
 		// Where the long frames go: the browser's long tasks (over 50 ms),
 		// and the page's calls into Go that took over 30 ms, by name.
 		run(longTasksJS)
+		if js := getenv("LIFELINE_BENCH_EVAL", ""); js != "" {
+			run(js + "; 1")
+		}
 
 		before, err := cdpMetrics(ctx)
 		if err != nil {

@@ -251,7 +251,9 @@ export class Panels {
     const t = performance.now();
     if (t - (this.listAt || 0) < 100) return;
     this.listAt = t;
-    const m = this.api._messages(this.lastMsg);
+    // Only the newest it lists: in a flood, all those since the last
+    // look were a thousand, each written, parsed and thrown away.
+    const m = this.api._messages(this.lastMsg, MAX_PER_FRAME);
     if (!m.messages.length && m.total === this.lastMsg) return;
     const skipped = m.messages.length ? m.messages[0].n - this.lastMsg - 1 : 0;
     if (skipped > 0) this.unshown += skipped;

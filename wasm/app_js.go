@@ -277,13 +277,19 @@ func (a *app) install() {
 		}
 		return parseJSON(a.clientJSON(a.sessions[name]))
 	})
+	// _messages(since, limit) is the messages received after number since
+	// (the newest limit of them, when given) and how many there are.
 	a.syncMethod("_messages", func(args []js.Value) any {
 		a.w.Reset()
 		a.w.Open('{')
 		a.w.KInt("total", a.msgs.total)
 		a.w.Key("messages")
 		a.w.Open('[')
-		for _, m := range a.msgs.since(arg(args, 0).Int()) {
+		ms := a.msgs.since(arg(args, 0).Int())
+		if limit := arg(args, 1); limit.Type() == js.TypeNumber && limit.Int() >= 0 && limit.Int() < len(ms) {
+			ms = ms[len(ms)-limit.Int():] // the newest: the panel lists a few a frame and counts the rest
+		}
+		for _, m := range ms {
 			a.w.Open('{')
 			a.w.KString("client", m.client)
 			a.w.KInt("n", m.n)
