@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
@@ -20,15 +21,21 @@ import (
 // WebSocket message per write, the same with every message the window
 // allows gathered into one write, and one round trip at a time (ns/op is
 // then the round trip's time).
+//
+// traced reads the trace in batch form (/trace?batch=1), as the page
+// does; "traced unbatched" reads it a message per WebSocket message, as
+// other clients do.
 func BenchmarkEcho(b *testing.B) {
-	for _, traced := range []bool{false, true} {
-		prefix := "untraced/"
-		if traced {
-			prefix = "traced/"
-		}
-		b.Run(prefix+"one write per message", func(b *testing.B) { benchEcho(b, traced, 100, false) })
-		b.Run(prefix+"gathered", func(b *testing.B) { benchEcho(b, traced, 100, true) })
-		b.Run(prefix+"round trip", func(b *testing.B) { benchEcho(b, traced, 1, false) })
+	for _, c := range []struct{ name, trace string }{
+		{"untraced", ""},
+		{"traced", "?batch=1"},
+		{"traced unbatched", "?"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.Run("one write per message", func(b *testing.B) { benchEcho(b, c.trace, 100, false) })
+			b.Run("gathered", func(b *testing.B) { benchEcho(b, c.trace, 100, true) })
+			b.Run("round trip", func(b *testing.B) { benchEcho(b, c.trace, 1, false) })
+		})
 	}
 }
 
@@ -69,7 +76,12 @@ func echoProxy(tb testing.TB) (host, echo string) {
 // openTraceToken opens a /trace channel and returns it and its token, the
 // hello read.
 func openTraceToken(tb testing.TB, host string) (*wstest.Client, string) {
-	tr, _, err := wstest.Dial("ws://"+host+"/trace", nil)
+	return openTraceQuery(tb, host, "")
+}
+
+// openTraceQuery is openTraceToken with a query ("?batch=1").
+func openTraceQuery(tb testing.TB, host, query string) (*wstest.Client, string) {
+	tr, _, err := wstest.Dial("ws://"+host+"/trace"+query, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -80,11 +92,13 @@ func openTraceToken(tb testing.TB, host string) (*wstest.Client, string) {
 	return tr, hello.Token
 }
 
-func benchEcho(b *testing.B, traced bool, inflight int, gathered bool) {
+// benchEcho runs one case of BenchmarkEcho; trace is the /trace query
+// ("" for no trace channel).
+func benchEcho(b *testing.B, trace string, inflight int, gathered bool) {
 	host, echo := echoProxy(b)
 	query := ""
-	if traced {
-		tr, token := openTraceToken(b, host)
+	if trace != "" {
+		tr, token := openTraceQuery(b, host, strings.TrimSuffix(trace, "?"))
 		defer tr.CloseNow()
 		query = "&trace=" + token
 		go func() { // read to the end, as the page does

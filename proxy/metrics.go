@@ -20,6 +20,7 @@ const (
 	RefusedConnID           = "conn_id"           // a malformed or reused &conn= connection id
 	RefusedTarget           = "target"            // a broker parameter that is not HOST:PORT
 	RefusedPolicy           = "policy"            // the allowlist or the address checks
+	RefusedTraceForm        = "trace_form"        // a /trace ?batch= other than 1
 )
 
 // metrics are the Server's Prometheus metrics (see Register). A nil
@@ -54,7 +55,8 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
 	}
 	for _, r := range []string{RefusedHost, RefusedUpgrade, RefusedSubprotocol, RefusedMaxConns, RefusedMaxConnsPerIP,
-		RefusedShuttingDown, RefusedTraceToken, RefusedSessionID, RefusedSessionElsewhere, RefusedConnID, RefusedTarget, RefusedPolicy} {
+		RefusedShuttingDown, RefusedTraceToken, RefusedSessionID, RefusedSessionElsewhere, RefusedConnID, RefusedTarget, RefusedPolicy,
+		RefusedTraceForm} {
 		m.refusals.WithLabelValues(r) // every reason present from the start, at 0
 	}
 	gauge := func(name, help string, f func(Stats) int) prometheus.Collector {

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -59,6 +61,9 @@ type traceChannel struct {
 	// bc is the connection writeLoop writes its frames to (see
 	// batchConn).
 	bc *batchConn
+	// batch: the reader asked for batches (/trace?batch=1, see
+	// batchForm); set before writeLoop starts.
+	batch bool
 	// spare is the slice of the last batch sent, emptied, for q to be
 	// next: kept while entries keep coming, given back to queuePool once
 	// the channel has been idle for spareIdle.
@@ -389,16 +394,47 @@ func (tc *traceChannel) releaseSpare() {
 	}
 }
 
+// batchForm reads the form a /trace reader asks for: batch=1, messages
+// gathered into text messages of one or more lines (see writeBatch); by
+// default, or batch=0, one message per WebSocket message.
+func batchForm(q url.Values) (bool, error) {
+	if !q.Has("batch") {
+		return false, nil
+	}
+	switch v := q.Get("batch"); v {
+	case "0", "1":
+		return v == "1", nil
+	default:
+		return false, errors.New("batch: want 1 (messages a line each, gathered) or 0, got " + strconv.Quote(v))
+	}
+}
+
 // writeBatch sends the messages of batch as frames of its own making
 // (appendFrame), gathered into writes of about batchWrite bytes, each given
 // writeTimeout (as each message was when they were written one by one).
+// Each message is a frame of its own; for a channel in batch form
+// (tc.batch) the messages of a write share one text frame instead, a
+// message a line: JSON never holds a raw newline, so '\n' separates them.
 func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTimeout time.Duration) error {
 	buf := batchPool.Get().(*[]byte)
 	out := (*buf)[:0]
 	var err error
+	frame := -1 // where the open frame of a batch form starts in out
 	for i := range batch {
-		out = enc.appendFramed(out, &batch[i])
-		if len(out) >= batchWrite || (i == len(batch)-1 && len(out) > 0) {
+		last := i == len(batch)-1
+		if !tc.batch {
+			out = enc.appendFramed(out, &batch[i])
+		} else {
+			if frame < 0 {
+				out, frame = openFrame(out)
+			}
+			out = enc.appendLine(out, &batch[i], len(out) > frame+frameGuess)
+			if len(out) < batchWrite && !last {
+				continue // the frame stays open
+			}
+			out, frame = closeFrame(out, frame), -1
+		}
+		if len(out) >= batchWrite || (last && len(out) > 0) {
 			if err = tc.bc.writeFrames(out, time.Now().Add(writeTimeout)); err != nil {
 				break
 			}
@@ -437,23 +473,57 @@ func (te *traceEncoder) appendFramed(b []byte, it *traceItem) []byte {
 	if it.msg != nil {
 		return appendFrame(b, websocket.TextMessage, it.msg)
 	}
-	// The JSON is written after room for the usual header (126 to 65535
-	// bytes), which is then written in front of it; moved for other sizes.
-	const guess = 4
-	start := len(b)
-	b = append(b, make([]byte, guess)...)
+	b, start := openFrame(b)
 	var ok bool
 	if b, ok = te.appendMsg(b, it); !ok {
 		return b[:start]
 	}
-	n := len(b) - start - guess
+	return closeFrame(b, start)
+}
+
+// appendLine appends it as a line of a frame in batch form, after a
+// newline if it is not the frame's first; nothing for an entry that cannot
+// be encoded.
+func (te *traceEncoder) appendLine(b []byte, it *traceItem, more bool) []byte {
+	start := len(b)
+	if more {
+		b = append(b, '\n')
+	}
+	if it.msg != nil {
+		return append(b, it.msg...)
+	}
+	b, ok := te.appendMsg(b, it)
+	if !ok {
+		return b[:start]
+	}
+	return b
+}
+
+// openFrame starts a text frame at the end of b: its payload is appended
+// after room for the usual header (frameGuess bytes, for 126 to 65535
+// bytes), which closeFrame writes in front of it once its size is known.
+// It returns b and where the frame starts.
+func openFrame(b []byte) ([]byte, int) {
+	return append(b, make([]byte, frameGuess)...), len(b)
+}
+
+const frameGuess = 4
+
+// closeFrame writes the header of the frame openFrame started at start,
+// moving the payload for a header of another size; a frame with no
+// payload is taken out.
+func closeFrame(b []byte, start int) []byte {
+	n := len(b) - start - frameGuess
+	if n == 0 {
+		return b[:start]
+	}
 	switch h := frameHeaderLen(n); {
-	case h < guess:
-		copy(b[start+h:], b[start+guess:])
+	case h < frameGuess:
+		copy(b[start+h:], b[start+frameGuess:])
 		b = b[:start+h+n]
-	case h > guess:
-		b = append(b, make([]byte, h-guess)...)
-		copy(b[start+h:], b[start+guess:start+guess+n])
+	case h > frameGuess:
+		b = append(b, make([]byte, h-frameGuess)...)
+		copy(b[start+h:], b[start+frameGuess:start+frameGuess+n])
 	}
 	appendFrameHeader(b[start:start], websocket.TextMessage, n)
 	return b

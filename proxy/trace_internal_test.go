@@ -3,6 +3,9 @@ package proxy
 import (
 	"encoding/json"
 	"errors"
+	"math"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,12 +91,25 @@ func TestTraceFramesReadByClients(t *testing.T) {
 		entries = append(entries, trace.Entry{T: float64(i), Leg: trace.LegBrowserProxy, From: "proxy", To: "browser",
 			Kind: trace.KindWSClose, Summary: "entry " + itoa(i), Bytes: b, Observed: trace.ObservedWire, Conn: "c1"})
 	}
-	for _, client := range []string{"coder", "gorilla"} {
-		t.Run(client, func(t *testing.T) {
+	// An entry that cannot be encoded (T not a number) is left out of
+	// either form, with the newline before it in batch form.
+	const unencodable = 3
+	entries = append(entries[:unencodable:unencodable], append([]trace.Entry{{T: math.NaN(), Kind: trace.KindWSClose}}, entries[unencodable:]...)...)
+	for _, tt := range []struct {
+		client string
+		batch  bool
+	}{{"coder", false}, {"gorilla", false}, {"coder", true}, {"gorilla", true}} {
+		name := tt.client
+		if tt.batch {
+			name += " batch form"
+		}
+		t.Run(name, func(t *testing.T) {
+			client := tt.client
 			served := make(chan struct{})
 			url := serveUpgraded(t, func(s *Server, ws *websocket.Conn, bc *batchConn) {
 				defer close(served)
 				tc := s.hub.add(ws, bc)
+				tc.batch = tt.batch
 				tc.send(map[string]string{"type": "hello"})
 				for i, e := range entries {
 					tc.emit(e)
@@ -124,8 +140,32 @@ func TestTraceFramesReadByClients(t *testing.T) {
 				c.SetReadDeadline(time.Now().Add(30 * time.Second))
 				read = func() ([]byte, error) { _, b, err := c.ReadMessage(); return b, err }
 			}
+			if tt.batch { // a message a line, several to a WebSocket message
+				readMsg, lines, frames := read, []string(nil), 0
+				read = func() ([]byte, error) {
+					for len(lines) == 0 {
+						b, err := readMsg()
+						if err != nil {
+							return nil, err
+						}
+						frames++
+						lines = strings.Split(string(b), "\n")
+					}
+					line := lines[0]
+					lines = lines[1:]
+					return []byte(line), nil
+				}
+				defer func() {
+					if frames >= len(entries) {
+						t.Errorf("batch form: %d WebSocket messages for %d entries, a hello and a note", frames, len(entries))
+					}
+				}()
+			}
 			want := []string{`{"type":"hello"}`}
 			for i := range entries {
+				if i == unencodable {
+					continue
+				}
 				e := entries[i]
 				e.Seq = i + 1
 				b, err := json.Marshal(entryMsg{Type: "entry", Entry: &e})
@@ -217,5 +257,40 @@ func TestTraceChannelSpareQueue(t *testing.T) {
 	}
 	if err := <-errc; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestBatchForm checks how /trace's batch parameter is read: absent, 0 or
+// 1; anything else is refused, in words.
+func TestBatchForm(t *testing.T) {
+	tests := []struct {
+		query   string
+		want    bool
+		wantErr string
+	}{
+		{"", false, ""},
+		{"session=x", false, ""},
+		{"batch=1", true, ""},
+		{"batch=0", false, ""},
+		{"batch=1&session=x", true, ""},
+		{"batch=", false, `batch: want 1 (messages a line each, gathered) or 0, got ""`},
+		{"batch=true", false, `batch: want 1 (messages a line each, gathered) or 0, got "true"`},
+		{"batch=2", false, `batch: want 1 (messages a line each, gathered) or 0, got "2"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := batchForm(q)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if got != tt.want || gotErr != tt.wantErr {
+				t.Errorf("batchForm(%q) = %v, %q; want %v, %q", tt.query, got, gotErr, tt.want, tt.wantErr)
+			}
+		})
 	}
 }

@@ -1,11 +1,13 @@
 package proxy_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,9 +24,18 @@ import (
 // direction's packets by their numbers, seq rising) with its bytes and
 // summary — or, where entries were dropped, a "dropped" note at the gap
 // whose count is exactly the seq numbers missing there.
+//
+// It runs with the trace read one message per WebSocket message and in
+// batch form (/trace?batch=1, as the page reads it: several a line each).
 func TestTraceBurstSlowReader(t *testing.T) {
+	for _, query := range []string{"", "?batch=1"} {
+		t.Run("trace"+query, func(t *testing.T) { traceBurstSlowReader(t, query) })
+	}
+}
+
+func traceBurstSlowReader(t *testing.T, query string) {
 	host, echo := echoProxy(t)
-	tr, token := openTraceToken(t, host)
+	tr, token := openTraceQuery(t, host, query)
 	defer tr.CloseNow()
 	// A small receive buffer, but above loopback's MSS: a window smaller
 	// than one segment would stall the stream on zero-window probes.
@@ -67,11 +78,20 @@ func TestTraceBurstSlowReader(t *testing.T) {
 	// dropped.
 	var next [2]uint32 // the number each direction's next entry must carry
 	lastSeq, pending, entries, dropped := 0, 0, 0, 0
+	var lines [][]byte // the messages of the last batch not read yet
 	for entries+dropped < 2*n {
-		_, b, err := tr.Read(ctx)
-		if err != nil {
-			t.Fatalf("trace after %d entries, %d dropped: %v", entries, dropped, err)
+		if len(lines) == 0 {
+			_, b, err := tr.Read(ctx)
+			if err != nil {
+				t.Fatalf("trace after %d entries, %d dropped: %v", entries, dropped, err)
+			}
+			lines = [][]byte{b}
+			if query != "" {
+				lines = bytes.Split(b, []byte("\n"))
+			}
 		}
+		b := lines[0]
+		lines = lines[1:]
 		var m struct {
 			Type  string       `json:"type"`
 			Count int          `json:"count"`
@@ -118,4 +138,21 @@ func TestTraceBurstSlowReader(t *testing.T) {
 		next[dir] = num + 1
 	}
 	t.Logf("%d packet entries in order, %d dropped and reported", entries, dropped)
+}
+
+// TestTraceBatchFormRefused checks that /trace refuses a batch parameter it
+// does not know, in words.
+func TestTraceBatchFormRefused(t *testing.T) {
+	host, _ := echoProxy(t)
+	for _, bad := range []string{"batch=2", "batch=yes", "batch="} {
+		tr, _, err := wstest.Dial("ws://"+host+"/trace?"+bad, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = tr.Receive()
+		tr.CloseNow()
+		if code, why := wstest.CloseOf(err); code != websocket.StatusPolicyViolation || !strings.Contains(why, "batch: want 1") {
+			t.Errorf("/trace?%s: %v (close %d %q), want 1008 saying batch: want 1", bad, err, code, why)
+		}
+	}
 }

@@ -66,7 +66,9 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.openedAt = tc.a.now()
 	// A new id for every channel: the proxy refuses one it has seen.
 	tc.session = newSessionID()
-	s, err := dial(url+"?session="+tc.session, nil, socketHandlers{
+	// batch=1: the proxy gathers its messages, a line each, into one
+	// WebSocket message per write (docs/trace.md).
+	s, err := dial(url+"?batch=1&session="+tc.session, nil, socketHandlers{
 		message: tc.message,
 		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
@@ -127,10 +129,16 @@ func (tc *traceChannel) settle() {
 	}
 }
 
+// message reads a message of the channel: one or more, a line each.
 func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) {
-	if !isText {
-		return
+	for isText && text != "" {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		tc.line(at, line)
 	}
+}
+
+func (tc *traceChannel) line(at float64, text string) {
 	received := at - tc.a.origin
 	// Read in Go from the one string: far cheaper than JSON.parse and a
 	// property read across the boundary per field, thousands of times a

@@ -162,7 +162,7 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		ctx := context.Background()
-		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?session="+id,
+		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?batch=1&session="+id,
 			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {llURL}}})
 		if err != nil {
 			return nil, fmt.Errorf("/trace: %w", err)
