@@ -593,10 +593,11 @@ func (w *upWriter) flush() error {
 	ss := w.ss
 	w.lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, w.lastWriteDeadline, ss.srv.cfg.WriteTimeout)
 	traced := len(ss.upq) > 0
+	var at time.Time // the bytes are handed to the kernel now
 	if traced {
 		ss.beginWrite()
+		at = time.Now()
 	}
-	at := time.Now() // the bytes are handed to the kernel now
 	n, err := ss.broker.Write((*w.buf)[:w.pending])
 	ss.bytesUp.Add(int64(n))
 	if traced {
