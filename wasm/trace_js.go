@@ -138,6 +138,7 @@ func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) 
 	}
 }
 
+// line reads one message of the channel, received at at.
 func (tc *traceChannel) line(at float64, text string) {
 	received := at - tc.a.origin
 	// Read in Go from the one string: far cheaper than JSON.parse and a
