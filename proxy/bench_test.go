@@ -73,13 +73,8 @@ func echoProxy(tb testing.TB) (host, echo string) {
 	return host, ln.Addr().String()
 }
 
-// openTraceToken opens a /trace channel and returns it and its token, the
-// hello read.
-func openTraceToken(tb testing.TB, host string) (*wstest.Client, string) {
-	return openTraceQuery(tb, host, "")
-}
-
-// openTraceQuery is openTraceToken with a query ("?batch=1").
+// openTraceQuery opens a /trace channel with query ("" or "?batch=1")
+// and returns it and its token, the hello read.
 func openTraceQuery(tb testing.TB, host, query string) (*wstest.Client, string) {
 	tr, _, err := wstest.Dial("ws://"+host+"/trace"+query, nil)
 	if err != nil {
