@@ -73,7 +73,7 @@ func echoProxy(tb testing.TB) (host, echo string) {
 	return host, ln.Addr().String()
 }
 
-// openTraceQuery opens a /trace channel with a query ("?batch=1", or "")
+// openTraceQuery opens a /trace channel with query ("" or "?batch=1")
 // and returns it and its token, the hello read.
 func openTraceQuery(tb testing.TB, host, query string) (*wstest.Client, string) {
 	tr, _, err := wstest.Dial("ws://"+host+"/trace"+query, nil)

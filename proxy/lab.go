@@ -818,7 +818,7 @@ func (ss *session) labUp(first byte, n int, pkt []byte, _ int) {
 			ss.version.Store(int32(v))
 		}
 	}
-	ss.lab.submit(toBroker, first, pkt, ss.packet("proxy", "broker", first, n, pkt))
+	ss.lab.submit(toBroker, first, pkt, ss.packet(time.Now(), "proxy", "broker", first, n, pkt))
 }
 
 // labDown records a packet from the broker and hands it to the lab

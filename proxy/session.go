@@ -56,6 +56,9 @@ type session struct {
 	version    atomic.Int32
 
 	up, down stream // page→broker, broker→page
+	// readAt is when brokerToPage read the bytes it feeds to down: the
+	// time of their packets' entries (brokerToPage's goroutine only).
+	readAt time.Time
 
 	bytesUp, bytesDown     atomic.Int64
 	packetsUp, packetsDown atomic.Int64 // MQTT packets, whole or too large to keep
@@ -590,10 +593,11 @@ func (w *upWriter) flush() error {
 	ss := w.ss
 	w.lastWriteDeadline = refreshDeadline(ss.broker.SetWriteDeadline, w.lastWriteDeadline, ss.srv.cfg.WriteTimeout)
 	traced := len(ss.upq) > 0
+	var at time.Time // the bytes are handed to the kernel now
 	if traced {
 		ss.beginWrite()
+		at = time.Now()
 	}
-	at := time.Now() // the bytes are handed to the kernel now
 	n, err := ss.broker.Write((*w.buf)[:w.pending])
 	ss.bytesUp.Add(int64(n))
 	if traced {
@@ -672,7 +676,8 @@ func (ss *session) packetUp(first byte, n int, pkt []byte, end int) {
 		ss.up.keep = false
 		return
 	}
-	ss.upq = append(ss.upq, queuedEntry{ss.packet("proxy", "broker", first, n, pkt), end})
+	// Stamped once written (see written).
+	ss.upq = append(ss.upq, queuedEntry{ss.packet(time.Time{}, "proxy", "broker", first, n, pkt), end})
 }
 
 // packetDown emits the entry of a packet read from the broker.
@@ -682,7 +687,7 @@ func (ss *session) packetDown(first byte, n int, pkt []byte, _ int) {
 		return
 	}
 	ss.dropsDown(pkt)
-	e := ss.packet("broker", "proxy", first, n, pkt)
+	e := ss.packet(ss.readAt, "broker", "proxy", first, n, pkt)
 	if ss.pageGone.Load() {
 		e.Note = "not sent on: the page had closed its WebSocket"
 	}
@@ -752,11 +757,11 @@ func (ss *session) emit(e trace.Entry) {
 	}
 }
 
-// packet is the entry of an MQTT packet on the broker's leg. It holds a
-// copy of the packet's bytes and leaves the summary to describe, which the
-// trace channel's writer calls off the relay's path.
-func (ss *session) packet(from, to string, first byte, n int, pkt []byte) trace.Entry {
-	e := ss.entry(time.Now(), trace.LegProxyBroker, from, to, packetKinds[first>>4], "")
+// packet is the entry of an MQTT packet on the broker's leg, at at. It
+// holds a copy of the packet's bytes and leaves the summary to describe,
+// which the trace channel's writer calls off the relay's path.
+func (ss *session) packet(at time.Time, from, to string, first byte, n int, pkt []byte) trace.Entry {
+	e := ss.entry(at, trace.LegProxyBroker, from, to, packetKinds[first>>4], "")
 	e.Observed = trace.ObservedWire
 	e.Version = int(ss.version.Load())
 	if pkt != nil {
@@ -865,6 +870,9 @@ func (ss *session) brokerToPage() {
 		lastPartial = ss.partialDeadline(lastPartial)
 		buf, n, err := ss.broker.ReadPooled(get, put)
 		if n > 0 {
+			if ss.tracing() {
+				ss.readAt = time.Now() // one clock reading for the packets of a read
+			}
 			if !gated && !ss.down.partial() && ss.lab != nil && ss.lab.on.Load() {
 				gated = true
 			}

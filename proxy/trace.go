@@ -335,7 +335,7 @@ func (tc *traceChannel) writeLoop(writeTimeout time.Duration) {
 					idle.Stop()
 				case <-idle.C:
 					tc.releaseSpare()
-					enc.shapes = nil
+					enc.shapes = shapes{}
 				}
 			}
 			tc.mu.Lock()

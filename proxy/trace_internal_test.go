@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,4 +294,21 @@ func TestBatchForm(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzBatchForm(f *testing.F) {
+	for _, v := range []string{"1", "0", "", "true", "1 ", "\x00"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := batchForm(url.Values{"batch": {v}})
+		switch {
+		case v == "1" || v == "0":
+			if err != nil || got != (v == "1") {
+				t.Fatalf("batchForm(%q) = %v, %v", v, got, err)
+			}
+		case err == nil || got || !strings.HasSuffix(err.Error(), strconv.Quote(v)):
+			t.Fatalf("batchForm(%q) = %v, %v; want an error quoting it", v, got, err)
+		}
+	})
 }

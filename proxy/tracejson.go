@@ -44,7 +44,18 @@ const (
 // channel's writer otherwise escapes them again for every packet. Each
 // shape is cut from appendEntryMsg's own output and checked against it
 // (see newShape), so pagejson stays the one writer of an entry.
-type shapes map[shapeKey]*entryShape
+type shapes struct {
+	m map[shapeKey]*entryShape
+	// recent are the shapes last found, newest first: their keys compare
+	// cheaply (the strings of one session's entries share their bytes),
+	// where a look-up in m hashes all eight strings.
+	recent [4]recentShape
+}
+
+type recentShape struct {
+	k  shapeKey
+	sh *entryShape
+}
 
 // shapeKey is what the entries of one shape share.
 type shapeKey struct {
@@ -67,18 +78,35 @@ func (s *shapes) appendEntryMsg(b []byte, e *trace.Entry) (_ []byte, ok bool) {
 		return appendEntryMsg(b, e)
 	}
 	k := shapeKey{e.Leg, e.From, e.To, e.Kind, e.Observed, e.Conn, e.Src, e.Dst, e.Version}
-	sh, found := (*s)[k]
-	if !found {
-		if *s == nil || len(*s) >= maxShapes {
-			*s = shapes{}
-		}
-		sh = newShape(e)
-		(*s)[k] = sh // nil: this entry has no shape; written whole
-	}
+	sh := s.find(k, e)
 	if sh == nil {
 		return appendEntryMsg(b, e)
 	}
 	return sh.appendEntryMsg(b, e), true
+}
+
+// find returns the shape of e's entries (of key k), nil if they have none.
+func (s *shapes) find(k shapeKey, e *trace.Entry) *entryShape {
+	for i := range s.recent {
+		if hit := s.recent[i]; hit.sh != nil && hit.k == k {
+			copy(s.recent[1:i+1], s.recent[:i])
+			s.recent[0] = hit
+			return hit.sh
+		}
+	}
+	sh, found := s.m[k]
+	if !found {
+		if s.m == nil || len(s.m) >= maxShapes {
+			*s = shapes{m: map[shapeKey]*entryShape{}}
+		}
+		sh = newShape(e)
+		s.m[k] = sh // nil: this entry has no shape; written whole
+	}
+	if sh != nil {
+		copy(s.recent[1:], s.recent[:len(s.recent)-1])
+		s.recent[0] = recentShape{k, sh}
+	}
+	return sh
 }
 
 func (sh *entryShape) appendEntryMsg(b []byte, e *trace.Entry) []byte {

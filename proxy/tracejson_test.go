@@ -84,7 +84,7 @@ func TestEntryShape(t *testing.T) {
 	for _, e := range []trace.Entry{relayed, odd, noVersion} {
 		var s shapes
 		s.appendEntryMsg(nil, &e)
-		for k, sh := range s {
+		for k, sh := range s.m {
 			if sh == nil {
 				t.Errorf("no shape for %+v", k)
 			}
@@ -168,7 +168,7 @@ func TestShapesInterleaved(t *testing.T) {
 			t.Fatalf("entry %d: %v\n got %s\nwant %s", i, ok, got, want)
 		}
 	}
-	if len(s) != len(kinds) {
-		t.Errorf("%d shapes for %d kinds of entry", len(s), len(kinds))
+	if len(s.m) != len(kinds) {
+		t.Errorf("%d shapes for %d kinds of entry", len(s.m), len(kinds))
 	}
 }

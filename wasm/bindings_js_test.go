@@ -354,6 +354,24 @@ func TestTraceDroppedIsDrawn(t *testing.T) {
 	}
 }
 
+// In batch form (/trace?batch=1, as the page asks) one WebSocket message
+// holds several of the channel's messages, a line each: every one is read,
+// in order.
+func TestTraceBatchLinesRead(t *testing.T) {
+	a, api := newTestApp(t)
+	tc := &traceChannel{a: a}
+	tc.message(a.origin+5, nil, `{"type":"dropped","count":3}`+"\n"+`{"type":"dropped","count":41}`+"\n"+`{"type":"dropped","count":5}`, true)
+	es := toGo(t, api.Call("trace")).([]any)
+	var got []string
+	for _, e := range es {
+		got = append(got, e.(map[string]any)["summary"].(string))
+	}
+	want := []string{"3 trace entries dropped", "41 trace entries dropped", "5 trace entries dropped"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("a batch of three dropped messages drew %q, want %q", got, want)
+	}
+}
+
 // on("message") listeners get each message as an object: the client's
 // name, the topic (UTF-8), the payload as its own Uint8Array, qos, retain
 // and dup; messages of different lengths in turn, of two clients.

@@ -202,8 +202,9 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 }
 
 // dialTraced dials a /mqtt session as the page runs one: with its /trace
-// channel open and read to the end, so the proxy copies, decodes and sends
-// every packet's entry as well as relaying it.
+// channel open (in batch form, ?batch=1, as the page asks) and read to the
+// end, so the proxy copies, decodes and sends every packet's entry as well
+// as relaying it.
 func dialTraced(llHost, llURL, echoAddr string) func() (conn, error) {
 	return func() (conn, error) {
 		hs, err := openHeld(llHost, llURL, echoAddr, true)
