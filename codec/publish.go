@@ -107,6 +107,9 @@ func (p *Publish) Append(dst []byte, v Version) ([]byte, error) {
 	if p.Retain {
 		h |= 1
 	}
+	if need := len(dst) + 1 + varintLen(n) + n; cap(dst) < need {
+		dst = append(make([]byte, 0, need), dst...) // one allocation, not one a part
+	}
 	dst = appendVarint(append(dst, h), n)
 	dst = appendString(dst, p.Topic)
 	if p.QoS > 0 {

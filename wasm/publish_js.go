@@ -73,7 +73,7 @@ func (a *app) installPublish() {
 }
 
 // publishMany publishes a batch (see jsPublishBatch) on the page's own
-// client: one clock reading, one copy of the bytes, one drain.
+// client: one clock reading, one copy of the bytes, a drain every 64.
 func (a *app) publishMany(src js.Value, key int, extra js.Value) string {
 	b := make([]byte, src.Get("byteLength").Int())
 	js.CopyBytesToGo(b, src)
@@ -104,6 +104,12 @@ func (a *app) publishMany(src js.Value, key int, extra js.Value) string {
 			continue
 		}
 		s.at = at
+		if i%64 == 63 {
+			// The client's events, each holding its packet, would
+			// otherwise pile up for the whole batch (thousands, in a
+			// growing slice the collector scans): taken every 64.
+			s.drain()
+		}
 		id, msg := s.publish(m, now)
 		switch {
 		case msg != "":
