@@ -169,6 +169,7 @@ func (s *session) dial() {
 	open := func(url string) {
 		s.ourClose = false
 		sock, err := dial(url, []string{"mqtt"}, socketHandlers{
+			urgent: true,
 			open: func(at float64) {
 				s.at = at - s.a.origin
 				s.a.changed()

@@ -15,12 +15,13 @@ import (
 // task — the event kinds as a string, the times and numbers as one
 // Float64Array, the texts joined by NUL (which JSON never carries raw),
 // the binary messages as one Uint8Array — a handful of crossings for any
-// number of messages. The batch is a task at user-blocking priority where
-// the browser has a scheduler (Chromium): the client's packets, its
-// acknowledgements above all, go before the diagram's work (later_js.go).
-var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", `
+// number of messages. An urgent socket's batch (a client's: its
+// acknowledgements must not wait) is a task at user-blocking priority
+// where the browser has a scheduler (Chromium), before the diagram's work
+// (later_js.go) and the trace channel's.
+var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
 	let kinds = '', times = [], nums = [], texts = [], bins = [], binLen = 0, pending = false;
-	const later = globalThis.scheduler && scheduler.postTask ? (f) => scheduler.postTask(f, {priority: 'user-blocking'}) : (f) => setTimeout(f, 0);
+	const later = urgent && globalThis.scheduler && scheduler.postTask ? (f) => scheduler.postTask(f, {priority: 'user-blocking'}) : (f) => setTimeout(f, 0);
 	const flush = () => {
 		pending = false;
 		const bin = new Uint8Array(binLen);
@@ -51,6 +52,7 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", `
 // navigation, performance.now) at which each arrived. They run on the
 // browser's event loop and must not block.
 type socketHandlers struct {
+	urgent  bool // its events go before the page's other tasks (see attachSocket)
 	open    func(at float64)
 	message func(at float64, binary []byte, text string, isText bool)
 	close   func(at float64, code int, reason string)
@@ -140,7 +142,7 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 		}
 		return nil
 	})
-	attachSocket.Invoke(s.ws, s.deliver)
+	attachSocket.Invoke(s.ws, s.deliver, h.urgent)
 	return s, nil
 }
 
