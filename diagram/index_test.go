@@ -149,6 +149,7 @@ func TestOpenExchangesWithOneHash(t *testing.T) {
 		{"the first closes first", "oA oB cA oC cB"},
 		{"the later closes first", "oA oB cB oC cA"},
 		{"three at once", "oA oB oC cB cA cC"},
+		{"four at once, closed in turn", "oA oB oC oD cA cB oE cC cD cE"},
 		{"one reopened", "oA oB cA oA cB"},
 	}
 	for _, tt := range tests {

@@ -75,9 +75,10 @@ type Model struct {
 	lanes     []Lane
 	laneIndex map[string]int
 
-	open     map[uint64]*Exchange // by the hash of its key
-	openMore []*Exchange          // exchanges whose key's hash an open one's took (those still open count)
-	exAhead  []Exchange           // allocated, not yet used (newExchange)
+	openTab  [openSlots]*Exchange // open exchanges by their key's hash (see openExchange)
+	open     map[uint64]*Exchange
+	openMore []*Exchange // exchanges whose key's hash an open one's took (those still open count)
+	exAhead  []Exchange  // allocated, not yet used (newExchange)
 	nextEx   int
 
 	channels []*channel
@@ -295,8 +296,8 @@ func (m *Model) link(it *item) {
 		if x != nil {
 			m.closeExchange(x) // forgotten unfinished
 		}
-		x = m.newExchange()
-		*x = Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
+		x = m.newExchange() // zero: set field by field, not copied whole
+		x.ID, x.key, x.hash, x.step, x.qos, x.id = m.nextEx, s.key, h, s.kind, s.qos, s.id
 		x.Seqs = x.seqs[:0]
 		m.nextEx++
 		m.openAs(x)
@@ -329,11 +330,19 @@ func (m *Model) link(it *item) {
 	}
 }
 
+// openSlots is the size of Model.openTab.
+const openSlots = 256
+
 // openExchange returns the unfinished exchange with the key (h its sum),
 // or nil. Keys are found by their hash, and the exchange's own key is
-// compared: of two open keys with one hash (at 2^-64 a pair), the later
-// is in openMore.
+// compared. An open exchange is in one of three places: its slot of
+// openTab (nearly always: few are open at once, and a map's hashing is
+// slow in WebAssembly), else the map open by its hash, else (its hash
+// taken there too: at 2^-64 a pair) openMore.
 func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
+	if x := m.openTab[h%openSlots]; x != nil && x.hash == h && x.key == *k {
+		return x
+	}
 	if x := m.open[h]; x != nil && x.key == *k {
 		return x
 	}
@@ -348,6 +357,10 @@ func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
 // openAs makes x the open exchange with its key (none is).
 func (m *Model) openAs(x *Exchange) {
 	x.open = true
+	if s := &m.openTab[x.hash%openSlots]; *s == nil {
+		*s = x
+		return
+	}
 	if m.open[x.hash] == nil {
 		m.open[x.hash] = x
 		return
@@ -365,7 +378,9 @@ func (m *Model) openAs(x *Exchange) {
 // closeExchange forgets x's key: no later step joins it.
 func (m *Model) closeExchange(x *Exchange) {
 	x.open = false
-	if m.open[x.hash] == x {
+	if s := &m.openTab[x.hash%openSlots]; *s == x {
+		*s = nil
+	} else if m.open[x.hash] == x {
 		delete(m.open, x.hash)
 	}
 }
