@@ -239,7 +239,7 @@ func (m *Model) placeLate() {
 	if len(late) == 0 {
 		return
 	}
-	sort.SliceStable(late, func(i, j int) bool { return late[i].e.T < late[j].e.T })
+	sortItems(late, func(a, b *item) bool { return a.e.T < b.e.T })
 	k := len(m.items) // the first after late[0]: near the end, as the tail is copied anyway
 	for k > 0 && m.items[k-1].e.T > late[0].e.T {
 		k--
