@@ -77,7 +77,7 @@ type Model struct {
 
 	openTab  [openSlots]*Exchange // open exchanges by their key's hash (see openExchange)
 	open     map[uint64]*Exchange
-	openMore []*Exchange // exchanges whose key's hash an open one's took (those still open count)
+	openMore []*Exchange // open exchanges whose key's hash is taken in openTab and open
 	exAhead  []Exchange  // allocated, not yet used (newExchange)
 	nextEx   int
 
@@ -347,7 +347,7 @@ func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
 		return x
 	}
 	for _, x := range m.openMore {
-		if x.open && x.key == *k {
+		if x.key == *k {
 			return x
 		}
 	}
@@ -357,22 +357,14 @@ func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
 // openAs makes x the open exchange with its key (none is).
 func (m *Model) openAs(x *Exchange) {
 	x.open = true
-	if s := &m.openTab[x.hash%openSlots]; *s == nil {
+	switch s := &m.openTab[x.hash%openSlots]; {
+	case *s == nil:
 		*s = x
-		return
-	}
-	if m.open[x.hash] == nil {
+	case m.open[x.hash] == nil:
 		m.open[x.hash] = x
-		return
+	default:
+		m.openMore = append(m.openMore, x)
 	}
-	kept := m.openMore[:0] // less those closed since
-	for _, y := range m.openMore {
-		if y.open {
-			kept = append(kept, y)
-		}
-	}
-	clear(m.openMore[len(kept):])
-	m.openMore = append(kept, x)
 }
 
 // closeExchange forgets x's key: no later step joins it.
@@ -382,6 +374,14 @@ func (m *Model) closeExchange(x *Exchange) {
 		*s = nil
 	} else if m.open[x.hash] == x {
 		delete(m.open, x.hash)
+	}
+	for i, y := range m.openMore {
+		if y == x {
+			last := len(m.openMore) - 1
+			m.openMore[i], m.openMore[last] = m.openMore[last], nil
+			m.openMore = m.openMore[:last]
+			return
+		}
 	}
 }
 
