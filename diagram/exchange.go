@@ -108,12 +108,18 @@ const (
 // stepKinds are the kinds that take part in exchanges: the key's group,
 // the role, the exchange's name and who chose the identifier. One table
 // rather than a case per kind: it is compiled into the WebAssembly client.
+// Searched in order: a flood's kinds first.
 var stepKinds = [...]struct {
 	kind, name string
 	group      uint8
 	role       role
 	by         int8
 }{
+	{"mqtt.PUBLISH", " publish", keyPID, roleOpen, byFrom}, // "QoS n" before the name
+	{"mqtt.PUBACK", "QoS 1 publish", keyPID, roleLast, byTo},
+	{"mqtt.PUBREC", "QoS 2 publish", keyPID, roleMid, byTo},
+	{"mqtt.PUBREL", "QoS 2 publish", keyPID, roleMid, byFrom},
+	{"mqtt.PUBCOMP", "QoS 2 publish", keyPID, roleLast, byTo},
 	{trace.KindDNSQuery, "DNS query, id 0x", keyDNS, roleOpen, byFrom},
 	{trace.KindDNSResponse, "DNS query, id 0x", keyDNS, roleLast, byTo},
 	{trace.KindTCPSyn, "TCP three-way handshake", keyTCPOpen, roleOpen, byNone},
@@ -128,11 +134,6 @@ var stepKinds = [...]struct {
 	{"mqtt.CONNACK", "connect", keyConnect, roleLast, byNone},
 	{"mqtt.PINGREQ", "keepalive ping", keyPing, roleOpen, byNone},
 	{"mqtt.PINGRESP", "keepalive ping", keyPing, roleLast, byNone},
-	{"mqtt.PUBLISH", " publish", keyPID, roleOpen, byFrom}, // "QoS n" before the name
-	{"mqtt.PUBACK", "QoS 1 publish", keyPID, roleLast, byTo},
-	{"mqtt.PUBREC", "QoS 2 publish", keyPID, roleMid, byTo},
-	{"mqtt.PUBREL", "QoS 2 publish", keyPID, roleMid, byFrom},
-	{"mqtt.PUBCOMP", "QoS 2 publish", keyPID, roleLast, byTo},
 	{"mqtt.SUBSCRIBE", "subscribe", keyPID, roleOpen, byFrom},
 	{"mqtt.SUBACK", "subscribe", keyPID, roleLast, byTo},
 	{"mqtt.UNSUBSCRIBE", "unsubscribe", keyPID, roleOpen, byFrom},

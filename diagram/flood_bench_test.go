@@ -46,16 +46,19 @@ func qos1Flood(m *Model) (msg func(i int)) {
 
 // BenchmarkFloodFrames is the model under a QoS 1 flood (qos1Flood),
 // starting full (DefaultMaxArrows). ns/op is per message (four arrows).
-func BenchmarkFloodFrames(b *testing.B) {
-	m := New(Options{})
-	msg := qos1Flood(m)
-	for i := 0; i < DefaultMaxArrows/4; i++ {
+func BenchmarkFloodFrames(b *testing.B) { benchFlood(b, qos1Flood, 4) }
+
+// benchFlood runs a flood's messages of arrows arrows each, from a model
+// made full by the same flood.
+func benchFlood(b *testing.B, flood func(*Model) func(int), arrows int) {
+	msg := flood(New(Options{}))
+	for i := 0; i < DefaultMaxArrows/arrows; i++ {
 		msg(i)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		msg(DefaultMaxArrows/4 + i)
+		msg(DefaultMaxArrows/arrows + i)
 	}
 }
 
@@ -197,15 +200,4 @@ func qos0Flood(m *Model) (msg func(i int)) {
 
 // BenchmarkFloodFramesQoS0 is the model under a QoS 0 flood (qos0Flood),
 // starting full (DefaultMaxArrows). ns/op is per message (two arrows).
-func BenchmarkFloodFramesQoS0(b *testing.B) {
-	m := New(Options{})
-	msg := qos0Flood(m)
-	for i := 0; i < DefaultMaxArrows/2; i++ {
-		msg(i)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		msg(DefaultMaxArrows/2 + i)
-	}
-}
+func BenchmarkFloodFramesQoS0(b *testing.B) { benchFlood(b, qos0Flood, 2) }

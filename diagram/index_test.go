@@ -149,6 +149,7 @@ func TestOpenExchangesWithOneHash(t *testing.T) {
 		{"the first closes first", "oA oB cA oC cB"},
 		{"the later closes first", "oA oB cB oC cA"},
 		{"three at once", "oA oB oC cB cA cC"},
+		{"four at once, closed in turn", "oA oB oC oD cA cB oE cC cD cE"},
 		{"one reopened", "oA oB cA oA cB"},
 	}
 	for _, tt := range tests {
@@ -265,6 +266,37 @@ func TestExchangeNames(t *testing.T) {
 		x, ok := m.ExchangeOf(i + 1)
 		if !ok || x.Name != w {
 			t.Errorf("arrow %d: exchange %q (%v), want %q", i+1, x.Name, ok, w)
+		}
+	}
+}
+
+// sortItems sorts stably by insertion when items are nearly in order, and
+// by sort.SliceStable past its budget of moves, with the same result.
+func TestSortItems(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	tests := []struct {
+		name string
+		ts   func(i, n int) float64 // the time of item i of n
+	}{
+		{"in order", func(i, n int) float64 { return float64(i) }},
+		{"nearly in order", func(i, n int) float64 { return float64(i) + 3*r.Float64() }},
+		{"ties", func(i, n int) float64 { return float64(i / 7) }},
+		{"reversed (past the budget)", func(i, n int) float64 { return float64(n - i) }},
+		{"random", func(i, n int) float64 { return float64(r.Intn(n / 3)) }},
+	}
+	for _, tt := range tests {
+		for _, n := range []int{0, 1, 2, 50, 3000} {
+			s := make([]*item, n)
+			for i := range s {
+				s[i] = &item{}
+				s[i].e.T, s[i].ord = tt.ts(i, max(n, 3)), i
+			}
+			sortItems(s, func(a, b *item) bool { return a.e.T < b.e.T })
+			for i := 1; i < n; i++ {
+				if a, b := s[i-1], s[i]; a.e.T > b.e.T || a.e.T == b.e.T && a.ord > b.ord {
+					t.Fatalf("%s, %d items: item %d (t %v, came %d) before item %d (t %v, came %d)", tt.name, n, i-1, a.e.T, a.ord, i, b.e.T, b.ord)
+				}
+			}
 		}
 	}
 }

@@ -75,9 +75,10 @@ type Model struct {
 	lanes     []Lane
 	laneIndex map[string]int
 
-	open     map[uint64]*Exchange // by the hash of its key
-	openMore []*Exchange          // exchanges whose key's hash an open one's took (those still open count)
-	exAhead  []Exchange           // allocated, not yet used (newExchange)
+	openTab  [openSlots]*Exchange // open exchanges by their key's hash (see openExchange)
+	open     map[uint64]*Exchange
+	openMore []*Exchange // open exchanges whose key's hash is taken in openTab and open
+	exAhead  []Exchange  // allocated, not yet used (newExchange)
 	nextEx   int
 
 	channels []*channel
@@ -238,7 +239,7 @@ func (m *Model) placeLate() {
 	if len(late) == 0 {
 		return
 	}
-	sort.SliceStable(late, func(i, j int) bool { return late[i].e.T < late[j].e.T })
+	sortItems(late, func(a, b *item) bool { return a.e.T < b.e.T })
 	k := len(m.items) // the first after late[0]: near the end, as the tail is copied anyway
 	for k > 0 && m.items[k-1].e.T > late[0].e.T {
 		k--
@@ -295,8 +296,8 @@ func (m *Model) link(it *item) {
 		if x != nil {
 			m.closeExchange(x) // forgotten unfinished
 		}
-		x = m.newExchange()
-		*x = Exchange{ID: m.nextEx, key: s.key, hash: h, step: s.kind, qos: s.qos, id: s.id}
+		x = m.newExchange() // zero: set field by field, not copied whole
+		x.ID, x.key, x.hash, x.step, x.qos, x.id = m.nextEx, s.key, h, s.kind, s.qos, s.id
 		x.Seqs = x.seqs[:0]
 		m.nextEx++
 		m.openAs(x)
@@ -329,16 +330,24 @@ func (m *Model) link(it *item) {
 	}
 }
 
+// openSlots is the size of Model.openTab.
+const openSlots = 256
+
 // openExchange returns the unfinished exchange with the key (h its sum),
 // or nil. Keys are found by their hash, and the exchange's own key is
-// compared: of two open keys with one hash (at 2^-64 a pair), the later
-// is in openMore.
+// compared. An open exchange is in one of three places: its slot of
+// openTab (nearly always: few are open at once, and a map's hashing is
+// slow in WebAssembly), else the map open by its hash, else (its hash
+// taken there too: at 2^-64 a pair) openMore.
 func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
+	if x := m.openTab[h%openSlots]; x != nil && x.hash == h && x.key == *k {
+		return x
+	}
 	if x := m.open[h]; x != nil && x.key == *k {
 		return x
 	}
 	for _, x := range m.openMore {
-		if x.open && x.key == *k {
+		if x.key == *k {
 			return x
 		}
 	}
@@ -348,25 +357,31 @@ func (m *Model) openExchange(k *exKey, h uint64) *Exchange {
 // openAs makes x the open exchange with its key (none is).
 func (m *Model) openAs(x *Exchange) {
 	x.open = true
-	if m.open[x.hash] == nil {
+	switch s := &m.openTab[x.hash%openSlots]; {
+	case *s == nil:
+		*s = x
+	case m.open[x.hash] == nil:
 		m.open[x.hash] = x
-		return
+	default:
+		m.openMore = append(m.openMore, x)
 	}
-	kept := m.openMore[:0] // less those closed since
-	for _, y := range m.openMore {
-		if y.open {
-			kept = append(kept, y)
-		}
-	}
-	clear(m.openMore[len(kept):])
-	m.openMore = append(kept, x)
 }
 
 // closeExchange forgets x's key: no later step joins it.
 func (m *Model) closeExchange(x *Exchange) {
 	x.open = false
-	if m.open[x.hash] == x {
+	if s := &m.openTab[x.hash%openSlots]; *s == x {
+		*s = nil
+	} else if m.open[x.hash] == x {
 		delete(m.open, x.hash)
+	}
+	for i, y := range m.openMore {
+		if y == x {
+			last := len(m.openMore) - 1
+			m.openMore[i], m.openMore[last] = m.openMore[last], nil
+			m.openMore = m.openMore[:last]
+			return
+		}
 	}
 }
 

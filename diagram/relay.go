@@ -191,20 +191,45 @@ func (m *Model) realign() {
 	for _, it := range m.items {
 		it.e.T = m.base(it)
 	}
-	// Ties keep the order of arrival (seq), which on one clock is its order.
-	byT := func(i, j int) bool {
-		a, b := &m.items[i].e, &m.items[j].e
-		return a.T < b.T || a.T == b.T && a.Seq < b.Seq
-	}
-	sort.SliceStable(m.items, byT)
+	sortItems(m.items, byTimeSeq)
 	m.ordered = 0 // every position may have moved
 	if m.order() {
-		sort.SliceStable(m.items, byT)
+		sortItems(m.items, byTimeSeq)
 		m.ordered = 0
 	}
 	m.renumber()
 	if m.rows != nil {
 		m.refilter()
+	}
+}
+
+// byTimeSeq orders items by time; ties keep the order of arrival (seq),
+// which on one clock is its order.
+func byTimeSeq(a, b *item) bool {
+	return a.e.T < b.e.T || a.e.T == b.e.T && a.e.Seq < b.e.Seq
+}
+
+// sortItems sorts s stably by less: by insertion, as items are nearly
+// always nearly in order (a realign moves the server's arrows by the
+// offset's last change, microseconds; late arrows come in order), which
+// takes a comparison an item where sort.SliceStable takes a dozen through
+// a closure; by sort.SliceStable once the moves exceed a few per item.
+func sortItems(s []*item, less func(a, b *item) bool) {
+	moves := 0
+	for i := 1; i < len(s); i++ {
+		it, j := s[i], i
+		for j > 0 && less(it, s[j-1]) {
+			j--
+		}
+		if j == i {
+			continue
+		}
+		if moves += i - j; moves > 4*len(s)+64 {
+			sort.SliceStable(s, func(i, j int) bool { return less(s[i], s[j]) })
+			return
+		}
+		copy(s[j+1:i+1], s[j:i])
+		s[j] = it
 	}
 }
 
