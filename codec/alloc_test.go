@@ -115,3 +115,25 @@ func TestSplitterAllocs(t *testing.T) {
 		t.Fatalf("%v allocs/op, want 0", n)
 	}
 }
+
+// TestPublishAppendGrows checks the two promises of Publish.Append's
+// sizing: one allocation for a packet appended to nil, and amortized
+// growth for many appended to one buffer (sized exactly each time, 10,000
+// packets would copy the buffer 10,000 times: a benchmark's flood took
+// seconds to build).
+func TestPublishAppendGrows(t *testing.T) {
+	for _, v := range []Version{V311, V5} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = benchPublish.Append(nil, v) }); n != 1 {
+			t.Errorf("v%d: %v allocations for one PUBLISH appended to nil, want 1", v, n)
+		}
+		n := testing.AllocsPerRun(5, func() {
+			var buf []byte
+			for i := 0; i < 10000; i++ {
+				buf, _ = benchPublish.Append(buf, v)
+			}
+		})
+		if n > 60 {
+			t.Errorf("v%d: %v allocations for 10,000 PUBLISHes appended to one buffer, want amortized growth (at most 60)", v, n)
+		}
+	}
+}

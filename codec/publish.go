@@ -107,8 +107,10 @@ func (p *Publish) Append(dst []byte, v Version) ([]byte, error) {
 	if p.Retain {
 		h |= 1
 	}
-	if need := len(dst) + 1 + varintLen(n) + n; cap(dst) < need {
-		dst = append(make([]byte, 0, need), dst...) // one allocation, not one a part
+	// Room for the whole packet at once, not a growth a part; grown as
+	// append grows (amortized), for callers that append many packets.
+	if k := 1 + varintLen(n) + n; cap(dst)-len(dst) < k {
+		dst = append(dst, make([]byte, k)...)[:len(dst)]
 	}
 	dst = appendVarint(append(dst, h), n)
 	dst = appendString(dst, p.Topic)
