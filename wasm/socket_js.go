@@ -15,15 +15,19 @@ import (
 // task — the event kinds as a string, the times and numbers as one
 // Float64Array, the texts joined by NUL (which JSON never carries raw),
 // the binary messages as one Uint8Array — a handful of crossings for any
-// number of messages. An urgent socket's batch (a client's: its
+// number of messages. A message that follows the last batch within 2 ms
+// waits a millisecond for more (the proxy relays each of the broker's
+// writes as a message: a flood would otherwise cross once a packet). An
+// urgent socket's batch (a client's: its
 // acknowledgements must not wait) is a task at user-blocking priority
 // where the browser has a scheduler (Chromium), before the diagram's work
 // (later_js.go) and the trace channel's.
 var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
-	let kinds = '', times = [], nums = [], texts = [], bins = [], binLen = 0, pending = false;
+	let kinds = '', times = [], nums = [], texts = [], bins = [], binLen = 0, pending = false, last = -1e9;
 	const later = urgent && globalThis.scheduler && scheduler.postTask ? (f) => scheduler.postTask(f, {priority: 'user-blocking'}) : (f) => setTimeout(f, 0);
 	const flush = () => {
 		pending = false;
+		last = performance.now();
 		const bin = new Uint8Array(binLen);
 		let o = 0;
 		for (const b of bins) { bin.set(b, o); o += b.length; }
@@ -34,9 +38,14 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
 		deliver(k, new Uint8Array(f.buffer), t, bin);
 	};
 	const push = (k) => {
+		const t = performance.now();
 		kinds += k;
-		times.push(performance.now());
-		if (!pending) { pending = true; later(flush); }
+		times.push(t);
+		// A message after a quiet spell goes at once; one that follows the
+		// last batch within 2 ms (a flood, a message a packet) waits a
+		// millisecond for those behind it, so that a flood crosses into Go
+		// once a millisecond or so, not once a message.
+		if (!pending) { pending = true; if (t - last < 2) setTimeout(flush, 1); else later(flush); }
 	};
 	ws.binaryType = 'arraybuffer';
 	ws.onopen = () => push('o');
