@@ -205,11 +205,7 @@ func (m *Model) Entries() []trace.Entry {
 	if m.stale {
 		m.realign()
 	}
-	out := make([]trace.Entry, len(m.items))
-	for i, it := range m.items {
-		out[i] = it.e
-	}
-	return out
+	return m.kept()
 }
 
 // Drawn returns the kept entries as View draws them: in a flood, off by
@@ -217,6 +213,11 @@ func (m *Model) Entries() []trace.Entry {
 // without the full realign Entries may cost.
 func (m *Model) Drawn() []trace.Entry {
 	m.fresh()
+	return m.kept()
+}
+
+// kept copies the kept entries in the order they stand.
+func (m *Model) kept() []trace.Entry {
 	out := make([]trace.Entry, len(m.items))
 	for i, it := range m.items {
 		out[i] = it.e

@@ -21,11 +21,11 @@ import (
 // Every read of the diagram from JavaScript (trace(), findings(), exports,
 // _view …: app_js.go's readsModel) first places the whole queue, so it
 // sees every arrow there is, except the diagram's own reads during a frame
-// (_version, _view, _total and _rowOf with their "drawn" argument true),
-// which see what has been placed: the rest is drawn at the next frame. So the queue waits at most
-// a task or two while the page keeps up; while it does not (more arrives
-// than the page can place), at most laterMax wait and the rest are placed
-// as they come, as they all were before.
+// (_view, _total and _rowOf with their "drawn" argument true, and
+// _version, which counts what has been placed): the rest is drawn at the
+// next frame. So the queue waits at most a task or two while the page
+// keeps up; while it does not (more arrives than the page can place), at
+// most laterMax wait and the oldest are placed as new ones come.
 
 // laterBudget is how long (ms) a task of the queue's runs before it lets
 // the browser draw and deliver.
@@ -73,7 +73,7 @@ if (globalThis.scheduler && scheduler.postTask) {
 post.close = () => { open = false; };
 return post;`)
 
-// defer queues an entry to place later.
+// later queues an entry to place in a task of the queue's.
 func (a *app) later(l later) {
 	q := &a.lq
 	if q.len() >= laterMax {

@@ -3,6 +3,7 @@ package jsonw
 import (
 	"encoding/base64"
 	"math"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -31,26 +32,22 @@ func NewStringReader(s string) *Reader {
 // holds it, so that the values that repeat (names of legs, parties, kinds)
 // are not allocated again for every message. t grows up to max entries.
 func (r *Reader) Intern(t map[string]string, max int) string {
-	if r.peek() != '"' {
-		return r.String()
-	}
-	// Look ahead for a plain string (no escapes) and look it up without
-	// allocating.
-	end := r.off + 1
-	for end < len(r.b) && r.b[end] != '"' && r.b[end] != '\\' && r.b[end] >= 0x20 {
-		end++
-	}
-	if end < len(r.b) && r.b[end] == '"' {
-		if s, ok := t[string(r.b[r.off+1:end])]; ok {
-			r.off = end + 1
+	v, ok := r.plain()
+	if ok {
+		if s, ok := t[v]; ok {
+			return s
+		}
+		v = strings.Clone(v) // kept: not a view into the text
+	} else {
+		v = r.String()
+		if s, ok := t[v]; ok {
 			return s
 		}
 	}
-	s := r.String()
 	if len(t) < max {
-		t[s] = s
+		t[v] = v
 	}
-	return s
+	return v
 }
 
 // plain reads a string without escapes or control characters, returned as
@@ -69,9 +66,6 @@ func (r *Reader) plain() (s string, ok bool) {
 		return "", false
 	}
 	r.off = end + 1
-	if end == start {
-		return "", true
-	}
 	return unsafe.String(&r.b[start], end-start), true
 }
 
@@ -99,10 +93,8 @@ func (r *Reader) Is(s string) bool {
 // when it is not one. The text is decoded where it lies, without the copy
 // String would make.
 func (r *Reader) Base64() (b []byte, ok bool) {
-	at := r.off
 	v, isPlain := r.plain()
 	if !isPlain {
-		r.off = at
 		v = r.String()
 		if r.err {
 			return nil, false
