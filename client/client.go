@@ -60,6 +60,7 @@ const (
 
 type outMsg struct {
 	pub   codec.Publish // our own copy: Topic and Payload never change
+	wire  []byte        // pub encoded by Publish, sent as is unless pump changes it; nil once sent
 	state int
 	alias bool // use a Topic Alias when the broker allows (Message.TopicAlias)
 }
@@ -523,7 +524,14 @@ func (c *Client) pump(now time.Time) {
 		if m.pub.QoS > 0 && c.inflight >= c.sendQuota {
 			return
 		}
-		p := m.pub
+		// Sent as Publish encoded it, unless the broker's limits or a
+		// Topic Alias change it: then a copy, changed and encoded again.
+		p, wire := &m.pub, m.wire
+		m.wire = nil // a resend sets DUP: encoded again
+		if p.QoS > c.maxQoS || p.Retain && !c.retainOK || c.aliasMax > 0 && (m.alias || c.cfg.TopicAliases) && !p.Properties.Has(codec.PropTopicAlias) {
+			cp := m.pub
+			p, wire = &cp, nil
+		}
 		if p.QoS > c.maxQoS {
 			c.errorEvent(now, &Error{Text: "broker's Maximum QoS is " + itoa(int(c.maxQoS)) + ": publishing " + p.Topic + " at QoS " + itoa(int(c.maxQoS)), Clause: "MQTT-3.2.2-11"})
 			p.QoS = c.maxQoS
@@ -550,7 +558,13 @@ func (c *Client) pump(now time.Time) {
 				p.Properties.Set(codec.PropTopicAlias)
 			}
 		}
-		if err := c.send(now, &p); err != nil {
+		var err error
+		if wire != nil {
+			err = c.sendBytes(now, p, wire)
+		} else {
+			err = c.send(now, p)
+		}
+		if err != nil {
 			c.removeOut(i)
 			if m.pub.QoS > 0 {
 				c.ids.free(m.pub.PacketID)
@@ -739,19 +753,28 @@ func (c *Client) Publish(now time.Time, m Message) (uint16, error) {
 	if c.state == StateDisconnected {
 		return 0, ErrNotConnected
 	}
-	p := codec.Publish{QoS: m.QoS, Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: m.Properties}
-	if p.QoS > 0 {
-		p.PacketID = 1 // checked below with a placeholder id
-	}
-	if _, err := p.Append(nil, c.v); err != nil {
-		return 0, err
-	}
+	// Encoded once, here, which also checks it: what pump sends unchanged
+	// (most messages) is these bytes.
+	o := &outMsg{pub: codec.Publish{QoS: m.QoS, Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: m.Properties}, alias: m.TopicAlias}
+	p := &o.pub
 	if p.QoS > 0 {
 		if p.PacketID = c.ids.alloc(); p.PacketID == 0 {
+			p.PacketID = 1 // a placeholder, so that a bad message says why first
+			if _, err := p.Append(nil, c.v); err != nil {
+				return 0, err
+			}
 			return 0, ErrNoPacketID
 		}
 	}
-	c.out = append(c.out, &outMsg{pub: p, alias: m.TopicAlias})
+	b, err := p.Append(nil, c.v)
+	if err != nil {
+		if p.QoS > 0 {
+			c.ids.free(p.PacketID)
+		}
+		return 0, err
+	}
+	o.wire = b
+	c.out = append(c.out, o)
 	c.pump(now)
 	return p.PacketID, nil
 }
@@ -845,6 +868,11 @@ func (c *Client) send(now time.Time, p appender) error {
 	if err != nil {
 		return err
 	}
+	return c.sendBytes(now, p, b)
+}
+
+// sendBytes sends p, already encoded as b.
+func (c *Client) sendBytes(now time.Time, p codec.Packet, b []byte) error {
 	if c.maxOut > 0 && len(b) > c.maxOut {
 		return &Error{Text: p.Type().String() + " of " + itoa(len(b)) + " bytes exceeds the broker's Maximum Packet Size " + itoa(c.maxOut), Clause: "MQTT-3.1.2-24"}
 	}

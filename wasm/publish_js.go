@@ -79,6 +79,7 @@ func (a *app) publishMany(src js.Value, key int, extra js.Value) string {
 	js.CopyBytesToGo(b, src)
 	s, serr := a.session("publish", "")
 	var out []byte
+	var topic string
 	at, now := a.now(), time.Now()
 	for i, j := 0, 0; len(b) > 0; i, key = i+1, key+1 {
 		if i > 0 {
@@ -93,7 +94,13 @@ func (a *app) publishMany(src js.Value, key int, extra js.Value) string {
 		tl := be32(b[1:]) + 5
 		pl := be32(b[tl:]) + tl + 4
 		o := options.Publish{QoS: b[0] & 3, Retain: b[0]&4 != 0}
-		topic, payload := string(b[5:tl]), append([]byte(nil), b[tl+4:pl]...)
+		// A device publishes to few topics: the last one's string is
+		// kept. The payload is a slice of b, made for this batch, three
+		// indexes so that nothing appends into the next message.
+		if string(b[5:tl]) != topic {
+			topic = string(b[5:tl])
+		}
+		payload := b[tl+4 : pl : pl]
 		b = b[pl:]
 		m, err := o.Message(topic, payload)
 		if err == nil {
