@@ -225,6 +225,33 @@ func (m *Model) kept() []trace.Entry {
 	return out
 }
 
+// Look calls f with the kept entry of each of seqs, as Drawn has them, in
+// the order given, and returns how many of seqs are not kept (paged out,
+// or never given). f must neither change nor keep e.
+func (m *Model) Look(seqs []int, f func(e *trace.Entry)) (missing int) {
+	m.fresh()
+	for _, q := range seqs {
+		if it := m.bySeq.get(q); it != nil {
+			f(&it.e)
+		} else {
+			missing++
+		}
+	}
+	return missing
+}
+
+// EachDrawn calls f with each kept entry, in Drawn's order and as Drawn
+// has them, without copying them. f must neither change nor keep e.
+func (m *Model) EachDrawn(f func(e *trace.Entry)) {
+	m.fresh()
+	for _, it := range m.items {
+		f(&it.e)
+	}
+}
+
+// Has reports whether the arrow seq is kept.
+func (m *Model) Has(seq int) bool { return m.bySeq.get(seq) != nil }
+
 // PagedOut summarises the arrows no longer kept.
 func (m *Model) PagedOut() PagedOut { return m.paged }
 

@@ -611,7 +611,7 @@ var profileTop = func() int {
 // function it returns stops it and logs the functions that took the most
 // time, by self time and including their callees (wasm functions by name
 // only in a wasm built without -s: the benchmark's LIFELINE_BENCH_PROFILE).
-func profileStart(b *testing.B, ctx context.Context, what string) (stop func()) {
+func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) {
 	call := func(f func(ctx context.Context, t *chromedp.Target) error) {
 		if _, err := chromedp.Run(ctx, chromedp.Action[bool](func(ctx context.Context, t *chromedp.Target) (bool, error) { return true, f(ctx, t) })); err != nil {
 			b.Fatalf("profiler: %v", err)

@@ -129,35 +129,86 @@ func Counts(fs []Finding) [4]int {
 // by their first packet. Entries that are not MQTT are used only to know
 // when a connection ended. It never panics on any bytes.
 func Analyze(entries []trace.Entry, o Options) []Finding {
+	a := NewAnalyzer(o)
+	for i := range entries {
+		a.Add(&entries[i])
+	}
+	return a.Findings()
+}
+
+// An Analyzer analyses a trace as it grows, for a page that shows the
+// findings of a live trace: Add each entry once, in the order its
+// connection and leg carried it; Findings at any time costs the findings,
+// not the trace. Analyze is an Analyzer given every entry.
+type Analyzer struct {
+	o     Options
+	conns map[connKey]*conn
+	order []*conn
+}
+
+// connKey is a connection's leg: a key of two strings, no string made per
+// entry to look one up.
+type connKey struct{ conn, leg string }
+
+// NewAnalyzer returns an Analyzer with nothing added.
+func NewAnalyzer(o Options) *Analyzer {
 	if o.AnswerTimeout <= 0 {
 		o.AnswerTimeout = DefaultAnswerTimeout
 	}
-	conns := map[string]*conn{}
-	var order []*conn
-	for i := range entries {
-		e := &entries[i]
-		key := e.Conn + "\x00" + e.Leg
-		c := conns[key]
-		if c == nil {
-			if !strings.HasPrefix(e.Kind, "mqtt.") {
-				continue
-			}
-			c = newConn(e, o)
-			conns[key] = c
-			order = append(order, c)
+	return &Analyzer{o: o, conns: map[connKey]*conn{}}
+}
+
+// Add analyses the next entry. The Analyzer keeps neither e nor its bytes.
+func (a *Analyzer) Add(e *trace.Entry) {
+	mqtt := strings.HasPrefix(e.Kind, "mqtt.")
+	key := connKey{e.Conn, e.Leg}
+	c := a.conns[key]
+	if c == nil {
+		if !mqtt {
+			return
 		}
-		c.lastT = max(c.lastT, e.T)
-		if strings.HasPrefix(e.Kind, "mqtt.") {
-			c.packet(e)
-		}
+		c = newConn(e, a.o)
+		a.conns[key] = c
+		a.order = append(a.order, c)
 	}
+	c.lastT = max(c.lastT, e.T)
+	if mqtt {
+		c.packet(e)
+	}
+}
+
+// Findings returns the findings so far, ordered by their first packet:
+// what the entries added show, and what their end shows as it stands
+// (requests not answered yet, a client silent past its keepalive), which
+// more entries may take back.
+func (a *Analyzer) Findings() []Finding {
 	var out []Finding
-	for _, c := range order {
-		c.finish()
+	for _, c := range a.order {
 		out = append(out, c.out...)
+		out = append(out, c.atEnd()...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return first(out[i]) < first(out[j]) })
 	return out
+}
+
+// Prune forgets the findings none of whose packets keep says are kept,
+// for a page that drops its oldest entries: the Analyzer still knows what
+// they were (a request they answered, a CONNECT), only not the findings
+// about them alone.
+func (a *Analyzer) Prune(keep func(seq int) bool) {
+	for _, c := range a.order {
+		out := c.out[:0]
+		for _, f := range c.out {
+			for _, q := range f.Seq {
+				if keep(q) {
+					out = append(out, f)
+					break
+				}
+			}
+		}
+		clear(c.out[len(out):])
+		c.out = out
+	}
 }
 
 func first(f Finding) int {
@@ -592,6 +643,17 @@ func (c *conn) checkGap(e *trace.Entry) {
 		seq = []int{c.lastClient}
 	}
 	c.add(Warning, CodeKeepAlive, clause(c.v, "MQTT-3.1.2-23", "3.1.2.10"), text, seq...)
+}
+
+// atEnd returns the findings the end of the trace adds now, leaving c as
+// it was.
+func (c *conn) atEnd() []Finding {
+	kept := c.out
+	c.out = nil
+	c.finish()
+	end := c.out
+	c.out = kept
+	return end
 }
 
 func (c *conn) finish() {

@@ -3,6 +3,7 @@ package expert
 import (
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,6 +185,7 @@ func TestAnalyze(t *testing.T) {
 			if got != c.want {
 				t.Errorf("findings:\n%s\nwant:\n%s", got, c.want)
 			}
+			checkGrowing(t, b.entries, Options{})
 		})
 	}
 }
@@ -262,6 +264,7 @@ func TestAnalyzeV5(t *testing.T) {
 			if got != c.want {
 				t.Errorf("findings:\n%s\nwant:\n%s", got, c.want)
 			}
+			checkGrowing(t, b.entries, Options{})
 		})
 	}
 }
@@ -336,7 +339,53 @@ func FuzzAnalyze(f *testing.F) {
 				t.Fatalf("finding without packet or text: %+v", fd)
 			}
 		}
+		checkGrowing(t, es, Options{})
 	})
+}
+
+// checkGrowing feeds es to one Analyzer an entry at a time: after each,
+// its findings are Analyze's of the entries so far.
+func checkGrowing(t testing.TB, es []trace.Entry, o Options) {
+	t.Helper()
+	a := NewAnalyzer(o)
+	for i := range es {
+		a.Add(&es[i])
+		got, want := a.Findings(), Analyze(es[:i+1], o)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("after %d of %d entries, the Analyzer has\n%s\nand Analyze\n%s", i+1, len(es), brief(got), brief(want))
+		}
+	}
+}
+
+// Prune forgets the findings about entries no longer kept, and nothing
+// else: the analysis still knows what those entries were.
+func TestAnalyzerPrune(t *testing.T) {
+	b := newTr(t, codec.V311)
+	b.connected(0, codec.Properties{}).
+		down(2, &codec.Puback{PacketID: 9}).                    // #3: unknown id
+		up(3, &codec.Publish{QoS: 1, PacketID: 4, Topic: "a"}). // #4
+		up(4, &codec.Publish{QoS: 1, PacketID: 4, Topic: "b"}). // #5: id reused (#5, #4)
+		down(5, &codec.Puback{PacketID: 4})                     // #6
+	a := NewAnalyzer(Options{})
+	for i := range b.entries {
+		a.Add(&b.entries[i])
+	}
+	before := brief(a.Findings())
+	a.Prune(func(seq int) bool { return seq >= 4 })
+	after := brief(a.Findings())
+	if strings.Contains(after, "#3") || !strings.Contains(before, "#3") {
+		t.Fatalf("pruned before #4: before\n%s\nafter\n%s", before, after)
+	}
+	if want := strings.Replace(before, "warning ack.unknown-id #3\n", "", 1); after != want {
+		t.Fatalf("after pruning:\n%s\nwant:\n%s", after, want)
+	}
+	// What follows is analysed as if #1 to #3 were still there: the
+	// CONNECT was seen, so a PINGRESP with no PINGREQ is reported.
+	b.down(6, &codec.Pingresp{})
+	a.Add(&b.entries[len(b.entries)-1])
+	if got := brief(a.Findings()); !strings.Contains(got, "ack.unknown-id #7") {
+		t.Fatalf("a PINGRESP after pruning: %s", got)
+	}
 }
 
 func TestQuote(t *testing.T) {

@@ -30,6 +30,8 @@ type app struct {
 
 	listeners map[string][]js.Value
 	onEntry   []js.Value // listeners["entry"], asked once an arrow
+	mb        messageBatch
+	lf        liveFindings // the Findings panel's
 	tc        traceChannel
 	lq        laterQueue // arrows waiting to be placed (later_js.go)
 
@@ -73,6 +75,7 @@ func (a *app) add(e trace.Entry, src diagram.Source) { a.later(later{e: e, src: 
 // put places an entry in the diagram and tells listeners.
 func (a *app) put(e trace.Entry, src diagram.Source) {
 	seq := a.model.Add(e, src)
+	a.lf.placed(seq)
 	a.changed()
 	if len(a.onEntry) > 0 {
 		e, _ := a.model.Entry(seq)
@@ -84,7 +87,9 @@ func (a *app) put(e trace.Entry, src diagram.Source) {
 }
 
 // emit calls the listeners of type t registered with on(t, fn).
+// Messages written for "message" listeners go first (see messageBatch).
 func (a *app) emit(t string, v js.Value) {
+	a.mb.flush()
 	for _, fn := range a.listeners[t] {
 		fn.Invoke(v)
 	}
@@ -143,6 +148,17 @@ func arg(args []js.Value, i int) js.Value {
 	return js.Undefined()
 }
 
+// listened notes a change of listeners where the per-message paths look.
+func (a *app) listened() {
+	a.onEntry = a.listeners["entry"]
+	a.mb.flush() // to the listeners there were
+	ls := make([]any, len(a.listeners["message"]))
+	for i, fn := range a.listeners["message"] {
+		ls[i] = fn
+	}
+	a.mb.ls = jsArray.Call("of", ls...)
+}
+
 // install puts the API on window.lifeline.
 func (a *app) install() {
 	a.syncMethod("trace", func([]js.Value) any {
@@ -156,7 +172,7 @@ func (a *app) install() {
 			panic(errString("on(type, fn): type is a string, fn a function"))
 		}
 		a.listeners[t.String()] = append(a.listeners[t.String()], fn)
-		a.onEntry = a.listeners["entry"]
+		a.listened()
 		return nil
 	})
 	a.syncMethod("off", func(args []js.Value) any {
@@ -168,7 +184,7 @@ func (a *app) install() {
 				break
 			}
 		}
-		a.onEntry = a.listeners["entry"]
+		a.listened()
 		return nil
 	})
 	a.method("connect", a.connect)
@@ -253,6 +269,7 @@ func (a *app) install() {
 			panic(errString("not a Lifeline trace: expected {\"entries\": [...]} or an array of entries"))
 		}
 		a.model = diagram.New(diagram.Options{})
+		a.lf.reset()
 		for _, e := range entries {
 			a.model.Add(e, diagram.Imported)
 		}
@@ -261,6 +278,7 @@ func (a *app) install() {
 	})
 	a.syncMethod("_clear", func([]js.Value) any {
 		a.model.Clear()
+		a.lf.reset()
 		a.changed()
 		return nil
 	})

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"syscall/js"
@@ -414,6 +415,54 @@ func TestMessageEvent(t *testing.T) {
 	}
 }
 
+// A drain's messages reach the listeners in one crossing, in order, each
+// listener in turn; one that throws is reported and the others still get
+// every message; a listener added or removed during the batch counts
+// from the next.
+func TestMessageBatchListeners(t *testing.T) {
+	a, api := newTestApp(t)
+	var got []string
+	var late js.Func
+	thrower := js.Global().Get("Function").New("m", "throw new Error('listener broke on ' + m.topic)")
+	first := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		got = append(got, "first:"+args[0].Get("topic").String())
+		if args[0].Get("topic").String() == "t/1" {
+			api.Call("on", "message", late) // from the next batch
+		}
+		return nil
+	})
+	late = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		got = append(got, "late:"+args[0].Get("topic").String())
+		return nil
+	})
+	defer first.Release()
+	defer late.Release()
+	api.Call("on", "message", thrower)
+	api.Call("on", "message", first)
+	s := connected(t, a, "browser", codec.V311)
+	defer func() { s.timer.stop() }()
+	var pkts []byte
+	for _, topic := range []string{"t/1", "t/2", "t/3"} {
+		var err error
+		if pkts, err = codec.AppendPacket(pkts, &codec.Publish{Topic: topic, Payload: []byte(topic)}, codec.V311); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.cl.Receive(time.Now(), pkts)
+	s.drain()
+	if want := "first:t/1 first:t/2 first:t/3"; strings.Join(got, " ") != want {
+		t.Fatalf("one batch of three, a throwing listener first: got %q, want %q", got, want)
+	}
+	got = nil
+	api.Call("off", "message", thrower)
+	pkt, _ := codec.AppendPacket(nil, &codec.Publish{Topic: "t/4"}, codec.V311)
+	s.cl.Receive(time.Now(), pkt)
+	s.drain()
+	if want := "first:t/4 late:t/4"; strings.Join(got, " ") != want {
+		t.Fatalf("the next batch: got %q, want %q", got, want)
+	}
+}
+
 // bytesOf copies a Uint8Array that is not a view of a larger buffer.
 func bytesOf(t *testing.T, v js.Value) []byte {
 	t.Helper()
@@ -423,4 +472,53 @@ func bytesOf(t *testing.T, v js.Value) []byte {
 	b := make([]byte, v.Length())
 	js.CopyBytesToGo(b, v)
 	return b
+}
+
+// findings(true), the panel's, is analysed as arrows come (liveFindings):
+// each time it is what findings() finds in the whole trace, and _clear
+// starts it again.
+func TestLiveFindings(t *testing.T) {
+	a, api := newTestApp(t)
+	seq := 0
+	add := func(conn, from, to string, p codec.Packet) {
+		b, err := codec.AppendPacket(nil, p, codec.V311)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		a.add(trace.Entry{T: float64(seq), Leg: trace.LegBrowserProxy, From: from, To: to, Conn: conn,
+			Kind: trace.KindMQTT(p.Type().String()), Bytes: b, Version: 4, Observed: trace.ObservedWire}, diagram.Local)
+		a.sync()
+	}
+	codes := func(drawn bool) string {
+		var out []string
+		for _, f := range toGo(t, api.Call("findings", drawn)).([]any) {
+			f := f.(map[string]any)
+			out = append(out, f["code"].(string)+fmt.Sprint(f["seq"]))
+		}
+		return strings.Join(out, " ")
+	}
+	step := func(what, want string) {
+		t.Helper()
+		if got := codes(true); got != want {
+			t.Fatalf("%s: findings(true) %q, want %q", what, got, want)
+		}
+		if all := codes(false); all != want {
+			t.Fatalf("%s: findings() %q, want %q", what, all, want)
+		}
+	}
+	step("nothing yet", "")
+	add("c1", "browser", "proxy", &codec.Connect{Version: codec.V311, CleanStart: true, ClientID: "d"})
+	step("a CONNECT", "answer.missing[1]")
+	add("c1", "proxy", "browser", &codec.Connack{})
+	add("c1", "proxy", "browser", &codec.Puback{PacketID: 9})
+	step("a PUBACK for nothing", "ack.unknown-id[3]")
+	add("c1", "browser", "proxy", &codec.Publish{QoS: 1, PacketID: 4, Topic: "a"})
+	step("a PUBLISH waiting", "ack.unknown-id[3] answer.missing[4]")
+	add("c1", "proxy", "browser", &codec.Puback{PacketID: 4})
+	step("and its PUBACK", "ack.unknown-id[3]")
+	api.Call("_clear")
+	step("cleared", "")
+	add("c2", "proxy", "browser", &codec.Pingresp{})
+	step("a new connection after _clear", "ack.unknown-id[6]")
 }

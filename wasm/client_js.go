@@ -309,6 +309,7 @@ func (s *session) drain() {
 	for ev, ok := s.cl.Next(); ok; ev, ok = s.cl.Next() {
 		s.event(ev)
 	}
+	s.a.mb.flush()
 	// A timer due no later than the deadline is kept: one that fires early
 	// ticks for nothing and sets the next. Not a setTimeout and a
 	// clearTimeout per packet (each a crossing into JavaScript), when every
@@ -411,7 +412,7 @@ func (s *session) event(ev client.Event) {
 		m := ev.Message
 		a.msgs.add(message{client: s.party, t: s.at, topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: m.Retain, dup: m.Dup})
 		if len(a.listeners["message"]) > 0 {
-			a.emit("message", messageEvent(s.party, m.Topic, m.Payload, int(m.QoS), m.Retain, m.Dup))
+			a.mb.add(s.party, m.Topic, m.Payload, int(m.QoS), m.Retain, m.Dup)
 		}
 	case client.EventPublished:
 		if p := s.pubs[ev.ID]; p != nil {

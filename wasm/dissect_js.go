@@ -6,6 +6,7 @@ import (
 	"syscall/js"
 
 	"github.com/lifeline-mqtt/lifeline/codec"
+	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/expert"
 	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
@@ -80,11 +81,12 @@ func unhex(c byte) (byte, bool) {
 // entries, [{severity, code, seq: [..], conn, leg, text, clause}], ordered
 // by their first packet.
 func (a *app) findings(args []js.Value) any {
-	es := a.model.Entries
-	if arg(args, 0).Truthy() { // the panel's, drawn: as the diagram shows them
-		es = a.model.Drawn
+	var fs []expert.Finding
+	if arg(args, 0).Truthy() { // the panel's: what the diagram has drawn
+		fs = a.lf.findings(a.model)
+	} else {
+		fs = expert.Analyze(a.model.Entries(), expert.Options{Truncated: a.model.PagedOut().Count > 0})
 	}
-	fs := expert.Analyze(es(), expert.Options{Truncated: a.model.PagedOut().Count > 0})
 	a.w.Reset()
 	a.w.Open('[')
 	for _, f := range fs {
@@ -105,4 +107,68 @@ func (a *app) findings(args []js.Value) any {
 	}
 	a.w.Close(']')
 	return parseJSON(a.w.B)
+}
+
+// liveFindings is the Findings panel's analysis (findings(true)). The
+// panel asks every half second or so; analysing every arrow kept (20,000
+// in a flood) each time held the page for up to a quarter of a second, and
+// a connect() that fell in it waited as long. So one expert.Analyzer is
+// kept and given each arrow once, the next time the panel asks, in the
+// order they were placed (on each connection's leg, the order they
+// travelled). It starts again from the arrows kept when an arrow was paged
+// out before it was given one, and on _load and _clear; the findings about
+// arrows paged out since are forgotten (Analyzer.Prune), while what those
+// arrows were still counts (a CONNECT seen, a request answered).
+type liveFindings struct {
+	an      *expert.Analyzer
+	pending []int // arrows placed since the panel last asked, by seq
+	stale   bool  // start again from the arrows kept
+	paged   int   // PagedOut().Count when last pruned
+}
+
+// placed notes an arrow placed in the diagram.
+func (lf *liveFindings) placed(seq int) {
+	if lf.stale || lf.an == nil {
+		return // the next ask starts from the arrows kept
+	}
+	if len(lf.pending) >= diagram.DefaultMaxArrows {
+		lf.stale, lf.pending = true, nil // more than can be kept: start again
+		return
+	}
+	lf.pending = append(lf.pending, seq)
+}
+
+// reset starts again at the next ask (a new or cleared diagram).
+func (lf *liveFindings) reset() { lf.an, lf.pending, lf.stale = nil, nil, false }
+
+// findings returns the findings of m's arrows, given to the analysis
+// those placed since the last call.
+func (lf *liveFindings) findings(m *diagram.Model) []expert.Finding {
+	if lf.an != nil && !lf.stale && m.Look(lf.pending, lf.an.Add) > 0 {
+		lf.stale = true
+	}
+	lf.pending = lf.pending[:0]
+	paged := m.PagedOut().Count
+	if lf.an == nil || lf.stale {
+		lf.an = expert.NewAnalyzer(expert.Options{Truncated: paged > 0})
+		m.EachDrawn(lf.an.Add)
+		lf.stale, lf.paged = false, paged
+	}
+	if paged != lf.paged {
+		lf.paged = paged
+		lf.an.Prune(m.Has)
+	}
+	fs := lf.an.Findings()
+	// Those the end adds (a request not answered yet) may be about
+	// arrows paged out: only findings with an arrow to show are listed.
+	out := fs[:0]
+	for _, f := range fs {
+		for _, q := range f.Seq {
+			if m.Has(q) {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
 }

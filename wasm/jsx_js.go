@@ -38,47 +38,80 @@ for (const k of Object.keys(o)) if (k !== "qos" && k !== "retain") return -1;
 const q = o.qos == null ? 0 : o.qos, r = o.retain;
 if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) return -1;
 return q + (r ? 4 : 0);`)
-	jsMessage = jsFunc(`const text = new TextDecoder();
-return (c, b, t, n, q, r, d) => ({client: c, topic: text.decode(b.subarray(0, t)), payload: b.slice(t, t + n), qos: q, retain: r, dup: d});`).Invoke()
+	jsDeliverMessages = jsFunc(`const text = new TextDecoder();
+const report = globalThis.reportError || ((e) => setTimeout(() => { throw e; }));
+const u32 = (b, i) => (b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]) >>> 0;
+return (ls, b, n) => {
+  let client = '';
+  for (let i = 0, o = 0; i < n; i++) {
+    const f = b[o], tl = u32(b, o + 1), pl = u32(b, o + 5);
+    o += 9;
+    if (f & 16) { const cl = u32(b, o); client = text.decode(b.subarray(o + 4, o + 4 + cl)); o += 4 + cl; }
+    const m = {client, topic: text.decode(b.subarray(o, o + tl)), payload: b.slice(o + tl, o + tl + pl), qos: f & 3, retain: (f & 4) !== 0, dup: (f & 8) !== 0};
+    o += tl + pl;
+    for (const fn of ls) { try { fn(m); } catch (e) { report(e); } }
+  }
+};`).Invoke()
 )
 
 func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params...) }
 
-// messageEvent is the object on("message") listeners get.
-// The topic and the payload cross together, through scratch: a JavaScript
-// string or Uint8Array made from Go is a value for Go's collector.
-func messageEvent(client, topic string, payload []byte, qos int, retain, dup bool) js.Value {
-	if client != msgClient.s || msgClient.v.IsUndefined() {
-		msgClient.s, msgClient.v = client, js.ValueOf(client)
-	}
-	msgBuf = append(append(msgBuf[:0], topic...), payload...)
-	return jsMessage.Invoke(msgClient.v, toScratch(msgBuf), len(topic), len(payload), qos, retain, dup)
+// Messages for on("message") listeners cross into JavaScript together:
+// those a drain of the client's events found, in one call that makes each
+// listener's object (client, topic, payload, qos, retain, dup) and calls
+// the listeners in order. A call per message, and an object per message
+// that Go must hold and let go (a finalizer each), cost more than the
+// message. A listener that throws is reported (reportError) and the rest
+// still get the message.
+type messageBatch struct {
+	b      []byte // per message: flags, topic and payload lengths, [client], topic, payload
+	n      int
+	client string   // the client of the last message written
+	ls     js.Value // the listeners, a JavaScript array made anew when they change
 }
 
-var (
-	msgBuf    []byte
-	msgClient struct {
-		s string
-		v js.Value
+// add writes one message for the listeners.
+func (mb *messageBatch) add(client, topic string, payload []byte, qos int, retain, dup bool) {
+	f := byte(qos & 3)
+	if retain {
+		f |= 4
 	}
-)
-
-// scratch is a Uint8Array that bytes cross into JavaScript through, for a
-// function that copies them out at once (slice, WebSocket.send): no
-// Uint8Array made, and no Go value to collect, per message.
-var scratch struct {
-	v js.Value
-	n int
+	if dup {
+		f |= 8
+	}
+	named := mb.n == 0 || client != mb.client
+	if named {
+		f |= 16
+		mb.client = client
+	}
+	mb.b = append(mb.b, f)
+	mb.b = appendBE32(appendBE32(mb.b, len(topic)), len(payload))
+	if named {
+		mb.b = append(appendBE32(mb.b, len(client)), client...)
+	}
+	mb.b = append(append(mb.b, topic...), payload...)
+	mb.n++
 }
 
-// toScratch copies b to the start of scratch.
-func toScratch(b []byte) js.Value {
-	if scratch.n < len(b) {
-		scratch.n = max(len(b), 4096)
-		scratch.v = jsUint8Array.New(scratch.n)
+// flush calls the listeners with the messages written. They may call
+// back into Go, which may write and flush more: those go in a batch of
+// their own, after this one.
+func (mb *messageBatch) flush() {
+	if mb.n == 0 {
+		return
 	}
-	js.CopyBytesToJS(scratch.v, b)
-	return scratch.v
+	b, n := bytesToJS(mb.b), mb.n
+	mb.n = 0
+	if cap(mb.b) > 1<<20 {
+		mb.b = nil // one flood's worth: not kept
+	} else {
+		mb.b = mb.b[:0]
+	}
+	jsDeliverMessages.Invoke(mb.ls, b, n)
+}
+
+func appendBE32(b []byte, v int) []byte {
+	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
 // now is the page's clock in milliseconds (performance.now).
