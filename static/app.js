@@ -98,12 +98,20 @@ function start() {
   foldOnPhones();
   lifeline._ui.lessons = new Lessons(lifeline, lifeline._ui);
 
-  // One frame: the diagram and the panels draw what changed.
+  // One frame: the diagram and the panels draw what changed. Not during
+  // the first HANDSHAKE_HOLD ms of a connect() (lifeline._handshake): a
+  // frame's drawing and layout take milliseconds, and the socket's open
+  // and the CONNACK would wait behind them; what came meanwhile is drawn
+  // right after.
+  const HANDSHAKE_HOLD = 50;
   const loop = () => {
     try {
-      diagram.frame();
-      panels.frame();
-      findings.frame();
+      const hs = lifeline._handshake();
+      if (hs < 0 || hs >= HANDSHAKE_HOLD) {
+        diagram.frame();
+        panels.frame();
+        findings.frame();
+      }
     } catch (e) {
       console.error(e);
     }

@@ -219,6 +219,19 @@ func (a *app) install() {
 		}
 		return a.version
 	})
+	// _handshake is how long (ms) the oldest connect() still waiting for
+	// its CONNACK has waited, or -1: the page's frame skips its drawing for
+	// the first handshakeHold ms of one (app.js), so that the socket's open
+	// and the CONNACK are not kept waiting behind a frame's layout.
+	a.syncMethod("_handshake", func([]js.Value) any {
+		since := -1.0
+		for _, s := range a.sessions {
+			if s.connecting != nil {
+				since = max(since, a.now()-s.connectAt)
+			}
+		}
+		return since
+	})
 	a.syncMethod("_view", func(args []js.Value) any {
 		v := a.view(arg(args, 0).Int(), arg(args, 1).Int())
 		a.w.Reset()

@@ -37,7 +37,8 @@ type session struct {
 	at       float64 // page time of the event being handled: entries are stamped with it
 
 	connecting *promise
-	refused    string // the refusing CONNACK's code, in words, if the last CONNACK refused
+	connectAt  float64 // page time of the connect() that connecting answers
+	refused    string  // the refusing CONNACK's code, in words, if the last CONNACK refused
 	closing    *promise
 	pubs       map[uint16]*promise
 	subs       map[uint16]*subRequest
@@ -155,6 +156,7 @@ func (a *app) connect(args []js.Value) any {
 	a.sessions[name] = s
 	s.connecting = newPromise()
 	s.at = a.now()
+	s.connectAt = s.at
 	if err := s.cl.Connect(time.Now()); err != nil {
 		s.connecting.fail(err.Error())
 		return s.connecting.p

@@ -45,7 +45,7 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
 		// last batch within 2 ms (a flood, a message a packet) waits a
 		// millisecond for those behind it, so that a flood crosses into Go
 		// once a millisecond or so, not once a message.
-		if (!pending) { pending = true; if (t - last < 2) setTimeout(flush, 1); else soon(flush); }
+		if (!pending) { pending = true; if (t - last < 2) setTimeout(flush, urgent ? 0 : 1); else soon(flush); }
 	};
 	ws.binaryType = 'arraybuffer';
 	ws.onopen = () => push('o');
