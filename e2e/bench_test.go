@@ -384,7 +384,8 @@ const clientsDriver = `window.__b = (() => {
 // Lifeline's client is the page's, as users run it: traced, every packet
 // an arrow in the diagram, which draws each frame. mqtt.js goes through
 // /mqtt untraced, as a plain MQTT-over-WebSocket client does. Rounds
-// (LIFELINE_BENCH_ROUNDS, default 3) alternate which client goes first;
+// (LIFELINE_BENCH_ROUNDS, default 3, after LIFELINE_BENCH_WARMUP, default
+// 1, not counted) alternate which client goes first;
 // the medians and the ratios (≥ 1: Lifeline at least as fast) are
 // reported and printed as a table. Each measure starts when the page has
 // drawn all of the last (see settle). Both speak MQTT 3.1.1; 5,000 messages
@@ -398,6 +399,10 @@ func BenchmarkPageClients(b *testing.B) {
 	rounds := 3
 	if v, err := strconv.Atoi(getenv("LIFELINE_BENCH_ROUNDS", "3")); err == nil && v > 0 {
 		rounds = v
+	}
+	warmup := 1
+	if v, err := strconv.Atoi(getenv("LIFELINE_BENCH_WARMUP", "1")); err == nil && v >= 0 {
+		warmup = v
 	}
 	nPub, nRecv := 5000, 10000
 	if getenv("LIFELINE_BENCH_DEBUG", "") != "" {
@@ -431,13 +436,19 @@ func BenchmarkPageClients(b *testing.B) {
 			run(js + "; 1")
 		}
 		got := map[string]map[string][]float64{"ll": {}, "mj": {}}
-		for r := 0; r < rounds; r++ {
+		// Warm-up rounds first, not counted: the first round of each
+		// client runs cold (JavaScript compiled lazily, the page's heap
+		// growing) and measured a third to half slower for both.
+		for r := -warmup; r < rounds; r++ {
 			order := []string{"ll", "mj"}
 			if r%2 == 1 {
 				order = []string{"mj", "ll"}
 			}
 			for _, who := range order {
 				m := got[who]
+				if r < 0 {
+					m = map[string][]float64{}
+				}
 				c := "__b." + who
 				id := "bench-" + who + "-" + strconv.Itoa(r)
 				prof := func(measure string) func() {
@@ -481,7 +492,7 @@ func BenchmarkPageClients(b *testing.B) {
 			}
 		}
 		// Printed, not logged: go test shortens a benchmark's log.
-		fmt.Printf("BenchmarkPageClients: Lifeline (the page, diagram on, traced) vs mqtt.js 5.16.0 in the same page, %d rounds, medians; ratio ≥ 1: Lifeline at least as fast\n", rounds)
+		fmt.Printf("BenchmarkPageClients: Lifeline (the page, diagram on, traced) vs mqtt.js 5.16.0 in the same page, %d rounds after %d not counted, medians; ratio ≥ 1: Lifeline at least as fast\n", rounds, warmup)
 		fmt.Printf("%-14s %16s %16s %8s   %s\n", "measure", "lifeline", "mqtt.js", "ratio", "rounds: lifeline | mqtt.js")
 		for _, ms := range measures {
 			ll, mj := median(got["ll"][ms.name]), median(got["mj"][ms.name])
@@ -650,12 +661,29 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 			}
 			return f.FunctionName + " " + u
 		}
-		self, incl := map[string]float64{}, map[string]float64{}
+		self, incl, callers := map[string]float64{}, map[string]float64{}, map[string]float64{}
+		// LIFELINE_BENCH_PROFILE_CALLERS: the time in (and under) the
+		// functions named so (a part of the name), by caller chain
+		// (three deep above the one nearest the sample).
+		callersOf := getenv("LIFELINE_BENCH_PROFILE_CALLERS", "")
 		var total float64
 		for i, id := range p.Samples {
 			dt := float64(p.TimeDeltas[min(i+1, len(p.TimeDeltas)-1)]) / 1000
 			total += dt
 			self[name(byID[id])] += dt
+			if callersOf != "" {
+				n, ok := byID[id], true
+				for ok && !strings.Contains(name(n), callersOf) {
+					n, ok = byID[parent[n.ID]]
+				}
+				if ok {
+					var chain []string
+					for q, up := byID[parent[n.ID]]; up && len(chain) < 3; q, up = byID[parent[q.ID]] {
+						chain = append(chain, strings.TrimSuffix(name(q), " main.wasm"))
+					}
+					callers[strings.Join(chain, " < ")] += dt
+				}
+			}
 			seen := map[string]bool{}
 			for n, ok := byID[id], true; ok; n, ok = byID[parent[n.ID]] {
 				if k := name(n); !seen[k] {
@@ -685,5 +713,8 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 		}
 		// Printed, not logged: go test shortens a benchmark's log.
 		fmt.Printf("profile of %s: %.0f ms sampled; self:%s\nincluding callees:%s\n", what, total, top(self), top(incl))
+		if callersOf != "" {
+			fmt.Printf("callers of %s:%s\n", callersOf, top(callers))
+		}
 	}
 }
