@@ -182,12 +182,22 @@ type promise struct {
 }
 
 var (
-	jsPromises = jsFunc(`const pend = new Map();
+	jsPromises = jsFunc(`const pend = new Map(), early = new Map();
+let inBatch = false;
 return {
+  batch(on) { inBatch = on; if (!on) early.clear(); },
   make(k) { return new Promise((res, rej) => pend.set(k, [res, rej])); },
+  // wait keeps a batched publish's settle functions under its key, once
+  // its batch is back from Go; what Go settled while the batch ran (a
+  // disconnect in it) is settled now.
+  wait(k, res, rej) {
+    pend.set(k, [res, rej]);
+    const e = early.get(k);
+    if (e) { early.delete(k); this.settle(k, ...e); }
+  },
   settle(k, how, v, r) {
     const f = pend.get(k);
-    if (!f) return;
+    if (!f) { if (k > 0 && inBatch) early.set(k, [how, v, r]); return; }
     pend.delete(k);
     if (how === 0) f[1](new Error(v));
     else f[0](how === 1 ? v : r === undefined ? {packetId: v} : {packetId: v, reason: r});

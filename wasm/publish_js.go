@@ -20,22 +20,29 @@ import (
 // Promise. At the end of the task (a microtask) Go takes the whole batch
 // in one crossing and says how each went: "" sent (QoS 0), "+" awaiting
 // its acknowledgement (settled later by key), anything else the error, in
-// words. Every other method of lifeline (and of lifeline.lab) sends the
-// batch first, so that calls keep their order.
+// words. Only those awaiting an acknowledgement are kept by key
+// (jsPromises.wait); the rest are settled from the batch's own lists.
+// Every other method of lifeline (and of lifeline.lab) sends the batch
+// first, so that calls keep their order.
 var jsPublishBatch = jsFunc("api", "many", "opts", "P", `const enc = new TextEncoder();
-let buf = new Uint8Array(1 << 16), n = 0, key = 1, first = 1, extra = [];
+let buf = new Uint8Array(1 << 16), n = 0, key = 1, first = 1, extra = [], res = [], rej = [];
 const put32 = (i, v) => { buf[i] = v >>> 24; buf[i + 1] = v >>> 16; buf[i + 2] = v >>> 8; buf[i + 3] = v; };
 const flush = () => {
   if (key === first) return;
-  const k0 = first, count = key - first, b = buf.subarray(0, n), ex = extra;
-  first = key; n = 0; extra = [];
-  const out = many(b, k0, ex).split('\u0000');
+  const k0 = first, count = key - first, b = buf.subarray(0, n), ex = extra, rs = res, rj = rej;
+  first = key; n = 0; extra = []; res = []; rej = [];
+  let out;
+  P.batch(true);
+  try { out = many(b, k0, ex).split('\u0000'); } catch (e) { out = [String(e && e.message || e)]; }
   for (let i = 0; i < count; i++) {
     const o = out[Math.min(i, out.length - 1)];
-    if (i >= out.length || (o !== '' && o !== '+')) P.settle(k0 + i, 0, o);
-    else if (o === '') P.settle(k0 + i, 2, 0);
+    if (i >= out.length || (o !== '' && o !== '+')) rj[i](new Error(o));
+    else if (o === '') rs[i]({packetId: 0});
+    else P.wait(k0 + i, rs[i], rj[i]); // settled by its acknowledgement
   }
+  P.batch(false);
 };
+const executor = (a, b) => { res.push(a); rej.push(b); };
 api.publish = function (t, p, o) {
   const f = opts(o), str = typeof p === 'string', u8 = p instanceof Uint8Array;
   const fast = f >= 0 && typeof t === 'string' && (str || u8 || p == null);
@@ -51,7 +58,8 @@ api.publish = function (t, p, o) {
     extra.push(t, p, o);
   }
   if (key === first) queueMicrotask(flush);
-  return P.make(key++);
+  key++;
+  return new Promise(executor);
 };
 const wrap = (o) => { for (const k of Object.keys(o)) { const f = o[k]; if (typeof f === 'function' && f !== api.publish) o[k] = function (...a) { flush(); return f.apply(this, a); }; } };
 wrap(api);

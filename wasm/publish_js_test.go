@@ -93,3 +93,23 @@ func TestPublishBatched(t *testing.T) {
 		}
 	}
 }
+
+// A batched publish's promise is kept by key only once its batch is back
+// from Go (jsPromises.wait); one Go settled while the batch ran (a
+// disconnect in it) is settled then, not lost.
+func TestPublishSettledDuringBatch(t *testing.T) {
+	got := jsFunc("P", `const out = [];
+P.batch(true);
+P.settle(7, 0, 'disconnected before the broker acknowledged the message');
+P.settle(8, 2, 3, 0);
+P.wait(7, (v) => out.push('resolved'), (e) => out.push('rejected: ' + e.message));
+P.wait(8, (v) => out.push('resolved ' + v.packetId), (e) => out.push('rejected: ' + e.message));
+P.batch(false);
+P.settle(9, 0, 'after the batch');
+P.wait(9, (v) => out.push('resolved 9'), (e) => out.push('rejected 9'));
+P.settle(9, 2, 4, 0);
+return out.join(' | ');`).Invoke(jsPromises).String()
+	if want := "rejected: disconnected before the broker acknowledged the message | resolved 3 | resolved 9"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
