@@ -61,9 +61,10 @@ type traceChannel struct {
 	// bc is the connection writeLoop writes its frames to (see
 	// batchConn).
 	bc *batchConn
-	// batch: the reader asked for batches (/trace?batch=1, see
-	// batchForm); set before writeLoop starts.
-	batch bool
+	// batch: the frame type of the batches the reader asked for
+	// (/trace?batch=1: text, batch=2: binary, see batchForm), 0 for none;
+	// set before writeLoop starts.
+	batch int
 	// spare is the slice of the last batch sent, emptied, for q to be
 	// next: kept while entries keep coming, given back to queuePool once
 	// the channel has been idle for spareIdle.
@@ -395,17 +396,24 @@ func (tc *traceChannel) releaseSpare() {
 }
 
 // batchForm reads the form a /trace reader asks for: batch=1, messages
-// gathered into text messages of one or more lines (see writeBatch); by
-// default, or batch=0, one message per WebSocket message.
-func batchForm(q url.Values) (bool, error) {
+// gathered into text messages of one or more lines (see writeBatch);
+// batch=2, the same lines in binary messages (UTF-8, as the text would
+// be: a browser hands them over as bytes, neither decoded into a string
+// nor encoded again for WebAssembly); by default, or batch=0, one message
+// per WebSocket message. It returns the frame type of a batch, 0 for none.
+func batchForm(q url.Values) (int, error) {
 	if !q.Has("batch") {
-		return false, nil
+		return 0, nil
 	}
 	switch v := q.Get("batch"); v {
-	case "0", "1":
-		return v == "1", nil
+	case "0":
+		return 0, nil
+	case "1":
+		return websocket.TextMessage, nil
+	case "2":
+		return websocket.BinaryMessage, nil
 	default:
-		return false, errors.New("batch: want 1 (messages a line each, gathered) or 0, got " + strconv.Quote(v))
+		return 0, errors.New("batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got " + strconv.Quote(v))
 	}
 }
 
@@ -413,8 +421,9 @@ func batchForm(q url.Values) (bool, error) {
 // (appendFrame), gathered into writes of about batchWrite bytes, each given
 // writeTimeout (as each message was when they were written one by one).
 // Each message is a frame of its own; for a channel in batch form
-// (tc.batch) the messages of a write share one text frame instead, a
-// message a line: JSON never holds a raw newline, so '\n' separates them.
+// (tc.batch) the messages of a write share one frame (text or binary)
+// instead, a message a line: JSON never holds a raw newline, so '\n'
+// separates them.
 func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTimeout time.Duration) error {
 	buf := batchPool.Get().(*[]byte)
 	out := (*buf)[:0]
@@ -422,7 +431,7 @@ func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTi
 	frame := -1 // where the open frame of a batch form starts in out
 	for i := range batch {
 		last := i == len(batch)-1
-		if !tc.batch {
+		if tc.batch == 0 {
 			out = enc.appendFramed(out, &batch[i])
 		} else {
 			if frame < 0 {
@@ -432,7 +441,7 @@ func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTi
 			if len(out) < batchWrite && !last {
 				continue // the frame stays open
 			}
-			out, frame = closeFrame(out, frame), -1
+			out, frame = closeFrame(out, frame, tc.batch), -1
 		}
 		if len(out) >= batchWrite || (last && len(out) > 0) {
 			if err = tc.bc.writeFrames(out, time.Now().Add(writeTimeout)); err != nil {
@@ -478,7 +487,7 @@ func (te *traceEncoder) appendFramed(b []byte, it *traceItem) []byte {
 	if b, ok = te.appendMsg(b, it); !ok {
 		return b[:start]
 	}
-	return closeFrame(b, start)
+	return closeFrame(b, start, websocket.TextMessage)
 }
 
 // appendLine appends it as a line of a frame in batch form, after a
@@ -509,10 +518,10 @@ func openFrame(b []byte) ([]byte, int) {
 
 const frameGuess = 4
 
-// closeFrame writes the header of the frame openFrame started at start,
-// moving the payload for a header of another size; a frame with no
-// payload is taken out.
-func closeFrame(b []byte, start int) []byte {
+// closeFrame writes the header of the frame of type op openFrame started
+// at start, moving the payload for a header of another size; a frame with
+// no payload is taken out.
+func closeFrame(b []byte, start, op int) []byte {
 	n := len(b) - start - frameGuess
 	if n == 0 {
 		return b[:start]
@@ -525,7 +534,7 @@ func closeFrame(b []byte, start int) []byte {
 		b = append(b, make([]byte, h-frameGuess)...)
 		copy(b[start+h:], b[start+frameGuess:start+frameGuess+n])
 	}
-	appendFrameHeader(b[start:start], websocket.TextMessage, n)
+	appendFrameHeader(b[start:start], op, n)
 	return b
 }
 

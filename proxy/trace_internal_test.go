@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/url"
 	"strconv"
@@ -98,11 +99,15 @@ func TestTraceFramesReadByClients(t *testing.T) {
 	entries = append(entries[:unencodable:unencodable], append([]trace.Entry{{T: math.NaN(), Kind: trace.KindWSClose}}, entries[unencodable:]...)...)
 	for _, tt := range []struct {
 		client string
-		batch  bool
-	}{{"coder", false}, {"gorilla", false}, {"coder", true}, {"gorilla", true}} {
+		batch  int // the frame type of batch form, 0 for none
+	}{{"coder", 0}, {"gorilla", 0}, {"coder", websocket.TextMessage}, {"gorilla", websocket.TextMessage},
+		{"coder", websocket.BinaryMessage}, {"gorilla", websocket.BinaryMessage}} {
 		name := tt.client
-		if tt.batch {
+		switch tt.batch {
+		case websocket.TextMessage:
 			name += " batch form"
+		case websocket.BinaryMessage:
+			name += " binary batch form"
 		}
 		t.Run(name, func(t *testing.T) {
 			client := tt.client
@@ -124,6 +129,13 @@ func TestTraceFramesReadByClients(t *testing.T) {
 				s.hub.remove(tc)
 				tc.writeLoop(10 * time.Second)
 			})
+			// Text messages, but binary in binary batch form.
+			wantType := func(mt int, err error) error {
+				if want := max(tt.batch, websocket.TextMessage); err == nil && mt != want {
+					return fmt.Errorf("a message of type %d, want %d", mt, want)
+				}
+				return err
+			}
 			var read func() ([]byte, error)
 			if client == "coder" {
 				c, _, err := wstest.Dial(url, nil)
@@ -131,7 +143,7 @@ func TestTraceFramesReadByClients(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.CloseNow()
-				read = func() ([]byte, error) { _, b, err := c.Receive(); return b, err }
+				read = func() ([]byte, error) { mt, b, err := c.Receive(); return b, wantType(int(mt), err) }
 			} else {
 				c, _, err := websocket.DefaultDialer.Dial(url, nil)
 				if err != nil {
@@ -139,9 +151,9 @@ func TestTraceFramesReadByClients(t *testing.T) {
 				}
 				defer c.Close()
 				c.SetReadDeadline(time.Now().Add(30 * time.Second))
-				read = func() ([]byte, error) { _, b, err := c.ReadMessage(); return b, err }
+				read = func() ([]byte, error) { mt, b, err := c.ReadMessage(); return b, wantType(mt, err) }
 			}
-			if tt.batch { // a message a line, several to a WebSocket message
+			if tt.batch != 0 { // a message a line, several to a WebSocket message
 				readMsg, lines, frames := read, []string(nil), 0
 				read = func() ([]byte, error) {
 					for len(lines) == 0 {
@@ -261,22 +273,23 @@ func TestTraceChannelSpareQueue(t *testing.T) {
 	}
 }
 
-// TestBatchForm checks how /trace's batch parameter is read: absent, 0 or
-// 1; anything else is refused, in words.
+// TestBatchForm checks how /trace's batch parameter is read: absent, 0, 1
+// or 2; anything else is refused, in words.
 func TestBatchForm(t *testing.T) {
 	tests := []struct {
 		query   string
-		want    bool
+		want    int
 		wantErr string
 	}{
-		{"", false, ""},
-		{"session=x", false, ""},
-		{"batch=1", true, ""},
-		{"batch=0", false, ""},
-		{"batch=1&session=x", true, ""},
-		{"batch=", false, `batch: want 1 (messages a line each, gathered) or 0, got ""`},
-		{"batch=true", false, `batch: want 1 (messages a line each, gathered) or 0, got "true"`},
-		{"batch=2", false, `batch: want 1 (messages a line each, gathered) or 0, got "2"`},
+		{"", 0, ""},
+		{"session=x", 0, ""},
+		{"batch=1", websocket.TextMessage, ""},
+		{"batch=2", websocket.BinaryMessage, ""},
+		{"batch=0", 0, ""},
+		{"batch=1&session=x", websocket.TextMessage, ""},
+		{"batch=", 0, `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got ""`},
+		{"batch=true", 0, `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got "true"`},
+		{"batch=3", 0, `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got "3"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -297,17 +310,18 @@ func TestBatchForm(t *testing.T) {
 }
 
 func FuzzBatchForm(f *testing.F) {
-	for _, v := range []string{"1", "0", "", "true", "1 ", "\x00"} {
+	for _, v := range []string{"1", "0", "2", "", "true", "1 ", "\x00"} {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		got, err := batchForm(url.Values{"batch": {v}})
-		switch {
-		case v == "1" || v == "0":
-			if err != nil || got != (v == "1") {
+		want := map[string]int{"0": 0, "1": websocket.TextMessage, "2": websocket.BinaryMessage}
+		switch op, ok := want[v]; {
+		case ok:
+			if err != nil || got != op {
 				t.Fatalf("batchForm(%q) = %v, %v", v, got, err)
 			}
-		case err == nil || got || !strings.HasSuffix(err.Error(), strconv.Quote(v)):
+		case err == nil || got != 0 || !strings.HasSuffix(err.Error(), strconv.Quote(v)):
 			t.Fatalf("batchForm(%q) = %v, %v; want an error quoting it", v, got, err)
 		}
 	})

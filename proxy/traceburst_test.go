@@ -144,7 +144,7 @@ func traceBurstSlowReader(t *testing.T, query string) {
 // does not know, in words.
 func TestTraceBatchFormRefused(t *testing.T) {
 	host, _ := echoProxy(t)
-	for _, bad := range []string{"batch=2", "batch=yes", "batch="} {
+	for _, bad := range []string{"batch=3", "batch=yes", "batch="} {
 		tr, _, err := wstest.Dial("ws://"+host+"/trace?"+bad, nil)
 		if err != nil {
 			t.Fatal(err)

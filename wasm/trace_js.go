@@ -66,9 +66,11 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.openedAt = tc.a.now()
 	// A new id for every channel: the proxy refuses one it has seen.
 	tc.session = newSessionID()
-	// batch=1: the proxy gathers its messages, a line each, into one
-	// WebSocket message per write (docs/trace.md).
-	s, err := dial(url+"?batch=1&session="+tc.session, nil, socketHandlers{
+	// batch=2: the proxy gathers its messages, a line each, into one
+	// binary WebSocket message per write (docs/trace.md): the browser
+	// hands over its bytes as they are, where a text message would be
+	// decoded into a string, and that encoded again to cross into Go.
+	s, err := dial(url+"?batch=2&session="+tc.session, nil, socketHandlers{
 		message: tc.message,
 		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
@@ -132,8 +134,13 @@ func (tc *traceChannel) settle() {
 // message takes a message of the channel: one or more, a line each. An
 // entry waits in the app's queue (later_js.go); anything else is read now,
 // after the queue.
-func (tc *traceChannel) message(at float64, _ []byte, text string, isText bool) {
-	for isText && text != "" {
+func (tc *traceChannel) message(at float64, b []byte, text string, isText bool) {
+	if !isText {
+		// batch=2: the lines as UTF-8 bytes. One string of them all,
+		// which the lines are slices of.
+		text = string(b)
+	}
+	for text != "" {
 		var line string
 		line, text, _ = strings.Cut(text, "\n")
 		if isEntry(line) {

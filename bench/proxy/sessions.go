@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 )
 
 // sessionCost is what held sessions cost one lifeline process: memory while
@@ -162,14 +162,20 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		ctx := context.Background()
-		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?batch=1&session="+id,
+		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?batch=2&session="+id,
 			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {llURL}}})
 		if err != nil {
 			return nil, fmt.Errorf("/trace: %w", err)
 		}
 		tr.SetReadLimit(-1) // an entry holds a whole packet
+		// batch=2, as the page asks: the hello is a binary message of one
+		// line.
 		var hello struct{ Type, Token string }
-		if err := wsjson.Read(ctx, tr, &hello); err != nil || hello.Type != "hello" {
+		_, msg, err := tr.Read(ctx)
+		if err == nil {
+			err = json.Unmarshal(msg, &hello)
+		}
+		if err != nil || hello.Type != "hello" {
 			tr.CloseNow()
 			return nil, fmt.Errorf("/trace hello: %+v %v", hello, err)
 		}
