@@ -455,6 +455,25 @@ func BenchmarkPageClients(b *testing.B) {
 					if r == 0 && getenv("LIFELINE_BENCH_PROFILE", "") == who+":"+measure {
 						return profileStart(b, ctx, who+" "+measure)
 					}
+					if r >= 0 && getenv("LIFELINE_BENCH_METRICS", "") != "" {
+						// The main thread's time, by what it did (CDP
+						// Performance), in each counted round.
+						before, err := cdpMetrics(ctx)
+						if err != nil {
+							b.Fatal(err)
+						}
+						return func() {
+							after, err := cdpMetrics(ctx)
+							if err != nil {
+								b.Fatal(err)
+							}
+							fmt.Printf("  %s %s, main thread (ms):", who, measure)
+							for _, k := range []string{"TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"} {
+								fmt.Printf(" %s %.1f", strings.TrimSuffix(k, "Duration"), 1000*(after[k]-before[k]))
+							}
+							fmt.Println()
+						}
+					}
 					return func() {}
 				}
 				run("__b.settle()")

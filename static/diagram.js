@@ -10,6 +10,8 @@ const COL_W = 10;          // one exchange column in the link gutter
 const GUTTER_W = 4 * COL_W + 12;
 const OVERSCAN = 40;       // rows drawn above and below what is visible
 const OVERSCAN_LIVE = 3;   // … while following live traffic, when rows scroll by fast
+const FLOOD_FPS = 8;       // redraws a second at most while following a flood
+const QUEUED_FLOOD = 64;   // arrows waiting to be placed that make a flood
 const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
 
 export class Diagram {
@@ -167,9 +169,14 @@ export class Diagram {
     const changed = version !== this.lastVersion;
     const now = performance.now();
     // Following a flood (hundreds of arrows a second), rows fly past faster
-    // than anyone reads them: redraw at most 20 times a second then, and
-    // leave the frames to the browser.
-    if (changed && this.following && this.lastTotal !== undefined && now - this.lastDraw < 50) {
+    // than anyone reads them: redraw at most FLOOD_FPS times a second then,
+    // and leave the frames to the browser (and the page's thread to the
+    // clients: a redraw of fresh rows costs about 10 ms of layout).
+    // A flood is more than an arrow every 10 ms drawn since the last
+    // redraw, or arrows waiting to be placed (lifeline._queued: the page's
+    // clients come first, and a burst they take is placed after it).
+    if (changed && this.following && this.lastTotal !== undefined && now - this.lastDraw < 1000 / FLOOD_FPS) {
+      if (this.api._queued() > QUEUED_FLOOD) return;
       const total = this.api._total(true);
       if (total - this.lastTotal > (now - this.lastDraw) / 10) return;
     }

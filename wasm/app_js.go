@@ -219,6 +219,9 @@ func (a *app) install() {
 		}
 		return a.version
 	})
+	// _queued is how many arrows wait to be placed (later_js.go): the
+	// diagram redraws less often while the page is behind.
+	a.syncMethod("_queued", func([]js.Value) any { return a.lq.len() })
 	// _handshake is how long (ms) the oldest connect() still waiting for
 	// its CONNACK has waited, or -1: the page's frame skips its drawing for
 	// the first handshakeHold ms of one (app.js), so that the socket's open
