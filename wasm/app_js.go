@@ -86,12 +86,13 @@ func (a *app) put(e trace.Entry, src diagram.Source) {
 	}
 }
 
-// emit calls the listeners of type t registered with on(t, fn).
+// emit calls the listeners of type t registered with on(t, fn); one that
+// throws is reported (reportError) and the others are still called.
 // Messages written for "message" listeners go first (see messageBatch).
 func (a *app) emit(t string, v js.Value) {
 	a.mb.flush()
 	for _, fn := range a.listeners[t] {
-		fn.Invoke(v)
+		jsCall.Invoke(fn, v)
 	}
 }
 

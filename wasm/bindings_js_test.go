@@ -522,3 +522,23 @@ func TestLiveFindings(t *testing.T) {
 	add("c2", "proxy", "browser", &codec.Pingresp{})
 	step("a new connection after _clear", "ack.unknown-id[6]")
 }
+
+// A listener of any event that throws is reported and the others are
+// still called; the throw does not unwind into Go (which would end the
+// page's client).
+func TestListenerThrows(t *testing.T) {
+	a, api := newTestApp(t)
+	thrower := js.Global().Get("Function").New("v", "throw new Error('state listener broke')")
+	got := 0
+	rec := js.FuncOf(func(js.Value, []js.Value) any { got++; return nil })
+	defer rec.Release()
+	api.Call("on", "state", thrower)
+	api.Call("on", "state", rec)
+	s := connected(t, a, "browser", codec.V311)
+	defer func() { s.timer.stop() }()
+	got = 0
+	a.emitState(s)
+	if got != 1 {
+		t.Fatalf("the listener after a throwing one was called %d times, want 1", got)
+	}
+}

@@ -38,6 +38,9 @@ for (const k of Object.keys(o)) if (k !== "qos" && k !== "retain") return -1;
 const q = o.qos == null ? 0 : o.qos, r = o.retain;
 if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) return -1;
 return q + (r ? 4 : 0);`)
+	// jsCall calls a listener: one that throws is reported, as an
+	// uncaught error would be, without unwinding into Go.
+	jsCall = jsFunc("fn", "v", `try { fn(v); } catch (e) { (globalThis.reportError || ((x) => setTimeout(() => { throw x; })))(e); }`)
 	jsDeliverMessages = jsFunc(`const text = new TextDecoder();
 const report = globalThis.reportError || ((e) => setTimeout(() => { throw e; }));
 const u32 = (b, i) => (b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]) >>> 0;
