@@ -40,7 +40,7 @@ if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) re
 return q + (r ? 4 : 0);`)
 	// jsCall calls a listener: one that throws is reported, as an
 	// uncaught error would be, without unwinding into Go.
-	jsCall = jsFunc("fn", "v", `try { fn(v); } catch (e) { (globalThis.reportError || ((x) => setTimeout(() => { throw x; })))(e); }`)
+	jsCall            = jsFunc("fn", "v", `try { fn(v); } catch (e) { (globalThis.reportError || ((x) => setTimeout(() => { throw x; })))(e); }`)
 	jsDeliverMessages = jsFunc(`const text = new TextDecoder();
 const report = globalThis.reportError || ((e) => setTimeout(() => { throw e; }));
 const u32 = (b, i) => (b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]) >>> 0;
