@@ -225,8 +225,8 @@ func (a *app) install() {
 	a.syncMethod("_queued", func([]js.Value) any { return a.lq.len() })
 	// _handshake is how long (ms) the oldest connect() still waiting for
 	// its CONNACK has waited, or -1: the page's frame skips its drawing for
-	// the first handshakeHold ms of one (app.js), so that the socket's open
-	// and the CONNACK are not kept waiting behind a frame's layout.
+	// the first 50 ms of one (app.js's HANDSHAKE_HOLD), so that the socket's
+	// open and the CONNACK are not kept waiting behind a frame's layout.
 	a.syncMethod("_handshake", func([]js.Value) any {
 		since := -1.0
 		for _, s := range a.sessions {
