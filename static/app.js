@@ -102,12 +102,13 @@ function start() {
   // the first HANDSHAKE_HOLD ms of a connect() (lifeline._handshake): a
   // frame's drawing and layout take milliseconds, and the socket's open
   // and the CONNACK would wait behind them; what came meanwhile is drawn
-  // right after.
+  // right after. A lesson's steps are about what is drawn: while one is
+  // open, every frame draws.
   const HANDSHAKE_HOLD = 50;
   const loop = () => {
     try {
       const hs = lifeline._handshake();
-      if (hs < 0 || hs >= HANDSHAKE_HOLD) {
+      if (hs < 0 || hs >= HANDSHAKE_HOLD || lifeline._ui.lessons.lesson) {
         diagram.frame();
         panels.frame();
         findings.frame();

@@ -12,6 +12,7 @@ const OVERSCAN = 40;       // rows drawn above and below what is visible
 const OVERSCAN_LIVE = 3;   // … while following live traffic, when rows scroll by fast
 const FLOOD_FPS = 8;       // redraws a second at most while following a flood
 const QUEUED_FLOOD = 64;   // arrows waiting to be placed that make a flood
+const FLOOD_MIN = 32;      // arrows drawn since the last redraw that may make one
 const ZOOMS = [0.6, 0.75, 0.9, 1, 1.2, 1.45, 1.75];
 
 export class Diagram {
@@ -173,12 +174,14 @@ export class Diagram {
     // and leave the frames to the browser (and the page's thread to the
     // clients: a redraw of fresh rows costs about 10 ms of layout).
     // A flood is more than an arrow every 10 ms drawn since the last
-    // redraw, or arrows waiting to be placed (lifeline._queued: the page's
-    // clients come first, and a burst they take is placed after it).
+    // redraw, and more than FLOOD_MIN (a connect's burst of DNS, TCP and
+    // WebSocket arrows is not one: it is drawn at once), or arrows waiting
+    // to be placed (lifeline._queued: the page's clients come first, and a
+    // burst they take is placed after it).
     if (changed && this.following && this.lastTotal !== undefined && now - this.lastDraw < 1000 / FLOOD_FPS) {
       if (this.api._queued() > QUEUED_FLOOD) return;
       const total = this.api._total(true);
-      if (total - this.lastTotal > (now - this.lastDraw) / 10) return;
+      if (total - this.lastTotal > Math.max(FLOOD_MIN, (now - this.lastDraw) / 10)) return;
     }
     if (changed) {
       this.lastDraw = now;
