@@ -208,6 +208,10 @@ func connectSubscribePublish(t *testing.T, ctx context.Context) {
 	waitFor(t, ctx, "connected", `document.getElementById('conn-state').dataset.state === 'connected'`, 10*time.Second)
 	click(t, ctx, `#subscribe`)
 	waitFor(t, ctx, "the SUBACK", `lifeline.trace().some(e => e.kind === 'mqtt.SUBACK' && e.to === 'browser')`, 5*time.Second)
+	// The subscription listed under its form, as a user sees it before
+	// tapping Publish: the list's new line moves the Publish button down,
+	// and a click aimed before that frame lands above it.
+	waitFor(t, ctx, "the subscription listed", `document.querySelector('#subscriptions li.sub')`, 5*time.Second)
 	click(t, ctx, `#publish`)
 	waitFor(t, ctx, "the message back", `lifeline._messages(0).total === 1`, 5*time.Second)
 	waitFor(t, ctx, "the PUBACKs", `lifeline.trace().filter(e => e.kind === 'mqtt.PUBACK').length >= 4`, 5*time.Second)

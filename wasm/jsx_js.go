@@ -186,9 +186,9 @@ type promise struct {
 
 var (
 	jsPromises = jsFunc(`const pend = new Map(), early = new Map();
-let inBatch = false;
+let inBatch = 0; // batches running: a listener may run another inside one
 return {
-  batch(on) { inBatch = on; if (!on) early.clear(); },
+  batch(on) { inBatch += on ? 1 : -1; if (!inBatch) early.clear(); },
   make(k) { return new Promise((res, rej) => pend.set(k, [res, rej])); },
   // wait keeps a batched publish's settle functions under its key, once
   // its batch is back from Go; what Go settled while the batch ran (a

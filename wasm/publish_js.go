@@ -33,14 +33,17 @@ const flush = () => {
   first = key; n = 0; extra = []; res = []; rej = [];
   let out;
   P.batch(true);
-  try { out = many(b, k0, ex).split('\u0000'); } catch (e) { out = [String(e && e.message || e)]; }
-  for (let i = 0; i < count; i++) {
-    const o = out[Math.min(i, out.length - 1)];
-    if (i >= out.length || (o !== '' && o !== '+')) rj[i](new Error(o));
-    else if (o === '') rs[i]({packetId: 0});
-    else P.wait(k0 + i, rs[i], rj[i]); // settled by its acknowledgement
+  try {
+    try { out = many(b, k0, ex).split('\u0000'); } catch (e) { out = [String(e && e.message || e)]; }
+    for (let i = 0; i < count; i++) {
+      const o = out[Math.min(i, out.length - 1)];
+      if (i >= out.length || (o !== '' && o !== '+')) rj[i](new Error(o));
+      else if (o === '') rs[i]({packetId: 0});
+      else P.wait(k0 + i, rs[i], rj[i]); // settled by its acknowledgement
+    }
+  } finally {
+    P.batch(false);
   }
-  P.batch(false);
 };
 const executor = (a, b) => { res.push(a); rej.push(b); };
 api.publish = function (t, p, o) {

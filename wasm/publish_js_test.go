@@ -105,11 +105,17 @@ P.settle(8, 2, 3, 0);
 P.wait(7, (v) => out.push('resolved'), (e) => out.push('rejected: ' + e.message));
 P.wait(8, (v) => out.push('resolved ' + v.packetId), (e) => out.push('rejected: ' + e.message));
 P.batch(false);
+P.batch(true); // a batch, and one inside it (a listener publishing)
+P.batch(true);
+P.batch(false);
+P.settle(10, 2, 5, 0);
+P.wait(10, (v) => out.push('resolved ' + v.packetId), (e) => out.push('rejected 10'));
+P.batch(false);
 P.settle(9, 0, 'after the batch');
 P.wait(9, (v) => out.push('resolved 9'), (e) => out.push('rejected 9'));
 P.settle(9, 2, 4, 0);
 return out.join(' | ');`).Invoke(jsPromises).String()
-	if want := "rejected: disconnected before the broker acknowledged the message | resolved 3 | resolved 9"; got != want {
+	if want := "rejected: disconnected before the broker acknowledged the message | resolved 3 | resolved 5 | resolved 9"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
