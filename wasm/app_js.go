@@ -75,7 +75,7 @@ func (a *app) add(e trace.Entry, src diagram.Source) { a.later(later{e: e, src: 
 // put places an entry in the diagram and tells listeners.
 func (a *app) put(e trace.Entry, src diagram.Source) {
 	seq := a.model.Add(e, src)
-	a.lf.placed(seq)
+	a.lf.placed(a.model, seq)
 	a.changed()
 	if len(a.onEntry) > 0 {
 		e, _ := a.model.Entry(seq)

@@ -113,29 +113,44 @@ func (a *app) findings(args []js.Value) any {
 // panel asks every half second or so; analysing every arrow kept (20,000
 // in a flood) each time held the page for up to a quarter of a second, and
 // a connect() that fell in it waited as long. So one expert.Analyzer is
-// kept and given each arrow once, the next time the panel asks, in the
-// order they were placed (on each connection's leg, the order they
-// travelled). It starts again from the arrows kept when an arrow was paged
+// kept and given each arrow once, the next time the panel asks or once
+// liveChunk are waiting, in the order they were placed (on each
+// connection's leg, the order they travelled). It starts again from the
+// arrows kept when an arrow was paged
 // out before it was given one, and on _load and _clear; the findings about
 // arrows paged out since are forgotten (Analyzer.Prune), while what those
 // arrows were still counts (a CONNECT seen, a request answered).
 type liveFindings struct {
 	an      *expert.Analyzer
-	pending []int // arrows placed since the panel last asked, by seq
+	pending []int // arrows placed and not yet analysed, by seq
 	stale   bool  // start again from the arrows kept
 	paged   int   // PagedOut().Count when last pruned
 }
 
-// placed notes an arrow placed in the diagram.
-func (lf *liveFindings) placed(seq int) {
+// placed notes an arrow placed in m. Every liveChunk arrows they are
+// given to the analysis at once: in a flood the oldest arrows are paged
+// out long before the panel asks again, and one paged out unseen would
+// start the analysis again from all 20,000 kept (30-70 ms at once, where
+// a chunk costs a millisecond or two).
+func (lf *liveFindings) placed(m *diagram.Model, seq int) {
 	if lf.stale || lf.an == nil {
 		return // the next ask starts from the arrows kept
 	}
-	if len(lf.pending) >= diagram.DefaultMaxArrows {
-		lf.stale, lf.pending = true, nil // more than can be kept: start again
-		return
-	}
 	lf.pending = append(lf.pending, seq)
+	if len(lf.pending) >= liveChunk {
+		lf.catchUp(m)
+	}
+}
+
+// liveChunk is how many arrows placed wait for the analysis at most.
+const liveChunk = 1024
+
+// catchUp gives the analysis the arrows placed since it last had some.
+func (lf *liveFindings) catchUp(m *diagram.Model) {
+	if len(lf.pending) > 0 && m.Look(lf.pending, lf.an.Add) > 0 {
+		lf.stale = true
+	}
+	lf.pending = lf.pending[:0]
 }
 
 // reset starts again at the next ask (a new or cleared diagram).
@@ -144,8 +159,8 @@ func (lf *liveFindings) reset() { lf.an, lf.pending, lf.stale = nil, nil, false 
 // findings returns the findings of m's arrows, given to the analysis
 // those placed since the last call.
 func (lf *liveFindings) findings(m *diagram.Model) []expert.Finding {
-	if lf.an != nil && !lf.stale && m.Look(lf.pending, lf.an.Add) > 0 {
-		lf.stale = true
+	if lf.an != nil && !lf.stale {
+		lf.catchUp(m)
 	}
 	lf.pending = lf.pending[:0]
 	paged := m.PagedOut().Count
