@@ -528,7 +528,8 @@ func (c *Client) pump(now time.Time) {
 		// Topic Alias change it: then a copy, changed and encoded again.
 		p, wire := &m.pub, m.wire
 		m.wire = nil // a resend sets DUP: encoded again
-		if p.QoS > c.maxQoS || p.Retain && !c.retainOK || c.aliasMax > 0 && (m.alias || c.cfg.TopicAliases) && !p.Properties.Has(codec.PropTopicAlias) {
+		alias := c.aliasMax > 0 && (m.alias || c.cfg.TopicAliases) && !p.Properties.Has(codec.PropTopicAlias)
+		if p.QoS > c.maxQoS || p.Retain && !c.retainOK || alias {
 			cp := m.pub
 			p, wire = &cp, nil
 		}
@@ -543,7 +544,7 @@ func (c *Client) pump(now time.Time) {
 		if p.QoS == 0 {
 			p.PacketID = 0
 		}
-		if c.aliasMax > 0 && (m.alias || c.cfg.TopicAliases) && !p.Properties.Has(codec.PropTopicAlias) {
+		if alias {
 			if a, ok := c.aliasOut[p.Topic]; ok {
 				p.Topic = ""
 				p.Properties.TopicAlias = a

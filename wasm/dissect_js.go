@@ -145,9 +145,10 @@ func (lf *liveFindings) placed(m *diagram.Model, seq int) {
 // liveChunk is how many arrows placed wait for the analysis at most.
 const liveChunk = 1024
 
-// catchUp gives the analysis the arrows placed since it last had some.
+// catchUp gives the analysis the arrows placed since it last had some;
+// with none to give them to, the next ask starts from the arrows kept.
 func (lf *liveFindings) catchUp(m *diagram.Model) {
-	if len(lf.pending) > 0 && m.Look(lf.pending, lf.an.Add) > 0 {
+	if lf.an != nil && !lf.stale && len(lf.pending) > 0 && m.Look(lf.pending, lf.an.Add) > 0 {
 		lf.stale = true
 	}
 	lf.pending = lf.pending[:0]
@@ -159,10 +160,7 @@ func (lf *liveFindings) reset() { lf.an, lf.pending, lf.stale = nil, nil, false 
 // findings returns the findings of m's arrows, given to the analysis
 // those placed since the last call.
 func (lf *liveFindings) findings(m *diagram.Model) []expert.Finding {
-	if lf.an != nil && !lf.stale {
-		lf.catchUp(m)
-	}
-	lf.pending = lf.pending[:0]
+	lf.catchUp(m)
 	paged := m.PagedOut().Count
 	if lf.an == nil || lf.stale {
 		lf.an = expert.NewAnalyzer(expert.Options{Truncated: paged > 0})

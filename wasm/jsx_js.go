@@ -38,13 +38,15 @@ for (const k of Object.keys(o)) if (k !== "qos" && k !== "retain") return -1;
 const q = o.qos == null ? 0 : o.qos, r = o.retain;
 if ((q !== 0 && q !== 1 && q !== 2) || (r != null && typeof r !== "boolean")) return -1;
 return q + (r ? 4 : 0);`)
-	// jsCall calls a listener: one that throws is reported, as an
-	// uncaught error would be, without unwinding into Go.
-	jsCall            = jsFunc("fn", "v", `try { fn(v); } catch (e) { (globalThis.reportError || ((x) => setTimeout(() => { throw x; })))(e); }`)
-	jsDeliverMessages = jsFunc(`const text = new TextDecoder();
-const report = globalThis.reportError || ((e) => setTimeout(() => { throw e; }));
+	// jsListeners calls the page's listeners: call(fn, v) one, messages
+	// the on("message") ones with a batch (messageBatch). One that throws
+	// is reported, as an uncaught error would be, without unwinding into
+	// Go, and the others are still called.
+	jsListeners = jsFunc(`const report = globalThis.reportError || ((e) => setTimeout(() => { throw e; }));
+const call = (fn, v) => { try { fn(v); } catch (e) { report(e); } };
+const text = new TextDecoder();
 const u32 = (b, i) => (b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]) >>> 0;
-return (ls, b, n) => {
+const messages = (ls, b, n) => {
   let client = '';
   for (let i = 0, o = 0; i < n; i++) {
     const f = b[o], tl = u32(b, o + 1), pl = u32(b, o + 5);
@@ -52,9 +54,12 @@ return (ls, b, n) => {
     if (f & 16) { const cl = u32(b, o); client = text.decode(b.subarray(o + 4, o + 4 + cl)); o += 4 + cl; }
     const m = {client, topic: text.decode(b.subarray(o, o + tl)), payload: b.slice(o + tl, o + tl + pl), qos: f & 3, retain: (f & 4) !== 0, dup: (f & 8) !== 0};
     o += tl + pl;
-    for (const fn of ls) { try { fn(m); } catch (e) { report(e); } }
+    for (const fn of ls) call(fn, m);
   }
-};`).Invoke()
+};
+return {call, messages};`).Invoke()
+	jsCall            = jsListeners.Get("call")
+	jsDeliverMessages = jsListeners.Get("messages")
 )
 
 func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params...) }
