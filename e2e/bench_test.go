@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/heapprofiler"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
@@ -435,6 +436,20 @@ func BenchmarkPageClients(b *testing.B) {
 		if js := getenv("LIFELINE_BENCH_EVAL", ""); js != "" {
 			run(js + "; 1")
 		}
+		// settle starts each measure from the same state whichever client
+		// ran before: the page has drawn everything (__b.settle), and
+		// JavaScript's heap is collected, so that neither client pays for
+		// the other's garbage (a measure that followed two of mqtt.js's
+		// ran a quarter slower than one that followed Lifeline's).
+		settle := func() {
+			run("__b.settle()")
+			if _, err := chromedp.Run(ctx, chromedp.Action[bool](func(ctx context.Context, t *chromedp.Target) (bool, error) {
+				_, err := cdp.Call(ctx, t, heapprofiler.CollectGarbage, cdp.Empty{})
+				return err == nil, err
+			})); err != nil {
+				b.Fatalf("collecting the page's garbage: %v", err)
+			}
+		}
 		got := map[string]map[string][]float64{"ll": {}, "mj": {}}
 		// Warm-up rounds first, not counted: the first round of each
 		// client runs cold (JavaScript compiled lazily, the page's heap
@@ -451,8 +466,10 @@ func BenchmarkPageClients(b *testing.B) {
 				}
 				c := "__b." + who
 				id := "bench-" + who + "-" + strconv.Itoa(r)
+				// LIFELINE_BENCH_PROFILE=who:measure: a profile of that
+				// measure in every counted round.
 				prof := func(measure string) func() {
-					if r == 0 && getenv("LIFELINE_BENCH_PROFILE", "") == who+":"+measure {
+					if r >= 0 && getenv("LIFELINE_BENCH_PROFILE", "") == who+":"+measure {
 						return profileStart(b, ctx, who+" "+measure)
 					}
 					if r >= 0 && getenv("LIFELINE_BENCH_METRICS", "") != "" {
@@ -476,10 +493,10 @@ func BenchmarkPageClients(b *testing.B) {
 					}
 					return func() {}
 				}
-				run("__b.settle()")
+				settle()
 				m["connect"] = append(m["connect"], run(c+".connect('"+id+"')"))
 				for _, q := range []string{"0", "1"} {
-					run("__b.settle()")
+					settle()
 					stop := prof("publish-qos" + q)
 					m["publish-qos"+q] = append(m["publish-qos"+q], run(c+".publish('bench/out/"+who+"', "+strconv.Itoa(nPub)+", "+q+")"))
 					stop()
@@ -487,7 +504,7 @@ func BenchmarkPageClients(b *testing.B) {
 				for _, q := range []int{0, 1} {
 					topic := "bench/in/" + who + "/" + strconv.Itoa(q)
 					run(c + ".subscribe('" + topic + "', " + strconv.Itoa(q) + ")")
-					run("__b.settle()")
+					settle()
 					n := nRecv
 					if q == 1 {
 						n = nRecv * 3 / 10 // Lifeline's QoS 1 receive is slow (see the README): 3,000

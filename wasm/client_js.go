@@ -187,8 +187,9 @@ func (s *session) dial() {
 					b = []byte(text) // MQTT is binary; the client will call it malformed
 				}
 				s.cl.Receive(time.Now(), b)
-				s.drain()
+				s.obey() // each packet's arrow at its own time; the rest once a batch
 			},
+			batched: s.drain,
 			close: func(at float64, code int, reason string) {
 				s.at = at - s.a.origin
 				s.sock = nil
@@ -306,11 +307,20 @@ func (s *session) record(kind, from, to, summary string, b []byte, observed stri
 	s.a.add(e, diagram.Local)
 }
 
-// drain obeys and records the client's events, then sets its timer.
-func (s *session) drain() {
+// obey obeys and records the client's events.
+func (s *session) obey() {
 	for ev, ok := s.cl.Next(); ok; ev, ok = s.cl.Next() {
 		s.event(ev)
 	}
+}
+
+// drain obeys and records the client's events, hands the messages among
+// them to the page's listeners, then sets its timer. A batch of the
+// socket's messages is drained once, at its end (a flood's packets come a
+// few to a message, and the listeners' call and the timer's check are
+// crossings into JavaScript).
+func (s *session) drain() {
+	s.obey()
 	s.a.mb.flush()
 	// A timer due no later than the deadline is kept: one that fires early
 	// ticks for nothing and sets the next. Not a setTimeout and a

@@ -65,6 +65,9 @@ type socketHandlers struct {
 	open    func(at float64)
 	message func(at float64, binary []byte, text string, isText bool)
 	close   func(at float64, code int, reason string)
+	// batched, if set, is called after each batch's events (unless the
+	// socket closed in it): work a handler can do once for many messages.
+	batched func()
 }
 
 // socket is the browser's own WebSocket, seen through Go types.
@@ -148,6 +151,9 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 					h.close(at, code, reason)
 				}
 			}
+		}
+		if h.batched != nil && !s.closed {
+			h.batched()
 		}
 		return nil
 	})
