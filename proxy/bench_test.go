@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/proxy"
+	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // BenchmarkEcho pushes 64-byte PUBLISH packets through the proxy to a TCP
@@ -22,13 +25,15 @@ import (
 // allows gathered into one write, and one round trip at a time (ns/op is
 // then the round trip's time).
 //
-// traced reads the trace in batch form (/trace?batch=1), as the page
-// does; "traced unbatched" reads it a message per WebSocket message, as
-// other clients do.
+// traced reads the trace in the compact form (/trace?batch=3), as the page
+// does; "traced lines" in batch form (batch=1: JSON lines, as other
+// readers of batches do); "traced unbatched" a message per WebSocket
+// message, as other clients do.
 func BenchmarkEcho(b *testing.B) {
 	for _, c := range []struct{ name, trace string }{
 		{"untraced", ""},
-		{"traced", "?batch=1"},
+		{"traced", "?batch=3"},
+		{"traced lines", "?batch=1"},
 		{"traced unbatched", "?"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -73,16 +78,27 @@ func echoProxy(tb testing.TB) (host, echo string) {
 	return host, ln.Addr().String()
 }
 
-// openTraceQuery opens a /trace channel with query ("" or "?batch=1")
-// and returns it and its token, the hello read.
+// openTraceQuery opens a /trace channel with query ("", "?batch=1" or
+// "?batch=3") and returns it and its token, the hello read.
 func openTraceQuery(tb testing.TB, host, query string) (*wstest.Client, string) {
 	tr, _, err := wstest.Dial("ws://"+host+"/trace"+query, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	_, msg, err := tr.Receive()
+	if err != nil {
+		tb.Fatalf("first /trace message: %v", err)
+	}
+	if strings.Contains(query, "batch=3") {
+		var line []byte
+		if err := new(pagejson.Compact).Read(msg, func(b []byte) { line = b }, func(trace.Entry) {}); err != nil || line == nil {
+			tb.Fatalf("first /trace message %q: %v, want a line record", msg, err)
+		}
+		msg = line
+	}
 	var hello struct{ Type, Token string }
-	if err := tr.ReceiveJSON(&hello); err != nil || hello.Type != "hello" {
-		tb.Fatalf("first /trace message: %+v, %v; want hello", hello, err)
+	if err := json.Unmarshal(msg, &hello); err != nil || hello.Type != "hello" {
+		tb.Fatalf("first /trace message %q: %v; want hello", msg, err)
 	}
 	return tr, hello.Token
 }

@@ -49,7 +49,7 @@
 // or did not retain from it, with the reason and the counts in their drop
 // field (brokerdrops.go).
 //
-// GET /trace[?session=ID][&batch=1|2] is a WebSocket of JSON text messages. The server
+// GET /trace[?session=ID][&batch=1|2|3] is a WebSocket of JSON text messages. The server
 // sends:
 //
 //	{"type":"hello","token":"<32 hex>","serverTime":<ms>}  first, once
@@ -63,9 +63,11 @@
 // Each is one WebSocket text message, or, for a reader that asks with
 // /trace?batch=1, the messages of one write share a text message, a line
 // each (JSON holds no raw newline), the same bytes in the same order;
-// batch=2 (the page's) is the same lines in a binary message (UTF-8, as
-// the text would be); batch=0 is the default, any other value is refused
-// (1008).
+// batch=2 is the same lines in a binary message (UTF-8, as the text would
+// be); batch=3 (the page's) binary messages of records, a packet's entry
+// its bytes raw with its seq, t and the id of a shape sent once
+// (pagejson.Compact, docs/trace.md); batch=0 is the default, any other
+// value is refused (1008).
 //
 // "dropped" says messages were lost: a channel holds at most 4 MiB (or 4096
 // messages) unsent, and the proxy drops messages beyond that rather than slow

@@ -309,14 +309,14 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.release(ip)
-	batch, err := batchForm(r.URL.Query())
+	batch, compact, err := batchForm(r.URL.Query())
 	if err != nil {
 		s.refused(RefusedTraceForm, r, err.Error())
 		closeNow(ws, websocket.ClosePolicyViolation, err.Error())
 		return
 	}
 	tc := s.hub.add(ws, bc)
-	tc.batch = batch
+	tc.batch, tc.compact = batch, compact
 	log := s.cfg.Log.With("trace", tc.token[:8], "remote", r.RemoteAddr)
 	hello := map[string]any{"type": "hello", "token": tc.token, "serverTime": tc.since(time.Now())}
 	if q := r.URL.Query(); q.Has("session") {

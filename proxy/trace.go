@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/codec"
 	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // A trace channel holds at most traceQueueBytes (as its messages' JSON
@@ -62,9 +65,11 @@ type traceChannel struct {
 	// batchConn).
 	bc *batchConn
 	// batch: the frame type of the batches the reader asked for
-	// (/trace?batch=1: text, batch=2: binary, see batchForm), 0 for none;
-	// set before writeLoop starts.
-	batch int
+	// (/trace?batch=1: text, batch=2 and 3: binary, see batchForm), 0 for
+	// none; compact: batch=3's records (pagejson.Compact) rather than
+	// lines. Set before writeLoop starts.
+	batch   int
+	compact bool
 	// spare is the slice of the last batch sent, emptied, for q to be
 	// next: kept while entries keep coming, given back to queuePool once
 	// the channel has been idle for spareIdle.
@@ -399,21 +404,26 @@ func (tc *traceChannel) releaseSpare() {
 // gathered into text messages of one or more lines (see writeBatch);
 // batch=2, the same lines in binary messages (UTF-8, as the text would
 // be: a browser hands them over as bytes, neither decoded into a string
-// nor encoded again for WebAssembly); by default, or batch=0, one message
-// per WebSocket message. It returns the frame type of a batch, 0 for none.
-func batchForm(q url.Values) (int, error) {
+// nor encoded again for WebAssembly); batch=3, binary messages of records
+// in which a packet's entry is its bytes, raw (pagejson.Compact, the
+// page's); by default, or batch=0, one message per WebSocket message. It
+// returns the frame type of a batch, 0 for none, and whether it is
+// batch=3's.
+func batchForm(q url.Values) (frame int, compact bool, err error) {
 	if !q.Has("batch") {
-		return 0, nil
+		return 0, false, nil
 	}
 	switch v := q.Get("batch"); v {
 	case "0":
-		return 0, nil
+		return 0, false, nil
 	case "1":
-		return websocket.TextMessage, nil
+		return websocket.TextMessage, false, nil
 	case "2":
-		return websocket.BinaryMessage, nil
+		return websocket.BinaryMessage, false, nil
+	case "3":
+		return websocket.BinaryMessage, true, nil
 	default:
-		return 0, errors.New("batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got " + strconv.Quote(v))
+		return 0, false, errors.New("batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages), 3 (binary records, packets raw) or 0, got " + strconv.Quote(v))
 	}
 }
 
@@ -437,7 +447,11 @@ func (tc *traceChannel) writeBatch(batch []traceItem, enc *traceEncoder, writeTi
 			if frame < 0 {
 				out, frame = openFrame(out)
 			}
-			out = enc.appendLine(out, &batch[i], len(out) > frame+frameGuess)
+			if tc.compact {
+				out = enc.appendRecord(out, &batch[i])
+			} else {
+				out = enc.appendLine(out, &batch[i], len(out) > frame+frameGuess)
+			}
 			if len(out) < batchWrite && !last {
 				continue // the frame stays open
 			}
@@ -469,10 +483,51 @@ var batchPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // traceEncoder encodes the trace channel's messages. It keeps a PUBLISH
 // to decode packets into (describe), reused from one to the next, and the
-// shapes of the entries it writes (until the channel is idle).
+// shapes of the entries it writes (until the channel is idle); in the
+// compact form, the ids of the shapes it has defined for the reader (for
+// the channel's life, up to pagejson.MaxCompactShapes, then anew).
 type traceEncoder struct {
-	pub    codec.Publish
-	shapes shapes
+	pub     codec.Publish
+	shapes  shapes
+	ids     map[shapeKey]int
+	scratch []byte
+}
+
+// appendRecord appends it as a record of the compact form (batch=3): an
+// MQTT packet's entry as its bytes and the id of its shape, defined first
+// if new (its summary is left out: a reader labels it from its bytes);
+// anything else (a lab.hold's packet, whose summary says more) as its
+// JSON in a line record. Nothing for an entry that cannot be encoded.
+func (te *traceEncoder) appendRecord(b []byte, it *traceItem) []byte {
+	if it.msg != nil {
+		return pagejson.AppendCompactLine(b, it.msg)
+	}
+	if it.dropped == 0 {
+		e := &it.e
+		describeWith(e, &te.pub)
+		if strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) > 0 && e.Note == "" && e.Error == "" && e.Drop == nil && !math.IsNaN(e.T) && !math.IsInf(e.T, 0) {
+			k := shapeKey{e.Leg, e.From, e.To, e.Kind, e.Observed, e.Conn, e.Src, e.Dst, e.Version}
+			id, ok := te.ids[k]
+			if !ok {
+				if te.ids == nil || len(te.ids) >= pagejson.MaxCompactShapes {
+					te.ids = map[shapeKey]int{}
+				}
+				id = len(te.ids)
+				te.ids[k] = id
+				b = pagejson.AppendCompactShape(b, id, e)
+			}
+			return pagejson.AppendCompactPacket(b, id, e)
+		}
+	}
+	msg, ok := te.appendMsg(te.scratch[:0], it)
+	te.scratch = msg[:0]
+	if cap(te.scratch) > maxBatchBuf {
+		te.scratch = nil
+	}
+	if !ok {
+		return b
+	}
+	return pagejson.AppendCompactLine(b, msg)
 }
 
 // appendFramed appends it as the channel sends it: one text frame holding

@@ -276,20 +276,23 @@ func TestTraceChannelSpareQueue(t *testing.T) {
 // TestBatchForm checks how /trace's batch parameter is read: absent, 0, 1
 // or 2; anything else is refused, in words.
 func TestBatchForm(t *testing.T) {
+	const want = `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages), 3 (binary records, packets raw) or 0, got `
 	tests := []struct {
 		query   string
 		want    int
+		compact bool
 		wantErr string
 	}{
-		{"", 0, ""},
-		{"session=x", 0, ""},
-		{"batch=1", websocket.TextMessage, ""},
-		{"batch=2", websocket.BinaryMessage, ""},
-		{"batch=0", 0, ""},
-		{"batch=1&session=x", websocket.TextMessage, ""},
-		{"batch=", 0, `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got ""`},
-		{"batch=true", 0, `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got "true"`},
-		{"batch=3", 0, `batch: want 1 (messages a line each, gathered in text messages), 2 (the same in binary messages) or 0, got "3"`},
+		{"", 0, false, ""},
+		{"session=x", 0, false, ""},
+		{"batch=1", websocket.TextMessage, false, ""},
+		{"batch=2", websocket.BinaryMessage, false, ""},
+		{"batch=3", websocket.BinaryMessage, true, ""},
+		{"batch=0", 0, false, ""},
+		{"batch=1&session=x", websocket.TextMessage, false, ""},
+		{"batch=", 0, false, want + `""`},
+		{"batch=true", 0, false, want + `"true"`},
+		{"batch=4", 0, false, want + `"4"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -297,29 +300,29 @@ func TestBatchForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := batchForm(q)
+			got, compact, err := batchForm(q)
 			gotErr := ""
 			if err != nil {
 				gotErr = err.Error()
 			}
-			if got != tt.want || gotErr != tt.wantErr {
-				t.Errorf("batchForm(%q) = %v, %q; want %v, %q", tt.query, got, gotErr, tt.want, tt.wantErr)
+			if got != tt.want || compact != tt.compact || gotErr != tt.wantErr {
+				t.Errorf("batchForm(%q) = %v, %v, %q; want %v, %v, %q", tt.query, got, compact, gotErr, tt.want, tt.compact, tt.wantErr)
 			}
 		})
 	}
 }
 
 func FuzzBatchForm(f *testing.F) {
-	for _, v := range []string{"1", "0", "2", "", "true", "1 ", "\x00"} {
+	for _, v := range []string{"1", "0", "2", "3", "", "true", "1 ", "\x00"} {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		got, err := batchForm(url.Values{"batch": {v}})
-		want := map[string]int{"0": 0, "1": websocket.TextMessage, "2": websocket.BinaryMessage}
+		got, compact, err := batchForm(url.Values{"batch": {v}})
+		want := map[string]int{"0": 0, "1": websocket.TextMessage, "2": websocket.BinaryMessage, "3": websocket.BinaryMessage}
 		switch op, ok := want[v]; {
 		case ok:
-			if err != nil || got != op {
-				t.Fatalf("batchForm(%q) = %v, %v", v, got, err)
+			if err != nil || got != op || compact != (v == "3") {
+				t.Fatalf("batchForm(%q) = %v, %v, %v", v, got, compact, err)
 			}
 		case err == nil || got != 0 || !strings.HasSuffix(err.Error(), strconv.Quote(v)):
 			t.Fatalf("batchForm(%q) = %v, %v; want an error quoting it", v, got, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/internal/wstest"
 	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // TestTraceBurstSlowReader sends a burst of numbered PUBLISH packets through
@@ -25,10 +26,12 @@ import (
 // summary — or, where entries were dropped, a "dropped" note at the gap
 // whose count is exactly the seq numbers missing there.
 //
-// It runs with the trace read one message per WebSocket message and in
-// batch form (/trace?batch=1, as the page reads it: several a line each).
+// It runs with the trace read one message per WebSocket message, in batch
+// form (/trace?batch=1: several a line each) and in the page's compact form
+// (batch=3, read with pagejson.Compact: a packet's entry carries no
+// summary there).
 func TestTraceBurstSlowReader(t *testing.T) {
-	for _, query := range []string{"", "?batch=1"} {
+	for _, query := range []string{"", "?batch=1", "?batch=3"} {
 		t.Run("trace"+query, func(t *testing.T) { traceBurstSlowReader(t, query) })
 	}
 }
@@ -78,28 +81,44 @@ func traceBurstSlowReader(t *testing.T, query string) {
 	// dropped.
 	var next [2]uint32 // the number each direction's next entry must carry
 	lastSeq, pending, entries, dropped := 0, 0, 0, 0
-	var lines [][]byte // the messages of the last batch not read yet
+	type message struct {
+		Type  string       `json:"type"`
+		Count int          `json:"count"`
+		Entry *trace.Entry `json:"entry"`
+	}
+	compact := query == "?batch=3"
+	var rd pagejson.Compact
+	var lines []message // the messages of the last batch not read yet
 	for entries+dropped < 2*n {
 		if len(lines) == 0 {
 			_, b, err := tr.Read(ctx)
 			if err != nil {
 				t.Fatalf("trace after %d entries, %d dropped: %v", entries, dropped, err)
 			}
-			lines = [][]byte{b}
-			if query != "" {
-				lines = bytes.Split(b, []byte("\n"))
+			parse := func(b []byte) {
+				var m message
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatalf("trace message %q: %v", b, err)
+				}
+				lines = append(lines, m)
+			}
+			switch {
+			case compact:
+				err := rd.Read(b, parse, func(e trace.Entry) { lines = append(lines, message{Type: "entry", Entry: &e}) })
+				if err != nil {
+					t.Fatal(err)
+				}
+			case query != "":
+				for _, l := range bytes.Split(b, []byte("\n")) {
+					parse(l)
+				}
+			default:
+				parse(b)
 			}
 		}
-		b := lines[0]
+		m := lines[0]
 		lines = lines[1:]
-		var m struct {
-			Type  string       `json:"type"`
-			Count int          `json:"count"`
-			Entry *trace.Entry `json:"entry"`
-		}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("trace message %q: %v", b, err)
-		}
+		b, _ := json.Marshal(m)
 		switch m.Type {
 		case "dropped":
 			if m.Count <= 0 || pending != 0 {
@@ -125,8 +144,8 @@ func traceBurstSlowReader(t *testing.T, query string) {
 		if e.From == "broker" {
 			dir = 1
 		}
-		if len(e.Bytes) != size || e.Summary == "" || e.Error != "" || e.Leg != trace.LegProxyBroker {
-			t.Fatalf("entry %d: %d bytes, summary %q, error %q; want %d bytes, a summary, no error", e.Seq, len(e.Bytes), e.Summary, e.Error, size)
+		if len(e.Bytes) != size || (e.Summary == "") != compact || e.Error != "" || e.Leg != trace.LegProxyBroker {
+			t.Fatalf("entry %d: %d bytes, summary %q, error %q; want %d bytes, a summary (none in compact form), no error", e.Seq, len(e.Bytes), e.Summary, e.Error, size)
 		}
 		num := binary.BigEndian.Uint32(e.Bytes[numAt:])
 		if num < next[dir] {
@@ -144,7 +163,7 @@ func traceBurstSlowReader(t *testing.T, query string) {
 // does not know, in words.
 func TestTraceBatchFormRefused(t *testing.T) {
 	host, _ := echoProxy(t)
-	for _, bad := range []string{"batch=3", "batch=yes", "batch="} {
+	for _, bad := range []string{"batch=4", "batch=yes", "batch="} {
 		tr, _, err := wstest.Dial("ws://"+host+"/trace?"+bad, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -42,10 +42,11 @@ const laterMax = 16384
 // later is one thing to place: an entry, or a trace channel message that
 // is an entry, read when placed.
 type later struct {
-	e    trace.Entry
-	src  diagram.Source
-	text string  // a trace channel message, not yet read
-	at   float64 // … and when it arrived
+	e      trace.Entry
+	src    diagram.Source
+	remote bool    // e is the trace channel's, its parties named when placed (traceChannel.put)
+	text   string  // a trace channel message, not yet read
+	at     float64 // … and when it arrived
 }
 
 // laterQueue is the app's queue of arrows to place.
@@ -123,6 +124,8 @@ func (a *app) place(n int) {
 		q.head++
 		if l.text != "" {
 			a.tc.read(l.at, l.text)
+		} else if l.remote {
+			a.tc.put(l.e)
 		} else {
 			a.put(l.e, l.src)
 		}

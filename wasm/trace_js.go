@@ -35,6 +35,7 @@ type traceChannel struct {
 	cutConn  string            // … for this conn
 	labs     map[int]labWait   // lab controls waiting for the proxy's answer, by id (lab_js.go)
 	labID    int
+	compact  pagejson.Compact // reads the channel's messages (batch=3), the shapes it has defined
 }
 
 // traceHelloWait is how long (ms) a connection waits for the trace
@@ -66,11 +67,14 @@ func (tc *traceChannel) withToken(url string, f func(token string)) {
 	tc.openedAt = tc.a.now()
 	// A new id for every channel: the proxy refuses one it has seen.
 	tc.session = newSessionID()
-	// batch=2: the proxy gathers its messages, a line each, into one
-	// binary WebSocket message per write (docs/trace.md): the browser
-	// hands over its bytes as they are, where a text message would be
-	// decoded into a string, and that encoded again to cross into Go.
-	s, err := dial(url+"?batch=2&session="+tc.session, nil, socketHandlers{
+	// batch=3: the proxy gathers its messages into one binary WebSocket
+	// message per write, in records where a packet's entry is its bytes,
+	// raw, and the id of what it shares with the others of its connection
+	// and direction (docs/trace.md): the browser hands over the bytes as
+	// they are, and a flood's entry is a few bytes beyond its packet to
+	// read, not a JSON line of 300 (its bytes in base64 among them).
+	tc.compact = pagejson.Compact{Names: tc.a.names}
+	s, err := dial(url+"?batch=3&session="+tc.session, nil, socketHandlers{
 		message: tc.message,
 		close: func(_ float64, code int, reason string) {
 			tc.sock = nil
@@ -131,25 +135,36 @@ func (tc *traceChannel) settle() {
 	}
 }
 
-// message takes a message of the channel: one or more, a line each. An
-// entry waits in the app's queue (later_js.go); anything else is read now,
-// after the queue.
+// message takes a message of the channel: records (batch=3), or lines
+// (a text message: one or more, a line each). An entry waits in the app's
+// queue (later_js.go); anything else is read now, after the queue.
 func (tc *traceChannel) message(at float64, b []byte, text string, isText bool) {
 	if !isText {
-		// batch=2: the lines as UTF-8 bytes. One string of them all,
-		// which the lines are slices of.
-		text = string(b)
+		err := tc.compact.Read(b, func(l []byte) { tc.line(at, string(l)) }, func(e trace.Entry) {
+			tc.a.later(later{e: e, src: diagram.Remote, remote: true})
+		})
+		if err != nil {
+			// The proxy wrote what it should not: said, and the rest
+			// of the channel read on.
+			jsGlobal.Get("console").Call("error", "lifeline: the trace channel: "+err.Error())
+		}
+		return
 	}
 	for text != "" {
 		var line string
 		line, text, _ = strings.Cut(text, "\n")
-		if isEntry(line) {
-			tc.a.later(later{text: line, at: at})
-			continue
-		}
-		tc.a.sync()
-		tc.read(at, line)
+		tc.line(at, line)
 	}
+}
+
+// line takes one JSON message of the channel.
+func (tc *traceChannel) line(at float64, line string) {
+	if isEntry(line) {
+		tc.a.later(later{text: line, at: at})
+		return
+	}
+	tc.a.sync()
+	tc.read(at, line)
 }
 
 // read reads a message from the channel that arrived at page time at.
@@ -234,20 +249,24 @@ func (tc *traceChannel) read(at float64, text string) {
 		// The proxy labels packets by type and size; the codec says more,
 		// when the arrow is drawn (see app.fill): tc.a.names skips their
 		// summaries.
-		// The proxy calls every page "browser"; the page knows which of
-		// its clients opened each connection.
-		if en.Leg == trace.LegBrowserProxy {
-			if p, ok := tc.parties[en.Conn]; ok {
-				if en.From == "browser" {
-					en.From = p
-				}
-				if en.To == "browser" {
-					en.To = p
-				}
+		tc.put(en)
+	}
+}
+
+// put places an entry of the proxy's. The proxy calls every page
+// "browser"; the page knows which of its clients opened each connection.
+func (tc *traceChannel) put(en trace.Entry) {
+	if en.Leg == trace.LegBrowserProxy {
+		if p, ok := tc.parties[en.Conn]; ok {
+			if en.From == "browser" {
+				en.From = p
+			}
+			if en.To == "browser" {
+				en.To = p
 			}
 		}
-		tc.a.put(en, diagram.Remote)
 	}
+	tc.a.put(en, diagram.Remote)
 }
 
 // ping sends clock pings: five quickly, then one every 5 s.

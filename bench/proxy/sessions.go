@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/pagejson"
 )
 
 // sessionCost is what held sessions cost one lifeline process: memory while
@@ -162,16 +165,19 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		ctx := context.Background()
-		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?batch=2&session="+id,
+		tr, _, err := websocket.Dial(ctx, "ws://"+llHost+"/trace?batch=3&session="+id,
 			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {llURL}}})
 		if err != nil {
 			return nil, fmt.Errorf("/trace: %w", err)
 		}
 		tr.SetReadLimit(-1) // an entry holds a whole packet
-		// batch=2, as the page asks: the hello is a binary message of one
-		// line.
+		// batch=3, as the page asks: the hello is a binary message of one
+		// line record.
 		var hello struct{ Type, Token string }
 		_, msg, err := tr.Read(ctx)
+		if err == nil {
+			err = new(pagejson.Compact).Read(msg, func(l []byte) { msg = l }, func(trace.Entry) {})
+		}
 		if err == nil {
 			err = json.Unmarshal(msg, &hello)
 		}
@@ -208,7 +214,7 @@ func openHeld(llHost, llURL, echoAddr string, traced bool) (*heldSession, error)
 }
 
 // dialTraced dials a /mqtt session as the page runs one: with its /trace
-// channel open (in batch form, ?batch=1, as the page asks) and read to the
+// channel open (in the compact form, ?batch=3, as the page asks) and read to the
 // end, so the proxy copies, decodes and sends every packet's entry as well
 // as relaying it.
 func dialTraced(llHost, llURL, echoAddr string) func() (conn, error) {
