@@ -466,8 +466,8 @@ func BenchmarkPageClients(b *testing.B) {
 				}
 				c := "__b." + who
 				id := "bench-" + who + "-" + strconv.Itoa(r)
-				// LIFELINE_BENCH_PROFILE=who:measure: a profile of that
-				// measure in every counted round.
+				// LIFELINE_BENCH_PROFILE=who:measure (connect,
+				// publish-qos0 …): a profile of it in every counted round.
 				prof := func(measure string) func() {
 					if r >= 0 && getenv("LIFELINE_BENCH_PROFILE", "") == who+":"+measure {
 						return profileStart(b, ctx, who+" "+measure)
@@ -494,7 +494,9 @@ func BenchmarkPageClients(b *testing.B) {
 					return func() {}
 				}
 				settle()
+				stopConnect := prof("connect")
 				m["connect"] = append(m["connect"], run(c+".connect('"+id+"')"))
+				stopConnect()
 				for _, q := range []string{"0", "1"} {
 					settle()
 					stop := prof("publish-qos" + q)
@@ -526,6 +528,13 @@ func BenchmarkPageClients(b *testing.B) {
 				}
 				run(c + ".disconnect().then(() => 1)")
 			}
+		}
+		// LIFELINE_BENCH_DUMP: a JavaScript expression evaluated in the
+		// page after the rounds, its string printed (what a script given
+		// in LIFELINE_BENCH_EVAL gathered, lifeline.trace() …).
+		if js := getenv("LIFELINE_BENCH_DUMP", ""); js != "" {
+			v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+			fmt.Println(v)
 		}
 		// Printed, not logged: go test shortens a benchmark's log.
 		fmt.Printf("BenchmarkPageClients: Lifeline (the page, diagram on, traced) vs mqtt.js 5.16.0 in the same page, %d rounds after %d not counted, medians; ratio ≥ 1: Lifeline at least as fast\n", rounds, warmup)

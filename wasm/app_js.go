@@ -66,6 +66,18 @@ func newApp(api js.Value) *app {
 // now is the page clock: ms since the client started.
 func (a *app) now() float64 { return now() - a.origin }
 
+// handshake is how long (ms) the oldest connect() still waiting for its
+// CONNACK has waited, or -1.
+func (a *app) handshake() float64 {
+	since := -1.0
+	for _, s := range a.sessions {
+		if s.connecting != nil {
+			since = max(since, a.now()-s.connectAt)
+		}
+	}
+	return since
+}
+
 // changed tells the page to redraw on its next frame.
 func (a *app) changed() { a.version++ }
 
@@ -227,15 +239,7 @@ func (a *app) install() {
 	// its CONNACK has waited, or -1: the page's frame skips its drawing for
 	// the first 50 ms of one (app.js's HANDSHAKE_HOLD), so that the socket's
 	// open and the CONNACK are not kept waiting behind a frame's layout.
-	a.syncMethod("_handshake", func([]js.Value) any {
-		since := -1.0
-		for _, s := range a.sessions {
-			if s.connecting != nil {
-				since = max(since, a.now()-s.connectAt)
-			}
-		}
-		return since
-	})
+	a.syncMethod("_handshake", func([]js.Value) any { return a.handshake() })
 	a.syncMethod("_view", func(args []js.Value) any {
 		v := a.view(arg(args, 0).Int(), arg(args, 1).Int())
 		a.w.Reset()
@@ -355,6 +359,8 @@ func (a *app) install() {
 // release stops the app's tasks and releases its functions.
 func (a *app) release() {
 	a.lq.post.Call("close")
+	a.lq.held.stop()
+	a.lq.held = nil
 	a.funcs.release()
 }
 

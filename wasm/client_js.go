@@ -379,6 +379,7 @@ func (s *session) event(ev client.Event) {
 			if s.connecting != nil {
 				s.connecting.resolve(map[string]any{"clientId": s.cl.ClientID(), "version": int(s.cl.Version())})
 				s.connecting = nil
+				a.kick() // the arrows the handshake held
 			}
 		case client.StateDisconnected, client.StateWaiting:
 			if s.connecting != nil && ev.State == client.StateDisconnected {
@@ -388,6 +389,7 @@ func (s *session) event(ev client.Event) {
 				}
 				s.connecting.fail(msg)
 				s.connecting = nil
+				a.kick()
 			}
 			if ev.State == client.StateDisconnected {
 				for id, p := range s.pubs {

@@ -55,6 +55,7 @@ type laterQueue struct {
 	head  int
 	post  js.Value // posts a task that calls back into Go (see newApp)
 	asked bool     // a task is posted
+	held  *timer   // a handshake holds the tasks until it fires (see handshakeHold)
 }
 
 func (q *laterQueue) len() int { return len(q.items) - q.head }
@@ -91,11 +92,23 @@ func (a *app) later(l later) {
 	}
 }
 
+// handshakeHold is how long (ms) placing waits while a connect() waits for
+// its CONNACK (app.js's frames wait as long, HANDSHAKE_HOLD): the socket's
+// open and the CONNACK are not kept waiting behind a task of the queue's,
+// and the handshake's arrows are placed as soon as it ends.
+const handshakeHold = 50
+
 // laterTask is a task of the queue's: it places items for laterBudget ms
 // and posts another task for the rest.
 func (a *app) laterTask() {
 	q := &a.lq
 	q.asked = false
+	if h := a.handshake(); h >= 0 && h < handshakeHold {
+		if q.held == nil {
+			q.held = afterFunc(handshakeHold-h, func() { q.held = nil; a.kick() })
+		}
+		return
+	}
 	end := now() + laterBudget
 	for q.len() > 0 {
 		a.place(32)
@@ -103,6 +116,16 @@ func (a *app) laterTask() {
 			break
 		}
 	}
+	if q.len() > 0 && !q.asked {
+		q.asked = true
+		q.post.Invoke()
+	}
+}
+
+// kick posts a task of the queue's if anything waits and none is posted:
+// when a handshake that held them ends.
+func (a *app) kick() {
+	q := &a.lq
 	if q.len() > 0 && !q.asked {
 		q.asked = true
 		q.post.Invoke()

@@ -18,13 +18,12 @@ import (
 // number of messages. A message that follows the last batch within 2 ms
 // waits a millisecond for more (the proxy relays each of the broker's
 // writes as a message: a flood would otherwise cross once a packet). An
-// urgent socket's batch (a client's: its acknowledgements must not wait)
-// is a task at user-blocking priority where the browser has a scheduler
-// (Chromium), before the diagram's work (later_js.go) and the trace
-// channel's.
+// urgent socket's (a client's: its acknowledgements must not wait) goes
+// at once, in the message's own task, after a quiet spell, and within
+// 2 ms of the last batch in a task of its own (setTimeout 0), before the
+// diagram's work (later_js.go) and the trace channel's.
 var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
 	let kinds = '', times = [], nums = [], texts = [], bins = [], binLen = 0, pending = false, last = -1e9;
-	const soon = urgent && globalThis.scheduler && scheduler.postTask ? (f) => scheduler.postTask(f, {priority: 'user-blocking'}) : (f) => setTimeout(f, 0);
 	const flush = () => {
 		pending = false;
 		last = performance.now();
@@ -45,7 +44,15 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
 		// last batch within 2 ms (a flood, a message a packet) waits a
 		// millisecond for those behind it, so that a flood crosses into Go
 		// once a millisecond or so, not once a message.
-		if (!pending) { pending = true; if (t - last < 2) setTimeout(flush, urgent ? 0 : 1); else soon(flush); }
+		if (pending) return;
+		// An urgent socket's message after a quiet spell (a CONNACK, the
+		// open) goes in its own event's task: posted, it would wait
+		// behind whatever else came meanwhile (the trace channel's
+		// entries for the same connection).
+		const quiet = t - last >= 2;
+		if (quiet && urgent) { flush(); return; }
+		pending = true;
+		setTimeout(flush, quiet || urgent ? 0 : 1);
 	};
 	ws.binaryType = 'arraybuffer';
 	ws.onopen = () => push('o');
