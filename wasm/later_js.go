@@ -161,8 +161,20 @@ func (a *app) place(n int) {
 	}
 }
 
-// isEntry reports whether a trace channel message is an entry, which can
-// wait; any other (hello, pong, cut …) is read at once, after the queue.
-// The proxy writes the type first; a message that starts otherwise is read
-// at once, which is right in any case, only not deferred.
-func isEntry(text string) bool { return strings.HasPrefix(text, `{"type":"entry",`) }
+// canWait reports whether a trace channel message can wait in the queue:
+// an entry, a clock's pong or a note of dropped entries, each read in its
+// place in the queue. Any other (the hello, a cut's or a lab control's
+// answer) is read at once, after the whole queue is placed. A pong read so
+// (every 5 s) held a flood's client, in the trace channel's task, for as
+// long as placing thousands of arrows takes; in the queue, its clock
+// sample comes after the entries that came before it, as it did. The
+// proxy writes the type first; a message that starts otherwise is read at
+// once, which is right in any case, only not deferred.
+func canWait(text string) bool {
+	for _, p := range [...]string{`{"type":"entry",`, `{"type":"pong",`, `{"type":"dropped",`} {
+		if strings.HasPrefix(text, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -159,7 +159,7 @@ func (tc *traceChannel) message(at float64, b []byte, text string, isText bool) 
 
 // line takes one JSON message of the channel.
 func (tc *traceChannel) line(at float64, line string) {
-	if isEntry(line) {
+	if canWait(line) {
 		tc.a.later(later{text: line, at: at})
 		return
 	}
