@@ -639,7 +639,10 @@ func longTasksReport(b *testing.B, ctx context.Context) string {
 	for _, d := range r.Long {
 		total += d
 	}
-	out := fmt.Sprintf("%d long tasks (over 50 ms), %.0f ms in all, p50 %.0f ms, max %.0f ms; calls into Go over 30 ms:", len(r.Long), total, percentile(r.Long, 0.5), percentile(r.Long, 1))
+	out := "no long tasks (over 50 ms); calls into Go over 30 ms:"
+	if len(r.Long) > 0 {
+		out = fmt.Sprintf("%d long tasks (over 50 ms), %.0f ms in all, p50 %.0f ms, max %.0f ms; calls into Go over 30 ms:", len(r.Long), total, percentile(r.Long, 0.5), percentile(r.Long, 1))
+	}
 	names := make([]string, 0, len(r.Slow))
 	for k := range r.Slow {
 		names = append(names, k)
