@@ -29,6 +29,17 @@ var packetKinds = func() (k [16]string) {
 // could not decode it, if it could not. A PUBLISH is decoded into pub, if
 // not nil, which is left zero.
 func summary(pkt []byte, version int, pub *codec.Publish) (string, error) {
+	var s string
+	err := decodeWith(pkt, version, pub, func(p codec.Packet) { s = codec.Summary(p) })
+	if err != nil {
+		return typeName(pkt[0]) + " (" + strconv.Itoa(len(pkt)) + " bytes)", err
+	}
+	return s, nil
+}
+
+// decodeWith decodes pkt (a PUBLISH into pub, if not nil, left zero after)
+// and calls f with the packet, if it decodes; f may be nil.
+func decodeWith(pkt []byte, version int, pub *codec.Publish, f func(codec.Packet)) error {
 	v := codec.V311
 	if version == int(codec.V5) {
 		v = codec.V5
@@ -42,10 +53,10 @@ func summary(pkt []byte, version int, pub *codec.Publish) (string, error) {
 	} else {
 		p, err = codec.Decode(pkt, v)
 	}
-	if err != nil {
-		return typeName(pkt[0]) + " (" + strconv.Itoa(len(pkt)) + " bytes)", err
+	if err == nil && f != nil {
+		f(p)
 	}
-	return codec.Summary(p), nil
+	return err
 }
 
 // connectVersion returns the protocol level of a CONNECT packet (3, 4 or 5),

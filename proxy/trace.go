@@ -495,7 +495,9 @@ type traceEncoder struct {
 
 // appendRecord appends it as a record of the compact form (batch=3): an
 // MQTT packet's entry as its bytes and the id of its shape, defined first
-// if new (its summary is left out: a reader labels it from its bytes);
+// if new (its summary is neither made nor sent: a reader labels it from
+// its bytes; the packet is decoded only to find one the codec cannot
+// read, which goes as a line with the codec's error, as in the others);
 // anything else (a lab.hold's packet, whose summary says more) as its
 // JSON in a line record. Nothing for an entry that cannot be encoded.
 func (te *traceEncoder) appendRecord(b []byte, it *traceItem) []byte {
@@ -504,7 +506,9 @@ func (te *traceEncoder) appendRecord(b []byte, it *traceItem) []byte {
 	}
 	if it.dropped == 0 {
 		e := &it.e
-		describeWith(e, &te.pub)
+		if e.Summary == "" && e.Leg == trace.LegProxyBroker && len(e.Bytes) > 0 && decodeWith(e.Bytes, e.Version, &te.pub, nil) != nil {
+			describeWith(e, &te.pub) // the codec's error, in a line
+		}
 		if strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) > 0 && e.Note == "" && e.Error == "" && e.Drop == nil && !math.IsNaN(e.T) && !math.IsInf(e.T, 0) {
 			k := shapeKey{e.Leg, e.From, e.To, e.Kind, e.Observed, e.Conn, e.Src, e.Dst, e.Version}
 			id, ok := te.ids[k]
