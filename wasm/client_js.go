@@ -189,7 +189,10 @@ func (s *session) dial() {
 				s.cl.Receive(time.Now(), b)
 				s.obey() // each packet's arrow at its own time; the rest once a batch
 			},
-			batched: s.drain,
+			batched: func() {
+				s.a.lq.batch(now())
+				s.drain()
+			},
 			close: func(at float64, code int, reason string) {
 				s.at = at - s.a.origin
 				s.sock = nil

@@ -55,7 +55,18 @@ type laterQueue struct {
 	head  int
 	post  js.Value // posts a task that calls back into Go (see newApp)
 	asked bool     // a task is posted
-	held  *timer   // a handshake holds the tasks until it fires (see handshakeHold)
+	held  *timer   // a handshake or a flood holds the tasks until it fires (see handshakeHold, floodQuiet)
+	// floodAt is when (performance.now) a client's socket last brought a
+	// batch within floodQuiet ms of its last; lastBatch, its last.
+	floodAt, lastBatch float64
+}
+
+// batch notes a batch of a client socket's messages at time t.
+func (q *laterQueue) batch(t float64) {
+	if t-q.lastBatch < floodQuiet {
+		q.floodAt = t
+	}
+	q.lastBatch = t
 }
 
 func (q *laterQueue) len() int { return len(q.items) - q.head }
@@ -98,14 +109,31 @@ func (a *app) later(l later) {
 // and the handshake's arrows are placed as soon as it ends.
 const handshakeHold = 50
 
+// While a client's socket brings a flood (a batch within floodQuiet ms of
+// the one before), placing waits until floodDefer items wait or the
+// flood pauses: the browser hands the page a socket's messages only as
+// fast as the page takes them, so each millisecond spent placing during a
+// flood is one the flood waits. The diagram catches up when it pauses, or
+// places as usual beyond floodDefer (a flood that lasts).
+const (
+	floodQuiet = 3    // ms
+	floodDefer = laterMax - 1024 // items
+)
+
 // laterTask is a task of the queue's: it places items for laterBudget ms
 // and posts another task for the rest.
 func (a *app) laterTask() {
 	q := &a.lq
 	q.asked = false
+	hold := 0.0
 	if h := a.handshake(); h >= 0 && h < handshakeHold {
+		hold = handshakeHold - h
+	} else if since := now() - q.floodAt; since < floodQuiet && q.len() < floodDefer {
+		hold = floodQuiet - since
+	}
+	if hold > 0 {
 		if q.held == nil {
-			q.held = afterFunc(handshakeHold-h, func() { q.held = nil; a.kick() })
+			q.held = afterFunc(hold, func() { q.held = nil; a.kick() })
 		}
 		return
 	}
