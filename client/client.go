@@ -85,6 +85,7 @@ type Client struct {
 	events   []Event
 	head     int
 	split    *codec.Splitter
+	maxIn    int       // the splitter's bound on a packet's size (0: MaxPacketSize)
 	attempts int       // consecutive failed connections, for backoff
 	retryAt  time.Time // StateWaiting: when to dial again
 	deadline time.Time // StateConnecting: CONNACK deadline
@@ -136,6 +137,7 @@ func New(cfg Config) *Client {
 		max = int(cfg.Properties.MaximumPacketSize)
 	}
 	c.split = codec.NewSplitter(max)
+	c.maxIn = max
 	return c
 }
 
@@ -321,17 +323,39 @@ func (c *Client) Receive(now time.Time, b []byte) {
 		if !ok {
 			return
 		}
-		raw := append([]byte(nil), pkt...) // owned: the decoded packet's views point here
-		c.lastRecv = now
-		p, err := codec.Decode(raw, c.v)
-		if err != nil {
-			c.emit(Event{Type: EventReceive, Time: now, Bytes: raw, Packet: nil})
-			c.fail(now, codec.ReasonForError(err), clauseOf(err, "4.13"), "broker sent an invalid packet: "+decodeText(err), err, true)
-			return
-		}
-		c.emit(Event{Type: EventReceive, Time: now, Bytes: raw, Packet: p})
-		c.handle(now, p)
+		c.received(now, append([]byte(nil), pkt...)) // owned: the decoded packet's views point here
 	}
+}
+
+// ReceiveOwned is Receive for bytes the caller hands over and never
+// touches again: the whole packets in b are decoded where they lie (the
+// events' Bytes and the decoded packets' views alias b), not copied, and
+// only a packet's start that b ends in waits, copied, for the rest.
+func (c *Client) ReceiveOwned(now time.Time, b []byte) {
+	for len(b) > 0 && c.split.Buffered() == 0 && (c.state == StateConnecting || c.state == StateConnected) {
+		n, err := codec.PacketLen(b, c.maxIn)
+		if err != nil || n == 0 || len(b) < n {
+			break // in pieces, or bad framing: Receive's way, which says so
+		}
+		c.received(now, b[:n:n])
+		b = b[n:]
+	}
+	if len(b) > 0 {
+		c.Receive(now, b)
+	}
+}
+
+// received takes one whole packet, raw, which the client keeps.
+func (c *Client) received(now time.Time, raw []byte) {
+	c.lastRecv = now
+	p, err := codec.Decode(raw, c.v)
+	if err != nil {
+		c.emit(Event{Type: EventReceive, Time: now, Bytes: raw, Packet: nil})
+		c.fail(now, codec.ReasonForError(err), clauseOf(err, "4.13"), "broker sent an invalid packet: "+decodeText(err), err, true)
+		return
+	}
+	c.emit(Event{Type: EventReceive, Time: now, Bytes: raw, Packet: p})
+	c.handle(now, p)
 }
 
 func (c *Client) handle(now time.Time, p codec.Packet) {

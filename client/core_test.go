@@ -258,16 +258,62 @@ func TestConnectPublishSubscribe(t *testing.T) {
 }
 
 func TestChunking(t *testing.T) {
-	// Two packets split at every byte boundary arrive the same way.
+	// Two packets split at every byte boundary arrive the same way, given
+	// with Receive or handed over with ReceiveOwned (whose whole packets
+	// are decoded where they lie, the events' bytes a view of the input).
 	pub, _ := codec.AppendPacket(nil, &codec.Publish{Topic: "t", Payload: []byte("abc"), QoS: 1, PacketID: 5}, codec.V5)
 	pub, _ = codec.AppendPacket(pub, &codec.Publish{Topic: "u", Payload: []byte("d")}, codec.V5)
-	for cut := 0; cut <= len(pub); cut++ {
-		h := newHarness(t, Config{})
-		h.connect(codec.Properties{}, false)
-		h.c.Receive(h.now, pub[:cut])
-		h.c.Receive(h.now, nil)
-		h.c.Receive(h.now, pub[cut:])
-		h.expect("< PUBLISH id=5 qos=1 t (3 B)", "message t abc qos=1", "> PUBACK id=5", "< PUBLISH qos=0 u (1 B)", "message u d qos=0")
+	for _, owned := range []bool{false, true} {
+		for cut := 0; cut <= len(pub); cut++ {
+			h := newHarness(t, Config{})
+			h.connect(codec.Properties{}, false)
+			in := append([]byte(nil), pub...)
+			feed := h.c.Receive
+			if owned {
+				feed = h.c.ReceiveOwned
+			}
+			feed(h.now, in[:cut])
+			feed(h.now, nil)
+			feed(h.now, in[cut:])
+			h.expect("< PUBLISH id=5 qos=1 t (3 B)", "message t abc qos=1", "> PUBACK id=5", "< PUBLISH qos=0 u (1 B)", "message u d qos=0")
+		}
+	}
+}
+
+// TestReceiveOwnedAliases checks that ReceiveOwned decodes whole packets
+// where they lie and copies only a packet's start that waits for its
+// rest, and that bad framing ends the connection as Receive's does.
+func TestReceiveOwnedAliases(t *testing.T) {
+	pub, _ := codec.AppendPacket(nil, &codec.Publish{Topic: "t", Payload: []byte("abc")}, codec.V5)
+	two := append(append([]byte(nil), pub...), pub...)
+	h := newHarness(t, Config{})
+	h.connect(codec.Properties{}, false)
+	var got [][]byte
+	h.c.ReceiveOwned(h.now, two[:len(two)-1]) // the second packet one byte short
+	for ev, ok := h.c.Next(); ok; ev, ok = h.c.Next() {
+		if ev.Type == EventReceive {
+			got = append(got, ev.Bytes)
+		}
+	}
+	if len(got) != 1 || &got[0][0] != &two[0] {
+		t.Fatalf("the whole packet's event bytes: %d events, want 1 aliasing the input", len(got))
+	}
+	two[len(pub)] = 0xff // the waiting start was copied: changing the input now changes nothing
+	h.c.ReceiveOwned(h.now, two[len(two)-1:])
+	for ev, ok := h.c.Next(); ok; ev, ok = h.c.Next() {
+		if ev.Type == EventReceive {
+			got = append(got, ev.Bytes)
+		}
+	}
+	if len(got) != 2 || !bytes.Equal(got[1], pub) {
+		t.Fatalf("the packet in pieces: %d events, last % x, want % x", len(got), got[len(got)-1], pub)
+	}
+
+	h = newHarness(t, Config{})
+	h.connect(codec.Properties{}, false)
+	h.c.ReceiveOwned(h.now, []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}) // a remaining length of five bytes
+	if h.c.State() == StateConnected {
+		t.Fatal("bad framing left the client connected")
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 )
 
 // FuzzReceive feeds arbitrary broker bytes, in arbitrary chunks, to a
-// connected client in both versions: it must never panic, must stop reading
-// once it closed the connection, and must deliver every QoS 2 message once.
+// connected client in both versions, given (Receive) or handed over
+// (ReceiveOwned): it must never panic, must stop reading once it closed
+// the connection, and must deliver every QoS 2 message once.
 func FuzzReceive(f *testing.F) {
 	seeds := []codec.Packet{
 		&codec.Connack{}, &codec.Publish{Topic: "a", QoS: 2, PacketID: 1, Payload: []byte("x")},
@@ -29,6 +30,7 @@ func FuzzReceive(f *testing.F) {
 		f.Add(byte(v), uint8(1), all)
 	}
 	f.Add(byte(5), uint8(0), []byte{0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add(byte(4), uint8(15), []byte{0x30, 4, 0, 1, 'a', 'b', 0x30, 0xff, 0xff, 0xff, 0xff, 1})
 	f.Fuzz(func(t *testing.T, ver byte, chunk uint8, data []byte) {
 		v := codec.V311
 		if ver&1 == 1 {
@@ -46,11 +48,15 @@ func FuzzReceive(f *testing.F) {
 		c.Dialed(now)
 		c.Subscribe(now, []codec.Subscription{{Filter: "#"}}, codec.Properties{})
 		c.Publish(now, Message{Topic: "t", QoS: 2})
+		feed := c.Receive
+		if ver&4 != 0 {
+			feed = c.ReceiveOwned
+		}
 		delivered := map[uint16]int{}
 		n := int(chunk%16) + 1
 		for len(data) > 0 {
 			k := min(n, len(data))
-			c.Receive(now, data[:k])
+			feed(now, data[:k])
 			data = data[k:]
 			now = now.Add(time.Second)
 			c.Tick(now)

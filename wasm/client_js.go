@@ -186,7 +186,9 @@ func (s *session) dial() {
 				if isText {
 					b = []byte(text) // MQTT is binary; the client will call it malformed
 				}
-				s.cl.Receive(time.Now(), b)
+				// b is this message's part of the batch's buffer, made for
+				// the batch (see dial): the client keeps views of it.
+				s.cl.ReceiveOwned(time.Now(), b)
 				s.obey() // each packet's arrow at its own time; the rest once a batch
 			},
 			batched: func() {

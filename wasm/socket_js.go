@@ -66,7 +66,8 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", `
 
 // socketHandlers receive a socket's events with the page time (ms since
 // navigation, performance.now) at which each arrived. They run on the
-// browser's event loop and must not block.
+// browser's event loop and must not block. A binary message is the
+// handler's to keep: a slice of a buffer made for its batch, never reused.
 type socketHandlers struct {
 	urgent  bool // its events go before the page's other tasks (see attachSocket)
 	open    func(at float64)
