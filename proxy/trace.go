@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -509,8 +508,7 @@ func (te *traceEncoder) appendRecord(b []byte, it *traceItem) []byte {
 		if e.Summary == "" && e.Leg == trace.LegProxyBroker && len(e.Bytes) > 0 && decodeWith(e.Bytes, e.Version, &te.pub, nil) != nil {
 			describeWith(e, &te.pub) // the codec's error, in a line
 		}
-		if strings.HasPrefix(e.Kind, "mqtt.") && len(e.Bytes) > 0 && e.Note == "" && e.Error == "" && e.Drop == nil && !math.IsNaN(e.T) && !math.IsInf(e.T, 0) {
-			k := shapeKey{e.Leg, e.From, e.To, e.Kind, e.Observed, e.Conn, e.Src, e.Dst, e.Version}
+		if k, ok := shapeOf(e); ok && strings.HasPrefix(e.Kind, "mqtt.") {
 			id, ok := te.ids[k]
 			if !ok {
 				if te.ids == nil || len(te.ids) >= pagejson.MaxCompactShapes {

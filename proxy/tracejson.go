@@ -74,15 +74,25 @@ const maxShapes = 256
 // appendEntryMsg is appendEntryMsg(b, e), through a shape when e has one:
 // a packet's entry (bytes) with no note, error or drop.
 func (s *shapes) appendEntryMsg(b []byte, e *trace.Entry) (_ []byte, ok bool) {
-	if len(e.Bytes) == 0 || e.Note != "" || e.Error != "" || e.Drop != nil || math.IsNaN(e.T) || math.IsInf(e.T, 0) {
+	k, ok := shapeOf(e)
+	if !ok {
 		return appendEntryMsg(b, e)
 	}
-	k := shapeKey{e.Leg, e.From, e.To, e.Kind, e.Observed, e.Conn, e.Src, e.Dst, e.Version}
 	sh := s.find(k, e)
 	if sh == nil {
 		return appendEntryMsg(b, e)
 	}
 	return sh.appendEntryMsg(b, e), true
+}
+
+// shapeOf returns the key of e's shape, and false if e has none: only a
+// packet's entry (bytes) with no note, error or drop, at a finite time,
+// has one (the rest are written whole, in JSON and in the compact form).
+func shapeOf(e *trace.Entry) (shapeKey, bool) {
+	if len(e.Bytes) == 0 || e.Note != "" || e.Error != "" || e.Drop != nil || math.IsNaN(e.T) || math.IsInf(e.T, 0) {
+		return shapeKey{}, false
+	}
+	return shapeKey{e.Leg, e.From, e.To, e.Kind, e.Observed, e.Conn, e.Src, e.Dst, e.Version}, true
 }
 
 // find returns the shape of e's entries (of key k), nil if they have none.

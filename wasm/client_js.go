@@ -191,8 +191,8 @@ func (s *session) dial() {
 				s.cl.ReceiveOwned(time.Now(), b)
 				s.obey() // each packet's arrow at its own time; the rest once a batch
 			},
-			batched: func() {
-				s.a.lq.batch(now())
+			batched: func(at float64) {
+				s.a.lq.batch(at)
 				s.drain()
 			},
 			close: func(at float64, code int, reason string) {

@@ -42,11 +42,10 @@ const laterMax = 16384
 // later is one thing to place: an entry, or a trace channel message that
 // is an entry, read when placed.
 type later struct {
-	e      trace.Entry
-	src    diagram.Source
-	remote bool    // e is the trace channel's, its parties named when placed (traceChannel.put)
-	text   string  // a trace channel message, not yet read
-	at     float64 // … and when it arrived
+	e    trace.Entry
+	src  diagram.Source // Remote: the trace channel's, its parties named when placed (traceChannel.put)
+	text string         // a trace channel message, not yet read
+	at   float64        // … and when it arrived
 }
 
 // laterQueue is the app's queue of arrows to place.
@@ -61,7 +60,8 @@ type laterQueue struct {
 	floodAt, lastBatch float64
 }
 
-// batch notes a batch of a client socket's messages at time t.
+// batch notes a batch of a client socket's messages, the last of which
+// arrived at t (performance.now).
 func (q *laterQueue) batch(t float64) {
 	if t-q.lastBatch < floodQuiet {
 		q.floodAt = t
@@ -116,7 +116,7 @@ const handshakeHold = 50
 // flood is one the flood waits. The diagram catches up when it pauses, or
 // places as usual beyond floodDefer (a flood that lasts).
 const (
-	floodQuiet = 3    // ms
+	floodQuiet = 3               // ms
 	floodDefer = laterMax - 1024 // items
 )
 
@@ -151,7 +151,7 @@ func (a *app) laterTask() {
 }
 
 // kick posts a task of the queue's if anything waits and none is posted:
-// when a handshake that held them ends.
+// when a handshake or a flood that held them ends.
 func (a *app) kick() {
 	q := &a.lq
 	if q.len() > 0 && !q.asked {
@@ -175,7 +175,7 @@ func (a *app) place(n int) {
 		q.head++
 		if l.text != "" {
 			a.tc.read(l.at, l.text)
-		} else if l.remote {
+		} else if l.src == diagram.Remote {
 			a.tc.put(l.e)
 		} else {
 			a.put(l.e, l.src)

@@ -74,8 +74,9 @@ type socketHandlers struct {
 	message func(at float64, binary []byte, text string, isText bool)
 	close   func(at float64, code int, reason string)
 	// batched, if set, is called after each batch's events (unless the
-	// socket closed in it): work a handler can do once for many messages.
-	batched func()
+	// socket closed in it) with the time the last arrived: work a handler
+	// can do once for many messages.
+	batched func(at float64)
 }
 
 // socket is the browser's own WebSocket, seen through Go types.
@@ -160,8 +161,8 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 				}
 			}
 		}
-		if h.batched != nil && !s.closed {
-			h.batched()
+		if h.batched != nil && !s.closed && len(times) > 0 {
+			h.batched(times[len(times)-1])
 		}
 		return nil
 	})

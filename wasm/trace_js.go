@@ -141,7 +141,7 @@ func (tc *traceChannel) settle() {
 func (tc *traceChannel) message(at float64, b []byte, text string, isText bool) {
 	if !isText {
 		err := tc.compact.Read(b, func(l []byte) { tc.line(at, string(l)) }, func(e trace.Entry) {
-			tc.a.later(later{e: e, src: diagram.Remote, remote: true})
+			tc.a.later(later{e: e, src: diagram.Remote})
 		})
 		if err != nil {
 			// The proxy wrote what it should not: said, and the rest

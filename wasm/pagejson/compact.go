@@ -69,8 +69,14 @@ func AppendCompactPacket(b []byte, id int, e *trace.Entry) []byte {
 // Compact reads the compact form. It remembers the shapes defined, for
 // the packets of later messages: one Compact per channel.
 type Compact struct {
-	Names  *Names // interns the shapes' strings; nil: none
-	shapes map[uint64]trace.Entry
+	Names  *Names  // interns the shapes' strings; nil: none
+	shapes []shape // by id
+}
+
+// shape is a shape's fields, if one was defined under its id.
+type shape struct {
+	e       trace.Entry
+	defined bool
 }
 
 // Read reads one binary message of the channel: line is called with each
@@ -78,73 +84,56 @@ type Compact struct {
 // of msg), in order. A malformed record ends the reading with an error
 // saying where; what came before it has been handed on.
 func (c *Compact) Read(msg []byte, line func([]byte), entry func(trace.Entry)) error {
-	for off := 0; off < len(msg); {
-		at := off
+	r := records{msg: msg}
+	for r.off < len(msg) {
+		at := r.off
 		fail := func(what string) error {
 			return errors.New("trace message: " + what + " in the record at byte " + strconv.Itoa(at))
 		}
-		tag := msg[off]
-		off++
-		uv := func() (uint64, bool) {
-			v, n := binary.Uvarint(msg[off:])
-			if n <= 0 {
-				return 0, false
-			}
-			off += n
-			return v, true
-		}
-		// bytes reads a length and that many bytes.
-		bytes := func() ([]byte, bool) {
-			n, ok := uv()
-			if !ok || n > uint64(len(msg)-off) {
-				return nil, false
-			}
-			b := msg[off : off+int(n) : off+int(n)]
-			off += int(n)
-			return b, true
-		}
+		tag := msg[r.off]
+		r.off++
 		switch tag {
 		case CompactLine:
-			b, ok := bytes()
+			b, ok := r.bytes()
 			if !ok {
 				return fail("a truncated line")
 			}
 			line(b)
 		case CompactShape:
-			id, ok := uv()
+			id, ok := r.uvarint()
 			if !ok || id >= MaxCompactShapes {
 				return fail("a shape id that is truncated or not below " + strconv.Itoa(MaxCompactShapes))
 			}
-			b, ok := bytes()
+			b, ok := r.bytes()
 			if !ok {
 				return fail("a truncated shape")
 			}
-			r := jsonw.NewReader(b)
-			e := ReadEntry(r, c.Names)
-			if r.Err() {
+			jr := jsonw.NewReader(b)
+			e := ReadEntry(jr, c.Names)
+			if jr.Err() {
 				return fail("a shape that is not an entry's JSON")
 			}
-			if c.shapes == nil {
-				c.shapes = map[uint64]trace.Entry{}
+			for uint64(len(c.shapes)) <= id {
+				c.shapes = append(c.shapes, shape{})
 			}
-			c.shapes[id] = e
+			c.shapes[id] = shape{e, true}
 		case CompactPacket:
-			id, ok := uv()
+			id, ok := r.uvarint()
 			if !ok {
 				return fail("a truncated shape id")
 			}
-			e, defined := c.shapes[id]
-			if !defined {
+			if id >= uint64(len(c.shapes)) || !c.shapes[id].defined {
 				return fail("a packet of shape " + strconv.FormatUint(id, 10) + ", never defined")
 			}
-			seq, ok := uv()
-			if !ok || seq > math.MaxInt32 || len(msg)-off < 8 {
+			e := c.shapes[id].e
+			seq, ok := r.uvarint()
+			if !ok || seq > math.MaxInt32 || len(msg)-r.off < 8 {
 				return fail("a truncated packet")
 			}
 			e.Seq = int(seq)
-			e.T = math.Float64frombits(binary.LittleEndian.Uint64(msg[off:]))
-			off += 8
-			if e.Bytes, ok = bytes(); !ok {
+			e.T = math.Float64frombits(binary.LittleEndian.Uint64(msg[r.off:]))
+			r.off += 8
+			if e.Bytes, ok = r.bytes(); !ok {
 				return fail("a packet's truncated bytes")
 			}
 			if len(e.Bytes) == 0 {
@@ -156,4 +145,32 @@ func (c *Compact) Read(msg []byte, line func([]byte), entry func(trace.Entry)) e
 		}
 	}
 	return nil
+}
+
+// records is a cursor in a message of the compact form.
+type records struct {
+	msg []byte
+	off int
+}
+
+// uvarint reads a uvarint; false if the message ends or it overflows.
+func (r *records) uvarint() (uint64, bool) {
+	v, n := binary.Uvarint(r.msg[r.off:])
+	if n <= 0 {
+		return 0, false
+	}
+	r.off += n
+	return v, true
+}
+
+// bytes reads a uvarint length and that many bytes, a slice of the
+// message; false if it ends first.
+func (r *records) bytes() ([]byte, bool) {
+	n, ok := r.uvarint()
+	if !ok || n > uint64(len(r.msg)-r.off) {
+		return nil, false
+	}
+	b := r.msg[r.off : r.off+int(n) : r.off+int(n)]
+	r.off += int(n)
+	return b, true
 }
