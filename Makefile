@@ -69,6 +69,8 @@ deps:
 test: deps wasm vet staticcheck test-native test-race test-fuzz test-wasm test-e2e
 
 vet:
+	@unformatted="$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/mqttjs/*'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
 	$(GO) vet -tags e2e ./e2e/
