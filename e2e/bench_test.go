@@ -474,6 +474,29 @@ func BenchmarkPageClients(b *testing.B) {
 					if r >= 0 && getenv("LIFELINE_BENCH_PROFILE", "") == who+":"+measure {
 						return profileStart(b, ctx, who+" "+measure)
 					}
+					// LIFELINE_BENCH_CPU=1: the CPU time (ms) each
+					// process used during each measure, by kind (the
+					// lifeline server, Chromium's browser, renderer and
+					// network processes, this test): where a measure's
+					// work went on a machine whose cores all take part.
+					if r >= 0 && getenv("LIFELINE_BENCH_CPU", "") != "" {
+						before := cpuByProcess()
+						return func() {
+							after := cpuByProcess()
+							var names []string
+							for k := range after {
+								if after[k]-before[k] >= 0.005 {
+									names = append(names, k)
+								}
+							}
+							sort.Strings(names)
+							fmt.Printf("  cpu %s %s:", who, measure)
+							for _, k := range names {
+								fmt.Printf(" %s=%.0f", k, 1000*(after[k]-before[k]))
+							}
+							fmt.Println()
+						}
+					}
 					if r >= 0 && getenv("LIFELINE_BENCH_METRICS", "") != "" {
 						// The main thread's time, by what it did (CDP
 						// Performance), in each counted round.
@@ -767,4 +790,57 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 			fmt.Printf("callers of %s:%s\n", callersOf, top(callers))
 		}
 	}
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on
+// every Linux architecture Go builds for.
+const clockTicks = 100
+
+// cpuByProcess is the CPU time (user and system, seconds) every process
+// of the machine has used, summed by kind: Chromium's by --type (the
+// browser's own as "browser"), this test's as "test", the rest by name.
+func cpuByProcess() map[string]float64 {
+	out := map[string]float64{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		end := strings.LastIndexByte(s, ')')
+		if end < 0 {
+			continue
+		}
+		name := s[strings.IndexByte(s, '(')+1 : end]
+		f := strings.Fields(s[end+2:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		cmd, _ := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		// Chromium rewrites its processes' command lines into one string.
+		args := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
+		switch {
+		case pid == os.Getpid():
+			name = "test"
+		case strings.Contains(name, "chrom"):
+			name = "chromium browser"
+			for _, a := range args {
+				if t, ok := strings.CutPrefix(a, "--type="); ok {
+					name = "chromium " + t
+				}
+				if u, ok := strings.CutPrefix(a, "--utility-sub-type="); ok {
+					name += " " + u
+				}
+			}
+		}
+		out[name] += (ut + st) / clockTicks
+	}
+	return out
 }

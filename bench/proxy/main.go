@@ -1,6 +1,8 @@
 // Command proxy benchmarks Lifeline's WebSocket-to-TCP proxy on loopback
-// against Debian's websockify in front of the same echo server, and against
-// plain TCP to it, in one run:
+// against Debian's websockify in front of the same echo server, against
+// HAProxy relaying TCP to it (the floor any relay in a process of its own
+// sits on: two more socket hops per round trip), and against plain TCP to
+// it, in one run:
 //
 //   - throughput: N 64-byte MQTT PUBLISH packets echoed, with 100 in flight;
 //   - latency: sequential round trips of one packet, p50, p99 and max;
@@ -10,14 +12,15 @@
 //     reader attached, as the page runs it), each against plain TCP and
 //     websockify in this run: msg/s at least 0.8× plain TCP's (one write
 //     per message), p50 at most 40 µs above plain TCP's, p99 and max no
-//     worse than websockify's. Printed as measures, met or not;
+//     worse than websockify's. Printed as measures, met or not, with
+//     what lifeline adds beside what HAProxy adds (the relay floor);
 //   - idle sessions: many concurrent /mqtt sessions held open, and the
 //     lifeline process's memory (RSS) per session; then the same as pages
 //     (each with a /trace channel read by the page, -traced); then every
 //     held session sending one message a second, and lifeline's CPU time
 //     per message (-active). Each in a lifeline process of its own.
 //
-// It starts everything itself (`lifeline serve`, websockify, an echo server
+// It starts everything itself (`lifeline serve`, websockify, HAProxy, an echo server
 // in a child process), talks to 127.0.0.1 only, and stops by itself.
 // Run it with `make bench-proxy`.
 package main
@@ -47,6 +50,7 @@ func main() {
 	var (
 		lifeline   = flag.String("lifeline", "bin/lifeline", "the lifeline binary")
 		websockify = flag.String("websockify", "websockify", "the websockify command")
+		haproxy    = flag.String("haproxy", "haproxy", "the HAProxy command (the TCP relay floor)")
 		n          = flag.Int("n", 100000, "messages in the throughput test")
 		inflight   = flag.Int("inflight", 100, "messages in flight in the throughput test")
 		rtts       = flag.Int("rtt", 10000, "sequential round trips in the latency test")
@@ -55,7 +59,7 @@ func main() {
 		traced     = flag.Bool("traced", true, "also hold the idle sessions as pages: each with a /trace channel read to the end")
 		active     = flag.Duration("active", 10*time.Second, "then have every held session send one message a second for this long, and measure lifeline's CPU (0: skip)")
 		onlyIdle   = flag.Bool("sessions-only", false, "measure only the held sessions (skip throughput and latency)")
-		only       = flag.String("targets", "", "measure only these targets, comma-separated (plain TCP, lifeline, lifeline traced, websockify, ws echo; default all)")
+		only       = flag.String("targets", "", "measure only these targets, comma-separated (plain TCP, haproxy tcp, lifeline, lifeline traced, websockify, ws echo; default all)")
 		echoMode   = flag.Bool("echo", false, "internal: be the echo server")
 	)
 	flag.Parse()
@@ -65,7 +69,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := bench(ctx, *lifeline, *websockify, *n, *inflight, *rtts, *idle, *runs, *only, sessionModes{*traced, *active, *onlyIdle}); err != nil {
+	if err := bench(ctx, *lifeline, *websockify, *haproxy, *n, *inflight, *rtts, *idle, *runs, *only, sessionModes{*traced, *active, *onlyIdle}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-proxy:", err)
 		os.Exit(1)
 	}
@@ -457,6 +461,7 @@ type rttStats struct{ p50, p99, max time.Duration }
 // and whether it is met: a measure, not a test.
 func goals(rate, gathered map[string]float64, rtt map[string]rttStats) {
 	tcp, okTCP := rtt["plain TCP"]
+	ha, okHA := rtt["haproxy tcp"]
 	wsfy, okWS := rtt["websockify"]
 	met := func(ok bool) string {
 		if ok {
@@ -476,7 +481,11 @@ func goals(rate, gathered map[string]float64, rtt map[string]rttStats) {
 			fmt.Printf("  msg/s ÷ plain TCP:        %.2f× one write per message (bar ≥ 0.80×: %s), %.2f× gathered\n",
 				x, met(x >= 0.8), gathered[name]/gathered["plain TCP"])
 			added := r.p50 - tcp.p50
-			fmt.Printf("  p50 added over plain TCP: %s (bar ≤ 40µs: %s)\n", us(added), met(added <= 40*time.Microsecond))
+			fmt.Printf("  p50 added over plain TCP: %s (bar ≤ 40µs: %s)", us(added), met(added <= 40*time.Microsecond))
+			if okHA {
+				fmt.Printf("; HAProxy relaying TCP adds %s, lifeline %s more", us(ha.p50-tcp.p50), us(r.p50-ha.p50))
+			}
+			fmt.Println()
 		}
 		if okWS {
 			fmt.Printf("  p99 vs websockify:        %s vs %s (bar: no worse: %s)\n", us(r.p99), us(wsfy.p99), met(r.p99 <= wsfy.p99))
@@ -522,7 +531,7 @@ type sessionModes struct {
 	only   bool
 }
 
-func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, rtts, idle, runs int, only string, modes sessionModes) error {
+func bench(ctx context.Context, lifelineBin, websockifyBin, haproxyBin string, n, inflight, rtts, idle, runs int, only string, modes sessionModes) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -568,8 +577,15 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 		return fmt.Errorf("websockify: %w", err)
 	}
 
+	haAddr, haStop, err := startHAProxy(ctx, haproxyBin, echoAddr)
+	if err != nil {
+		return err
+	}
+	defer haStop()
+
 	targets := []target{
 		{"plain TCP", dialTCP(echoAddr)},
+		{"haproxy tcp", dialTCP(haAddr)},
 		{"lifeline", dialWS("ws://"+llHost+"/mqtt?broker="+echoAddr, llURL, []string{"mqtt"})},
 		{"lifeline traced", dialTraced(llHost, llURL, echoAddr)},
 		{"websockify", dialWS("ws://"+wsAddr+"/", "", []string{"binary"})},
@@ -631,6 +647,7 @@ func bench(ctx context.Context, lifelineBin, websockifyBin string, n, inflight, 
 			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond))
 	}
 	fmt.Println("(msg/s: one write per message; gathered: the messages the window allows in one write, the same for every target)")
+	fmt.Println("(haproxy tcp: HAProxy in TCP mode, one thread, relaying to the echo server: the floor of a relay in a process of its own)")
 	fmt.Println("(ws echo: a gorilla WebSocket echo server answering message by message, no proxy; for scale)")
 	fmt.Printf("load average after: %s\n", loadavg())
 	goals(rate, gathered, rtt)
@@ -663,4 +680,39 @@ func heldSessions(ctx context.Context, lifelineBin, echoAddr string, idle int, m
 		c.report()
 	}
 	return nil
+}
+
+// startHAProxy runs HAProxy relaying TCP from a free loopback port to
+// echoAddr, one thread (as lifeline's relay of one session is), and
+// returns the port's address and how to stop it.
+func startHAProxy(ctx context.Context, bin, echoAddr string) (string, func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	dir, err := os.MkdirTemp("", "lifeline-bench-haproxy")
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := dir + "/haproxy.cfg"
+	conf := "global\n  nbthread 1\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5m\n  timeout server 5m\n" +
+		"listen relay\n  bind " + addr + "\n  server echo " + echoAddr + "\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "-db", "-f", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("haproxy: %w (install it: make deps)", err)
+	}
+	done := func() { stop(cmd); os.RemoveAll(dir) }
+	if err := waitListening(addr); err != nil {
+		done()
+		return "", nil, fmt.Errorf("haproxy: %w", err)
+	}
+	return addr, done, nil
 }
