@@ -42,7 +42,7 @@ all: build
 # the diagram's (./diagram) cost 4.3 KB, and wasm BenchmarkIncoming shows
 # no difference without it (69-195 µs a message either way, the same 12
 # allocations). -l everywhere would save 11 KB more but costs 11 more
-# allocations a message. README, "Measured".
+# allocations a message. docs/performance.md, "The wasm's size".
 WASM_INLINE  := ./wasm/pagejson ./wasm/jsonw strconv strings bytes unicode/utf8 syscall/js encoding/base64 math sort
 WASM_GCFLAGS := -gcflags=all=-l $(foreach p,$(WASM_INLINE),-gcflags=$(p)=)
 
