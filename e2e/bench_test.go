@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/heapprofiler"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
@@ -96,6 +99,7 @@ func BenchmarkPageIncoming(b *testing.B) {
 		if _, err := chromedp.Run(ctx, chromedp.Navigate(s.URL+"/")); err != nil {
 			b.Fatal(err)
 		}
+		withoutDevTools(b, ctx)
 		run := func(expr string) {
 			tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
@@ -426,6 +430,7 @@ func BenchmarkPageClients(b *testing.B) {
 		broker := embeddedBroker(b, s)
 		ctx := newBrowser(b)
 		openPage(b, ctx, s)
+		withoutDevTools(b, ctx)
 		run := func(expr string) float64 {
 			tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			defer cancel()
@@ -795,6 +800,34 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 		if callersOf != "" {
 			fmt.Printf("callers of %s:%s\n", callersOf, top(callers))
 		}
+	}
+}
+
+// withoutDevTools turns off the DevTools domains chromedp enables on every
+// page it attaches to and the page benchmarks do not use (Network, CSS,
+// DOM), so that the page runs as its users run it, with no DevTools open.
+// With Network on, the renderer copies every WebSocket frame's payload
+// into an event for the test (base64 for a binary frame), through the
+// browser process: a cost per frame and per byte that falls on the page's
+// two sockets (the client's and the trace channel's, which carries the
+// broker leg's packets) twice as much as on mqtt.js's one. Measured with
+// it on, receiving 10,000 at QoS 0 used 30-60 ms of the browser process's
+// CPU for Lifeline, 20-50 for mqtt.js (LIFELINE_BENCH_CPU).
+// LIFELINE_BENCH_DEVTOOLS=1 leaves them on.
+func withoutDevTools(tb testing.TB, ctx context.Context) {
+	tb.Helper()
+	if getenv("LIFELINE_BENCH_DEVTOOLS", "") != "" {
+		return
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Action[bool](func(ctx context.Context, t *chromedp.Target) (bool, error) {
+		for _, c := range []cdp.Command[cdp.Empty, cdp.Empty]{network.Disable, css.Disable, dom.Disable} {
+			if _, err := cdp.Call(ctx, t, c, cdp.Empty{}); err != nil {
+				return false, fmt.Errorf("%s: %w", c.Method, err)
+			}
+		}
+		return true, nil
+	})); err != nil {
+		tb.Fatal(err)
 	}
 }
 
