@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -461,6 +462,46 @@ func TestMessageBatchListeners(t *testing.T) {
 	s.drain()
 	if want := "first:t/4 late:t/4"; strings.Join(got, " ") != want {
 		t.Fatalf("the next batch: got %q, want %q", got, want)
+	}
+}
+
+// A batch's messages that repeat the last one's topic carry it once: the
+// listeners still get every message's topic, in order, whatever repeats.
+func TestMessageBatchTopics(t *testing.T) {
+	a, api := newTestApp(t)
+	var got []string
+	on := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		m := args[0]
+		got = append(got, m.Get("topic").String()+"="+string(bytesOf(t, m.Get("payload"))))
+		return nil
+	})
+	defer on.Release()
+	api.Call("on", "message", on)
+	s := connected(t, a, "browser", codec.V311)
+	defer func() { s.timer.stop() }()
+	topics := []string{"t/a", "t/a", "t/b", "t/a", "é/°C", "é/°C", "t/a"}
+	var pkts []byte
+	var want []string
+	for i, topic := range topics {
+		payload := strconv.Itoa(i)
+		var err error
+		if pkts, err = codec.AppendPacket(pkts, &codec.Publish{Topic: topic, Payload: []byte(payload)}, codec.V311); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, topic+"="+payload)
+	}
+	s.cl.Receive(time.Now(), pkts)
+	s.drain()
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("one batch: got %q, want %q", got, want)
+	}
+	// The second of two alike is written without its topic: flag 32, length 0.
+	var mb messageBatch
+	mb.add("browser", "t/a", []byte("1"), 0, false, false)
+	first := len(mb.b)
+	mb.add("browser", "t/a", []byte("2"), 0, false, false)
+	if second := mb.b[first:]; second[0]&32 == 0 || binary.BigEndian.Uint32(second[1:5]) != 0 || len(second) != 9+1 {
+		t.Fatalf("a repeated topic was written again: % x", second)
 	}
 }
 

@@ -47,12 +47,13 @@ const call = (fn, v) => { try { fn(v); } catch (e) { report(e); } };
 const text = new TextDecoder();
 const u32 = (b, i) => (b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]) >>> 0;
 const messages = (ls, b, n) => {
-  let client = '';
+  let client = '', topic = '';
   for (let i = 0, o = 0; i < n; i++) {
     const f = b[o], tl = u32(b, o + 1), pl = u32(b, o + 5);
     o += 9;
     if (f & 16) { const cl = u32(b, o); client = text.decode(b.subarray(o + 4, o + 4 + cl)); o += 4 + cl; }
-    const m = {client, topic: text.decode(b.subarray(o, o + tl)), payload: b.slice(o + tl, o + tl + pl), qos: f & 3, retain: (f & 4) !== 0, dup: (f & 8) !== 0};
+    if (!(f & 32)) topic = text.decode(b.subarray(o, o + tl));
+    const m = {client, topic, payload: b.slice(o + tl, o + tl + pl), qos: f & 3, retain: (f & 4) !== 0, dup: (f & 8) !== 0};
     o += tl + pl;
     for (const fn of ls) call(fn, m);
   }
@@ -70,11 +71,14 @@ func jsFunc(params ...any) js.Value { return jsGlobal.Get("Function").New(params
 // the listeners in order. A call per message, and an object per message
 // that Go must hold and let go (a finalizer each), cost more than the
 // message. A listener that throws is reported (reportError) and the rest
-// still get the message.
+// still get the message. A topic the same as the last message's is not
+// written again, nor decoded again (a flood's messages share a few
+// topics; decoding each was a microsecond of the page's time a message).
 type messageBatch struct {
-	b      []byte // per message: flags, topic and payload lengths, [client], topic, payload
+	b      []byte // per message: flags, topic and payload lengths, [client], [topic], payload
 	n      int
 	client string   // the client of the last message written
+	topic  string   // the topic of the last message written
 	ls     js.Value // the listeners, a JavaScript array made anew when they change
 }
 
@@ -92,12 +96,19 @@ func (mb *messageBatch) add(client, topic string, payload []byte, qos int, retai
 		f |= 16
 		mb.client = client
 	}
+	written := topic
+	if mb.n > 0 && topic == mb.topic {
+		f |= 32
+		written = ""
+	} else {
+		mb.topic = topic
+	}
 	mb.b = append(mb.b, f)
-	mb.b = appendBE32(appendBE32(mb.b, len(topic)), len(payload))
+	mb.b = appendBE32(appendBE32(mb.b, len(written)), len(payload))
 	if named {
 		mb.b = append(appendBE32(mb.b, len(client)), client...)
 	}
-	mb.b = append(append(mb.b, topic...), payload...)
+	mb.b = append(append(mb.b, written...), payload...)
 	mb.n++
 }
 
@@ -109,7 +120,7 @@ func (mb *messageBatch) flush() {
 		return
 	}
 	b, n := bytesToJS(mb.b), mb.n
-	mb.n = 0
+	mb.n, mb.topic = 0, "" // the topic may be a view of a socket's buffer: not kept
 	if cap(mb.b) > 1<<20 {
 		mb.b = nil // one flood's worth: not kept
 	} else {
