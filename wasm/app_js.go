@@ -324,10 +324,11 @@ func (a *app) install() {
 		a.w.KInt("total", a.msgs.total)
 		a.w.Key("messages")
 		a.w.Open('[')
-		ms := a.msgs.since(arg(args, 0).Int())
-		if limit := arg(args, 1); limit.Type() == js.TypeNumber && limit.Int() >= 0 && limit.Int() < len(ms) {
-			ms = ms[len(ms)-limit.Int():] // the newest: the panel lists a few a frame and counts the rest
+		limit := -1
+		if l := arg(args, 1); l.Type() == js.TypeNumber && l.Int() >= 0 {
+			limit = l.Int() // the newest: the panel lists a few a frame and counts the rest
 		}
+		ms := a.msgs.since(arg(args, 0).Int(), limit)
 		for _, m := range ms {
 			a.w.Open('{')
 			a.w.KString("client", m.client)

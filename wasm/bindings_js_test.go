@@ -192,12 +192,24 @@ func TestMessagesKeepCountingPastTheRing(t *testing.T) {
 	if m.total != keepMessages+250 {
 		t.Fatalf("total %d", m.total)
 	}
-	got := m.since(0)
+	got := m.since(0, -1)
 	if len(got) != keepMessages || got[0].n != 251 || got[len(got)-1].n != keepMessages+250 {
 		t.Fatalf("since(0): %d messages, %d..%d", len(got), got[0].n, got[len(got)-1].n)
 	}
-	if got := m.since(m.total - 3); len(got) != 3 || got[0].n != m.total-2 {
+	if got := m.since(m.total-3, -1); len(got) != 3 || got[0].n != m.total-2 {
 		t.Fatalf("since(total-3) = %+v", got)
+	}
+	for _, tt := range []struct{ n, limit, first, count int }{
+		{0, 12, m.total - 11, 12},
+		{m.total - 3, 12, m.total - 2, 3},
+		{m.total - 3, 2, m.total - 1, 2},
+		{0, 0, 0, 0},
+		{m.total, 5, 0, 0},
+	} {
+		got := m.since(tt.n, tt.limit)
+		if len(got) != tt.count || tt.count > 0 && (got[0].n != tt.first || got[len(got)-1].n != m.total) {
+			t.Errorf("since(%d, %d) = %d messages from %v, want %d from %d", tt.n, tt.limit, len(got), got, tt.count, tt.first)
+		}
 	}
 }
 

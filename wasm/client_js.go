@@ -88,9 +88,14 @@ func (m *messages) add(msg message) {
 	m.ring[(m.total-1)%keepMessages] = msg
 }
 
-// since returns the kept messages numbered above n, oldest first.
-func (m *messages) since(n int) []message {
+// since returns the kept messages numbered above n, oldest first: the
+// newest limit of them if limit is not negative (the panel lists a few a
+// frame of the thousand a flood brings between two looks).
+func (m *messages) since(n, limit int) []message {
 	first := max(n+1, m.total-keepMessages+1, 1)
+	if limit >= 0 {
+		first = max(first, m.total-limit+1)
+	}
 	if first > m.total {
 		return nil
 	}
