@@ -241,6 +241,8 @@ type side struct {
 
 type conn struct {
 	o          Options
+	pub        codec.Publish // the PUBLISH being analysed (see packet)
+	puback     codec.Puback  // … the PUBACK
 	name, leg  string
 	v          codec.Version
 	client     *side // nil until known
@@ -315,7 +317,21 @@ func (c *conn) packet(e *trace.Entry) {
 		c.lastClient = e.Seq
 	}
 	from.lastSent, from.sentAny = e.T, true
-	p, err := codec.Decode(e.Bytes, c.v)
+	var p codec.Packet
+	var err error
+	switch t {
+	// A flood's packets, decoded into the connection's own, used again
+	// for the next: a new PUBLISH each (360 bytes) was a third of what
+	// the page allocated a message. Nothing keeps them.
+	case codec.TypePublish:
+		c.pub = codec.Publish{}
+		p, err = &c.pub, c.pub.Decode(e.Bytes, c.v)
+	case codec.TypePuback:
+		c.puback = codec.Puback{}
+		p, err = &c.puback, c.puback.Decode(e.Bytes, c.v)
+	default:
+		p, err = codec.Decode(e.Bytes, c.v)
+	}
 	if err != nil {
 		c.decodeError(e, err)
 		return

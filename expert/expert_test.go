@@ -422,3 +422,31 @@ func TestTruncated(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAnalyzerFlood is the page's live analysis under a flood of
+// incoming QoS 1 PUBLISHes and their PUBACKs, both versions: per message,
+// its time and what it allocates (the page's collector pays for it).
+func BenchmarkAnalyzerFlood(b *testing.B) {
+	for _, v := range []codec.Version{codec.V311, codec.V5} {
+		b.Run(v.String(), func(b *testing.B) {
+			t := newTr(b, v).connected(60, codec.Properties{})
+			for i := range 1000 {
+				id := uint16(i%60000 + 1)
+				t.down(float64(2+i), &codec.Publish{Topic: "bench/sensor/7", QoS: 1, PacketID: id, Payload: []byte(`{"celsius":21.5,"n":123456}`)}).
+					up(float64(2+i), &codec.Puback{PacketID: id})
+			}
+			a := NewAnalyzer(Options{})
+			for i := range t.entries[:2] {
+				a.Add(&t.entries[i])
+			}
+			flood := t.entries[2:]
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				e := flood[i%len(flood)]
+				e.Seq, e.T = i+3, float64(i+2)
+				a.Add(&e)
+			}
+		})
+	}
+}
