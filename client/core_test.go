@@ -653,3 +653,57 @@ func TestTopicAliasOptIn(t *testing.T) {
 		})
 	}
 }
+
+// With Config.BytesOnly a received PUBLISH and the PUBACK that answers it
+// come with their bytes and no Packet; every event is otherwise the same
+// as without it, and the messages of a batch, decoded one after the other
+// into the client's one PUBLISH, are each their own when read at the end.
+func TestBytesOnly(t *testing.T) {
+	for _, v := range []codec.Version{codec.V311, codec.V5} {
+		var in []byte
+		for i, qos := range []codec.QoS{1, 0, 1, 2} {
+			p := &codec.Publish{Topic: "t/" + itoa(i), Payload: []byte{byte('a' + i)}, QoS: qos}
+			if qos > 0 {
+				p.PacketID = uint16(10 + i)
+			}
+			in, _ = codec.AppendPacket(in, p, v)
+		}
+		type seen struct {
+			typ          EventType
+			bytes, msg   string
+			packet       bool
+			publishOrAck bool
+		}
+		run := func(lean bool) []seen {
+			h := newHarness(t, Config{Version: v, BytesOnly: lean})
+			h.connect(codec.Properties{}, false)
+			h.c.ReceiveOwned(h.now, append([]byte(nil), in...))
+			var out []seen
+			for ev, ok := h.c.Next(); ok; ev, ok = h.c.Next() {
+				s := seen{typ: ev.Type, bytes: hex.EncodeToString(ev.Bytes), packet: ev.Packet != nil}
+				if len(ev.Bytes) > 0 {
+					typ := codec.PacketType(ev.Bytes[0] >> 4)
+					s.publishOrAck = ev.Type == EventReceive && typ == codec.TypePublish || ev.Type == EventSend && typ == codec.TypePuback
+				}
+				if ev.Message != nil {
+					s.msg = ev.Message.Topic + "=" + string(ev.Message.Payload)
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		full, lean := run(false), run(true)
+		if len(full) != len(lean) || len(full) < 10 {
+			t.Fatalf("%v: %d events with BytesOnly, %d without", v, len(lean), len(full))
+		}
+		for i := range full {
+			f, l := full[i], lean[i]
+			if f.typ != l.typ || f.bytes != l.bytes || f.msg != l.msg {
+				t.Errorf("%v event %d: %+v with BytesOnly, %+v without", v, i, l, f)
+			}
+			if want := (f.typ == EventSend || f.typ == EventReceive) && !l.publishOrAck; l.packet != want {
+				t.Errorf("%v event %d (%v %s): Packet set %v with BytesOnly, want %v", v, i, l.typ, l.bytes, l.packet, want)
+			}
+		}
+	}
+}

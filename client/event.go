@@ -87,7 +87,7 @@ type Event struct {
 	Type    EventType
 	Time    time.Time
 	Bytes   []byte       // EventSend, EventReceive: the raw packet
-	Packet  codec.Packet // EventSend, EventReceive: the decoded packet
+	Packet  codec.Packet // EventSend, EventReceive: the decoded packet (nil for a received PUBLISH and its PUBACK with Config.BytesOnly)
 	State   State        // EventState: the new state
 	Prev    State        // EventState: the previous state
 	Delay   time.Duration

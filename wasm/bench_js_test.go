@@ -32,7 +32,7 @@ func BenchmarkIncoming(b *testing.B) {
 // the dial and the CONNECT are skipped. Stop its timer when done.
 func connected(tb testing.TB, a *app, party string, v codec.Version) *session {
 	tb.Helper()
-	s := &session{a: a, party: party, cl: client.New(client.Config{Version: v, ClientID: "bench", KeepAlive: 30, CleanStart: true}),
+	s := &session{a: a, party: party, cl: client.New(client.Config{Version: v, ClientID: "bench", KeepAlive: 30, CleanStart: true, BytesOnly: true}),
 		mode: "proxy", peer: "proxy", leg: trace.LegBrowserProxy, conn: "c1", traced: true, pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
 	a.sessions[s.party], a.order = s, append(a.order, s.party)
 	now := time.Now()

@@ -141,6 +141,10 @@ func (a *app) connect(args []js.Value) any {
 	if err != nil {
 		return rejected("connect: " + err.Error())
 	}
+	// The page reads the packets' bytes, never the decoded packets of a
+	// received PUBLISH or of its PUBACK (session.event): the client
+	// decodes and encodes those in its own structs, a flood's garbage less.
+	cfg.BytesOnly = true
 	s := &session{a: a, party: name, cl: client.New(cfg), pubs: map[uint16]*promise{}, subs: map[uint16]*subRequest{}}
 	if direct {
 		if why := mixedContent(jsGlobal.Get("location").Get("protocol").String(), o.URL); why != "" {
