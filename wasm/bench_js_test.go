@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strconv"
 	"syscall/js"
 	"testing"
 	"time"
@@ -87,5 +88,47 @@ func benchIncoming(b *testing.B, listened bool) {
 	b.StopTimer()
 	if a.msgs.total != b.N {
 		b.Fatalf("%d messages listed of %d", a.msgs.total, b.N)
+	}
+}
+
+// BenchmarkIncomingBatch is the page's own leg as a flood reaches it:
+// batches of 64 QoS 0 PUBLISHes handed to the session as its socket hands
+// them (ReceiveOwned and the client's events per WebSocket message, the
+// drain once a batch: on('message') called, the keep-alive checked), the
+// arrows queued, not placed (a flood's are placed after it). Per message.
+func BenchmarkIncomingBatch(b *testing.B) {
+	api := js.Global().Get("Object").New()
+	a := newApp(api)
+	a.install()
+	defer a.release()
+	on := js.Global().Get("Function").New("m", "this.n = (this.n || 0) + m.payload.length")
+	api.Call("on", "message", on)
+	s := connected(b, a, "browser", codec.V311)
+	defer func() { s.timer.stop() }()
+	const perBatch = 64
+	var batch []byte
+	for i := range perBatch {
+		var err error
+		batch, err = codec.AppendPacket(batch, &codec.Publish{Topic: "bench/in/ll/0", Payload: []byte(`{"n":` + strconv.Itoa(i) + `,"temperature":21.5,"unit":"C","sensor":"hall-3/east"}`)}, codec.V311)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += perBatch {
+		if a.lq.len() > laterMax/2 {
+			b.StopTimer()
+			a.sync()
+			b.StartTimer()
+		}
+		s.at = a.now()
+		s.cl.ReceiveOwned(time.Now(), append([]byte(nil), batch...)) // a buffer a batch, as the socket's
+		s.obey()
+		s.drain()
+	}
+	b.StopTimer()
+	if want := (b.N + perBatch - 1) / perBatch * perBatch; a.msgs.total != want {
+		b.Fatalf("%d messages listed of %d", a.msgs.total, want)
 	}
 }
