@@ -124,9 +124,9 @@ type Client struct {
 	pingAt       time.Time // PINGREQ outstanding since; zero if none
 	connectingAt time.Time
 
-	// With Config.BytesOnly: the PUBLISH received last and the PUBACK
-	// sent last, each used again for the next.
-	inPub  codec.Publish
+	// With Config.BytesOnly: received PUBLISHes are decoded in dec, and
+	// the PUBACK sent last is in ackOut, each used again for the next.
+	dec    codec.Decoder
 	ackOut codec.Puback
 }
 
@@ -366,8 +366,7 @@ func (c *Client) received(now time.Time, raw []byte) {
 	var err error
 	lean := c.cfg.BytesOnly && codec.PacketType(raw[0]>>4) == codec.TypePublish
 	if lean {
-		c.inPub = codec.Publish{}
-		p, err = &c.inPub, c.inPub.Decode(raw, c.v)
+		p, err = c.dec.Decode(raw, c.v)
 	} else {
 		p, err = codec.Decode(raw, c.v)
 	}
@@ -378,7 +377,7 @@ func (c *Client) received(now time.Time, raw []byte) {
 	}
 	ev := Event{Type: EventReceive, Time: now, Bytes: raw, Packet: p}
 	if lean {
-		ev.Packet = nil // c.inPub is the next PUBLISH's too
+		ev.Packet = nil // c.dec's, the next PUBLISH's too
 	}
 	c.emit(ev)
 	c.handle(now, p)
@@ -611,7 +610,7 @@ func (c *Client) pump(now time.Time) {
 		}
 		var err error
 		if wire != nil {
-			err = c.sendBytes(now, p, wire)
+			err = c.sendBytes(now, p, wire, p)
 		} else {
 			err = c.send(now, p)
 		}
@@ -775,7 +774,7 @@ func (c *Client) handlePublish(now time.Time, p *codec.Publish) {
 	case 1:
 		if c.cfg.BytesOnly {
 			c.ackOut = codec.Puback{PacketID: p.PacketID}
-			c.send(now, &c.ackOut)
+			c.sendShown(now, &c.ackOut, nil) // used again: its event has its bytes only
 		} else {
 			c.send(now, &codec.Puback{PacketID: p.PacketID})
 		}
@@ -919,25 +918,25 @@ func (c *Client) Disconnect(now time.Time, reason codec.ReasonCode, props codec.
 }
 
 // send encodes p and emits it for the driver to write.
-func (c *Client) send(now time.Time, p appender) error {
+func (c *Client) send(now time.Time, p appender) error { return c.sendShown(now, p, p) }
+
+// sendShown is send, its event carrying shown as the Packet: nil for a
+// struct the client uses again (Config.BytesOnly).
+func (c *Client) sendShown(now time.Time, p appender, shown codec.Packet) error {
 	b, err := p.Append(nil, c.v)
 	if err != nil {
 		return err
 	}
-	return c.sendBytes(now, p, b)
+	return c.sendBytes(now, p, b, shown)
 }
 
-// sendBytes sends p, already encoded as b.
-func (c *Client) sendBytes(now time.Time, p codec.Packet, b []byte) error {
+// sendBytes sends p, already encoded as b; its event carries shown.
+func (c *Client) sendBytes(now time.Time, p codec.Packet, b []byte, shown codec.Packet) error {
 	if c.maxOut > 0 && len(b) > c.maxOut {
 		return &Error{Text: p.Type().String() + " of " + itoa(len(b)) + " bytes exceeds the broker's Maximum Packet Size " + itoa(c.maxOut), Clause: "MQTT-3.1.2-24"}
 	}
 	c.lastSent = now
-	ev := Event{Type: EventSend, Time: now, Bytes: b, Packet: p}
-	if p == codec.Packet(&c.ackOut) {
-		ev.Packet = nil // Config.BytesOnly: c.ackOut is the next PUBACK's too
-	}
-	c.emit(ev)
+	c.emit(Event{Type: EventSend, Time: now, Bytes: b, Packet: shown})
 	return nil
 }
 

@@ -137,3 +137,31 @@ func TestPublishAppendGrows(t *testing.T) {
 		}
 	}
 }
+
+// A Decoder decodes a flood's PUBLISHes and PUBACKs into its own structs,
+// the same one each time and without allocating, and any other packet
+// into a new one.
+func TestDecoderReuses(t *testing.T) {
+	for _, v := range []Version{V311, V5} {
+		pub, ack, sub := mustAppend(t, benchPublish, v), mustAppend(t, benchPuback, v), mustAppend(t, benchSubscribe, v)
+		var d Decoder
+		for _, tt := range []struct {
+			b     []byte
+			reuse bool
+		}{{pub, true}, {ack, true}, {sub, false}} {
+			p1, err1 := d.Decode(tt.b, v)
+			p2, err2 := d.Decode(tt.b, v)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("%v %x: %v, %v", v, tt.b, err1, err2)
+			}
+			if same := p1 == p2; same != tt.reuse {
+				t.Errorf("%v %s: the same struct twice %v, want %v", v, p1.Type(), same, tt.reuse)
+			}
+			if tt.reuse {
+				if n := testing.AllocsPerRun(100, func() { d.Decode(tt.b, v) }); n != 0 {
+					t.Errorf("%v %s: %v allocations a Decode, want 0", v, p1.Type(), n)
+				}
+			}
+		}
+	}
+}

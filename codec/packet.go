@@ -47,10 +47,33 @@ func New(t PacketType) Packet {
 // read as version v; a CONNECT is read as the version its own protocol level
 // says. b must hold exactly one packet: a shorter b is ErrShort, a longer one
 // ErrTrailing. The returned packet's strings and byte slices are views into
-// b (see the package doc). Use the per-type Decode methods to decode into a
-// reused struct without allocating.
+// b (see the package doc). Use the per-type Decode methods, or a Decoder,
+// to decode into a reused struct without allocating.
 func Decode(b []byte, v Version) (Packet, error) {
 	return decode(b, v, nil)
+}
+
+// Decoder decodes as Decode does, but a PUBLISH or a PUBACK (what a flood
+// is made of) into structs of its own, used again by its next Decode
+// rather than a new one each: what it returns for those is valid until
+// then, and must not be kept. Other packets are new each time. The zero
+// Decoder is ready; it is not safe for concurrent use.
+type Decoder struct {
+	pub    Publish
+	puback Puback
+}
+
+// Decode decodes the single whole packet b as Decode(b, v) does.
+func (d *Decoder) Decode(b []byte, v Version) (Packet, error) {
+	if len(b) > 0 {
+		switch PacketType(b[0] >> 4) {
+		case TypePublish:
+			return &d.pub, d.pub.Decode(b, v) // which sets every field
+		case TypePuback:
+			return &d.puback, d.puback.Decode(b, v)
+		}
+	}
+	return Decode(b, v)
 }
 
 func decode(b []byte, v Version, rec *recorder) (Packet, error) {

@@ -241,8 +241,7 @@ type side struct {
 
 type conn struct {
 	o          Options
-	pub        codec.Publish // the PUBLISH being analysed (see packet)
-	puback     codec.Puback  // … the PUBACK
+	dec        codec.Decoder // a flood's PUBLISH and PUBACK, decoded in place (see packet)
 	name, leg  string
 	v          codec.Version
 	client     *side // nil until known
@@ -317,21 +316,9 @@ func (c *conn) packet(e *trace.Entry) {
 		c.lastClient = e.Seq
 	}
 	from.lastSent, from.sentAny = e.T, true
-	var p codec.Packet
-	var err error
-	switch t {
-	// A flood's packets, decoded into the connection's own, used again
-	// for the next: a new PUBLISH each (360 bytes) was a third of what
-	// the page allocated a message. Nothing keeps them.
-	case codec.TypePublish:
-		c.pub = codec.Publish{}
-		p, err = &c.pub, c.pub.Decode(e.Bytes, c.v)
-	case codec.TypePuback:
-		c.puback = codec.Puback{}
-		p, err = &c.puback, c.puback.Decode(e.Bytes, c.v)
-	default:
-		p, err = codec.Decode(e.Bytes, c.v)
-	}
+	// Into the connection's own Decoder: a new PUBLISH each (360 bytes)
+	// was a third of what the page allocated a message. Nothing keeps it.
+	p, err := c.dec.Decode(e.Bytes, c.v)
 	if err != nil {
 		c.decodeError(e, err)
 		return
