@@ -238,7 +238,7 @@ async function load() {
   // receiving 10,000 messages at once, its idle mark worker took 39 ms of
   // a 248 ms profile, a sixth of the page's time. GOGC 800 runs it a
   // quarter as often as 200 did (receiving 10,000 at QoS 0: 0.70x -> 0.87x
-  // mqtt.js), for a heap that grows further between cycles: 85 MB of wasm
+  // mqtt.js), for a heap that grows further between cycles: 85-95 MB of wasm
   // memory after 30 s of 10,000 messages a second, 38 MB before. The limit
   // holds it near 128 MiB whatever comes (a wasm memory never shrinks).
   // Set here, read by the Go runtime at start: runtime/debug would bring
