@@ -154,9 +154,15 @@ func TestTracePingPong(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		tc.mu.Lock()
-		for _, m := range tc.other {
+		for i, m := range tc.other {
 			if m["type"] == "pong" {
+				raw := tc.raw[i]
 				tc.mu.Unlock()
+				// The type first, as documented: the page lets a pong
+				// wait behind the entries before it by its first bytes.
+				if !strings.HasPrefix(raw, `{"type":"pong",`) {
+					t.Fatalf("pong %s: want the type first", raw)
+				}
 				if m["t"] != 1234.5 {
 					t.Fatalf("pong t = %v, want 1234.5", m["t"])
 				}

@@ -106,6 +106,7 @@ type traceConn struct {
 	mu    sync.Mutex
 	got   []trace.Entry
 	other []map[string]any
+	raw   []string // the other messages as written, keys in their order
 	more  chan struct{}
 	done  chan struct{}
 	err   error // why reading ended, once done
@@ -166,6 +167,7 @@ func (tc *traceConn) read() {
 			var o map[string]any
 			json.Unmarshal(msg, &o)
 			tc.other = append(tc.other, o)
+			tc.raw = append(tc.raw, string(msg))
 		}
 		tc.mu.Unlock()
 		select {

@@ -301,6 +301,13 @@ func clip(s string) string {
 	return cut + "..."
 }
 
+// pong answers a page's clock ping on the trace channel.
+type pong struct {
+	Type       string  `json:"type"`
+	T          float64 `json:"t"`
+	ServerTime float64 `json:"serverTime"`
+}
+
 // ServeTrace serves GET /trace: the trace side channel (its messages are
 // in the package documentation and docs/trace.md).
 func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
@@ -355,7 +362,9 @@ func (s *Server) ServeTrace(w http.ResponseWriter, r *http.Request) {
 		}
 		switch m.Type {
 		case "ping":
-			tc.send(map[string]any{"type": "pong", "t": m.T, "serverTime": tc.since(time.Now())})
+			// A struct, not a map: the type first, as doc.go has it
+			// (json.Marshal sorts a map's keys).
+			tc.send(pong{Type: "pong", T: m.T, ServerTime: tc.since(time.Now())})
 		case "cut":
 			log.Info("cut requested", "conn", m.Conn)
 			tc.cut(m.Conn)

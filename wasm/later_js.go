@@ -8,6 +8,7 @@ import (
 
 	"github.com/lifeline-mqtt/lifeline/diagram"
 	"github.com/lifeline-mqtt/lifeline/trace"
+	"github.com/lifeline-mqtt/lifeline/wasm/jsonw"
 )
 
 // The client's own work comes first, the diagram's right after. A packet
@@ -191,18 +192,50 @@ func (a *app) place(n int) {
 
 // canWait reports whether a trace channel message can wait in the queue:
 // an entry, a clock's pong or a note of dropped entries, each read in its
-// place in the queue. Any other (the hello, a cut's or a lab control's
-// answer) is read at once, after the whole queue is placed. A pong read so
-// (every 5 s) held a flood's client, in the trace channel's task, for as
-// long as placing thousands of arrows takes; in the queue, its clock
-// sample comes after the entries that came before it, as it did. The
-// proxy writes the type first; a message that starts otherwise is read at
-// once, which is right in any case, only not deferred.
+// place in the queue. A pong read at once (every 5 s) held a flood's
+// client, in the trace channel's task, for as long as placing thousands of
+// arrows takes; in the queue, its clock sample comes after the entries
+// that came before it, as it did. The proxy writes the type first; a
+// message in another order of keys (a server that wrote its pong from a
+// map, as this one did) is read for its type.
 func canWait(text string) bool {
 	for _, p := range [...]string{`{"type":"entry",`, `{"type":"pong",`, `{"type":"dropped",`} {
 		if strings.HasPrefix(text, p) {
 			return true
 		}
 	}
+	switch messageType(text) {
+	case "entry", "pong", "dropped":
+		return true
+	}
 	return false
+}
+
+// placesFirst reports whether a trace channel message that is read at
+// once needs the queue placed before it: a hello, which starts the
+// channel's connections and parties anew, does; an answer (a cut's, a lab
+// control's) does not, and is not held up by placing a flood's arrows in
+// its task (the lab panel asks for the proxy's state every 700 ms; each
+// answer placed up to 15,360 arrows at once, 20 ms and more). What reads
+// the diagram places the queue first in any case (app.sync).
+func placesFirst(text string) bool {
+	switch messageType(text) {
+	case "cut", "lab":
+		return false
+	}
+	return true
+}
+
+// messageType is a trace channel message's type, "" if it has none.
+func messageType(text string) string {
+	var typ string
+	r := jsonw.NewStringReader(text)
+	r.Object(func(k string) {
+		if k == "type" {
+			typ = r.String()
+		} else {
+			r.Skip()
+		}
+	})
+	return typ
 }

@@ -46,3 +46,37 @@ func TestLaterQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceMessageOrder: which trace channel messages wait in the queue in
+// their place, and which are read at once with or without the queue
+// placed first, whatever the order of their keys.
+func TestTraceMessageOrder(t *testing.T) {
+	for _, c := range []struct {
+		msg                   string
+		wait, placeFirstIfNot bool
+	}{
+		{`{"type":"entry","entry":{"seq":1}}`, true, false},
+		{`{"type":"pong","t":1.5,"serverTime":2}`, true, false},
+		{`{"serverTime":2,"t":1.5,"type":"pong"}`, true, false}, // a map's sorted keys
+		{`{"type":"dropped","count":3}`, true, false},
+		{`{"count":3,"type":"dropped"}`, true, false},
+		{`{"type":"hello","token":"x","serverTime":1}`, false, true},
+		{`{"serverTime":1,"token":"x","type":"hello"}`, false, true},
+		{`{"conn":"c1","id":2,"ok":true,"op":"state","state":{"type":"pong"},"type":"lab"}`, false, false},
+		{`{"type":"cut","conn":"c1","ok":true}`, false, false},
+		{`{"conn":"c1","error":"no open connection c1","ok":false,"type":"cut"}`, false, false},
+		{`{"type":"later"}`, false, true}, // a type this page does not know
+		{`not json`, false, true},
+		{``, false, true},
+	} {
+		if got := canWait(c.msg); got != c.wait {
+			t.Errorf("canWait(%s) = %v, want %v", c.msg, got, c.wait)
+		}
+		if c.wait {
+			continue
+		}
+		if got := placesFirst(c.msg); got != c.placeFirstIfNot {
+			t.Errorf("placesFirst(%s) = %v, want %v", c.msg, got, c.placeFirstIfNot)
+		}
+	}
+}

@@ -163,7 +163,9 @@ func (tc *traceChannel) line(at float64, line string) {
 		tc.a.later(later{text: line, at: at})
 		return
 	}
-	tc.a.sync()
+	if placesFirst(line) {
+		tc.a.sync()
+	}
 	tc.read(at, line)
 }
 
