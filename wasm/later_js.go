@@ -37,8 +37,9 @@ import (
 const laterBudget = 1
 
 // laterMax is how many items the queue holds before new ones are placed as
-// they come.
-const laterMax = 16384
+// they come: a burst of 10,000 messages is 20,000 arrows (the page's leg
+// and the broker's), held whole while it comes (see floodDefer).
+const laterMax = 33792
 
 // later is one thing to place: an entry, or a trace channel message that
 // is an entry, read when placed.
@@ -59,6 +60,9 @@ type laterQueue struct {
 	// floodAt is when (performance.now) a client's socket last brought a
 	// batch within floodQuiet ms of its last; lastBatch, its last.
 	floodAt, lastBatch float64
+	// holdFrom is when placing began to wait for a flood, 0 when it does
+	// not (it waits floodHoldMax at most, see laterTask).
+	holdFrom float64
 }
 
 // batch notes a batch of a client socket's messages, the last of which
@@ -111,14 +115,22 @@ func (a *app) later(l later) {
 const handshakeHold = 50
 
 // While a client's socket brings a flood (a batch within floodQuiet ms of
-// the one before), placing waits until floodDefer items wait or the
-// flood pauses: the browser hands the page a socket's messages only as
-// fast as the page takes them, so each millisecond spent placing during a
-// flood is one the flood waits. The diagram catches up when it pauses, or
-// places as usual beyond floodDefer (a flood that lasts).
+// the one before), placing waits until the flood pauses, floodDefer items
+// wait, or it has waited floodHoldMax ms: the browser hands the page a
+// socket's messages only as fast as the page takes them, so each
+// millisecond spent placing during a flood is one the flood waits. A burst
+// (10,000 messages at once arrive over about 170 ms here) is drawn when it
+// ends; a flood that lasts, or a device that sends every few milliseconds,
+// is drawn a quarter of a second at a time, never held up longer.
+//
+// Measured in BenchmarkPageClients (receiving 10,000 at QoS 0): with
+// floodQuiet 3 ms the burst's small gaps let placing in, 2,000-8,000
+// arrows in 8-39 ms of the measure; with 20 ms none, and Go's time in the
+// measure fell from 79-93 ms to 44-80 ms (docs/performance.md).
 const (
-	floodQuiet = 3               // ms
-	floodDefer = laterMax - 1024 // items
+	floodQuiet   = 20              // ms
+	floodHoldMax = 250             // ms
+	floodDefer   = laterMax - 1024 // items
 )
 
 // laterTask is a task of the queue's: it places items for laterBudget ms
@@ -129,8 +141,15 @@ func (a *app) laterTask() {
 	hold := 0.0
 	if h := a.handshake(); h >= 0 && h < handshakeHold {
 		hold = handshakeHold - h
-	} else if since := now() - q.floodAt; since < floodQuiet && q.len() < floodDefer {
-		hold = floodQuiet - since
+	} else if t := now(); t-q.floodAt < floodQuiet && q.len() < floodDefer {
+		if q.holdFrom == 0 {
+			q.holdFrom = t
+		}
+		if waited := t - q.holdFrom; waited < floodHoldMax {
+			hold = min(floodQuiet-(t-q.floodAt), floodHoldMax-waited)
+		}
+	} else {
+		q.holdFrom = 0
 	}
 	if hold > 0 {
 		if q.held == nil {
@@ -144,6 +163,9 @@ func (a *app) laterTask() {
 		if now() >= end {
 			break
 		}
+	}
+	if q.len() == 0 {
+		q.holdFrom = 0 // the next flood's hold starts anew
 	}
 	if q.len() > 0 && !q.asked {
 		q.asked = true

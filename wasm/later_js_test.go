@@ -36,14 +36,63 @@ func TestLaterQueue(t *testing.T) {
 	if n, q := a.model.Len(), a.lq.len(); n != 3+over || q != laterMax {
 		t.Fatalf("%d placed and %d waiting, want %d and %d", n, q, 3+over, laterMax)
 	}
+	// The diagram keeps the newest 20,000 or so; it counts those it paged
+	// out (laterMax is more: a burst's arrows, both legs, wait whole).
 	es := a.entries()
-	if len(es) != laterMax+3+over || a.lq.len() != 0 {
-		t.Fatalf("%d placed, %d waiting after a read", len(es), a.lq.len())
+	paged := a.model.PagedOut().Count
+	if paged+len(es) != laterMax+3+over || a.lq.len() != 0 {
+		t.Fatalf("%d placed and %d paged out, %d waiting after a read", len(es), paged, a.lq.len())
 	}
 	for i, e := range es {
-		if e.T != float64(i) {
+		if e.T != float64(paged+i) {
 			t.Fatalf("entry %d at %v: out of order", i, e.T)
 		}
+	}
+}
+
+// TestFloodHold: while a client's socket brings a flood, the queue's task
+// holds its arrows, for floodHoldMax at most; then it places what came,
+// and the next hold starts anew. The task is called here at chosen
+// moments of a flood (the browser's timers are too coarse under load to
+// make one): BenchmarkPageClients measures a burst's hold.
+func TestFloodHold(t *testing.T) {
+	a, _ := newTestApp(t)
+	q := &a.lq
+	e := trace.Entry{Leg: trace.LegBrowserProxy, From: "proxy", To: "browser", Kind: "mqtt.PINGRESP", Bytes: []byte{0xd0, 0}, Observed: "wire"}
+	add := func(n int) {
+		for range n {
+			e.T = a.now()
+			a.add(e, diagram.Local)
+		}
+	}
+	add(10)
+	q.batch(now() - 5)
+	q.batch(now()) // 5 ms apart: a flood
+	a.laterTask()
+	if n := a.model.Len(); n != 0 || q.holdFrom == 0 {
+		t.Fatalf("in a flood: %d placed (hold from %v), want none, held", n, q.holdFrom)
+	}
+	q.batch(now())
+	a.laterTask()
+	if n := a.model.Len(); n != 0 {
+		t.Fatalf("in a flood, held %v ms: %d placed, want none", now()-q.holdFrom, n)
+	}
+	q.holdFrom = now() - floodHoldMax - 1
+	q.batch(now())
+	a.laterTask()
+	if n := a.model.Len(); n != 10 || q.holdFrom != 0 {
+		t.Fatalf("in a flood held floodHoldMax: %d placed (hold from %v), want 10, and the hold ended", n, q.holdFrom)
+	}
+	add(5)
+	q.batch(now())
+	a.laterTask()
+	if n := a.model.Len(); n != 10 || q.holdFrom == 0 {
+		t.Fatalf("in the same flood after placing: %d placed (hold from %v), want 10, held anew", n, q.holdFrom)
+	}
+	q.floodAt = now() - floodQuiet - 1 // the flood paused
+	a.laterTask()
+	if n := a.model.Len(); n != 15 || q.holdFrom != 0 {
+		t.Fatalf("after the flood: %d placed (hold from %v), want 15, not held", n, q.holdFrom)
 	}
 }
 
