@@ -101,9 +101,15 @@ type Client struct {
 	userQuit bool      // Disconnect was called: do not reconnect
 
 	// Session state, kept across connections.
-	ids       idSet
-	out       []*outMsg           // our messages in order
-	inflight  int                 // out entries in outSent/outReleased
+	ids      idSet
+	out      []*outMsg // our messages in order
+	inflight int       // out entries in outSent/outReleased
+	// pumpFrom is where pump looks for queued messages: none of out's
+	// entries before it is outQueued. A burst of 5,000 publishes at QoS 1
+	// has 5,000 in flight; pump runs after each publish and each
+	// acknowledgement, and looking from the start every time made the
+	// burst quadratic (16 µs a message natively, BenchmarkPublishBurst).
+	pumpFrom  int
 	relTwice  map[uint16]struct{} // QoS 2 ids whose PUBREL went out more than once (see completed)
 	inRel     map[uint16]struct{} // received QoS 2 ids waiting for PUBREL
 	subs      map[uint16]pendingSub
@@ -537,6 +543,7 @@ func (c *Client) discardSession(now time.Time) {
 		c.out[i] = nil
 	}
 	c.out = keep
+	c.pumpFrom = 0 // sent ones are queued again
 	clear(c.inRel)
 }
 
@@ -564,9 +571,12 @@ func (c *Client) resume(now time.Time) {
 // [MQTT-4.9.0-2]; it stops at the first message that must wait, so order is
 // kept.
 func (c *Client) pump(now time.Time) {
-	for i := 0; i < len(c.out) && c.state == StateConnected; {
+	for i := c.pumpFrom; i < len(c.out) && c.state == StateConnected; {
 		m := c.out[i]
 		if m.state != outQueued {
+			if i == c.pumpFrom {
+				c.pumpFrom++
+			}
 			i++
 			continue
 		}
@@ -632,11 +642,24 @@ func (c *Client) pump(now time.Time) {
 		m.pub.Retain = p.Retain
 		m.state = outSent
 		c.inflight++
+		if i == c.pumpFrom {
+			c.pumpFrom++
+		}
 		i++
 	}
 }
 
+// removeOut removes out's entry i: from the front (acknowledgements come
+// in order, mostly) without moving the rest.
 func (c *Client) removeOut(i int) {
+	if i < c.pumpFrom {
+		c.pumpFrom--
+	}
+	if i == 0 {
+		c.out[0] = nil
+		c.out = c.out[1:]
+		return
+	}
 	copy(c.out[i:], c.out[i+1:])
 	c.out[len(c.out)-1] = nil
 	c.out = c.out[:len(c.out)-1]
