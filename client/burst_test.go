@@ -177,3 +177,53 @@ func TestPumpFromRandom(t *testing.T) {
 }
 
 func c(h *harness) *Client { return h.c }
+
+// TestBytesOnlyMessages: with Config.BytesOnly a batch's messages are the
+// client's, each its own until Next reports no more events, and taking a
+// batch of QoS 0 messages allocates nothing once the client has held one
+// as large.
+func TestBytesOnlyMessages(t *testing.T) {
+	c := burstClient(t)
+	c.cfg.BytesOnly = true
+	var batch []byte
+	const n = 200 // more than the first array append makes: the messages move while queued
+	for i := range n {
+		batch, _ = codec.AppendPacket(batch, &codec.Publish{Topic: "t/" + strconv.Itoa(i), Payload: []byte(strconv.Itoa(i))}, codec.V311)
+	}
+	take := func() (msgs int) {
+		for ev, ok := c.Next(); ok; ev, ok = c.Next() {
+			if ev.Type == EventMessage {
+				msgs++
+			}
+		}
+		return msgs
+	}
+	c.ReceiveOwned(t0, append([]byte(nil), batch...))
+	// Each message still the one received while later ones are taken
+	// (the array they are in grows as the batch is decoded), until Next
+	// reports no more.
+	var got []*Message
+	for ev, ok := c.Next(); ok; ev, ok = c.Next() {
+		if ev.Type == EventMessage {
+			got = append(got, ev.Message)
+		}
+		for i, m := range got {
+			if m.Topic != "t/"+strconv.Itoa(i) || string(m.Payload) != strconv.Itoa(i) {
+				t.Fatalf("message %d is %s=%s after %d taken", i, m.Topic, m.Payload, len(got))
+			}
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d messages, want %d", len(got), n)
+	}
+	own := append([]byte(nil), batch...)
+	allocs := testing.AllocsPerRun(20, func() {
+		c.ReceiveOwned(t0, own)
+		if k := take(); k != n {
+			t.Fatalf("%d messages, want %d", k, n)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("%.1f allocations a batch of %d QoS 0 messages, want none", allocs, n)
+	}
+}

@@ -55,6 +55,8 @@ type Config struct {
 	// and encodes those in structs of its own, used again for the next,
 	// rather than a new one each: 360 bytes a received message, 330 more
 	// at QoS 1, for a collector that runs on a browser page's one thread.
+	// An EventMessage's Message is then the client's too, used again once
+	// Next has reported no more events: copy what is kept beyond that.
 	// The page's client sets it; a caller that reads those packets from
 	// the events leaves it off.
 	BytesOnly bool
@@ -134,6 +136,9 @@ type Client struct {
 	// the PUBACK sent last is in ackOut, each used again for the next.
 	dec    codec.Decoder
 	ackOut codec.Puback
+	// … and the messages of the events queued are in msgs, used again
+	// once Next has none left (a received batch's, 170 or so in a flood).
+	msgs []Message
 }
 
 // New returns a Client in StateDisconnected.
@@ -176,6 +181,10 @@ func (c *Client) Version() codec.Version { return c.v }
 func (c *Client) Next() (ev Event, ok bool) {
 	if c.head >= len(c.events) {
 		c.events, c.head = c.events[:0], 0
+		if len(c.msgs) > 0 {
+			clear(c.msgs) // what they point to (a batch's buffer) is the collector's
+			c.msgs = c.msgs[:0]
+		}
 		return Event{}, false
 	}
 	ev = c.events[c.head]
@@ -791,7 +800,15 @@ func (c *Client) handlePublish(now time.Time, p *codec.Publish) {
 			return
 		}
 	}
-	m := &Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Properties: p.Properties}
+	var m *Message
+	if c.cfg.BytesOnly {
+		// An element of msgs: when append moves them, the events
+		// queued still point to the old array, which holds them.
+		c.msgs = append(c.msgs, Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Properties: p.Properties})
+		m = &c.msgs[len(c.msgs)-1]
+	} else {
+		m = &Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Properties: p.Properties}
+	}
 	c.emit(Event{Type: EventMessage, Time: now, Message: m})
 	switch p.QoS {
 	case 1:
