@@ -108,7 +108,9 @@ func TestReassemblyGrowth(t *testing.T) {
 		if i == 0 || ratio < best {
 			best = ratio
 		}
-		if ratio > 9 {
+		// The best of up to three: a quadratic hold is 16× every time,
+		// while a pause of a shared machine lengthens one measure.
+		if best <= 8 {
 			break
 		}
 	}
