@@ -115,9 +115,9 @@ func TestPumpFromRandom(t *testing.T) {
 		published, firstSent := []string{}, []string{}
 		seen := map[string]bool{}
 		check := func(step string) {
-			for i := 0; i < c(h).pumpFrom && i < len(c(h).out); i++ {
-				if c(h).out[i].state == outQueued {
-					t.Fatalf("run %d, %s: out[%d] queued before pumpFrom %d", run, step, i, c(h).pumpFrom)
+			for i := 0; i < h.c.pumpFrom && i < len(h.c.out); i++ {
+				if h.c.out[i].state == outQueued {
+					t.Fatalf("run %d, %s: out[%d] queued before pumpFrom %d", run, step, i, h.c.pumpFrom)
 				}
 			}
 			for _, b := range h.wire {
@@ -145,7 +145,7 @@ func TestPumpFromRandom(t *testing.T) {
 				h.drain()
 			case r < 9:
 				var flight []*outMsg
-				for _, m := range c(h).out {
+				for _, m := range h.c.out {
 					if m.state != outQueued {
 						flight = append(flight, m)
 					}
@@ -175,8 +175,6 @@ func TestPumpFromRandom(t *testing.T) {
 		}
 	}
 }
-
-func c(h *harness) *Client { return h.c }
 
 // TestBytesOnlyMessages: with Config.BytesOnly a batch's messages are the
 // client's, each its own until Next reports no more events, and taking a

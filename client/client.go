@@ -580,12 +580,12 @@ func (c *Client) resume(now time.Time) {
 // [MQTT-4.9.0-2]; it stops at the first message that must wait, so order is
 // kept.
 func (c *Client) pump(now time.Time) {
+	for c.pumpFrom < len(c.out) && c.out[c.pumpFrom].state != outQueued {
+		c.pumpFrom++ // sent since the last look
+	}
 	for i := c.pumpFrom; i < len(c.out) && c.state == StateConnected; {
 		m := c.out[i]
 		if m.state != outQueued {
-			if i == c.pumpFrom {
-				c.pumpFrom++
-			}
 			i++
 			continue
 		}
@@ -651,9 +651,6 @@ func (c *Client) pump(now time.Time) {
 		m.pub.Retain = p.Retain
 		m.state = outSent
 		c.inflight++
-		if i == c.pumpFrom {
-			c.pumpFrom++
-		}
 		i++
 	}
 }
@@ -800,14 +797,16 @@ func (c *Client) handlePublish(now time.Time, p *codec.Publish) {
 			return
 		}
 	}
+	msg := Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Properties: p.Properties}
 	var m *Message
 	if c.cfg.BytesOnly {
 		// An element of msgs: when append moves them, the events
 		// queued still point to the old array, which holds them.
-		c.msgs = append(c.msgs, Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Properties: p.Properties})
+		c.msgs = append(c.msgs, msg)
 		m = &c.msgs[len(c.msgs)-1]
 	} else {
-		m = &Message{Topic: topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Properties: p.Properties}
+		m = new(Message)
+		*m = msg
 	}
 	c.emit(Event{Type: EventMessage, Time: now, Message: m})
 	switch p.QoS {

@@ -124,9 +124,9 @@ const handshakeHold = 50
 // is drawn a quarter of a second at a time, never held up longer.
 //
 // Measured in BenchmarkPageClients (receiving 10,000 at QoS 0): with
-// floodQuiet 3 ms the burst's small gaps let placing in, 2,000-8,000
-// arrows in 8-39 ms of the measure; with 20 ms none, and Go's time in the
-// measure fell from 79-93 ms to 44-80 ms (docs/performance.md).
+// floodQuiet 3 ms the burst's small gaps let placing in, 2,000-8,200
+// arrows in 8-39 ms of the measure; now none, and Go's time in the
+// measure fell from 87-90 ms to 53-57 ms (docs/performance.md).
 const (
 	floodQuiet   = 20              // ms
 	floodHoldMax = 250             // ms
@@ -212,44 +212,36 @@ func (a *app) place(n int) {
 	}
 }
 
-// canWait reports whether a trace channel message can wait in the queue:
-// an entry, a clock's pong or a note of dropped entries, each read in its
-// place in the queue. A pong read at once (every 5 s) held a flood's
-// client, in the trace channel's task, for as long as placing thousands of
-// arrows takes; in the queue, its clock sample comes after the entries
-// that came before it, as it did. The proxy writes the type first; a
-// message in another order of keys (a server that wrote its pong from a
-// map, as this one did) is read for its type.
-func canWait(text string) bool {
-	for _, p := range [...]string{`{"type":"entry",`, `{"type":"pong",`, `{"type":"dropped",`} {
-		if strings.HasPrefix(text, p) {
-			return true
-		}
-	}
-	switch messageType(text) {
-	case "entry", "pong", "dropped":
-		return true
-	}
-	return false
+// canWait reports whether a trace channel message of type typ (see
+// messageType) can wait in the queue: an entry, a clock's pong or a note
+// of dropped entries, each read in its place in the queue. A pong read at
+// once (every 5 s) held a flood's client, in the trace channel's task, for
+// as long as placing thousands of arrows takes; in the queue, its clock
+// sample comes after the entries that came before it, as it did.
+func canWait(typ string) bool {
+	return typ == "entry" || typ == "pong" || typ == "dropped"
 }
 
-// placesFirst reports whether a trace channel message that is read at
-// once needs the queue placed before it: a hello, which starts the
-// channel's connections and parties anew, does; an answer (a cut's, a lab
-// control's) does not, and is not held up by placing a flood's arrows in
-// its task (the lab panel asks for the proxy's state every 700 ms; each
+// placesFirst reports whether a trace channel message of type typ that is
+// read at once needs the queue placed before it: a hello, which starts
+// the channel's connections and parties anew, does; an answer (a cut's, a
+// lab control's) does not, and is not held up by placing a flood's arrows
+// in its task (the lab panel asks for the proxy's state every 700 ms; each
 // answer placed up to 15,360 arrows at once, 20 ms and more). What reads
 // the diagram places the queue first in any case (app.sync).
-func placesFirst(text string) bool {
-	switch messageType(text) {
-	case "cut", "lab":
-		return false
-	}
-	return true
-}
+func placesFirst(typ string) bool { return typ != "cut" && typ != "lab" }
 
-// messageType is a trace channel message's type, "" if it has none.
+// messageType is a trace channel message's type, "" if it has none. The
+// proxy writes the type first, which is read from the message's start; a
+// message with its keys in another order (a server that wrote its pong
+// from a map, as this one did) is read for it.
 func messageType(text string) string {
+	const head = `{"type":"`
+	if strings.HasPrefix(text, head) {
+		if typ, _, ok := strings.Cut(text[len(head):], `"`); ok && !strings.Contains(typ, `\`) {
+			return typ
+		}
+	}
 	var typ string
 	r := jsonw.NewStringReader(text)
 	r.Object(func(k string) {

@@ -118,13 +118,14 @@ func TestTraceMessageOrder(t *testing.T) {
 		{`not json`, false, true},
 		{``, false, true},
 	} {
-		if got := canWait(c.msg); got != c.wait {
+		typ := messageType(c.msg)
+		if got := canWait(typ); got != c.wait {
 			t.Errorf("canWait(%s) = %v, want %v", c.msg, got, c.wait)
 		}
 		if c.wait {
 			continue
 		}
-		if got := placesFirst(c.msg); got != c.placeFirstIfNot {
+		if got := placesFirst(typ); got != c.placeFirstIfNot {
 			t.Errorf("placesFirst(%s) = %v, want %v", c.msg, got, c.placeFirstIfNot)
 		}
 	}

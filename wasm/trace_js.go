@@ -159,11 +159,12 @@ func (tc *traceChannel) message(at float64, b []byte, text string, isText bool) 
 
 // line takes one JSON message of the channel.
 func (tc *traceChannel) line(at float64, line string) {
-	if canWait(line) {
+	typ := messageType(line)
+	if canWait(typ) {
 		tc.a.later(later{text: line, at: at})
 		return
 	}
-	if placesFirst(line) {
+	if placesFirst(typ) {
 		tc.a.sync()
 	}
 	tc.read(at, line)
