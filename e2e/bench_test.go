@@ -750,6 +750,10 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 		// functions named so (a part of the name), by caller chain
 		// (three deep above the one nearest the sample).
 		callersOf := getenv("LIFELINE_BENCH_PROFILE_CALLERS", "")
+		// LIFELINE_BENCH_PROFILE_CALLEES: the time under the function
+		// named so (a part of the name), by the function it called.
+		calleesOf := getenv("LIFELINE_BENCH_PROFILE_CALLEES", "")
+		callees := map[string]float64{}
 		var total float64
 		for i, id := range p.Samples {
 			dt := float64(p.TimeDeltas[min(i+1, len(p.TimeDeltas)-1)]) / 1000
@@ -766,6 +770,18 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 						chain = append(chain, strings.TrimSuffix(name(q), " main.wasm"))
 					}
 					callers[strings.Join(chain, " < ")] += dt
+				}
+			}
+			if calleesOf != "" {
+				for c, n, ok := (*profiler.ProfileNode)(nil), byID[id], true; ok; c, n, ok = n, byID[parent[n.ID]], parent[n.ID] != 0 {
+					if strings.Contains(name(n), calleesOf) {
+						k := "(self)"
+						if c != nil {
+							k = strings.TrimSuffix(name(c), " main.wasm")
+						}
+						callees[k] += dt
+						break
+					}
 				}
 			}
 			seen := map[string]bool{}
@@ -799,6 +815,9 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 		fmt.Printf("profile of %s: %.0f ms sampled; self:%s\nincluding callees:%s\n", what, total, top(self), top(incl))
 		if callersOf != "" {
 			fmt.Printf("callers of %s:%s\n", callersOf, top(callers))
+		}
+		if calleesOf != "" {
+			fmt.Printf("callees of %s:%s\n", calleesOf, top(callees))
 		}
 	}
 }
