@@ -124,7 +124,7 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 		}
 		times, nums := floats[:len(kinds)], floats[len(kinds):]
 		texts := ""
-		if strings.ContainsAny(kinds, "tc") { // else "": not read (two crossings into JavaScript)
+		if strings.IndexByte(kinds, 't') >= 0 || strings.IndexByte(kinds, 'c') >= 0 { // else "": not read (two crossings into JavaScript)
 			texts = args[2].String()
 		}
 		bin := make([]byte, args[3].Get("byteLength").Int())
