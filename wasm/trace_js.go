@@ -45,10 +45,12 @@ type traceChannel struct {
 // microseconds in itself) and a task that the client's socket, whose
 // acknowledgements the broker waits for, would wait behind. A frame's
 // time: the diagram draws the entries the same (they carry their own
-// times), at most a frame later. Measured in BenchmarkPageClients
-// (docs/performance.md): 133 of these crossings in a 3,000-message QoS 1
-// burst at 1 ms; receive at QoS 1 went from 0.79-0.87× mqtt.js's rate to
-// 1.02-1.22×, at QoS 0 from 0.99-1.03× to 1.02-1.17×.
+// times), at most a frame later; a pong's arrival time is its event's.
+// Measured in BenchmarkPageClients (docs/performance.md), with the batch
+// flush of eventFunc: these batches in a 3,000-message QoS 1 burst went
+// from 105-145 to 17-33, the calls into Go from 899-1,043 to 525-645, and
+// receive at QoS 1 from 1.02× mqtt.js's rate to 1.11× (medians of four
+// runs alternating; at QoS 0 no change this machine can tell).
 const traceGatherPage = 16
 
 // traceHelloWait is how long (ms) a connection waits for the trace
