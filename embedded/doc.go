@@ -30,6 +30,11 @@
 // broker.drop entry says so); the Receive Maximum it announces (the window)
 // is enforced on publishers (DISCONNECT 0x93 beyond it); a packet larger
 // than -broker-max-packet ends the connection (v5: DISCONNECT 0x95).
+// A client that connects with the client id of a connection still open,
+// or one that has just ended, finds that connection ended first (v5:
+// DISCONNECT 0x8E Session taken over) and its cleanup done: mochi's
+// cleanup, run after the new connection took the id, would otherwise
+// deregister it and remove its subscriptions (see endingWait).
 //
 // For lessons, an MQTT 5 client may ask for a shorter queue than the
 // broker's with the CONNECT user property "lifeline-max-queued"

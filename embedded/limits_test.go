@@ -211,10 +211,15 @@ func TestRetainedBudget(t *testing.T) {
 // 2 never.
 func TestRetainedOnSubscribe(t *testing.T) {
 	b := newTestBroker(t)
+	// mochi acknowledges a QoS 1 PUBLISH before it hands it to the
+	// subscribers: a subscriber that subscribes in between gets it twice,
+	// live and retained (1 run in 100). The PINGRESP to a PINGREQ behind
+	// it comes once the publisher's PUBLISH is all done.
 	_, pr := dial(t, b, codec.V5, &codec.Connect{Version: codec.V5, ClientID: "pub", CleanStart: true},
-		&codec.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: "kept/a", Payload: []byte("A")})
+		&codec.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: "kept/a", Payload: []byte("A")}, &codec.Pingreq{})
 	pr.next(t, codec.TypeConnack)
 	pr.next(t, codec.TypePuback)
+	pr.next(t, codec.TypePingresp)
 	for _, tt := range []struct {
 		rh    byte
 		twice bool // subscribe again to the same filter
@@ -327,5 +332,41 @@ func TestReceiveMaximumInbound(t *testing.T) {
 	var d codec.Disconnect
 	if err := d.Decode(r.next(t, codec.TypeDisconnect), codec.V5); err != nil || d.ReasonCode != 0x93 {
 		t.Fatalf("DISCONNECT 0x%02x (%v), want 0x93", byte(d.ReasonCode), err)
+	}
+}
+
+// A client that reconnects with its id at once, as its last connection
+// ends, gets its new session whole: mochi's cleanup of the connection
+// that ended must not deregister the new one or remove the filter it
+// subscribes (see endingWait). Each round: subscribe, receive the
+// retained message on the SUBACK, close, and again at once; then a
+// publish to the last connection.
+func TestReconnectAtOnce(t *testing.T) {
+	b := newTestBroker(t)
+	_, pr := dial(t, b, codec.V311, &codec.Connect{Version: codec.V311, ClientID: "pub", CleanStart: true},
+		&codec.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: "dev/kept", Payload: []byte("K")}, &codec.Pingreq{})
+	pr.next(t, codec.TypeConnack)
+	pr.next(t, codec.TypePuback)
+	pr.next(t, codec.TypePingresp) // the PUBLISH handed to subscribers (see TestRetainedOnSubscribe)
+	const rounds = 1000
+	for i := range rounds {
+		c, r := dial(t, b, codec.V5, &codec.Connect{Version: codec.V5, ClientID: "dev", CleanStart: true, KeepAlive: 60},
+			&codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "dev/#", QoS: 1}}})
+		r.next(t, codec.TypeConnack)
+		r.next(t, codec.TypeSuback)
+		var p codec.Publish
+		if err := p.Decode(r.next(t, codec.TypePublish), codec.V5); err != nil || p.Topic != "dev/kept" {
+			t.Fatalf("round %d: retained message %q (%v)", i, p.Topic, err)
+		}
+		ack, _ := (&codec.Puback{PacketID: p.PacketID}).Append(nil, codec.V5)
+		c.Write(ack)
+		if i == rounds-1 {
+			pub, _ := (&codec.Publish{QoS: 0, Topic: "dev/last", Payload: []byte("L")}).Append(nil, codec.V311)
+			pr.c.Write(pub)
+			if err := p.Decode(r.next(t, codec.TypePublish), codec.V5); err != nil || p.Topic != "dev/last" {
+				t.Fatalf("after %d reconnections: got %q (%v), want dev/last", rounds, p.Topic, err)
+			}
+		}
+		c.Close()
 	}
 }

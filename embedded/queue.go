@@ -441,9 +441,12 @@ func (h *queueHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 // (Inflight.NextImmediate), which deadlocks with the hook's Inflight.Set.
 func noSendQuota(cl *mqtt.Client) { cl.State.Inflight.ResetSendQuota(0) }
 
-// OnConnect refuses a new session when the broker holds its maximum.
+// OnConnect refuses a new session when the broker holds its maximum. It
+// first ends the connection that holds the same client id, if any, and
+// waits for mochi to clean it up (see endingWait).
 func (h *queueHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	noSendQuota(cl)
+	h.awaitEnded(cl)
 	if _, ok := h.srv.Clients.Get(cl.ID); ok {
 		return nil // resumes or takes over a session
 	}
@@ -458,6 +461,59 @@ func (h *queueHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	h.log.Warn("embedded broker: session refused: too many sessions", "client", cl.ID,
 		"sessions", h.srv.Clients.Len(), "limit", h.lim.MaxClients)
 	return code
+}
+
+// endingWait bounds how long a connection waits, before its session is
+// set up, for the connection that held its client id to be cleaned up.
+// mochi v2.7.9 cleans an ended connection up after OnDisconnect: unless
+// its session was taken over, it unsubscribes the client id's filters and
+// deregisters the client id. A client that connects again while that runs
+// (a device whose TCP connection dropped, a page that reconnects at once)
+// comes between: mochi takes the old connection over, and the cleanup,
+// which had looked for a takeover before mochi marked it, then deregisters
+// the new connection and removes the filters it subscribes. Its retained
+// messages, and every publish to it, then go nowhere, unreported: 1 run in
+// 200 of TestRetainedOnSubscribe, most runs of TestReconnectAtOnce.
+//
+// So the broker ends the old connection itself, first, as mochi's
+// takeover would (DISCONNECT 0x8E Session taken over, then closed; its
+// will published), and waits for its cleanup: a session that ends with its
+// connection is then gone, and the new one starts clean; a kept session
+// stays, and mochi hands it to the new connection as before.
+const endingWait = 2 * time.Second
+
+// awaitEnded ends the connection that holds cl's client id, if any and
+// still open, and waits, up to endingWait, for mochi's cleanup of it (see
+// endingWait).
+func (h *queueHook) awaitEnded(cl *mqtt.Client) {
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || old == cl || old.IsTakenOver() {
+		return
+	}
+	if !old.Closed() {
+		_ = h.srv.DisconnectClient(old, packets.ErrSessionTakenOver) // [MQTT-3.1.4-3]
+	}
+	if !sessionEnds(old) {
+		return // nothing of it is removed: mochi takes it over
+	}
+	deadline := time.Now().Add(endingWait)
+	for time.Now().Before(deadline) {
+		if cur, ok := h.srv.Clients.Get(cl.ID); !ok || cur != old {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	h.log.Warn("embedded broker: a connection's cleanup took longer than expected", "client", cl.ID, "waited", endingWait)
+}
+
+// sessionEnds reports whether cl's session ends with its connection, as
+// mochi decides when it cleans up (Session Expiry Interval 0, or a 3.1.1
+// clean session).
+func sessionEnds(cl *mqtt.Client) bool {
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval == 0
+	}
+	return cl.Properties.Clean
 }
 
 // OnSessionEstablish: a Clean Start discards what the old session held.
