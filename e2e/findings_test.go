@@ -196,6 +196,9 @@ func TestRequestResponseOnThePage(t *testing.T) {
 	waitFor(t, ctx, "the response delivered", `lifeline._messages(0).messages.some(m => m.client === 'app' && m.topic === 'rr/app/reply')`, 5*time.Second)
 
 	arrows := `lifeline._view(0, lifeline._total()).arrows`
+	// The broker leg's arrows come through the trace channel, which the
+	// proxy writes a millisecond or so after it relays the packets.
+	waitFor(t, ctx, "the response's arrows on both legs", arrows+`.filter(a => a.mqtt5 && a.mqtt5.request).length >= 4`, 5*time.Second)
 	req := eval[int](t, ctx, arrows+`.find(a => a.kind === 'mqtt.PUBLISH' && a.from === 'app').seq`)
 	answers := eval[[]string](t, ctx, arrows+`.filter(a => a.mqtt5 && a.mqtt5.request).map(a => a.from + '>' + a.to + ' ' + a.mqtt5.request + ' ' + (a.mqtt5.elapsed > 0))`)
 	if len(answers) != 4 {

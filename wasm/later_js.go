@@ -185,6 +185,7 @@ func (a *app) kick() {
 
 // sync places the whole queue: before every read of the diagram.
 func (a *app) sync() {
+	a.tc.sock.takePending() // the trace channel's entries that have come, waiting for their batch
 	if n := a.lq.len(); n > 0 {
 		a.place(n)
 	}

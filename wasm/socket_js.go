@@ -27,6 +27,7 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", "gath
 	let kinds = '', times = [], nums = [], texts = [], bins = [], binLen = 0, pending = false, last = -1e9;
 	const flush = () => {
 		pending = false;
+		if (kinds === '') return; // taken already (the function returned below)
 		// The open alone does not start a spell: the first message (a
 		// CONNACK, the trace channel's hello) goes as one after a quiet
 		// spell does.
@@ -66,6 +67,7 @@ var attachSocket = jsGlobal.Get("Function").New("ws", "deliver", "urgent", "gath
 		bins.push(b); nums.push(b.length); binLen += b.length; push('b');
 	};
 	ws.onclose = (ev) => { texts.push(ev.reason); nums.push(ev.code); push('c'); };
+	return () => { if (pending) flush(); };
 `)
 
 // socketHandlers receive a socket's events with the page time (ms since
@@ -90,7 +92,8 @@ type socket struct {
 	deliver js.Func
 	open    bool
 	closed  bool
-	out     []byte // packets sent in this task, not yet given to the browser
+	out     []byte   // packets sent in this task, not yet given to the browser
+	takeNow js.Value // hands Go the messages waiting for their batch, now (see takePending)
 }
 
 // dial opens a WebSocket; events go to h until the socket closes, after
@@ -177,8 +180,18 @@ func dial(url string, protocols []string, h socketHandlers) (s *socket, err erro
 	if gather == 0 {
 		gather = 1
 	}
-	attachSocket.Invoke(s.ws, s.deliver, h.urgent, gather)
+	s.takeNow = attachSocket.Invoke(s.ws, s.deliver, h.urgent, gather)
 	return s, nil
+}
+
+// takePending hands Go, now, the messages that wait in JavaScript for
+// their batch (a gather time, a setTimeout): a read of the diagram sees
+// every entry that has reached the page, whatever the socket's gather time.
+// Nothing waits when called from the batch's own delivery.
+func (s *socket) takePending() {
+	if s != nil && !s.closed && !s.takeNow.IsUndefined() {
+		s.takeNow.Invoke()
+	}
 }
 
 // protocol is the subprotocol the server chose.

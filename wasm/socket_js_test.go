@@ -149,3 +149,38 @@ func TestGather(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestTakePending: a read of the diagram takes the messages a socket holds
+// back for its gather time at once (socket.takePending, from app.sync).
+func TestTakePending(t *testing.T) {
+	var got []int
+	var ws js.Value
+	var s *socket
+	s, ws = fakeSocket(t, "ws://test/trace", socketHandlers{
+		gather: 5000,
+		message: func(_ float64, b []byte, _ string, _ bool) {
+			got = append(got, int(b[0]))
+			if b[0] == 1 { // one more comes as the first batch is read: held 5 s
+				jsFunc("ws", `ws.onmessage({data: new Uint8Array([2]).buffer});`).Invoke(ws)
+			}
+		},
+	})
+	if _, msg := settle(t, jsFunc("ws", "count", `return new Promise((res) => {
+		ws.onmessage({data: new Uint8Array([1]).buffer});
+		const poll = () => count() > 0 ? res(1) : setTimeout(poll, 0);
+		poll();
+	});`).Invoke(ws, js.FuncOf(func(js.Value, []js.Value) any { return len(got) }))); msg != "" {
+		t.Fatal(msg)
+	}
+	if len(got) != 1 {
+		t.Fatalf("before: got %v, want [1] (the second held)", got)
+	}
+	s.takePending()
+	if len(got) != 2 || got[1] != 2 {
+		t.Fatalf("after takePending: got %v, want [1 2]", got)
+	}
+	s.takePending() // nothing waits: nothing happens
+	if len(got) != 2 {
+		t.Fatalf("a second takePending: got %v", got)
+	}
+}
