@@ -773,11 +773,13 @@ func profileStart(b testing.TB, ctx context.Context, what string) (stop func()) 
 				}
 			}
 			if calleesOf != "" {
-				for c, n, ok := (*profiler.ProfileNode)(nil), byID[id], true; ok; c, n, ok = n, byID[parent[n.ID]], parent[n.ID] != 0 {
+				// Up from the sample (the root's parent, id 0, is no node).
+				var callee *profiler.ProfileNode
+				for n := byID[id]; n != nil; callee, n = n, byID[parent[n.ID]] {
 					if strings.Contains(name(n), calleesOf) {
 						k := "(self)"
-						if c != nil {
-							k = strings.TrimSuffix(name(c), " main.wasm")
+						if callee != nil {
+							k = strings.TrimSuffix(name(callee), " main.wasm")
 						}
 						callees[k] += dt
 						break

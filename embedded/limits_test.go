@@ -206,20 +206,28 @@ func TestRetainedBudget(t *testing.T) {
 	}
 }
 
+// retainedFrom connects a publisher "pub" and has it publish a retained
+// message at QoS 1; it returns once the broker has handed the message to
+// its subscribers. mochi acknowledges a QoS 1 PUBLISH before that: a
+// subscriber that subscribed in between would get it twice, live and
+// retained (1 run in 100 of TestRetainedOnSubscribe). The PINGRESP to a
+// PINGREQ behind it comes once the PUBLISH is all done.
+func retainedFrom(t *testing.T, b *embedded.Broker, v codec.Version, topic, payload string) *packetReader {
+	t.Helper()
+	_, pr := dial(t, b, v, &codec.Connect{Version: v, ClientID: "pub", CleanStart: true},
+		&codec.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: topic, Payload: []byte(payload)}, &codec.Pingreq{})
+	pr.next(t, codec.TypeConnack)
+	pr.next(t, codec.TypePuback)
+	pr.next(t, codec.TypePingresp)
+	return pr
+}
+
 // Retained messages on SUBSCRIBE come after the SUBACK, with the retain
 // flag, as Retain Handling asks: 0 always, 1 only for a new subscription,
 // 2 never.
 func TestRetainedOnSubscribe(t *testing.T) {
 	b := newTestBroker(t)
-	// mochi acknowledges a QoS 1 PUBLISH before it hands it to the
-	// subscribers: a subscriber that subscribes in between gets it twice,
-	// live and retained (1 run in 100). The PINGRESP to a PINGREQ behind
-	// it comes once the publisher's PUBLISH is all done.
-	_, pr := dial(t, b, codec.V5, &codec.Connect{Version: codec.V5, ClientID: "pub", CleanStart: true},
-		&codec.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: "kept/a", Payload: []byte("A")}, &codec.Pingreq{})
-	pr.next(t, codec.TypeConnack)
-	pr.next(t, codec.TypePuback)
-	pr.next(t, codec.TypePingresp)
+	retainedFrom(t, b, codec.V5, "kept/a", "A")
 	for _, tt := range []struct {
 		rh    byte
 		twice bool // subscribe again to the same filter
@@ -343,11 +351,7 @@ func TestReceiveMaximumInbound(t *testing.T) {
 // publish to the last connection.
 func TestReconnectAtOnce(t *testing.T) {
 	b := newTestBroker(t)
-	_, pr := dial(t, b, codec.V311, &codec.Connect{Version: codec.V311, ClientID: "pub", CleanStart: true},
-		&codec.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: "dev/kept", Payload: []byte("K")}, &codec.Pingreq{})
-	pr.next(t, codec.TypeConnack)
-	pr.next(t, codec.TypePuback)
-	pr.next(t, codec.TypePingresp) // the PUBLISH handed to subscribers (see TestRetainedOnSubscribe)
+	pr := retainedFrom(t, b, codec.V311, "dev/kept", "K")
 	const rounds = 1000
 	for i := range rounds {
 		c, r := dial(t, b, codec.V5, &codec.Connect{Version: codec.V5, ClientID: "dev", CleanStart: true, KeepAlive: 60},
