@@ -567,6 +567,12 @@ func (h *queueHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if cl.IsTakenOver() {
 		return
 	}
+	if cur, ok := h.srv.Clients.Get(cl.ID); ok && cur != cl {
+		// A newer connection holds the id (a kept session that
+		// awaitEnded ended for it, which mochi hands over before or
+		// after this runs): the session's queue is its own now.
+		return
+	}
 	cq := h.clients[cl.ID]
 	if cq == nil {
 		return
